@@ -1,0 +1,202 @@
+//! The events on the shell's bus: job progress folded by the progress monitor, and
+//! namespaced plugin events. Progress updates coalesce per job; lifecycle updates do not.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::response::ItemError;
+use crate::response::{JobKind, JobStatus, JobStatusEntry, Progress, ProgressNotification};
+use crate::source::{Source, Target};
+use brain_messaging::{BusEvent, Delivery};
+
+/// Whether an event reports a status change (never dropped) or only progress (coalesced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Update {
+    /// Queued, started, completed, failed or cancelled: delivered to every live subscriber.
+    Lifecycle,
+    /// A progress step: a slow subscriber sees only the newest.
+    Progress,
+}
+
+/// Timing of a job or batch, every duration both human and in milliseconds.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timing {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    pub elapsed_ms: u64,
+    /// Time left, e.g. "25 seconds"; absent once finished or when nothing is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_completion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_completion_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_again_in: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_again_in_ms: Option<u64>,
+}
+
+/// Aggregate state of a batch.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchDetails {
+    pub total: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_operation: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub errors: Vec<ItemError>,
+}
+
+/// Details of a single job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDetails {
+    pub job_type: String,
+    pub priority: i32,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
+}
+
+/// One state of a job or batch as the progress monitor sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobProgressEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub update: Update,
+    pub source: Source,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    /// What happens now ("Rendering /about"), or for a finished job the summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub timing: Timing,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobDetails>,
+    /// The handler's result, on the final event of a completed job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// The error, on the final event of a failed or cancelled job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl JobProgressEvent {
+    /// The interface conversation that started this work.
+    pub fn target(&self) -> Target {
+        Target::Source(self.source.clone())
+    }
+
+    /// The plan's notification shape.
+    pub fn notification(&self) -> ProgressNotification {
+        ProgressNotification {
+            job_id: self.id.clone(),
+            kind: self.kind,
+            status: self.status,
+            progress: self.progress,
+            message: self.message.clone(),
+        }
+    }
+
+    /// The operation in progress: the batch's current item, or the job's message.
+    pub fn current_operation(&self) -> Option<&str> {
+        match &self.batch {
+            Some(batch) => batch.current_operation.as_deref(),
+            None => self.message.as_deref(),
+        }
+    }
+
+    /// The errors of a finished job or batch.
+    pub fn errors(&self) -> Vec<ItemError> {
+        match (&self.batch, &self.error) {
+            (Some(batch), _) => batch.errors.clone(),
+            (None, Some(error)) => vec![ItemError {
+                job_id: self.id.clone(),
+                label: self.label.clone(),
+                error: error.clone(),
+            }],
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// The status tool's entry for this state. `worker_running` says whether any process
+    /// runs workers; `created_at` comes from the store because events do not carry it.
+    pub fn status_entry(&self, created_at: DateTime<Utc>, worker_running: bool) -> JobStatusEntry {
+        let finished = self.status.is_finished();
+        JobStatusEntry {
+            status: self.status,
+            kind: self.kind,
+            label: self.label.clone(),
+            progress: self.progress,
+            created_at,
+            started_at: self.timing.started_at,
+            finished_at: None,
+            elapsed_ms: self.timing.started_at.map(|_| self.timing.elapsed_ms),
+            estimated_completion: self.timing.estimated_completion.clone(),
+            estimated_completion_ms: self.timing.estimated_completion_ms,
+            current_operation: self.current_operation().map(str::to_owned),
+            check_again_in: self.timing.check_again_in.clone(),
+            check_again_in_ms: self.timing.check_again_in_ms,
+            message: self.message.clone().unwrap_or_default(),
+            worker_running,
+            result: if finished { self.result.clone() } else { None },
+            errors: if finished { self.errors() } else { Vec::new() },
+        }
+    }
+}
+
+/// A plugin's own event, namespaced by plugin id and event name, with a JSON payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginEvent {
+    pub plugin: String,
+    pub name: String,
+    pub target: Target,
+    pub payload: Value,
+}
+
+/// Everything the shell's bus carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Event {
+    /// A job or batch changed state or made progress.
+    JobProgress(JobProgressEvent),
+    /// A plugin-defined event; always delivered.
+    Plugin(PluginEvent),
+}
+
+impl Event {
+    pub fn target(&self) -> Target {
+        match self {
+            Event::JobProgress(e) => e.target(),
+            Event::Plugin(e) => e.target.clone(),
+        }
+    }
+}
+
+impl BusEvent for Event {
+    fn delivery(&self) -> Delivery<'_> {
+        match self {
+            Event::JobProgress(e) => match e.update {
+                Update::Progress => Delivery::Latest { key: &e.id },
+                Update::Lifecycle => Delivery::Always {
+                    supersedes: Some(&e.id),
+                },
+            },
+            Event::Plugin(_) => Delivery::Always { supersedes: None },
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! Queue benchmark.
+fn main() {}

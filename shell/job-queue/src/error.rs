@@ -1,0 +1,56 @@
+//! Errors of the job queue. Each message names the value at fault and what is allowed.
+
+use std::path::PathBuf;
+
+/// Everything the queue can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    #[error(
+        "{path} is not a brains job database (not an SQLite file); refusing to open it. \
+         Point the queue at a new file or an existing brains database"
+    )]
+    NotADatabase { path: PathBuf },
+    #[error(
+        "{path} is an SQLite database of another application (application_id {application_id:#x}); \
+         refusing to touch it. Point the queue at a new file or an existing brains database"
+    )]
+    ForeignDatabase { path: PathBuf, application_id: i32 },
+    #[error(
+        "{path} was written by a newer brains (schema version {found}; this build supports up to \
+         {supported}); upgrade brains to open it"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i32,
+        supported: i32,
+    },
+    #[error(
+        "invalid job type {value:?}: expected `<plugin-id>:<name>` of a-z, 0-9, '-', '_' (e.g. `site-builder:generate`)"
+    )]
+    InvalidJobType { value: String },
+    #[error("no handler is registered for job type {job_type:?}; registered: {registered}")]
+    UnknownJobType {
+        job_type: String,
+        registered: String,
+    },
+    #[error("a handler for job type {job_type:?} is already registered")]
+    DuplicateJobType { job_type: String },
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    #[error("no job or batch with id {id:?}")]
+    NotFound { id: String },
+    #[error("the queue has shut down")]
+    Closed,
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;

@@ -1,0 +1,809 @@
+//! The progress monitor's timing maths: how long a job or batch will take before it starts,
+//! how long it has left while it runs, and when a polling client should look again.
+//!
+//! Each job type keeps an exponentially weighted mean and variance of its past durations
+//! ([`DurationStats`]); with no history the handler's default stands in. Before a job starts
+//! that gives an [`Estimate`] (expected time and a range). While it runs, two estimates of the
+//! time left are combined: the history one (what the job type usually takes, minus what has
+//! passed) and the observed one (the job's own progress rate extrapolated to the work left).
+//! The further along the job is, the more the observed rate is trusted. Everything here is a
+//! pure function of its arguments; all results are finite, non-negative and at most
+//! [`ETA_CAP`], whatever a caller or a stored row passes in.
+
+use std::time::Duration;
+
+use brain_plugin_utils::{format_range, round_check_interval};
+
+/// The largest time left ever reported: beyond a month an estimate means "unknown", and the
+/// cap keeps garbage inputs from producing absurd or overflowing durations.
+const ETA_CAP: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// What a job that reports all its work done but has not returned yet has left: it is
+/// finishing up, which is quick but not nothing.
+const FINISHING: Duration = Duration::from_secs(1);
+
+/// The least time left reported for a running job without progress: it is still running,
+/// so it is not done.
+const MIN_TAIL_SECS: f64 = 1.0;
+
+/// Share of the elapsed time assumed to remain once a job without progress has (nearly)
+/// outrun its expected duration: the longer it has overrun, the less its history says.
+const TAIL_SHARE: f64 = 0.25;
+
+/// Below this many samples the range of a per-job estimate is widened: a mean and spread
+/// from one to four durations are little to go on.
+const FEW_SAMPLES: u64 = 5;
+
+/// The smallest duration, in seconds, that enters the logarithmic blend (`ln 0` is -inf).
+const BLEND_FLOOR_SECS: f64 = 0.001;
+
+/// Exponentially weighted mean and spread of one job type's durations, persisted per type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DurationStats {
+    pub mean_ms: f64,
+    pub var_ms2: f64,
+    pub samples: u64,
+}
+
+impl DurationStats {
+    /// Weight of the newest duration: about the last ten runs shape the mean, so a job type
+    /// that got slower (bigger inputs, a slower backend) is tracked within a few runs.
+    pub const ALPHA: f64 = 0.2;
+
+    /// Statistics of a single observed duration: that mean, no spread.
+    pub fn new(first: Duration) -> Self {
+        Self {
+            mean_ms: ms_f64(first),
+            var_ms2: 0.0,
+            samples: 1,
+        }
+    }
+
+    /// Folds in one more duration with West's incremental exponentially weighted mean and
+    /// variance (Finch 2009, "Incremental calculation of weighted mean and variance"):
+    /// `diff = x - mean; mean += α·diff; var = (1-α)·(var + α·diff²)`. The first sample (or
+    /// one following unusable stored values) sets the mean with no spread.
+    pub fn observe(&mut self, duration: Duration) {
+        if !self.usable() {
+            *self = Self::new(duration);
+            return;
+        }
+        let x = ms_f64(duration);
+        let diff = x - self.mean_ms;
+        let step = Self::ALPHA * diff;
+        // The new mean is a convex combination of the old mean and `x`; clamping keeps
+        // floating-point rounding from stepping past either, so the mean always lies
+        // within the durations seen.
+        self.mean_ms = (self.mean_ms + step).clamp(self.mean_ms.min(x), self.mean_ms.max(x));
+        self.var_ms2 = (1.0 - Self::ALPHA) * (self.var_ms2 + diff * step);
+        self.samples = self.samples.saturating_add(1);
+    }
+
+    /// The standard deviation of the durations.
+    pub fn spread(&self) -> Duration {
+        duration_from_secs(self.var_ms2.max(0.0).sqrt() / 1000.0)
+    }
+
+    /// Whether these statistics say anything: at least one sample and sane numbers (a
+    /// corrupt stored row counts as no history rather than poisoning every estimate).
+    fn usable(&self) -> bool {
+        self.samples >= 1
+            && self.mean_ms.is_finite()
+            && self.mean_ms >= 0.0
+            && self.var_ms2.is_finite()
+            && self.var_ms2 >= 0.0
+    }
+}
+
+/// An estimate of how long something will take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    pub expected: Duration,
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Estimate {
+    /// The range as a person says it, e.g. "30-60 seconds".
+    pub fn human_range(&self) -> String {
+        format_range(self.min, self.max)
+    }
+
+    /// When a client should first look at something that has not started yet.
+    pub fn check_in(&self) -> Duration {
+        check_again_in(self.expected)
+    }
+}
+
+/// Per-job expected duration: history when present (samples >= 1), else the handler's default.
+///
+/// With history the range is `mean - spread` (but at least half the mean: a lucky fast run
+/// is not a promise) to `mean + 2·spread` (slow outliers are likelier than fast ones), and
+/// at least `1.5·mean` while there are fewer than five samples. Without history it is half
+/// to twice the default. Always `min <= expected <= max`.
+pub(crate) fn per_job(stats: Option<&DurationStats>, default: Duration) -> Estimate {
+    let Some(stats) = stats.filter(|s| s.usable()) else {
+        return Estimate {
+            expected: default,
+            min: default / 2,
+            max: default.saturating_mul(2),
+        };
+    };
+    let mean = stats.mean_ms;
+    let spread = stats.var_ms2.sqrt();
+    let min = (mean - spread).max(mean / 2.0);
+    let mut max = mean + 2.0 * spread;
+    if stats.samples < FEW_SAMPLES {
+        max = max.max(mean * 1.5);
+    }
+    let expected = duration_from_secs(mean / 1000.0);
+    Estimate {
+        expected,
+        // Clamped again after the conversion so rounding can never invert the order.
+        min: duration_from_secs(min / 1000.0).min(expected),
+        max: duration_from_secs(max / 1000.0).max(expected),
+    }
+}
+
+/// Estimate for `jobs` new jobs of one type run by `concurrency` workers (a batch): the jobs
+/// run in `ceil(jobs / concurrency)` waves of one job's duration each. A concurrency of 0
+/// counts as 1; no jobs take no time.
+pub(crate) fn for_batch(per_job: Estimate, jobs: u64, concurrency: u32) -> Estimate {
+    let waves = jobs.div_ceil(u64::from(concurrency.max(1)));
+    Estimate {
+        expected: times(per_job.expected, waves),
+        min: times(per_job.min, waves),
+        max: times(per_job.max, waves),
+    }
+}
+
+/// Time left for a running job that has run for `elapsed` and reported `progress` as
+/// `(current, total)` units of work, if it reports any.
+///
+/// Without usable progress (none, `total == 0`, `current == 0`, or no time elapsed to
+/// measure a rate over) it is the history estimate: `expected - elapsed`, but never less
+/// than a tail of a quarter of `elapsed` (at least 1 s). The tail takes over once the job
+/// has run 80% of its expected time, so the estimate flattens out and then grows gently
+/// instead of dropping to nothing and jumping back when the job overruns; a running job is
+/// never reported as done.
+///
+/// With progress, two estimates of the time left are blended by the fraction done `w`:
+/// the observed one, `(total - current) / (current / elapsed)`, and the history one,
+/// `expected · (1 - w)`: the job type's usual time for the work that is left. (Once the
+/// work done is known, `expected - elapsed` would count a slow job's slowness twice.) The
+/// blend is a weighted geometric mean, `observed^w · history^(1-w)`, so an error by a
+/// factor `f` in the history shrinks to `f^(1-w)`: with history 5× off, the estimate is
+/// within 18% at 90% done, where an arithmetic blend would still be 40% off.
+///
+/// `current >= total` means the work is done and the job is finishing: 1 s.
+pub(crate) fn eta_job(
+    per_job: Estimate,
+    elapsed: Duration,
+    progress: Option<(u64, u64)>,
+) -> Duration {
+    let expected = per_job.expected.as_secs_f64();
+    let elapsed_secs = elapsed.as_secs_f64();
+    let left = match progress {
+        Some((current, total)) if total > 0 && current >= total => return FINISHING,
+        Some((current, total)) if total > 0 && current > 0 && elapsed_secs > 0.0 => {
+            let done = current as f64 / total as f64;
+            let observed = (total - current) as f64 * elapsed_secs / current as f64;
+            blend(observed, expected * (1.0 - done), done)
+        }
+        _ => {
+            let tail = (elapsed_secs * TAIL_SHARE).max(MIN_TAIL_SECS);
+            (expected - elapsed_secs).max(tail)
+        }
+    };
+    capped(left)
+}
+
+/// Time left for a batch of `total` jobs, of which `finished` are done (whatever their
+/// outcome) and `running` are running on `concurrency` workers, `elapsed` after it started.
+///
+/// History: the running jobs are on average half done (`expected / 2` if any run), and the
+/// waiting ones run in `ceil(waiting / concurrency)` further waves of `expected` each.
+/// Observed, once a job has finished: the batch's own rate, `finished / elapsed`,
+/// extrapolated to the jobs left. They are blended by the fraction finished as in
+/// [`eta_job`]. A finished batch (`finished >= total`) has nothing left. A concurrency of 0
+/// counts as 1, and more running jobs than are left count as the jobs left.
+pub(crate) fn eta_batch(
+    per_job: Estimate,
+    total: u64,
+    finished: u64,
+    running: u64,
+    concurrency: u32,
+    elapsed: Duration,
+) -> Duration {
+    if finished >= total {
+        return Duration::ZERO;
+    }
+    let left = total - finished;
+    let running = running.min(left);
+    let waves = (left - running).div_ceil(u64::from(concurrency.max(1)));
+    let expected = per_job.expected.as_secs_f64();
+    let running_tail = if running > 0 { expected / 2.0 } else { 0.0 };
+    let history = running_tail + waves as f64 * expected;
+    let elapsed_secs = elapsed.as_secs_f64();
+    if finished == 0 || elapsed_secs <= 0.0 {
+        return capped(history);
+    }
+    let observed = left as f64 * elapsed_secs / finished as f64;
+    capped(blend(observed, history, finished as f64 / total as f64))
+}
+
+/// When a client should look again: about half the time left, clamped to [2 s, 60 s] and
+/// rounded to human steps. Half, so that a good estimate is checked once before it is due
+/// and once around when it is; monotone in `eta`.
+pub(crate) fn check_again_in(eta: Duration) -> Duration {
+    round_check_interval(eta / 2)
+}
+
+/// Whole milliseconds of `d`, saturating at `u64::MAX` (which `Duration::MAX` exceeds).
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `d` in milliseconds, with the sub-millisecond part kept.
+fn ms_f64(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// `secs` as a duration: NaN and negative values are zero, too large ones `Duration::MAX`.
+fn duration_from_secs(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+}
+
+/// A time left in seconds as a duration of at most [`ETA_CAP`].
+fn capped(secs: f64) -> Duration {
+    duration_from_secs(secs).min(ETA_CAP)
+}
+
+/// `d · n`, saturating at `Duration::MAX`.
+fn times(d: Duration, n: u64) -> Duration {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    let nanos = d.as_nanos().saturating_mul(u128::from(n));
+    match (
+        u64::try_from(nanos / NANOS_PER_SEC),
+        u32::try_from(nanos % NANOS_PER_SEC),
+    ) {
+        (Ok(secs), Ok(subsec)) => Duration::new(secs, subsec),
+        _ => Duration::MAX,
+    }
+}
+
+/// The weighted geometric mean `observed^w · history^(1-w)` of two times left in seconds,
+/// `w` in [0, 1]: errors are by factors (history 3× too slow, a rate twice too fast), and a
+/// geometric blend shrinks a factor `f` to `f^(1-w)` whichever way it errs, where an
+/// arithmetic one lets an overestimate dominate. Both are floored at a millisecond so a zero
+/// cannot swallow the other.
+fn blend(observed: f64, history: f64, w: f64) -> f64 {
+    let w = w.clamp(0.0, 1.0);
+    let observed = observed.max(BLEND_FLOOR_SECS).ln();
+    let history = history.max(BLEND_FLOOR_SECS).ln();
+    (w * observed + (1.0 - w) * history).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn s(secs: f64) -> Duration {
+        Duration::from_secs_f64(secs)
+    }
+
+    fn est(expected: f64, min: f64, max: f64) -> Estimate {
+        Estimate {
+            expected: s(expected),
+            min: s(min),
+            max: s(max),
+        }
+    }
+
+    /// An estimate whose only meaningful part is the expected duration, in seconds.
+    fn expecting(secs: f64) -> Estimate {
+        est(secs, secs / 2.0, secs * 2.0)
+    }
+
+    #[track_caller]
+    fn assert_secs(actual: Duration, expected_secs: f64, what: &str) {
+        let diff = (actual.as_secs_f64() - expected_secs).abs();
+        assert!(
+            diff < 1e-3,
+            "{what}: got {actual:?}, expected {expected_secs} s"
+        );
+    }
+
+    #[test]
+    fn duration_stats_table() {
+        #[track_caller]
+        fn check(observed_secs: &[f64], mean_ms: f64, var_ms2: f64, samples: u64) {
+            let mut stats = DurationStats::new(s(observed_secs[0]));
+            for &x in &observed_secs[1..] {
+                stats.observe(s(x));
+            }
+            let what = format!("{observed_secs:?} gave {stats:?}");
+            assert!((stats.mean_ms - mean_ms).abs() < 1e-6, "{what}");
+            assert!((stats.var_ms2 - var_ms2).abs() < 1e-3, "{what}");
+            assert_eq!(stats.samples, samples, "{what}");
+        }
+        check(&[10.0], 10_000.0, 0.0, 1);
+        check(&[10.0, 10.0], 10_000.0, 0.0, 2);
+        // diff 10 000, step 2 000: mean 12 000, var 0.8 · (0 + 10 000 · 2 000).
+        check(&[10.0, 20.0], 12_000.0, 16e6, 2);
+        // diff -12 000, step -2 400: mean 9 600, var 0.8 · (16e6 + 28.8e6).
+        check(&[10.0, 20.0, 0.0], 9_600.0, 35.84e6, 3);
+    }
+
+    #[test]
+    fn duration_stats_spread_and_reset() {
+        let mut stats = DurationStats::new(s(10.0));
+        stats.observe(s(20.0));
+        assert_secs(stats.spread(), 4.0, "spread of var 16e6 ms²");
+
+        // An empty or corrupt stored row starts afresh with the next duration.
+        for start in [
+            DurationStats {
+                mean_ms: 0.0,
+                var_ms2: 0.0,
+                samples: 0,
+            },
+            DurationStats {
+                mean_ms: f64::NAN,
+                var_ms2: 1.0,
+                samples: 7,
+            },
+            DurationStats {
+                mean_ms: 5.0,
+                var_ms2: -1.0,
+                samples: 7,
+            },
+        ] {
+            let mut stats = start;
+            stats.observe(s(3.0));
+            assert_eq!(stats, DurationStats::new(s(3.0)), "from {start:?}");
+        }
+    }
+
+    #[test]
+    fn per_job_table() {
+        #[track_caller]
+        fn check(stats: Option<DurationStats>, default: f64, expected: (f64, f64, f64)) {
+            let e = per_job(stats.as_ref(), s(default));
+            let what = format!("per_job({stats:?}, {default}) = {e:?}");
+            assert_secs(e.expected, expected.0, &what);
+            assert_secs(e.min, expected.1, &what);
+            assert_secs(e.max, expected.2, &what);
+        }
+        let stats = |mean_s: f64, spread_s: f64, samples| {
+            let spread_ms: f64 = spread_s * 1000.0;
+            Some(DurationStats {
+                mean_ms: mean_s * 1000.0,
+                var_ms2: spread_ms.powi(2),
+                samples,
+            })
+        };
+        check(None, 60.0, (60.0, 30.0, 120.0));
+        check(None, 0.0, (0.0, 0.0, 0.0));
+        check(stats(60.0, 10.0, 0), 60.0, (60.0, 30.0, 120.0));
+        // One sample: no spread, but widened to 1.5 · mean.
+        check(stats(60.0, 0.0, 1), 30.0, (60.0, 60.0, 90.0));
+        check(stats(60.0, 5.0, 4), 30.0, (60.0, 55.0, 90.0));
+        check(stats(60.0, 20.0, 4), 30.0, (60.0, 40.0, 100.0));
+        check(stats(60.0, 10.0, 5), 30.0, (60.0, 50.0, 80.0));
+        check(stats(60.0, 0.0, 50), 30.0, (60.0, 60.0, 60.0));
+        // A wide spread: min stops at half the mean.
+        check(stats(60.0, 40.0, 10), 30.0, (60.0, 30.0, 140.0));
+        // A corrupt row is no history.
+        check(stats(f64::NAN, 1.0, 10), 30.0, (30.0, 15.0, 60.0));
+        check(stats(-5.0, 1.0, 10), 30.0, (30.0, 15.0, 60.0));
+    }
+
+    #[test]
+    fn for_batch_table() {
+        #[track_caller]
+        fn check(jobs: u64, concurrency: u32, expected: (f64, f64, f64)) {
+            let e = for_batch(est(10.0, 5.0, 20.0), jobs, concurrency);
+            let what = format!("for_batch(10/5/20 s, {jobs}, {concurrency}) = {e:?}");
+            assert_secs(e.expected, expected.0, &what);
+            assert_secs(e.min, expected.1, &what);
+            assert_secs(e.max, expected.2, &what);
+        }
+        check(0, 4, (0.0, 0.0, 0.0));
+        check(1, 4, (10.0, 5.0, 20.0));
+        check(4, 4, (10.0, 5.0, 20.0));
+        check(10, 4, (30.0, 15.0, 60.0));
+        check(3, 0, (30.0, 15.0, 60.0));
+        check(3, 1, (30.0, 15.0, 60.0));
+        let huge = for_batch(est(1e9, 1e9, 1e9), u64::MAX, 1);
+        assert_eq!(huge.expected, Duration::MAX);
+    }
+
+    #[test]
+    fn eta_job_table() {
+        #[track_caller]
+        fn check(expected: f64, elapsed: f64, progress: Option<(u64, u64)>, left: f64) {
+            let eta = eta_job(expecting(expected), s(elapsed), progress);
+            assert_secs(
+                eta,
+                left,
+                &format!("eta_job({expected}, {elapsed}, {progress:?})"),
+            );
+        }
+        // History alone.
+        check(60.0, 0.0, None, 60.0);
+        check(60.0, 20.0, None, 40.0);
+        check(60.0, 48.0, None, 12.0);
+        // From 80% of the expected time on, a quarter of the elapsed time.
+        check(60.0, 50.0, None, 12.5);
+        check(60.0, 60.0, None, 15.0);
+        check(60.0, 200.0, None, 50.0);
+        // Never below a second.
+        check(0.0, 0.0, None, 1.0);
+        check(0.5, 0.2, None, 1.0);
+        // Progress that says nothing yet: history alone.
+        check(60.0, 20.0, Some((0, 10)), 40.0);
+        check(60.0, 20.0, Some((5, 0)), 40.0);
+        check(60.0, 0.0, Some((5, 10)), 60.0);
+        // History and rate agree: 30 s for the second half.
+        check(60.0, 30.0, Some((5, 10)), 30.0);
+        // History says 60 s for the second half, the rate 30 s: sqrt(30 · 60).
+        check(120.0, 30.0, Some((5, 10)), 1800f64.sqrt());
+        // 9/10 done in 90 s, history 2× too slow: 10^0.9 · 20^0.1.
+        check(
+            200.0,
+            90.0,
+            Some((9, 10)),
+            10f64.powf(0.9) * 20f64.powf(0.1),
+        );
+        // Done, or past done: finishing.
+        check(60.0, 30.0, Some((10, 10)), 1.0);
+        check(60.0, 30.0, Some((12, 10)), 1.0);
+    }
+
+    #[test]
+    fn eta_batch_table() {
+        #[track_caller]
+        fn check(
+            total: u64,
+            finished: u64,
+            running: u64,
+            concurrency: u32,
+            elapsed: f64,
+            left: f64,
+        ) {
+            let eta = eta_batch(
+                expecting(10.0),
+                total,
+                finished,
+                running,
+                concurrency,
+                s(elapsed),
+            );
+            let what = format!(
+                "eta_batch(10 s, {total}, {finished}, {running}, {concurrency}, {elapsed})"
+            );
+            assert_secs(eta, left, &what);
+        }
+        check(0, 0, 0, 4, 0.0, 0.0);
+        check(10, 10, 0, 4, 100.0, 0.0);
+        check(10, 12, 0, 4, 100.0, 0.0);
+        // Not started: two more waves after the running ones, which are half done.
+        check(10, 0, 4, 4, 0.0, 25.0);
+        check(10, 0, 0, 4, 0.0, 30.0);
+        check(3, 0, 0, 0, 0.0, 30.0);
+        // More running than left: the two left run, nothing waits.
+        check(10, 8, 4, 4, 0.0, 5.0);
+        // Half done in 50 s: history 15 s (5 + one wave), observed 50 s.
+        check(10, 5, 4, 4, 50.0, 750f64.sqrt());
+        // History and rate agree: 5 left at one per 10 s.
+        check(10, 5, 0, 1, 50.0, 50.0);
+    }
+
+    #[test]
+    fn check_again_in_table() {
+        #[track_caller]
+        fn check(eta: f64, every: f64) {
+            assert_secs(
+                check_again_in(s(eta)),
+                every,
+                &format!("check_again_in({eta})"),
+            );
+        }
+        check(0.0, 2.0);
+        check(3.0, 2.0);
+        check(10.0, 5.0);
+        check(21.0, 10.0);
+        check(60.0, 30.0);
+        check(90.0, 45.0);
+        check(3600.0, 60.0);
+    }
+
+    #[test]
+    fn estimate_methods() {
+        let e = est(60.0, 30.0, 120.0);
+        assert_eq!(e.human_range(), "30 seconds-2 minutes");
+        assert_eq!(e.check_in(), s(30.0));
+        assert_eq!(est(60.0, 60.0, 60.0).human_range(), "about 1 minute");
+        assert_eq!(est(30.0, 45.0, 20.0).human_range(), "20-45 seconds");
+    }
+
+    #[test]
+    fn millis_table() {
+        #[track_caller]
+        fn check(d: Duration, ms: u64) {
+            assert_eq!(millis(d), ms, "millis({d:?})");
+        }
+        check(Duration::ZERO, 0);
+        check(Duration::from_micros(1_999), 1);
+        check(s(1.5), 1_500);
+        check(Duration::MAX, u64::MAX);
+    }
+
+    fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            Just(Duration::ZERO),
+            (0u64..100_000_000).prop_map(Duration::from_millis),
+            any::<u64>().prop_map(Duration::from_secs),
+            (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+        ]
+    }
+
+    fn any_estimate() -> impl Strategy<Value = Estimate> {
+        (any_duration(), any_duration(), any_duration()).prop_map(|(expected, min, max)| Estimate {
+            expected,
+            min,
+            max,
+        })
+    }
+
+    fn any_count() -> impl Strategy<Value = u64> {
+        prop_oneof![0u64..20, any::<u64>()]
+    }
+
+    fn any_stats() -> impl Strategy<Value = DurationStats> {
+        let float = prop_oneof![
+            0.0..1e9f64,
+            any::<f64>(),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(-1.0)
+        ];
+        (float.clone(), float, any_count()).prop_map(|(mean_ms, var_ms2, samples)| DurationStats {
+            mean_ms,
+            var_ms2,
+            samples,
+        })
+    }
+
+    /// A decimal count without sign or leading zeros.
+    fn count(word: &str) -> Option<u128> {
+        let digits = !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit());
+        let leading_zero = word.len() > 1 && word.starts_with('0');
+        if digits && !leading_zero {
+            word.parse().ok()
+        } else {
+            None
+        }
+    }
+
+    /// "<n> <unit>", with the unit's number agreeing with n.
+    fn counted(n: &str, unit: &str) -> bool {
+        const UNITS: [&str; 8] = [
+            "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days",
+        ];
+        count(n).is_some_and(|n| UNITS.contains(&unit) && (n == 1) != unit.ends_with('s'))
+    }
+
+    /// One duration as `format_duration` says it: "<n> <unit>", or "<n> hour(s) <n> minutes".
+    fn phrase(text: &str) -> bool {
+        match text.split(' ').collect::<Vec<_>>().as_slice() {
+            [n, unit] => counted(n, unit),
+            [h, hours, m, minutes] => {
+                counted(h, hours)
+                    && hours.starts_with("hour")
+                    && counted(m, minutes)
+                    && minutes.starts_with("minute")
+            }
+            _ => false,
+        }
+    }
+
+    /// "<n>-<n> <unit>", "<phrase>-<phrase>" or "about <phrase>".
+    fn range(text: &str) -> bool {
+        if let Some(rest) = text.strip_prefix("about ") {
+            return phrase(rest);
+        }
+        let Some((low, high)) = text.split_once('-') else {
+            return false;
+        };
+        match count(low) {
+            Some(low) => high.split_once(' ').is_some_and(|(n, unit)| {
+                counted(n, unit) && count(n).is_some_and(|high| high > low)
+            }),
+            None => phrase(low) && phrase(high),
+        }
+    }
+
+    #[test]
+    fn range_parser_rejects_malformed() {
+        for bad in [
+            "",
+            "about",
+            "30-60",
+            "30 seconds",
+            "60-30 seconds",
+            "1-1 seconds",
+            "1-2 second",
+            "about 1 hour 30",
+            "a-b seconds",
+            "1 hour-",
+            "-1 hour",
+        ] {
+            assert!(!range(bad), "{bad:?}");
+        }
+        for good in [
+            "30-60 seconds",
+            "45 seconds-2 minutes",
+            "about 1 hour 30 minutes",
+            "1 hour-1 hour 30 minutes",
+        ] {
+            assert!(range(good), "{good:?}");
+        }
+    }
+
+    /// The largest factor by which the history estimate is off in the convergence tests.
+    const HISTORY_FACTOR: std::ops::RangeInclusive<f64> = 0.2..=5.0;
+
+    proptest! {
+        /// Property 1. A `Duration` cannot be negative, so the checks are: no panic, never
+        /// above the cap, and a running job is never reported as done.
+        #[test]
+        fn eta_job_is_bounded(
+            per_job in any_estimate(),
+            elapsed in any_duration(),
+            progress in proptest::option::of((any_count(), any_count())),
+        ) {
+            let eta = eta_job(per_job, elapsed, progress);
+            prop_assert!(eta <= ETA_CAP);
+            prop_assert!(eta > Duration::ZERO);
+        }
+
+        #[test]
+        fn eta_batch_is_bounded(
+            per_job in any_estimate(),
+            total in any_count(),
+            finished in any_count(),
+            running in any_count(),
+            concurrency in prop_oneof![0u32..20, any::<u32>()],
+            elapsed in any_duration(),
+        ) {
+            let eta = eta_batch(per_job, total, finished, running, concurrency, elapsed);
+            prop_assert!(eta <= ETA_CAP);
+            // Nothing left exactly when all have finished (unless the history itself says
+            // jobs take no time and nothing has finished to measure).
+            if finished >= total {
+                prop_assert_eq!(eta, Duration::ZERO);
+            } else if per_job.expected >= Duration::from_millis(1) {
+                prop_assert!(eta > Duration::ZERO);
+            }
+        }
+
+        /// Property 2, one job. It does `total` units at a constant rate over `true_secs`;
+        /// the history expects `factor · true_secs`. At 90% done (or just past it) the
+        /// estimate must be within 25% of the true time left.
+        ///
+        /// Why 25% holds: with progress the history's time left is `factor` times the true
+        /// one and the observed one is exact, so the geometric blend is off by exactly
+        /// `factor^(1-w)`, at most 5^0.1 ≈ 1.175 and at least 0.2^0.1 ≈ 0.851 for w ≥ 0.9:
+        /// within 18%, leaving margin for rounding. (An arithmetic blend would be off by
+        /// up to `(1-w)·(factor-1)` = 40% here.)
+        #[test]
+        fn eta_job_converges(
+            total in 10u64..1_000_000,
+            true_secs in 1.0..1e6f64,
+            factor in HISTORY_FACTOR,
+        ) {
+            let current = (9 * total).div_ceil(10);
+            let rate = total as f64 / true_secs;
+            let elapsed = s(current as f64 / rate);
+            let true_left = (total - current) as f64 / rate;
+            let eta = eta_job(expecting(factor * true_secs), elapsed, Some((current, total)));
+            let error = eta.as_secs_f64() / true_left - 1.0;
+            prop_assert!(error.abs() <= 0.25, "off by {:.1}%", error * 100.0);
+        }
+
+        /// Property 2, a batch. `total` jobs of `job_secs` each on `concurrency` workers
+        /// finish at a steady `concurrency / job_secs` jobs per second; the history expects
+        /// `factor · job_secs` per job. At 90% finished the estimate must be within 25%.
+        ///
+        /// Why 25% holds: the history's time left is off by `factor` and also by its wave
+        /// model (running jobs half done, then whole waves), which with at least one full
+        /// wave left (`total >= 10 · concurrency`) is between 0.5 and 1.5 of the steady
+        /// rate's answer. So it is off by a factor in [0.1, 7.5], and the blend by that to
+        /// the power 1-w <= 0.1: between 0.794 and 1.223, within 25%.
+        #[test]
+        fn eta_batch_converges(
+            concurrency in 1u32..=16,
+            waves in 10u64..200,
+            extra in 0u64..16,
+            job_secs in 0.1..3600.0f64,
+            factor in HISTORY_FACTOR,
+        ) {
+            let c = u64::from(concurrency);
+            let total = waves * c + extra;
+            let finished = (9 * total).div_ceil(10);
+            let left = total - finished;
+            let rate = c as f64 / job_secs;
+            let elapsed = s(finished as f64 / rate);
+            let true_left = left as f64 / rate;
+            let running = left.min(c);
+            let eta = eta_batch(
+                expecting(factor * job_secs), total, finished, running, concurrency, elapsed,
+            );
+            let error = eta.as_secs_f64() / true_left - 1.0;
+            prop_assert!(error.abs() <= 0.25, "off by {:.1}%", error * 100.0);
+        }
+
+        /// Property 3.
+        #[test]
+        fn check_again_in_is_a_monotone_step(a in any_duration(), b in any_duration()) {
+            const STEPS: [u64; 9] = [2, 3, 5, 10, 15, 20, 30, 45, 60];
+            let every = check_again_in(a);
+            prop_assert!(every >= s(2.0) && every <= s(60.0));
+            prop_assert!(every.subsec_nanos() == 0 && STEPS.contains(&every.as_secs()));
+            let (low, high) = if a <= b { (a, b) } else { (b, a) };
+            prop_assert!(check_again_in(low) <= check_again_in(high));
+        }
+
+        /// Property 4.
+        #[test]
+        fn human_range_is_well_formed(e in any_estimate()) {
+            let text = e.human_range();
+            prop_assert!(range(&text), "{text:?}");
+        }
+
+        /// Property 5: a constant duration is learned, whatever came before.
+        #[test]
+        fn duration_stats_learn_a_constant(first in any_duration(), d in any_duration()) {
+            let mut stats = DurationStats::new(first);
+            // After 1000 samples the first one's weight in the mean is 0.8^1000 ≈ 1e-97 and
+            // in the spread about 0.8^500 ≈ 1e-48: negligible even from `Duration::MAX`
+            // (2e22 ms) to a millisecond. The microsecond slack is for d = 0.
+            for _ in 0..1000 {
+                stats.observe(d);
+            }
+            let d_ms = ms_f64(d);
+            prop_assert!((stats.mean_ms - d_ms).abs() <= 0.01 * d_ms + 0.001, "{stats:?}");
+            prop_assert!(ms_f64(stats.spread()) <= 0.01 * d_ms + 0.001, "{stats:?}");
+            prop_assert_eq!(stats.samples, 1001);
+        }
+
+        /// Property 5: the mean stays within the durations observed.
+        #[test]
+        fn duration_stats_mean_is_within_observed(
+            ds in proptest::collection::vec(any_duration(), 1..50),
+        ) {
+            let mut stats = DurationStats::new(ds[0]);
+            for &d in &ds[1..] {
+                stats.observe(d);
+            }
+            let (lo, hi) = ds.iter().map(|&d| ms_f64(d)).fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+                (lo.min(x), hi.max(x))
+            });
+            prop_assert!(lo <= stats.mean_ms && stats.mean_ms <= hi, "{stats:?} of {ds:?}");
+            prop_assert!(stats.var_ms2.is_finite() && stats.var_ms2 >= 0.0);
+        }
+
+        /// Whatever the stored statistics, a per-job estimate is ordered.
+        #[test]
+        fn per_job_is_ordered(stats in proptest::option::of(any_stats()), default in any_duration()) {
+            let e = per_job(stats.as_ref(), default);
+            prop_assert!(e.min <= e.expected && e.expected <= e.max, "{e:?}");
+        }
+    }
+}

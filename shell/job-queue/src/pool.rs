@@ -1,0 +1,640 @@
+//! The worker pool: claims due jobs when woken, runs their handlers with a lease renewed by
+//! a heartbeat, retries failures with back-off, and shuts down gracefully.
+//!
+//! There is no poll loop on the happy path: the dispatcher sleeps until an enqueue (this
+//! process's, or another's via a wake datagram), a finished job frees a slot, the next
+//! delayed job becomes due, or the heartbeat ticks (which also recovers expired leases).
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use brain_plugin_utils::{JobContext, JobError, JobInfo, ProgressCell};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{QueueError, Result};
+use crate::monitor::MonitorMsg;
+use crate::queue::{Queue, RunningJob};
+use crate::store::{Claimed, Cmd, Outcome, ProgressRow, WorkerRow};
+use crate::util::{host_name, now_ms, pid_alive, random_i64, random_id};
+use crate::wake;
+
+/// Settings of a worker pool.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How long a claimed job stays ours without a heartbeat.
+    pub lease: Duration,
+    /// How often leases are renewed (and expired ones recovered); default a third of the lease.
+    pub heartbeat: Option<Duration>,
+    /// Job types this pool runs; default every registered type.
+    pub job_types: Option<Vec<String>>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            lease: Duration::from_secs(30),
+            heartbeat: None,
+            job_types: None,
+        }
+    }
+}
+
+/// What a shutdown did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Jobs still running at the timeout, put back to pending for the next start.
+    pub released: usize,
+}
+
+struct PoolInner {
+    queue: Queue,
+    worker_id: Arc<str>,
+    types: Arc<[String]>,
+    lease_ms: i64,
+    semaphore: Arc<Semaphore>,
+    /// Stop claiming.
+    stop: CancellationToken,
+    /// Set while shutting down, so cancelled handlers are released rather than cancelled.
+    shutting_down: AtomicBool,
+}
+
+/// Workers running jobs of one queue; stop them with [`WorkerPool::shutdown`].
+pub struct WorkerPool {
+    inner: Arc<PoolInner>,
+    concurrency: usize,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for WorkerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerPool")
+            .field("worker_id", &self.inner.worker_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queue {
+    /// Starts the workers of this process. One pool per queue handle.
+    pub async fn start_workers(&self, config: WorkerConfig) -> Result<WorkerPool> {
+        if config.concurrency == 0 || config.concurrency > 10_000 {
+            return Err(QueueError::InvalidArgument {
+                field: "concurrency",
+                reason: format!("must be between 1 and 10000, got {}", config.concurrency),
+            });
+        }
+        if config.lease < Duration::from_millis(200) {
+            return Err(QueueError::InvalidArgument {
+                field: "lease",
+                reason: format!("must be at least 200 ms, got {:?}", config.lease),
+            });
+        }
+        let registered = self.job_types();
+        let types = match &config.job_types {
+            Some(wanted) => {
+                for t in wanted {
+                    if !registered.contains(t) {
+                        return Err(QueueError::UnknownJobType {
+                            job_type: t.clone(),
+                            registered: registered.join(", "),
+                        });
+                    }
+                }
+                wanted.clone()
+            }
+            None => registered,
+        };
+        let local = &self.inner.local;
+        let worker_id: Arc<str> = {
+            let mut slot = local.worker_id.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_some() {
+                return Err(QueueError::InvalidArgument {
+                    field: "workers",
+                    reason: "this queue already runs a worker pool".into(),
+                });
+            }
+            let id: Arc<str> = random_id("worker_").into();
+            *slot = Some(id.clone());
+            id
+        };
+        let (socket, port) = wake::bind().await.map_err(|source| QueueError::Io {
+            path: "127.0.0.1 (wake socket)".into(),
+            source,
+        })?;
+        let lease_ms = i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX / 4);
+        let host = host_name();
+        self.inner
+            .writer
+            .call(|reply| Cmd::RegisterWorker {
+                worker: WorkerRow {
+                    id: worker_id.to_string(),
+                    pid: std::process::id(),
+                    host: host.clone(),
+                    lease_ms,
+                    concurrency: config.concurrency as u32,
+                    job_types: types.clone(),
+                    wake_port: Some(port),
+                },
+                reply,
+            })
+            .await?;
+        *local.types.write().unwrap_or_else(|e| e.into_inner()) = types.clone();
+        local
+            .concurrency
+            .store(config.concurrency, Ordering::Relaxed);
+
+        let inner = Arc::new(PoolInner {
+            queue: self.clone(),
+            worker_id,
+            types: types.into(),
+            lease_ms,
+            semaphore: Arc::new(Semaphore::new(config.concurrency)),
+            stop: CancellationToken::new(),
+            shutting_down: AtomicBool::new(false),
+        });
+        // Recover jobs of processes that died on this machine before anything is claimed.
+        inner.sweep(&host).await;
+        let heartbeat = config
+            .heartbeat
+            .unwrap_or(config.lease / 3)
+            .max(Duration::from_millis(50));
+        let tasks = vec![
+            tokio::spawn(inner.clone().dispatch(heartbeat)),
+            tokio::spawn(inner.clone().heartbeat(heartbeat, host)),
+            tokio::spawn(inner.clone().listen(socket)),
+        ];
+        Ok(WorkerPool {
+            inner,
+            concurrency: config.concurrency,
+            tasks,
+        })
+    }
+}
+
+impl WorkerPool {
+    pub fn worker_id(&self) -> &str {
+        &self.inner.worker_id
+    }
+
+    /// Stops claiming, waits up to `timeout` for running jobs, then puts the rest back to
+    /// pending (without spending an attempt) and cancels their handlers.
+    pub async fn shutdown(self, timeout: Duration) -> ShutdownReport {
+        let inner = &self.inner;
+        inner.stop.cancel();
+        let all = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        let drained = tokio::time::timeout(timeout, inner.semaphore.acquire_many(all)).await;
+        let mut released = 0;
+        if drained.is_err() {
+            inner.shutting_down.store(true, Ordering::SeqCst);
+            let leftovers: Vec<_> = inner
+                .queue
+                .inner
+                .local
+                .running()
+                .values()
+                .map(|j| {
+                    (
+                        j.head.clone(),
+                        j.lease_token,
+                        j.cell.peek(),
+                        j.cancel.clone(),
+                    )
+                })
+                .collect();
+            for (head, lease_token, p, cancel) in leftovers {
+                cancel.cancel();
+                let progress = Some(ProgressRow {
+                    current: p.current,
+                    total: p.total,
+                    message: p.message,
+                });
+                let done = inner
+                    .queue
+                    .inner
+                    .writer
+                    .call(|reply| Cmd::Finish {
+                        head,
+                        lease_token,
+                        outcome: Outcome::Released,
+                        progress,
+                        reply: Some(reply),
+                    })
+                    .await;
+                if matches!(done, Ok(true)) {
+                    released += 1;
+                }
+            }
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+        let local = &inner.queue.inner.local;
+        local.concurrency.store(0, Ordering::Relaxed);
+        local
+            .types
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        *local.worker_id.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let id = inner.worker_id.to_string();
+        if let Err(error) = inner
+            .queue
+            .inner
+            .writer
+            .call(|reply| Cmd::UnregisterWorker { id, reply })
+            .await
+        {
+            tracing::warn!(%error, "could not unregister the worker");
+        }
+        ShutdownReport { released }
+    }
+}
+
+impl PoolInner {
+    async fn dispatch(self: Arc<Self>, heartbeat: Duration) {
+        let local = self.queue.inner.local.clone();
+        loop {
+            let first = tokio::select! {
+                permit = self.semaphore.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+                _ = self.stop.cancelled() => return,
+            };
+            let mut permits = vec![first];
+            while permits.len() < 256 {
+                match self.semaphore.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+            loop {
+                let claimed = self
+                    .queue
+                    .inner
+                    .writer
+                    .call(|reply| Cmd::Claim {
+                        worker_id: self.worker_id.clone(),
+                        types: self.types.clone(),
+                        limit: permits.len(),
+                        lease_ms: self.lease_ms,
+                        reply,
+                    })
+                    .await;
+                let claimed = match claimed {
+                    Ok(c) => c,
+                    Err(QueueError::Closed) => return,
+                    Err(error) => {
+                        tracing::error!(%error, "claiming jobs failed; retrying shortly");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                };
+                if claimed.is_empty() {
+                    // Nothing due: sleep until woken, the next delayed job, or the heartbeat.
+                    let next_due = self.next_due().await;
+                    let wait = next_due.map_or(heartbeat, |at| {
+                        Duration::from_millis((at - now_ms()).clamp(0, i64::MAX) as u64)
+                            .min(heartbeat)
+                    });
+                    tokio::select! {
+                        _ = local.work.notified() => {}
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.stop.cancelled() => return,
+                    }
+                    if self.stop.is_cancelled() {
+                        return;
+                    }
+                    continue;
+                }
+                for job in claimed {
+                    let Some(permit) = permits.pop() else { break };
+                    tokio::spawn(self.clone().run(job, permit));
+                }
+                break;
+            }
+        }
+    }
+
+    async fn next_due(&self) -> Option<i64> {
+        let reader = self.queue.inner.reader.clone();
+        let types = self.types.to_vec();
+        tokio::task::spawn_blocking(move || reader.next_due(&types))
+            .await
+            .ok()?
+            .ok()?
+    }
+
+    async fn run(self: Arc<Self>, job: Claimed, permit: OwnedSemaphorePermit) {
+        let queue = &self.queue.inner;
+        let head = job.head.clone();
+        let seq = head.seq;
+        let monitor = queue.monitor.clone();
+        let cell = Arc::new(ProgressCell::new(move || {
+            let _ = monitor.send(MonitorMsg::Dirty { seq });
+        }));
+        let cancel = CancellationToken::new();
+        let cancel_requested = Arc::new(AtomicBool::new(false));
+        queue.local.running().insert(
+            seq,
+            RunningJob {
+                head: head.clone(),
+                lease_token: job.lease_token,
+                cell: cell.clone(),
+                cancel: cancel.clone(),
+                cancel_requested: cancel_requested.clone(),
+            },
+        );
+        let _ = queue.monitor.send(MonitorMsg::Running {
+            head: head.clone(),
+            lease_token: job.lease_token,
+            cell: cell.clone(),
+        });
+        let result = match self.queue.handler(&head.job_type) {
+            None => Err(JobError::permanent(format!(
+                "no handler for job type {:?} in this process",
+                head.job_type
+            ))),
+            Some(handler) => {
+                let ctx = JobContext::new(
+                    JobInfo {
+                        job_id: head.id.clone(),
+                        job_type: head.job_type.clone(),
+                        attempt: head.attempt,
+                        max_attempts: head.max_attempts,
+                        label: head.label.clone(),
+                        batch_id: head.batch_id.clone(),
+                        source: head.source.clone(),
+                    },
+                    cell.clone(),
+                    cancel.clone(),
+                );
+                match CatchUnwind(handler.run_json(&job.input, ctx)).await {
+                    Ok(result) => result,
+                    Err(panic) => Err(JobError::retryable(format!(
+                        "the handler panicked: {}",
+                        panic_message(&panic)
+                    ))),
+                }
+            }
+        };
+        let outcome = self.outcome(&head, result, &cancel, &cancel_requested);
+        let p = cell.peek();
+        let progress = Some(ProgressRow {
+            current: p.current,
+            total: p.total,
+            message: p.message,
+        });
+        // Free the slot before the commit: the next claim shares the same group commit.
+        drop(permit);
+        let accepted = queue
+            .writer
+            .call(|reply| Cmd::Finish {
+                head: head.clone(),
+                lease_token: job.lease_token,
+                outcome,
+                progress,
+                reply: Some(reply),
+            })
+            .await;
+        match &accepted {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(job = %head.id, "the job's lease was taken over; its result is discarded")
+            }
+            Err(error) => {
+                tracing::error!(job = %head.id, %error, "could not record the job's outcome")
+            }
+        }
+        queue.local.running().remove(&seq);
+        let _ = queue.monitor.send(MonitorMsg::Stopped { seq });
+        if matches!(accepted, Ok(true)) {
+            // A retry may be due soon; the dispatcher recomputes its timer.
+            queue.local.work.notify_one();
+        }
+    }
+
+    fn outcome(
+        &self,
+        head: &crate::store::JobHead,
+        result: std::result::Result<serde_json::Value, JobError>,
+        cancel: &CancellationToken,
+        cancel_requested: &AtomicBool,
+    ) -> Outcome {
+        let config = &self.queue.inner.config;
+        match result {
+            Ok(value) => Outcome::Completed {
+                result: value.to_string(),
+            },
+            Err(_) if cancel_requested.load(Ordering::SeqCst) => Outcome::Cancelled {
+                reason: "cancelled".into(),
+            },
+            Err(_) if cancel.is_cancelled() && self.shutting_down.load(Ordering::SeqCst) => {
+                Outcome::Released
+            }
+            Err(JobError::Cancelled) => Outcome::Cancelled {
+                reason: "cancelled".into(),
+            },
+            Err(JobError::InvalidInput(message)) => Outcome::Failed {
+                error: format!("invalid job input: {message}"),
+            },
+            Err(error) if error.is_retryable() && head.attempt < head.max_attempts => {
+                let delay = backoff(config.retry_base, config.retry_max, head.attempt);
+                let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 4);
+                Outcome::Retry {
+                    error: error.to_string(),
+                    retry_at: now_ms() + delay_ms,
+                }
+            }
+            Err(error) => Outcome::Failed {
+                error: error.to_string(),
+            },
+        }
+    }
+
+    async fn heartbeat(self: Arc<Self>, every: Duration, host: String) {
+        let queue = &self.queue.inner;
+        let mut ticks = 0u64;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = queue.local.check.notified() => {}
+                _ = self.stop.cancelled() => return,
+            }
+            ticks += 1;
+            let leases: Vec<(i64, i64, ProgressRow)> = queue
+                .local
+                .running()
+                .values()
+                .map(|j| {
+                    let p = j.cell.peek();
+                    (
+                        j.head.seq,
+                        j.lease_token,
+                        ProgressRow {
+                            current: p.current,
+                            total: p.total,
+                            message: p.message,
+                        },
+                    )
+                })
+                .collect();
+            let beat = queue
+                .writer
+                .call(|reply| Cmd::Heartbeat {
+                    worker_id: self.worker_id.clone(),
+                    leases,
+                    lease_ms: self.lease_ms,
+                    reply,
+                })
+                .await;
+            match beat {
+                Ok(result) => {
+                    let running = queue.local.running();
+                    for seq in result.cancel_requested {
+                        if let Some(job) = running.get(&seq) {
+                            job.cancel_requested.store(true, Ordering::SeqCst);
+                            job.cancel.cancel();
+                        }
+                    }
+                    for seq in result.lost {
+                        if let Some(job) = running.get(&seq) {
+                            tracing::warn!(job = %job.head.id, "lost the lease of a running job; stopping it");
+                            job.cancel.cancel();
+                        }
+                    }
+                }
+                Err(QueueError::Closed) => return,
+                Err(error) => tracing::warn!(%error, "heartbeat failed"),
+            }
+            self.sweep(&host).await;
+            // Housekeeping about hourly, whatever the heartbeat interval.
+            if ticks % (3600 / every.as_secs().max(1)).max(1) == 1 {
+                match self.queue.prune().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "pruned finished jobs past the retention"),
+                    Err(error) => tracing::warn!(%error, "pruning failed"),
+                }
+            }
+        }
+    }
+
+    /// Returns expired leases to the queue; jobs of dead processes on this host at once.
+    async fn sweep(&self, host: &str) {
+        let reader = self.queue.inner.reader.clone();
+        let me = self.worker_id.to_string();
+        let host = host.to_owned();
+        let dead = tokio::task::spawn_blocking(move || {
+            reader.all_workers().map(|rows| {
+                rows.into_iter()
+                    .filter(|w| w.id != me && w.host == host && pid_alive(w.pid) == Some(false))
+                    .map(|w| w.id)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await;
+        let dead_workers = match dead {
+            Ok(Ok(d)) => d,
+            _ => Vec::new(),
+        };
+        match self
+            .queue
+            .inner
+            .writer
+            .call(|reply| Cmd::Sweep {
+                dead_workers,
+                reply,
+            })
+            .await
+        {
+            Ok(0) => {}
+            Ok(_) => self.queue.inner.local.work.notify_one(),
+            Err(error) => tracing::warn!(%error, "lease sweep failed"),
+        }
+    }
+
+    async fn listen(self: Arc<Self>, socket: tokio::net::UdpSocket) {
+        let local = self.queue.inner.local.clone();
+        let mut buf = [0u8; 16];
+        loop {
+            tokio::select! {
+                received = socket.recv_from(&mut buf) => match received {
+                    Ok((n, from)) if n >= 1 && from.ip().is_loopback() => match buf[0] {
+                        wake::WORK => local.work.notify_one(),
+                        wake::CHECK => local.check.notify_one(),
+                        _ => {}
+                    },
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::debug!(%error, "wake socket error");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                _ = self.stop.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// Exponential back-off with "equal jitter": half fixed, half random, so retries of many
+/// jobs that failed together spread out.
+fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(max);
+    let jitter = (random_i64() as u64 % 1000) as u32;
+    exp / 2 + exp / 2 * jitter / 1000
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Turns a panic inside a handler into an error for that job instead of a lost worker slot.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = std::result::Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        for attempt in 1..30 {
+            let d = backoff(base, max, attempt);
+            let exp = (base * (1u32 << (attempt - 1).min(20))).min(max);
+            assert!(
+                d >= exp / 2 && d <= exp,
+                "attempt {attempt}: {d:?} not in [{:?}, {exp:?}]",
+                exp / 2
+            );
+        }
+    }
+}

@@ -1,0 +1,1053 @@
+//! The `Queue` handle: open a database, register handlers, enqueue jobs and batches,
+//! answer status, cancel, list, prune, and watch a job live.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use brain_plugin_utils::{
+    AsyncToolResponse, Bus, DurationRangeMs, DynJobHandler, Event, JobHandler, JobKind,
+    JobProgressEvent, JobStatus, JobStatusEntry, ProgressCell, Source, StartStatus, Subscription,
+    Update, erase_handler, format_duration,
+};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{QueueError, Result};
+use crate::estimate::{self, Estimate};
+use crate::monitor::{
+    self, Estimates, JobView, MAX_LISTED_ERRORS, Monitor, MonitorConfig, MonitorMsg,
+    SharedEstimates,
+};
+use crate::store::{
+    BatchRow, Cmd, InsertBatch, InsertJob, JobHead, JobRecord, ListFilter, Reader, WorkerRow,
+    Writer,
+};
+use crate::util::{now_ms, random_id, to_datetime};
+use crate::{schema, wake};
+
+/// Settings of a queue.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// Finished jobs older than this are pruned.
+    pub retention: Duration,
+    /// Progress events per second per job or batch at most; status changes always go out.
+    pub max_events_per_second: u32,
+    /// Attempts a job gets unless it says otherwise.
+    pub default_max_attempts: u32,
+    /// First retry delay; doubles per attempt, with jitter, up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(7 * 24 * 3600),
+            max_events_per_second: 10,
+            default_max_attempts: 3,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub job_type: String,
+    pub input: Value,
+    pub source: Source,
+    /// What a person calls this job, e.g. "landing:hero".
+    pub label: Option<String>,
+    /// Higher runs first.
+    pub priority: i32,
+    pub max_attempts: Option<u32>,
+    /// Run no earlier than this long after enqueueing.
+    pub delay: Duration,
+    pub metadata: Option<Value>,
+}
+
+impl NewJob {
+    pub fn new(job_type: impl Into<String>, input: Value) -> Self {
+        Self {
+            job_type: job_type.into(),
+            input,
+            source: Source::system(),
+            label: None,
+            priority: 0,
+            max_attempts: None,
+            delay: Duration::ZERO,
+            metadata: None,
+        }
+    }
+
+    pub fn source(mut self, source: Source) -> Self {
+        self.source = source;
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+}
+
+/// A batch of jobs to enqueue together; its status derives from its jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBatch {
+    pub source: Source,
+    /// What the batch does, e.g. "Generating content".
+    pub label: Option<String>,
+    pub metadata: Option<Value>,
+    pub jobs: Vec<NewJob>,
+}
+
+impl NewBatch {
+    pub fn new(source: Source) -> Self {
+        Self {
+            source,
+            label: None,
+            metadata: None,
+            jobs: Vec::new(),
+        }
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn job(mut self, job: NewJob) -> Self {
+        self.jobs.push(job);
+        self
+    }
+}
+
+/// What enqueueing answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueued {
+    pub id: String,
+    pub kind: JobKind,
+    /// The job ids (one for a job, each item for a batch).
+    pub job_ids: Vec<String>,
+    pub estimate: Estimate,
+    /// Whether any process runs workers for this work now.
+    pub worker_running: bool,
+}
+
+impl Enqueued {
+    /// The plan's immediate answer for a slow tool.
+    pub fn response(&self, message: impl Into<String>) -> AsyncToolResponse {
+        let check = self.estimate.check_in();
+        let mut message = message.into();
+        if !self.worker_running {
+            message.push_str(" (queued: no worker is running; start one with `brain start`)");
+        }
+        AsyncToolResponse {
+            success: true,
+            job_id: self.id.clone(),
+            kind: self.kind,
+            status: if self.worker_running {
+                StartStatus::Started
+            } else {
+                StartStatus::Queued
+            },
+            estimated_duration: Some(self.estimate.human_range()),
+            check_status_in: Some(format_duration(check)),
+            message,
+            estimated_duration_ms: Some(DurationRangeMs {
+                min: estimate::millis(self.estimate.min),
+                max: estimate::millis(self.estimate.max),
+            }),
+            check_status_in_ms: Some(estimate::millis(check)),
+        }
+    }
+}
+
+/// The state of a job or batch, as a status query sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobState {
+    pub event: JobProgressEvent,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub worker_running: bool,
+}
+
+impl JobState {
+    /// The status tool's entry (plan, Phase 3).
+    pub fn status_entry(&self) -> JobStatusEntry {
+        let mut entry = self
+            .event
+            .status_entry(self.created_at, self.worker_running);
+        entry.finished_at = self.finished_at;
+        if entry.status == JobStatus::Pending && !self.worker_running {
+            entry.message = format!("{} — queued, but no worker is running", entry.message);
+        }
+        entry
+    }
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelOutcome {
+    /// Jobs that had not started and are now cancelled.
+    pub cancelled: u64,
+    /// Running jobs asked to stop; they end cancelled when their handlers return.
+    pub stopping: u64,
+}
+
+/// A process that runs workers on this database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub pid: u32,
+    pub host: String,
+    pub concurrency: u32,
+    pub job_types: Vec<String>,
+}
+
+/// A job running in this process.
+pub(crate) struct RunningJob {
+    pub(crate) head: Arc<JobHead>,
+    pub(crate) lease_token: i64,
+    pub(crate) cell: Arc<ProgressCell>,
+    pub(crate) cancel: CancellationToken,
+    /// Set when someone asked to cancel this job (as opposed to a shutdown).
+    pub(crate) cancel_requested: Arc<AtomicBool>,
+}
+
+/// State shared between the queue and its worker pool.
+pub(crate) struct Local {
+    pub(crate) worker_id: Mutex<Option<Arc<str>>>,
+    pub(crate) running: Mutex<HashMap<i64, RunningJob>>,
+    /// New work may be due (local enqueue or a wake datagram).
+    pub(crate) work: Notify,
+    /// Check cancellations and leases now.
+    pub(crate) check: Notify,
+    /// The pool's concurrency; 0 without a pool. The monitor's batch estimates use it.
+    pub(crate) concurrency: Arc<AtomicUsize>,
+    pub(crate) types: RwLock<Vec<String>>,
+}
+
+impl Local {
+    pub(crate) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, RunningJob>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn worker_id(&self) -> Option<Arc<str>> {
+        self.worker_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) path: PathBuf,
+    pub(crate) config: QueueConfig,
+    pub(crate) writer: Writer,
+    pub(crate) reader: Arc<Reader>,
+    pub(crate) bus: Bus<Event>,
+    pub(crate) handlers: RwLock<HashMap<String, Arc<dyn DynJobHandler>>>,
+    pub(crate) estimates: SharedEstimates,
+    pub(crate) local: Arc<Local>,
+    pub(crate) monitor: mpsc::UnboundedSender<MonitorMsg>,
+    monitor_stop: CancellationToken,
+    /// Live workers of all processes, cached briefly: enqueue wakes them.
+    peers: Mutex<(Option<Instant>, Vec<WorkerRow>)>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.monitor_stop.cancel();
+    }
+}
+
+/// A cheap, clonable handle to one queue database.
+#[derive(Clone)]
+pub struct Queue {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn valid_job_type(value: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 64
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    matches!(value.split_once(':'), Some((plugin, name)) if part(plugin) && part(name))
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> QueueError {
+    QueueError::InvalidArgument {
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl Queue {
+    /// Opens (creating if needed) the queue database at `path` and starts its writer thread
+    /// and progress monitor. Must be called inside a tokio runtime. Events go to `bus`.
+    pub fn open(path: impl AsRef<Path>, config: QueueConfig, bus: Bus<Event>) -> Result<Queue> {
+        let path = path.as_ref().to_owned();
+        if config.max_events_per_second == 0 {
+            return Err(invalid("max_events_per_second", "must be at least 1"));
+        }
+        if !(1..=100).contains(&config.default_max_attempts) {
+            return Err(invalid(
+                "default_max_attempts",
+                format!(
+                    "must be between 1 and 100, got {}",
+                    config.default_max_attempts
+                ),
+            ));
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            invalid(
+                "runtime",
+                "Queue::open must be called inside a tokio runtime",
+            )
+        })?;
+        let conn = schema::open_and_migrate(&path)?;
+        let reader = Arc::new(Reader::open(&path)?);
+        let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
+        let effects_tx = monitor_tx.clone();
+        let writer = Writer::start(
+            conn,
+            Box::new(move |effects| {
+                let _ = effects_tx.send(MonitorMsg::Effects(effects));
+            }),
+        )?;
+        let estimates: SharedEstimates = Arc::new(Mutex::new(Estimates::default()));
+        monitor::lock(&estimates).load(reader.estimates()?);
+        let local = Arc::new(Local {
+            worker_id: Mutex::new(None),
+            running: Mutex::new(HashMap::new()),
+            work: Notify::new(),
+            check: Notify::new(),
+            concurrency: Arc::new(AtomicUsize::new(0)),
+            types: RwLock::new(Vec::new()),
+        });
+        let monitor_stop = CancellationToken::new();
+        let monitor = Monitor::new(
+            bus.clone(),
+            writer.clone(),
+            estimates.clone(),
+            local.concurrency.clone(),
+            &MonitorConfig {
+                max_events_per_second: config.max_events_per_second,
+            },
+        );
+        runtime.spawn(monitor.run(monitor_rx, monitor_stop.clone()));
+        Ok(Queue {
+            inner: Arc::new(Inner {
+                path,
+                config,
+                writer,
+                reader,
+                bus,
+                handlers: RwLock::new(HashMap::new()),
+                estimates,
+                local,
+                monitor: monitor_tx,
+                monitor_stop,
+                peers: Mutex::new((None, Vec::new())),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.inner.config
+    }
+
+    /// The bus the monitor publishes on.
+    pub fn bus(&self) -> &Bus<Event> {
+        &self.inner.bus
+    }
+
+    /// Registers the handler for `job_type` (`<plugin-id>:<name>`).
+    pub fn register<H: JobHandler>(&self, job_type: &str, handler: H) -> Result<()> {
+        self.register_dyn(job_type, erase_handler(handler))
+    }
+
+    /// Registers a type-erased handler.
+    pub fn register_dyn(&self, job_type: &str, handler: Arc<dyn DynJobHandler>) -> Result<()> {
+        if !valid_job_type(job_type) {
+            return Err(QueueError::InvalidJobType {
+                value: job_type.to_owned(),
+            });
+        }
+        let mut handlers = self
+            .inner
+            .handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if handlers.contains_key(job_type) {
+            return Err(QueueError::DuplicateJobType {
+                job_type: job_type.to_owned(),
+            });
+        }
+        monitor::lock(&self.inner.estimates).set_default(job_type, handler.default_duration());
+        handlers.insert(job_type.to_owned(), handler);
+        Ok(())
+    }
+
+    pub(crate) fn handler(&self, job_type: &str) -> Option<Arc<dyn DynJobHandler>> {
+        self.inner
+            .handlers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(job_type)
+            .cloned()
+    }
+
+    /// The registered job types, sorted.
+    pub fn job_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self
+            .inner
+            .handlers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        types.sort();
+        types
+    }
+
+    fn check_job(&self, job: &NewJob) -> Result<InsertJob> {
+        if !valid_job_type(&job.job_type) {
+            return Err(QueueError::InvalidJobType {
+                value: job.job_type.clone(),
+            });
+        }
+        if self.handler(&job.job_type).is_none() {
+            return Err(QueueError::UnknownJobType {
+                job_type: job.job_type.clone(),
+                registered: match self.job_types() {
+                    t if t.is_empty() => "none".to_owned(),
+                    t => t.join(", "),
+                },
+            });
+        }
+        let max_attempts = job
+            .max_attempts
+            .unwrap_or(self.inner.config.default_max_attempts);
+        if !(1..=100).contains(&max_attempts) {
+            return Err(invalid(
+                "max_attempts",
+                format!("must be between 1 and 100, got {max_attempts}"),
+            ));
+        }
+        if !(-1000..=1000).contains(&job.priority) {
+            return Err(invalid(
+                "priority",
+                format!("must be between -1000 and 1000, got {}", job.priority),
+            ));
+        }
+        if let Some(label) = &job.label {
+            if label.is_empty() || label.len() > 200 {
+                return Err(invalid(
+                    "label",
+                    format!("must be 1-200 bytes, got {} bytes", label.len()),
+                ));
+            }
+        }
+        if job.delay > Duration::from_secs(366 * 24 * 3600) {
+            return Err(invalid(
+                "delay",
+                format!("must be at most a year, got {:?}", job.delay),
+            ));
+        }
+        Ok(InsertJob {
+            id: random_id("job_"),
+            job_type: job.job_type.clone(),
+            input: job.input.to_string(),
+            source: job.source.clone(),
+            metadata: job.metadata.as_ref().map(Value::to_string),
+            priority: job.priority,
+            max_attempts,
+            delay_ms: i64::try_from(job.delay.as_millis()).unwrap_or(i64::MAX / 4),
+            label: job.label.clone(),
+        })
+    }
+
+    /// Enqueues one job.
+    pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+        let row = self.check_job(&job)?;
+        let id = row.id.clone();
+        let job_type = row.job_type.clone();
+        self.inner
+            .writer
+            .call(|reply| Cmd::Enqueue {
+                batch: None,
+                jobs: vec![row],
+                reply,
+            })
+            .await?;
+        self.wake_workers();
+        let estimate = monitor::lock(&self.inner.estimates).per_job(Some(&job_type));
+        Ok(Enqueued {
+            job_ids: vec![id.clone()],
+            id,
+            kind: JobKind::Job,
+            estimate,
+            worker_running: self.worker_running(&job_type),
+        })
+    }
+
+    /// Enqueues many independent jobs in one transaction (no batch record).
+    pub async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<String>> {
+        let rows = jobs
+            .iter()
+            .map(|j| self.check_job(j))
+            .collect::<Result<Vec<_>>>()?;
+        let ids = rows.iter().map(|r| r.id.clone()).collect();
+        self.inner
+            .writer
+            .call(|reply| Cmd::Enqueue {
+                batch: None,
+                jobs: rows,
+                reply,
+            })
+            .await?;
+        self.wake_workers();
+        Ok(ids)
+    }
+
+    /// Enqueues a batch: its jobs are committed together with the batch record.
+    pub async fn enqueue_batch(&self, batch: NewBatch) -> Result<Enqueued> {
+        if batch.jobs.is_empty() {
+            return Err(invalid("jobs", "a batch needs at least one job"));
+        }
+        let rows = batch
+            .jobs
+            .iter()
+            .map(|j| {
+                self.check_job(&NewJob {
+                    source: batch.source.clone(),
+                    ..j.clone()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let first_type = rows[0].job_type.clone();
+        let same_type = rows.iter().all(|r| r.job_type == first_type);
+        let id = random_id("batch_");
+        let job_ids = rows.iter().map(|r| r.id.clone()).collect();
+        let record = InsertBatch {
+            id: id.clone(),
+            source: batch.source.clone(),
+            label: batch.label.clone(),
+            metadata: batch.metadata.as_ref().map(Value::to_string),
+            job_type: same_type.then(|| first_type.clone()),
+        };
+        let count = rows.len() as u64;
+        self.inner
+            .writer
+            .call(|reply| Cmd::Enqueue {
+                batch: Some(record),
+                jobs: rows,
+                reply,
+            })
+            .await?;
+        self.wake_workers();
+        let estimate = {
+            let estimates = monitor::lock(&self.inner.estimates);
+            let per_job = if same_type {
+                estimates.per_job(Some(&first_type))
+            } else {
+                // Mixed types: the mean of their per-job estimates.
+                let all: Vec<Estimate> = batch
+                    .jobs
+                    .iter()
+                    .map(|j| estimates.per_job(Some(&j.job_type)))
+                    .collect();
+                let n = all.len().max(1) as u32;
+                Estimate {
+                    expected: all.iter().map(|e| e.expected).sum::<Duration>() / n,
+                    min: all.iter().map(|e| e.min).sum::<Duration>() / n,
+                    max: all.iter().map(|e| e.max).sum::<Duration>() / n,
+                }
+            };
+            estimate::for_batch(per_job, count, self.concurrency_for_estimates())
+        };
+        Ok(Enqueued {
+            id,
+            kind: JobKind::Batch,
+            job_ids,
+            estimate,
+            worker_running: self.worker_running(&first_type),
+        })
+    }
+
+    fn concurrency_for_estimates(&self) -> u32 {
+        match self.inner.local.concurrency.load(Ordering::Relaxed) {
+            0 => self
+                .peers()
+                .iter()
+                .map(|w| w.concurrency)
+                .sum::<u32>()
+                .max(1),
+            n => n.min(u32::MAX as usize) as u32,
+        }
+    }
+
+    /// Live workers of every process, refreshed at most every two seconds.
+    fn peers(&self) -> Vec<WorkerRow> {
+        let mut cache = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+        if cache
+            .0
+            .is_none_or(|at| at.elapsed() > Duration::from_secs(2))
+        {
+            match self.inner.reader.live_workers(now_ms()) {
+                Ok(rows) => *cache = (Some(Instant::now()), rows),
+                Err(error) => tracing::warn!(%error, "could not list workers"),
+            }
+        }
+        cache.1.clone()
+    }
+
+    /// Whether this process or another runs workers for `job_type` now.
+    pub fn worker_running(&self, job_type: &str) -> bool {
+        let local = self
+            .inner
+            .local
+            .types
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|t| t == job_type);
+        local
+            || self
+                .peers()
+                .iter()
+                .any(|w| w.job_types.iter().any(|t| t == job_type))
+    }
+
+    /// Whether any process runs workers on this database now.
+    pub fn any_worker_running(&self) -> bool {
+        self.inner.local.concurrency.load(Ordering::Relaxed) > 0 || !self.peers().is_empty()
+    }
+
+    /// Wakes this process's pool and those of other processes.
+    fn wake_workers(&self) {
+        self.inner.local.work.notify_one();
+        let me = self.inner.local.worker_id();
+        let ports = self
+            .peers()
+            .into_iter()
+            .filter(|w| me.as_deref() != Some(w.id.as_str()))
+            .filter_map(|w| w.wake_port);
+        wake::send(ports, wake::WORK);
+    }
+
+    /// Processes running workers on this database.
+    pub fn workers(&self) -> Result<Vec<WorkerInfo>> {
+        Ok(self
+            .inner
+            .reader
+            .live_workers(now_ms())?
+            .into_iter()
+            .map(|w| WorkerInfo {
+                id: w.id,
+                pid: w.pid,
+                host: w.host,
+                concurrency: w.concurrency,
+                job_types: w.job_types,
+            })
+            .collect())
+    }
+
+    /// A stored job.
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
+        let reader = self.inner.reader.clone();
+        let id = id.to_owned();
+        blocking(move || reader.job(&id)).await
+    }
+
+    /// The state of a job or batch.
+    pub async fn status(&self, id: &str) -> Result<JobState> {
+        let this = self.clone();
+        let id = id.to_owned();
+        blocking(move || this.status_blocking(&id)).await
+    }
+
+    fn status_blocking(&self, id: &str) -> Result<JobState> {
+        let reader = &self.inner.reader;
+        if id.starts_with("batch_") {
+            if let Some(row) = reader.batch(id)? {
+                return self.batch_state(row);
+            }
+        } else if let Some(record) = reader.job(id)? {
+            return Ok(self.job_state(record));
+        }
+        Err(QueueError::NotFound { id: id.to_owned() })
+    }
+
+    fn batch_state(&self, row: BatchRow) -> Result<JobState> {
+        let reader = &self.inner.reader;
+        let status = row.status();
+        let current = if status == JobStatus::Processing {
+            reader
+                .batch_running(&row.id, 1)?
+                .into_iter()
+                .next()
+                .and_then(|item| item.message.filter(|m| !m.is_empty()).or(item.label))
+        } else {
+            None
+        };
+        let errors = if row.failed > 0 {
+            reader.batch_errors(&row.id, MAX_LISTED_ERRORS)?
+        } else {
+            Vec::new()
+        };
+        let per_job = monitor::lock(&self.inner.estimates).per_job(row.job_type.as_deref());
+        let event = monitor::batch_event(
+            &row,
+            Update::Lifecycle,
+            current,
+            errors,
+            per_job,
+            self.concurrency_for_estimates(),
+            now_ms(),
+        );
+        let worker_running = match &row.job_type {
+            Some(t) => self.worker_running(t),
+            None => self.any_worker_running(),
+        };
+        Ok(JobState {
+            event,
+            created_at: to_datetime(row.created_at),
+            finished_at: if status.is_finished() {
+                row.finished_at.map(to_datetime)
+            } else {
+                None
+            },
+            worker_running,
+        })
+    }
+
+    fn job_state(&self, record: JobRecord) -> JobState {
+        // A job running here has fresher progress in memory than in the store.
+        let live = self
+            .inner
+            .local
+            .running()
+            .values()
+            .find(|j| j.head.id == record.id)
+            .map(|j| j.cell.peek());
+        let (current, total, message) = match live {
+            Some(p) => (p.current, p.total, Some(p.message)),
+            None => (
+                record.progress_current,
+                record.progress_total,
+                record.progress_message.clone(),
+            ),
+        };
+        let view = JobView {
+            id: record.id.clone(),
+            job_type: record.job_type.clone(),
+            source: record.source.clone(),
+            label: record.label.clone(),
+            batch_id: record.batch_id.clone(),
+            priority: record.priority,
+            attempt: record.attempt,
+            max_attempts: record.max_attempts,
+            status: record.status,
+            started_at: record.started_at,
+            finished_at: record.finished_at,
+            progress: (total > 0).then_some((current, total)),
+            message,
+            result: record.result.clone(),
+            error: record.last_error.clone(),
+            retry_at: (record.status == JobStatus::Pending && record.attempt > 0)
+                .then_some(record.scheduled_at),
+        };
+        let per_job = monitor::lock(&self.inner.estimates).per_job(Some(&record.job_type));
+        JobState {
+            event: monitor::job_event(&view, Update::Lifecycle, per_job, now_ms()),
+            created_at: to_datetime(record.created_at),
+            finished_at: record.finished_at.map(to_datetime),
+            worker_running: self.worker_running(&record.job_type),
+        }
+    }
+
+    /// Active jobs and batches, then recently finished ones (batch items are listed as
+    /// their batch), newest first.
+    pub async fn list(&self, filter: ListFilter) -> Result<Vec<JobState>> {
+        let this = self.clone();
+        blocking(move || {
+            let reader = &this.inner.reader;
+            let limit = if filter.limit == 0 { 50 } else { filter.limit };
+            let since = now_ms() - 24 * 3600 * 1000;
+            let mut states: Vec<JobState> = Vec::new();
+            if !filter.include_batch_items {
+                for row in reader.list_batches(filter.active, since, limit)? {
+                    let wanted_type = filter
+                        .job_type
+                        .as_ref()
+                        .is_none_or(|t| row.job_type.as_ref() == Some(t));
+                    let wanted_source = filter.source.as_ref().is_none_or(|s| &row.source == s);
+                    if wanted_type && wanted_source {
+                        states.push(this.batch_state(row)?);
+                    }
+                }
+            }
+            for record in reader.list_jobs(&ListFilter {
+                limit,
+                ..filter.clone()
+            })? {
+                states.push(this.job_state(record));
+            }
+            states.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            states.truncate(limit);
+            Ok(states)
+        })
+        .await
+    }
+
+    /// Cancels a job or a whole batch: pending jobs at once, running ones cooperatively.
+    pub async fn cancel(&self, id: &str) -> Result<CancelOutcome> {
+        let owned = id.to_owned();
+        let result = self
+            .inner
+            .writer
+            .call(|reply| Cmd::Cancel { id: owned, reply })
+            .await?;
+        if !result.found {
+            return Err(QueueError::NotFound { id: id.to_owned() });
+        }
+        let me = self.inner.local.worker_id();
+        let mut remote = false;
+        {
+            let running = self.inner.local.running();
+            for (seq, worker) in &result.requested {
+                match running.get(seq) {
+                    Some(job) if worker.as_deref() == me.as_deref() => {
+                        job.cancel_requested.store(true, Ordering::SeqCst);
+                        job.cancel.cancel();
+                    }
+                    _ => remote = true,
+                }
+            }
+        }
+        if remote {
+            let owners: Vec<&str> = result
+                .requested
+                .iter()
+                .filter_map(|(_, w)| w.as_deref())
+                .collect();
+            let ports = self
+                .peers()
+                .into_iter()
+                .filter(|w| owners.contains(&w.id.as_str()))
+                .filter_map(|w| w.wake_port);
+            wake::send(ports, wake::CHECK);
+        }
+        Ok(CancelOutcome {
+            cancelled: result.cancelled,
+            stopping: result.requested.len() as u64,
+        })
+    }
+
+    /// Deletes finished jobs (and batches) older than the retention; returns how many jobs.
+    pub async fn prune(&self) -> Result<u64> {
+        let before = now_ms()
+            - i64::try_from(self.inner.config.retention.as_millis()).unwrap_or(i64::MAX / 4);
+        let mut total = 0;
+        loop {
+            // Small chunks keep the write lock short for other processes.
+            let n = self
+                .inner
+                .writer
+                .call(|reply| Cmd::Prune {
+                    before,
+                    limit: 10_000,
+                    reply,
+                })
+                .await?;
+            total += n;
+            if n < 10_000 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Follows a job or batch: its current state first, then every change until it ends.
+    /// Work running in this process is pushed; work another process runs is read from the
+    /// progress snapshots it persists.
+    pub async fn watch(&self, id: &str) -> Result<Watch> {
+        let watched = id.to_owned();
+        let subscription = self.inner.bus.subscribe(move |e| match e {
+            Event::JobProgress(p) => p.id == watched,
+            _ => false,
+        });
+        let first = self.status(id).await?;
+        Ok(Watch {
+            queue: self.clone(),
+            id: id.to_owned(),
+            subscription,
+            pending: Some(first.event),
+            last: None,
+            done: false,
+        })
+    }
+
+    /// Whether work of `id` is run by another process (so watching must read the store).
+    fn runs_elsewhere(&self, state: &JobProgressEvent) -> bool {
+        if state.status != JobStatus::Processing && state.status != JobStatus::Pending {
+            return false;
+        }
+        if self.inner.local.concurrency.load(Ordering::Relaxed) == 0 {
+            return true;
+        }
+        match state.kind {
+            JobKind::Job => !self
+                .inner
+                .local
+                .running()
+                .values()
+                .any(|j| j.head.id == state.id),
+            // A batch may be shared between processes; the store has the whole picture.
+            JobKind::Batch => self.peers().len() > 1,
+        }
+    }
+}
+
+/// A live view of one job or batch; see [`Queue::watch`].
+pub struct Watch {
+    queue: Queue,
+    id: String,
+    subscription: Subscription<Event>,
+    pending: Option<JobProgressEvent>,
+    last: Option<JobProgressEvent>,
+    done: bool,
+}
+
+impl Watch {
+    /// The next state; `None` after the final one.
+    pub async fn next(&mut self) -> Option<JobProgressEvent> {
+        if let Some(event) = self.pending.take() {
+            return Some(self.seen(event));
+        }
+        if self.done {
+            return None;
+        }
+        loop {
+            let poll = self
+                .last
+                .as_ref()
+                .is_some_and(|l| self.queue.runs_elsewhere(l));
+            let tick = async {
+                if poll {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                } else {
+                    // Without pushed events a slow safety check still catches the end.
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            };
+            tokio::select! {
+                event = self.subscription.recv() => match event {
+                    Some(Event::JobProgress(e)) => return Some(self.seen(e)),
+                    Some(_) => {}
+                    None => return None,
+                },
+                _ = tick => match self.queue.status(&self.id).await {
+                    Ok(state) if Some(&state.event) != self.last.as_ref() && changed(self.last.as_ref(), &state.event) => {
+                        return Some(self.seen(state.event));
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, id = %self.id, "watch could not read the status");
+                    }
+                },
+            }
+        }
+    }
+
+    fn seen(&mut self, event: JobProgressEvent) -> JobProgressEvent {
+        if event.status.is_finished() {
+            self.done = true;
+        }
+        self.last = Some(event.clone());
+        event
+    }
+}
+
+/// Whether a polled state says something new (timing alone changes every read).
+fn changed(last: Option<&JobProgressEvent>, new: &JobProgressEvent) -> bool {
+    last.is_none_or(|l| {
+        l.status != new.status
+            || l.progress != new.progress
+            || l.message != new.message
+            || l.batch
+                .as_ref()
+                .map(|b| (b.completed, b.failed, b.cancelled))
+                != new
+                    .batch
+                    .as_ref()
+                    .map(|b| (b.completed, b.failed, b.cancelled))
+    })
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| QueueError::Closed)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_job_type;
+
+    #[test]
+    fn job_type_names() {
+        fn check(input: &str, ok: bool) {
+            assert_eq!(valid_job_type(input), ok, "{input:?}");
+        }
+        check("site-builder:generate", true);
+        check("test:no_op", true);
+        check("generate", false);
+        check("Site:x", false);
+        check("a:b:c", false);
+        check(":x", false);
+    }
+}

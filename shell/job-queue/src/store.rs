@@ -1,0 +1,1248 @@
+//! The SQLite store: one writer thread that commits many operations per transaction
+//! (group commit), and a read connection for status queries.
+//!
+//! Every change goes through [`Writer`]: callers send a [`Cmd`], the writer thread takes
+//! the first command waiting, drains whatever else is queued behind it, runs them all in
+//! one `BEGIN IMMEDIATE` transaction and answers each caller after the commit. That is how
+//! a no-op job costs a fraction of a disk sync. If one command fails, the transaction is
+//! rolled back and the commands are replayed one transaction each, so a bad command only
+//! fails its own caller.
+//!
+//! After each commit the writer reports what changed as [`Effect`]s to the progress
+//! monitor, so events describe committed state only.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brain_plugin_utils::{JobStatus, Source};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{QueueError, Result};
+use crate::schema;
+use crate::util::{now_ms, random_i64};
+
+/// At most this many commands share one transaction, so a flood of enqueues cannot hold
+/// the write lock long enough to starve other processes.
+const MAX_GROUP: usize = 2048;
+
+/// The columns of a job that do not change while it runs; carried through the worker so
+/// that finishing a job needs no read.
+#[derive(Debug, Clone)]
+pub(crate) struct JobHead {
+    pub(crate) seq: i64,
+    pub(crate) id: String,
+    pub(crate) job_type: String,
+    pub(crate) source: Source,
+    pub(crate) label: Option<String>,
+    pub(crate) batch_id: Option<String>,
+    pub(crate) priority: i32,
+    pub(crate) attempt: u32,
+    pub(crate) max_attempts: u32,
+    pub(crate) started_at: Option<i64>,
+}
+
+/// A job a worker has claimed.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub(crate) head: Arc<JobHead>,
+    pub(crate) input: String,
+    pub(crate) lease_token: i64,
+}
+
+/// A row to insert.
+#[derive(Debug, Clone)]
+pub(crate) struct InsertJob {
+    pub(crate) id: String,
+    pub(crate) job_type: String,
+    pub(crate) input: String,
+    pub(crate) source: Source,
+    pub(crate) metadata: Option<String>,
+    pub(crate) priority: i32,
+    pub(crate) max_attempts: u32,
+    /// Milliseconds after the commit at which the job becomes due.
+    pub(crate) delay_ms: i64,
+    pub(crate) label: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InsertBatch {
+    pub(crate) id: String,
+    pub(crate) source: Source,
+    pub(crate) label: Option<String>,
+    pub(crate) metadata: Option<String>,
+    pub(crate) job_type: Option<String>,
+}
+
+/// How a run ended, as the worker reports it.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    Completed {
+        result: String,
+    },
+    /// Run again at `retry_at` (unless cancellation was requested meanwhile).
+    Retry {
+        error: String,
+        retry_at: i64,
+    },
+    Failed {
+        error: String,
+    },
+    Cancelled {
+        reason: String,
+    },
+    /// Shutdown: back to pending without spending an attempt.
+    Released,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ProgressRow {
+    pub(crate) current: u64,
+    pub(crate) total: u64,
+    pub(crate) message: String,
+}
+
+/// The counters of a batch after a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BatchRow {
+    pub(crate) id: String,
+    pub(crate) source: Source,
+    pub(crate) label: Option<String>,
+    pub(crate) job_type: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) started_at: Option<i64>,
+    pub(crate) finished_at: Option<i64>,
+    pub(crate) total: u64,
+    pub(crate) pending: u64,
+    pub(crate) processing: u64,
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    pub(crate) cancelled: u64,
+}
+
+impl BatchRow {
+    /// A batch is pending until a job starts, processing while any job is unfinished, then
+    /// completed if every job completed, failed if any failed, else cancelled.
+    pub(crate) fn status(&self) -> JobStatus {
+        if self.pending + self.processing > 0 {
+            if self.started_at.is_some() || self.processing > 0 || self.finished() > 0 {
+                JobStatus::Processing
+            } else {
+                JobStatus::Pending
+            }
+        } else if self.failed > 0 {
+            JobStatus::Failed
+        } else if self.cancelled > 0 {
+            JobStatus::Cancelled
+        } else {
+            JobStatus::Completed
+        }
+    }
+
+    pub(crate) fn finished(&self) -> u64 {
+        self.completed + self.failed + self.cancelled
+    }
+}
+
+/// What a commit changed, for the progress monitor.
+#[derive(Debug, Clone)]
+pub(crate) enum Effect {
+    Enqueued(Arc<JobHead>),
+    Started(Arc<JobHead>),
+    /// A run ended; `status` is what was stored (pending for a scheduled retry).
+    Finished {
+        head: Arc<JobHead>,
+        status: JobStatus,
+        result: Option<String>,
+        error: Option<String>,
+        retry_at: Option<i64>,
+        finished_at: i64,
+    },
+    /// A job that never ran was cancelled.
+    CancelledPending(Arc<JobHead>),
+    Batch(BatchRow),
+}
+
+/// The answer to a cancel request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CancelResult {
+    /// Pending jobs cancelled at once.
+    pub(crate) cancelled: u64,
+    /// Running jobs asked to stop: (seq, worker id).
+    pub(crate) requested: Vec<(i64, Option<String>)>,
+    pub(crate) found: bool,
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Default)]
+pub(crate) struct HeartbeatResult {
+    pub(crate) cancel_requested: Vec<i64>,
+    /// Jobs whose lease was taken over (or that ended elsewhere).
+    pub(crate) lost: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerRow {
+    pub(crate) id: String,
+    pub(crate) pid: u32,
+    pub(crate) host: String,
+    pub(crate) lease_ms: i64,
+    pub(crate) concurrency: u32,
+    pub(crate) job_types: Vec<String>,
+    pub(crate) wake_port: Option<u16>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+
+pub(crate) enum Cmd {
+    Enqueue {
+        batch: Option<InsertBatch>,
+        jobs: Vec<InsertJob>,
+        reply: Reply<Vec<Arc<JobHead>>>,
+    },
+    Claim {
+        worker_id: Arc<str>,
+        types: Arc<[String]>,
+        limit: usize,
+        lease_ms: i64,
+        reply: Reply<Vec<Claimed>>,
+    },
+    Finish {
+        head: Arc<JobHead>,
+        lease_token: i64,
+        outcome: Outcome,
+        progress: Option<ProgressRow>,
+        reply: Option<Reply<bool>>,
+    },
+    Heartbeat {
+        worker_id: Arc<str>,
+        leases: Vec<(i64, i64, ProgressRow)>,
+        lease_ms: i64,
+        reply: Reply<HeartbeatResult>,
+    },
+    SaveProgress {
+        seq: i64,
+        lease_token: i64,
+        progress: ProgressRow,
+    },
+    Cancel {
+        id: String,
+        reply: Reply<CancelResult>,
+    },
+    /// Leases that expired, and jobs of workers on this host whose process is gone.
+    Sweep {
+        dead_workers: Vec<String>,
+        reply: Reply<u64>,
+    },
+    RegisterWorker {
+        worker: WorkerRow,
+        reply: Reply<()>,
+    },
+    UnregisterWorker {
+        id: String,
+        reply: Reply<()>,
+    },
+    SaveEstimates {
+        rows: Vec<(String, f64, f64, u64)>,
+        reply: Option<Reply<()>>,
+    },
+    Prune {
+        before: i64,
+        limit: usize,
+        reply: Reply<u64>,
+    },
+}
+
+/// The handle to the writer thread.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::UnboundedSender<Cmd>,
+}
+
+impl Writer {
+    /// Starts the writer thread on an open, migrated connection.
+    pub(crate) fn start(conn: Connection, effects: EffectSink) -> Result<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("brain-queue-writer".into())
+            .spawn(move || WriterThread { conn, effects }.run(rx))
+            .map_err(|source| QueueError::Io {
+                path: PathBuf::from("<writer thread>"),
+                source,
+            })?;
+        Ok(Self { tx })
+    }
+
+    pub(crate) fn send(&self, cmd: Cmd) -> Result<()> {
+        self.tx.send(cmd).map_err(|_| QueueError::Closed)
+    }
+
+    /// Sends a command built around a reply channel and waits for the answer.
+    pub(crate) async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Cmd) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply))?;
+        answer.await.map_err(|_| QueueError::Closed)?
+    }
+}
+
+/// Where the writer reports committed changes.
+pub(crate) type EffectSink = Box<dyn Fn(Vec<Effect>) + Send>;
+
+struct WriterThread {
+    conn: Connection,
+    effects: EffectSink,
+}
+
+/// A command's answer, held until the transaction commits.
+enum Out {
+    Heads(Vec<Arc<JobHead>>),
+    Claimed(Vec<Claimed>),
+    Bool(bool),
+    Heartbeat(HeartbeatResult),
+    Cancel(CancelResult),
+    Count(u64),
+    Unit,
+}
+
+impl Cmd {
+    /// Answers the caller; a caller that stopped waiting is fine to ignore.
+    fn respond(self, out: Result<Out>) {
+        fn pick<T>(out: Result<Out>, f: impl FnOnce(Out) -> Option<T>) -> Result<T> {
+            out.and_then(|o| {
+                f(o).ok_or_else(|| QueueError::Corrupt("writer answer mismatch".into()))
+            })
+        }
+        match self {
+            Cmd::Enqueue { reply, .. } => {
+                let _ = reply.send(pick(out, |o| {
+                    if let Out::Heads(v) = o { Some(v) } else { None }
+                }));
+            }
+            Cmd::Claim { reply, .. } => {
+                let _ = reply.send(pick(out, |o| {
+                    if let Out::Claimed(v) = o {
+                        Some(v)
+                    } else {
+                        None
+                    }
+                }));
+            }
+            Cmd::Finish { reply, .. } => {
+                if let Some(reply) = reply {
+                    let _ =
+                        reply.send(pick(
+                            out,
+                            |o| if let Out::Bool(v) = o { Some(v) } else { None },
+                        ));
+                }
+            }
+            Cmd::Heartbeat { reply, .. } => {
+                let _ = reply.send(pick(out, |o| {
+                    if let Out::Heartbeat(v) = o {
+                        Some(v)
+                    } else {
+                        None
+                    }
+                }));
+            }
+            Cmd::Cancel { reply, .. } => {
+                let _ = reply.send(pick(out, |o| {
+                    if let Out::Cancel(v) = o {
+                        Some(v)
+                    } else {
+                        None
+                    }
+                }));
+            }
+            Cmd::Sweep { reply, .. } | Cmd::Prune { reply, .. } => {
+                let _ = reply.send(pick(out, |o| {
+                    if let Out::Count(v) = o { Some(v) } else { None }
+                }));
+            }
+            Cmd::RegisterWorker { reply, .. } | Cmd::UnregisterWorker { reply, .. } => {
+                let _ = reply.send(out.map(|_| ()));
+            }
+            Cmd::SaveEstimates { reply, .. } => {
+                if let Some(reply) = reply {
+                    let _ = reply.send(out.map(|_| ()));
+                }
+            }
+            Cmd::SaveProgress { .. } => {
+                if let Err(error) = out {
+                    tracing::warn!(%error, "could not save a progress snapshot");
+                }
+            }
+        }
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+impl WriterThread {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        while let Some(first) = rx.blocking_recv() {
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(cmd) => group.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            self.run_group(&mut group);
+        }
+    }
+
+    fn run_group(&mut self, group: &mut Vec<Cmd>) {
+        let mut effects = Vec::new();
+        match self.attempt(group, &mut effects) {
+            Ok(outs) => {
+                self.publish(effects);
+                for (cmd, out) in group.drain(..).zip(outs) {
+                    cmd.respond(Ok(out));
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, commands = group.len(), "group commit failed; retrying one by one");
+                for cmd in group.drain(..) {
+                    let mut effects = Vec::new();
+                    match self.attempt(std::slice::from_ref(&cmd), &mut effects) {
+                        Ok(mut outs) => {
+                            self.publish(effects);
+                            match outs.pop() {
+                                Some(out) => cmd.respond(Ok(out)),
+                                None => cmd.respond(Err(QueueError::Closed)),
+                            }
+                        }
+                        Err(error) => cmd.respond(Err(error)),
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&self, effects: Vec<Effect>) {
+        if !effects.is_empty() {
+            (self.effects)(effects);
+        }
+    }
+
+    /// Runs the commands in one transaction, retrying while another process holds the
+    /// write lock, so "database is locked" never reaches a caller.
+    fn attempt(&mut self, group: &[Cmd], effects: &mut Vec<Effect>) -> Result<Vec<Out>> {
+        let mut delay = Duration::from_millis(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            effects.clear();
+            match self.transaction(group, effects) {
+                Err(QueueError::Sqlite(e))
+                    if is_busy(&e) && std::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!("database busy; retrying the transaction in {delay:?}");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn transaction(&mut self, group: &[Cmd], effects: &mut Vec<Effect>) -> Result<Vec<Out>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let mut outs = Vec::with_capacity(group.len());
+        let mut batches = Vec::new();
+        for cmd in group {
+            outs.push(execute(&tx, cmd, now, effects, &mut batches)?);
+        }
+        batches.sort_unstable();
+        batches.dedup();
+        for id in batches {
+            if let Some(row) = batch_row(&tx, &id)? {
+                effects.push(Effect::Batch(row));
+            }
+        }
+        tx.commit()?;
+        Ok(outs)
+    }
+}
+
+const HEAD_COLUMNS: &str =
+    "seq, id, job_type, source, label, batch_id, priority, attempt, max_attempts, started_at";
+
+fn head_from_row(row: &Row<'_>) -> rusqlite::Result<JobHead> {
+    let source: String = row.get(3)?;
+    Ok(JobHead {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        job_type: row.get(2)?,
+        // Sources are validated before they are stored; a bad one means a hand-edited row.
+        source: source.parse().unwrap_or_else(|_| Source::system()),
+        label: row.get(4)?,
+        batch_id: row.get(5)?,
+        priority: row.get(6)?,
+        attempt: row.get(7)?,
+        max_attempts: row.get(8)?,
+        started_at: row.get(9)?,
+    })
+}
+
+fn status_from(value: &str) -> Result<JobStatus> {
+    JobStatus::parse(value)
+        .ok_or_else(|| QueueError::Corrupt(format!("unknown job status {value:?}")))
+}
+
+fn execute(
+    tx: &Connection,
+    cmd: &Cmd,
+    now: i64,
+    effects: &mut Vec<Effect>,
+    batches: &mut Vec<String>,
+) -> Result<Out> {
+    match cmd {
+        Cmd::Enqueue { batch, jobs, .. } => {
+            if let Some(b) = batch {
+                tx.prepare_cached(
+                    "INSERT INTO batches (id, source, label, metadata, job_type, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![b.id, b.source.as_str(), b.label, b.metadata, b.job_type, now])?;
+                batches.push(b.id.clone());
+            }
+            let batch_id = batch.as_ref().map(|b| b.id.as_str());
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
+                 created_at, scheduled_at, batch_id, label) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            let mut heads = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                insert.execute(params![
+                    j.id,
+                    j.job_type,
+                    j.input,
+                    j.source.as_str(),
+                    j.metadata,
+                    j.priority,
+                    j.max_attempts,
+                    now,
+                    now + j.delay_ms,
+                    batch_id,
+                    j.label
+                ])?;
+                let head = Arc::new(JobHead {
+                    seq: tx.last_insert_rowid(),
+                    id: j.id.clone(),
+                    job_type: j.job_type.clone(),
+                    source: j.source.clone(),
+                    label: j.label.clone(),
+                    batch_id: batch_id.map(str::to_owned),
+                    priority: j.priority,
+                    attempt: 0,
+                    max_attempts: j.max_attempts,
+                    started_at: None,
+                });
+                if batch_id.is_none() {
+                    effects.push(Effect::Enqueued(head.clone()));
+                }
+                heads.push(head);
+            }
+            Ok(Out::Heads(heads))
+        }
+        Cmd::Claim {
+            worker_id,
+            types,
+            limit,
+            lease_ms,
+            ..
+        } => {
+            if types.is_empty() || *limit == 0 {
+                return Ok(Out::Claimed(Vec::new()));
+            }
+            let placeholders = vec!["?"; types.len()].join(", ");
+            let sql = format!(
+                "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_token = ?1, \
+                 lease_expires_at = ?2, started_at = COALESCE(started_at, ?3), worker_id = ?4 \
+                 WHERE seq IN (SELECT seq FROM jobs WHERE status = 'pending' AND scheduled_at <= ?3 \
+                 AND job_type IN ({placeholders}) ORDER BY priority DESC, scheduled_at, seq LIMIT ?5) \
+                 RETURNING {HEAD_COLUMNS}, input"
+            );
+            let token = random_i64();
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut values: Vec<rusqlite::types::Value> = vec![
+                token.into(),
+                (now + lease_ms).into(),
+                now.into(),
+                worker_id.to_string().into(),
+                (*limit as i64).into(),
+            ];
+            values.extend(
+                types
+                    .iter()
+                    .map(|t| rusqlite::types::Value::from(t.clone())),
+            );
+            let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+            let mut claimed = Vec::new();
+            while let Some(row) = rows.next()? {
+                let head = Arc::new(head_from_row(row)?);
+                if head.batch_id.is_none() {
+                    effects.push(Effect::Started(head.clone()));
+                } else if let Some(b) = &head.batch_id {
+                    batches.push(b.clone());
+                }
+                claimed.push(Claimed {
+                    head,
+                    input: row.get(10)?,
+                    lease_token: token,
+                });
+            }
+            Ok(Out::Claimed(claimed))
+        }
+        Cmd::Finish {
+            head,
+            lease_token,
+            outcome,
+            progress,
+            ..
+        } => {
+            let (sql, result, error, retry_at): (&str, Option<&str>, Option<&str>, Option<i64>) =
+                match outcome {
+                    Outcome::Completed { result } => (
+                        "UPDATE jobs SET status = 'completed', result = ?3, finished_at = ?4, lease_token = NULL, \
+                         lease_expires_at = NULL, progress_current = COALESCE(?6, progress_current), \
+                         progress_total = COALESCE(?7, progress_total), progress_message = COALESCE(?8, progress_message) \
+                         WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' RETURNING status, ?5",
+                        Some(result),
+                        None,
+                        None,
+                    ),
+                    Outcome::Retry { error, retry_at } => (
+                        "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, \
+                         last_error = ?3, scheduled_at = ?5, \
+                         finished_at = CASE WHEN cancel_requested THEN ?4 END, lease_token = NULL, \
+                         lease_expires_at = NULL, worker_id = NULL, progress_current = COALESCE(?6, progress_current), \
+                         progress_total = COALESCE(?7, progress_total), progress_message = COALESCE(?8, progress_message) \
+                         WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' RETURNING status, ?5",
+                        None,
+                        Some(error),
+                        Some(*retry_at),
+                    ),
+                    Outcome::Failed { error } | Outcome::Cancelled { reason: error } => (
+                        if matches!(outcome, Outcome::Failed { .. }) {
+                            "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, \
+                             last_error = ?3, finished_at = ?4, lease_token = NULL, lease_expires_at = NULL, \
+                             progress_current = COALESCE(?6, progress_current), progress_total = COALESCE(?7, progress_total), \
+                             progress_message = COALESCE(?8, progress_message) \
+                             WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' RETURNING status, ?5"
+                        } else {
+                            "UPDATE jobs SET status = 'cancelled', last_error = ?3, finished_at = ?4, lease_token = NULL, \
+                             lease_expires_at = NULL, progress_current = COALESCE(?6, progress_current), \
+                             progress_total = COALESCE(?7, progress_total), progress_message = COALESCE(?8, progress_message) \
+                             WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' RETURNING status, ?5"
+                        },
+                        None,
+                        Some(error),
+                        None,
+                    ),
+                    Outcome::Released => (
+                        "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, \
+                         finished_at = CASE WHEN cancel_requested THEN ?4 END, \
+                         attempt = MAX(attempt - 1, 0), scheduled_at = ?4, lease_token = NULL, lease_expires_at = NULL, \
+                         worker_id = NULL, last_error = COALESCE(?3, last_error), progress_current = COALESCE(?6, progress_current), \
+                         progress_total = COALESCE(?7, progress_total), progress_message = COALESCE(?8, progress_message) \
+                         WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' RETURNING status, ?5",
+                        None,
+                        None,
+                        None,
+                    ),
+                };
+            let value = match outcome {
+                Outcome::Completed { .. } => result,
+                _ => error,
+            };
+            let stored: Option<String> = tx
+                .prepare_cached(sql)?
+                .query_row(
+                    params![
+                        head.seq,
+                        lease_token,
+                        value,
+                        now,
+                        retry_at,
+                        progress.as_ref().map(|p| p.current as i64),
+                        progress.as_ref().map(|p| p.total as i64),
+                        progress.as_ref().map(|p| p.message.as_str()),
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(stored) = stored else {
+                return Ok(Out::Bool(false));
+            };
+            let status = status_from(&stored)?;
+            if let Some(b) = &head.batch_id {
+                batches.push(b.clone());
+            }
+            effects.push(Effect::Finished {
+                head: head.clone(),
+                status,
+                result: result.map(str::to_owned),
+                error: error.map(str::to_owned),
+                retry_at: if status == JobStatus::Pending {
+                    retry_at.or(Some(now))
+                } else {
+                    None
+                },
+                finished_at: now,
+            });
+            Ok(Out::Bool(true))
+        }
+        Cmd::Heartbeat {
+            worker_id,
+            leases,
+            lease_ms,
+            ..
+        } => {
+            tx.prepare_cached("UPDATE workers SET heartbeat_at = ?2 WHERE id = ?1")?
+                .execute(params![worker_id.as_ref(), now])?;
+            let mut stmt = tx.prepare_cached(
+                "UPDATE jobs SET lease_expires_at = ?3, progress_current = ?4, progress_total = ?5, \
+                 progress_message = ?6 WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' \
+                 RETURNING cancel_requested",
+            )?;
+            let mut result = HeartbeatResult::default();
+            for (seq, token, p) in leases {
+                let cancel: Option<bool> = stmt
+                    .query_row(
+                        params![
+                            seq,
+                            token,
+                            now + lease_ms,
+                            p.current as i64,
+                            p.total as i64,
+                            p.message
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match cancel {
+                    None => result.lost.push(*seq),
+                    Some(true) => result.cancel_requested.push(*seq),
+                    Some(false) => {}
+                }
+            }
+            Ok(Out::Heartbeat(result))
+        }
+        Cmd::SaveProgress {
+            seq,
+            lease_token,
+            progress,
+        } => {
+            tx.prepare_cached(
+                "UPDATE jobs SET progress_current = ?3, progress_total = ?4, progress_message = ?5 \
+                 WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing'",
+            )?
+            .execute(params![
+                seq,
+                lease_token,
+                progress.current as i64,
+                progress.total as i64,
+                progress.message
+            ])?;
+            Ok(Out::Unit)
+        }
+        Cmd::Cancel { id, .. } => cancel(tx, id, now, effects, batches).map(Out::Cancel),
+        Cmd::Sweep { dead_workers, .. } => {
+            for worker in dead_workers {
+                tx.prepare_cached("UPDATE jobs SET lease_expires_at = 0 WHERE status = 'processing' AND worker_id = ?1")?
+                    .execute([worker])?;
+                tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?
+                    .execute([worker])?;
+            }
+            tx.prepare_cached("DELETE FROM workers WHERE heartbeat_at + 3 * lease_ms < ?1")?
+                .execute([now])?;
+            let sql = format!(
+                "UPDATE jobs SET \
+                 status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END, \
+                 last_error = 'the worker running attempt ' || attempt || ' stopped (its lease expired)', \
+                 finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN ?1 END, \
+                 scheduled_at = ?1, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL \
+                 WHERE status = 'processing' AND lease_expires_at < ?1 \
+                 RETURNING {HEAD_COLUMNS}, status, last_error"
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut rows = stmt.query([now])?;
+            let mut count = 0;
+            while let Some(row) = rows.next()? {
+                count += 1;
+                let head = Arc::new(head_from_row(row)?);
+                let status = status_from(&row.get::<_, String>(10)?)?;
+                if let Some(b) = &head.batch_id {
+                    batches.push(b.clone());
+                }
+                tracing::warn!(job = %head.id, %status, "recovered a job whose worker stopped");
+                effects.push(Effect::Finished {
+                    head,
+                    status,
+                    result: None,
+                    error: row.get(11)?,
+                    retry_at: (status == JobStatus::Pending).then_some(now),
+                    finished_at: now,
+                });
+            }
+            Ok(Out::Count(count))
+        }
+        Cmd::RegisterWorker { worker, .. } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO workers (id, pid, host, started_at, heartbeat_at, lease_ms, concurrency, job_types, wake_port) \
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                worker.id,
+                worker.pid,
+                worker.host,
+                now,
+                worker.lease_ms,
+                worker.concurrency,
+                worker.job_types.join(","),
+                worker.wake_port
+            ])?;
+            Ok(Out::Unit)
+        }
+        Cmd::UnregisterWorker { id, .. } => {
+            tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?
+                .execute([id])?;
+            Ok(Out::Unit)
+        }
+        Cmd::SaveEstimates { rows, .. } => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO estimates (job_type, mean_ms, var_ms2, samples, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (job_type) DO UPDATE SET mean_ms = ?2, var_ms2 = ?3, samples = ?4, updated_at = ?5",
+            )?;
+            for (job_type, mean, var, samples) in rows {
+                stmt.execute(params![job_type, mean, var, *samples as i64, now])?;
+            }
+            Ok(Out::Unit)
+        }
+        Cmd::Prune { before, limit, .. } => {
+            // A batch's jobs go only with the batch, so a batch never loses items it reports.
+            let deleted = tx
+                .prepare_cached(
+                    "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE finished_at < ?1 AND \
+                     (batch_id IS NULL OR batch_id IN (SELECT id FROM batches WHERE finished_at < ?1)) LIMIT ?2)",
+                )?
+                .execute(params![before, *limit as i64])?;
+            tx.prepare_cached(
+                "DELETE FROM batches WHERE finished_at < ?1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id)",
+            )?
+            .execute([before])?;
+            Ok(Out::Count(deleted as u64))
+        }
+    }
+}
+
+fn cancel(
+    tx: &Connection,
+    id: &str,
+    now: i64,
+    effects: &mut Vec<Effect>,
+    batches: &mut Vec<String>,
+) -> Result<CancelResult> {
+    let mut result = CancelResult {
+        cancelled: 0,
+        requested: Vec::new(),
+        found: false,
+    };
+    let is_batch: bool = tx
+        .prepare_cached("SELECT 1 FROM batches WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some();
+    let mut request = |sql: &str| -> Result<()> {
+        let mut stmt = tx.prepare_cached(sql)?;
+        let mut rows = stmt.query([id])?;
+        while let Some(row) = rows.next()? {
+            result.requested.push((row.get(0)?, row.get(1)?));
+        }
+        Ok(())
+    };
+    if is_batch {
+        request(
+            "UPDATE jobs SET cancel_requested = 1 WHERE batch_id = ?1 AND status = 'processing' RETURNING seq, worker_id",
+        )?;
+        result.found = true;
+        result.cancelled = tx
+            .prepare_cached(
+                "UPDATE jobs SET status = 'cancelled', finished_at = ?2, last_error = 'cancelled before it started' \
+                 WHERE batch_id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id, now])? as u64;
+        batches.push(id.to_owned());
+        return Ok(result);
+    }
+    request(
+        "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND status = 'processing' RETURNING seq, worker_id",
+    )?;
+    let sql = format!(
+        "UPDATE jobs SET status = 'cancelled', finished_at = ?2, last_error = 'cancelled before it started' \
+         WHERE id = ?1 AND status = 'pending' RETURNING {HEAD_COLUMNS}"
+    );
+    if let Some(head) = tx
+        .prepare_cached(&sql)?
+        .query_row(params![id, now], head_from_row)
+        .optional()?
+    {
+        result.cancelled = 1;
+        if let Some(b) = &head.batch_id {
+            batches.push(b.clone());
+        }
+        effects.push(Effect::CancelledPending(Arc::new(head)));
+    }
+    result.found = !result.requested.is_empty()
+        || result.cancelled > 0
+        || tx
+            .prepare_cached("SELECT 1 FROM jobs WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some();
+    Ok(result)
+}
+
+const BATCH_COLUMNS: &str = "id, source, label, created_at, started_at, finished_at, total, pending, processing, \
+     completed, failed, cancelled, job_type";
+
+fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<BatchRow> {
+    let source: String = row.get(1)?;
+    Ok(BatchRow {
+        id: row.get(0)?,
+        source: source.parse().unwrap_or_else(|_| Source::system()),
+        label: row.get(2)?,
+        created_at: row.get(3)?,
+        started_at: row.get(4)?,
+        finished_at: row.get(5)?,
+        total: row.get::<_, i64>(6)?.max(0) as u64,
+        pending: row.get::<_, i64>(7)?.max(0) as u64,
+        processing: row.get::<_, i64>(8)?.max(0) as u64,
+        completed: row.get::<_, i64>(9)?.max(0) as u64,
+        failed: row.get::<_, i64>(10)?.max(0) as u64,
+        cancelled: row.get::<_, i64>(11)?.max(0) as u64,
+        job_type: row.get(12)?,
+    })
+}
+
+fn batch_row(conn: &Connection, id: &str) -> Result<Option<BatchRow>> {
+    let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], batch_from_row)
+        .optional()?)
+}
+
+/// A stored job, as status queries see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub id: String,
+    pub job_type: String,
+    pub input: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub source: Source,
+    pub metadata: Option<serde_json::Value>,
+    pub status: JobStatus,
+    pub priority: i32,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub scheduled_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub lease_expires_at: Option<i64>,
+    pub worker_id: Option<String>,
+    pub cancel_requested: bool,
+    pub progress_current: u64,
+    pub progress_total: u64,
+    pub progress_message: Option<String>,
+    pub batch_id: Option<String>,
+    pub label: Option<String>,
+}
+
+const RECORD_COLUMNS: &str = "id, job_type, input, result, source, metadata, status, priority, attempt, max_attempts, \
+     last_error, created_at, scheduled_at, started_at, finished_at, lease_expires_at, worker_id, cancel_requested, \
+     progress_current, progress_total, progress_message, batch_id, label";
+
+fn json_column(text: Option<String>) -> Option<serde_json::Value> {
+    // A column that is not JSON (edited by hand) is shown as a string rather than lost.
+    text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
+}
+
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
+    let source: String = row.get(4)?;
+    let status: String = row.get(6)?;
+    let record = JobRecord {
+        id: row.get(0)?,
+        job_type: row.get(1)?,
+        input: json_column(row.get(2)?).unwrap_or_default(),
+        result: json_column(row.get(3)?),
+        source: source.parse().unwrap_or_else(|_| Source::system()),
+        metadata: json_column(row.get(5)?),
+        status: JobStatus::parse(&status).unwrap_or(JobStatus::Failed),
+        priority: row.get(7)?,
+        attempt: row.get(8)?,
+        max_attempts: row.get(9)?,
+        last_error: row.get(10)?,
+        created_at: row.get(11)?,
+        scheduled_at: row.get(12)?,
+        started_at: row.get(13)?,
+        finished_at: row.get(14)?,
+        lease_expires_at: row.get(15)?,
+        worker_id: row.get(16)?,
+        cancel_requested: row.get(17)?,
+        progress_current: row.get::<_, i64>(18)?.max(0) as u64,
+        progress_total: row.get::<_, i64>(19)?.max(0) as u64,
+        progress_message: row.get(20)?,
+        batch_id: row.get(21)?,
+        label: row.get(22)?,
+    };
+    Ok((record, status))
+}
+
+/// A running item of a batch, for its "current operation".
+#[derive(Debug, Clone)]
+pub(crate) struct RunningItem {
+    pub(crate) label: Option<String>,
+    pub(crate) message: Option<String>,
+}
+
+/// Filters for listings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only pending and processing jobs.
+    pub active: bool,
+    pub job_type: Option<String>,
+    pub source: Option<Source>,
+    /// Include jobs that belong to a batch (listed once as their batch otherwise).
+    pub include_batch_items: bool,
+    pub limit: usize,
+}
+
+/// Read access for status queries; WAL lets it run beside the writer and other processes.
+pub(crate) struct Reader {
+    conn: Mutex<Connection>,
+}
+
+impl Reader {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let conn = schema::connect(path)?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Runs `f` on the read connection, retrying while the database is busy.
+    pub(crate) fn with<T>(&self, f: impl Fn(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut delay = Duration::from_millis(2);
+        for _ in 0..50 {
+            match f(&conn) {
+                Err(QueueError::Sqlite(e)) if is_busy(&e) => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+        f(&conn)
+    }
+
+    pub(crate) fn job(&self, id: &str) -> Result<Option<JobRecord>> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = ?1");
+        self.with(|c| {
+            let found = c
+                .prepare_cached(&sql)?
+                .query_row([id], record_from_row)
+                .optional()?;
+            found
+                .map(|(record, status)| {
+                    status_from(&status)?;
+                    Ok(record)
+                })
+                .transpose()
+        })
+    }
+
+    pub(crate) fn batch(&self, id: &str) -> Result<Option<BatchRow>> {
+        self.with(|c| batch_row(c, id))
+    }
+
+    /// Up to `limit` running items of a batch, most recently started first.
+    pub(crate) fn batch_running(&self, id: &str, limit: usize) -> Result<Vec<RunningItem>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT label, progress_message FROM jobs WHERE batch_id = ?1 AND status = 'processing' \
+                 ORDER BY started_at DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![id, limit as i64], |r| {
+                Ok(RunningItem { label: r.get(0)?, message: r.get(1)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Up to `limit` failed items of a batch with their errors.
+    pub(crate) fn batch_errors(
+        &self,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<brain_plugin_utils::ItemError>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, label, last_error FROM jobs WHERE batch_id = ?1 AND status = 'failed' LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![id, limit as i64], |r| {
+                Ok(brain_plugin_utils::ItemError {
+                    job_id: r.get(0)?,
+                    label: r.get(1)?,
+                    error: r.get::<_, Option<String>>(2)?.unwrap_or_else(|| "failed".into()),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Jobs matching `filter`: active ones, or the most recently created.
+    pub(crate) fn list_jobs(&self, filter: &ListFilter) -> Result<Vec<JobRecord>> {
+        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE 1 = 1");
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        if filter.active {
+            sql.push_str(" AND status IN ('pending', 'processing')");
+        }
+        if !filter.include_batch_items {
+            sql.push_str(" AND batch_id IS NULL");
+        }
+        if let Some(t) = &filter.job_type {
+            values.push(t.clone().into());
+            sql.push_str(&format!(" AND job_type = ?{}", values.len()));
+        }
+        if let Some(s) = &filter.source {
+            values.push(s.as_str().to_owned().into());
+            sql.push_str(&format!(" AND source = ?{}", values.len()));
+        }
+        values.push((filter.limit.max(1) as i64).into());
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC LIMIT ?{}",
+            values.len()
+        ));
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                record_from_row(r).map(|(record, _)| record)
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Batches that are unfinished or finished after `since` (ms), newest first.
+    pub(crate) fn list_batches(
+        &self,
+        active_only: bool,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<BatchRow>> {
+        let sql = if active_only {
+            format!(
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL ORDER BY created_at DESC LIMIT ?2"
+            )
+        } else {
+            format!(
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL OR finished_at >= ?1 \
+                 ORDER BY created_at DESC LIMIT ?2"
+            )
+        };
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![since, limit as i64], batch_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Workers whose heartbeat is recent enough that they are presumed alive.
+    pub(crate) fn live_workers(&self, now: i64) -> Result<Vec<WorkerRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, pid, host, lease_ms, concurrency, job_types, wake_port FROM workers \
+                 WHERE heartbeat_at + lease_ms >= ?1",
+            )?;
+            let rows = stmt.query_map([now], |r| {
+                let types: String = r.get(5)?;
+                Ok(WorkerRow {
+                    id: r.get(0)?,
+                    pid: r.get(1)?,
+                    host: r.get(2)?,
+                    lease_ms: r.get(3)?,
+                    concurrency: r.get(4)?,
+                    job_types: types
+                        .split(',')
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    wake_port: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// All worker rows (live or not), for start-up recovery.
+    pub(crate) fn all_workers(&self) -> Result<Vec<WorkerRow>> {
+        self.live_workers(i64::MIN / 4)
+    }
+
+    /// When the next pending job of these types becomes due.
+    pub(crate) fn next_due(&self, types: &[String]) -> Result<Option<i64>> {
+        if types.is_empty() {
+            return Ok(None);
+        }
+        let placeholders = vec!["?"; types.len()].join(", ");
+        let sql = format!(
+            "SELECT MIN(scheduled_at) FROM jobs WHERE status = 'pending' AND job_type IN ({placeholders})"
+        );
+        self.with(|c| {
+            Ok(c.prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(types.iter()), |r| r.get(0))?)
+        })
+    }
+
+    pub(crate) fn estimates(&self) -> Result<Vec<(String, f64, f64, u64)>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT job_type, mean_ms, var_ms2, samples FROM estimates")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, i64>(3)?.max(0) as u64,
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The query plan of `sql`, for tests that pin index use.
+    #[cfg(test)]
+    pub(crate) fn explain(&self, sql: &str) -> Result<String> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! Small helpers: random ids, clock, host identity.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+/// Milliseconds since the Unix epoch; the unit of every stored time.
+pub(crate) fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+pub(crate) fn to_datetime(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// `prefix` followed by 128 random bits in Crockford base32 (26 characters): unguessable,
+/// so knowing one job id tells nothing about another.
+pub(crate) fn random_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 16];
+    fill_random(&mut bytes);
+    let mut value = u128::from_le_bytes(bytes);
+    let mut id = String::with_capacity(prefix.len() + 26);
+    id.push_str(prefix);
+    for _ in 0..26 {
+        id.push(ALPHABET[(value & 31) as usize] as char);
+        value >>= 5;
+    }
+    id
+}
+
+pub(crate) fn random_i64() -> i64 {
+    let mut bytes = [0u8; 8];
+    fill_random(&mut bytes);
+    i64::from_le_bytes(bytes)
+}
+
+fn fill_random(buf: &mut [u8]) {
+    // The OS generator failing is unrecoverable for id generation; there is no safe fallback.
+    getrandom::fill(buf).expect("the operating system's random number generator is unavailable");
+}
+
+/// This machine's name, to tell whether a worker row's pid can be checked here.
+pub(crate) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Whether a process with this pid exists on this machine. `None` when it cannot be told.
+pub(crate) fn pid_alive(pid: u32) -> Option<bool> {
+    if !std::path::Path::new("/proc/self").exists() {
+        return None;
+    }
+    Some(std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_distinct_and_well_formed() {
+        let a = random_id("job_");
+        let b = random_id("job_");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 30);
+        assert!(a[4..].bytes().all(|c| ALPHABET.contains(&c)));
+    }
+
+    #[test]
+    fn this_process_is_alive() {
+        assert_eq!(pid_alive(std::process::id()), Some(true));
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the job queue on real SQLite files.
