@@ -566,7 +566,11 @@ fn execute(
             if types.is_empty() || *limit == 0 {
                 return Ok(Out::Claimed(Vec::new()));
             }
-            let placeholders = vec!["?"; types.len()].join(", ");
+            // Numbered explicitly: a bare `?` takes the largest index seen so far in the text.
+            let placeholders = (0..types.len())
+                .map(|i| format!("?{}", i + 6))
+                .collect::<Vec<_>>()
+                .join(", ");
             let sql = format!(
                 "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_token = ?1, \
                  lease_expires_at = ?2, started_at = COALESCE(started_at, ?3), worker_id = ?4 \
