@@ -19,6 +19,8 @@ mod error;
 mod estimate;
 mod monitor;
 mod pool;
+#[cfg(test)]
+mod query_plans;
 mod queue;
 mod schema;
 mod store;

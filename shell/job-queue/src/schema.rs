@@ -197,7 +197,8 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<()> {
 
 /// Opens a read-write connection with the queue's pragmas.
 pub(crate) fn connect(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
+    #[allow(unused_mut)] // Only tests install the trace hook.
+    let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -211,6 +212,8 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
     conn.set_prepared_statement_cache_capacity(64);
+    #[cfg(test)]
+    conn.trace(Some(crate::query_plans::record));
     Ok(conn)
 }
 

@@ -1121,59 +1121,85 @@ impl Reader {
         })
     }
 
-    /// Jobs matching `filter`: active ones, or the most recently created.
+    /// Jobs matching `filter`: active ones newest first, then (unless `filter.active`) the
+    /// most recently finished. Each part walks a partial index, so a long history costs
+    /// nothing here.
     pub(crate) fn list_jobs(&self, filter: &ListFilter) -> Result<Vec<JobRecord>> {
-        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE 1 = 1");
+        let mut conditions = String::new();
         let mut values: Vec<rusqlite::types::Value> = Vec::new();
-        if filter.active {
-            sql.push_str(" AND status IN ('pending', 'processing')");
-        }
         if !filter.include_batch_items {
-            sql.push_str(" AND batch_id IS NULL");
+            conditions.push_str(" AND batch_id IS NULL");
         }
         if let Some(t) = &filter.job_type {
             values.push(t.clone().into());
-            sql.push_str(&format!(" AND job_type = ?{}", values.len()));
+            conditions.push_str(&format!(" AND job_type = ?{}", values.len()));
         }
         if let Some(s) = &filter.source {
             values.push(s.as_str().to_owned().into());
-            sql.push_str(&format!(" AND source = ?{}", values.len()));
+            conditions.push_str(&format!(" AND source = ?{}", values.len()));
         }
         values.push((filter.limit.max(1) as i64).into());
-        sql.push_str(&format!(
-            " ORDER BY created_at DESC LIMIT ?{}",
-            values.len()
-        ));
+        let limit = values.len();
+        let active = format!(
+            "SELECT {RECORD_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing'){conditions} \
+             ORDER BY created_at DESC LIMIT ?{limit}"
+        );
+        let finished = format!(
+            "SELECT {RECORD_COLUMNS} FROM jobs WHERE finished_at IS NOT NULL{conditions} \
+             ORDER BY finished_at DESC LIMIT ?{limit}"
+        );
         self.with(|c| {
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                record_from_row(r).map(|(record, _)| record)
-            })?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let mut out = Vec::new();
+            let queries: &[&str] = if filter.active {
+                &[&active]
+            } else {
+                &[&active, &finished]
+            };
+            for sql in queries {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                    record_from_row(r).map(|(record, _)| record)
+                })?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
         })
     }
 
-    /// Batches that are unfinished or finished after `since` (ms), newest first.
+    /// Unfinished batches, then (unless `active_only`) those finished since `since` (ms).
     pub(crate) fn list_batches(
         &self,
         active_only: bool,
         since: i64,
         limit: usize,
     ) -> Result<Vec<BatchRow>> {
-        let sql = if active_only {
-            format!(
-                "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL ORDER BY created_at DESC LIMIT ?2"
-            )
-        } else {
-            format!(
-                "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL OR finished_at >= ?1 \
-                 ORDER BY created_at DESC LIMIT ?2"
-            )
-        };
+        let active = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL ORDER BY created_at DESC LIMIT ?1"
+        );
+        let finished = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at >= ?1 ORDER BY finished_at DESC LIMIT ?2"
+        );
         self.with(|c| {
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![since, limit as i64], batch_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let mut out = Vec::new();
+            let queries: &[&str] = if active_only {
+                &[&active]
+            } else {
+                &[&active, &finished]
+            };
+            for sql in queries {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = if sql.contains("?2") {
+                    stmt.query_map(params![since, limit as i64], batch_from_row)?
+                } else {
+                    stmt.query_map(params![limit as i64], batch_from_row)?
+                };
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
         })
     }
 

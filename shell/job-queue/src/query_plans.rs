@@ -1,0 +1,167 @@
+//! Pins that every statement the queue runs uses an index: a status query must stay fast
+//! whatever the size of the history. The statements are not listed by hand — the test
+//! records what the queue actually executes during a scenario that exercises every
+//! command, then asks SQLite for each one's plan.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use brain_plugin_utils::{Bus, JobContext, JobError, JobHandler, Source};
+use serde_json::{Value, json};
+
+use crate::{ListFilter, NewBatch, NewJob, Queue, QueueConfig, WorkerConfig};
+
+static STATEMENTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// SQLite's trace hook: every statement as it starts, parameters expanded.
+pub(crate) fn record(sql: &str) {
+    STATEMENTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(sql.to_owned());
+}
+
+struct Echo;
+
+#[async_trait]
+impl JobHandler for Echo {
+    type Input = Value;
+    type Output = Value;
+    async fn run(&self, input: Value, ctx: JobContext) -> Result<Value, JobError> {
+        ctx.report_progress(1, 2, "halfway");
+        if input == json!("fail") {
+            return Err(JobError::permanent("asked to fail"));
+        }
+        Ok(input)
+    }
+}
+
+/// The plan lines that read a whole table of ours instead of an index.
+fn full_scans(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = match conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")) {
+        Ok(stmt) => stmt,
+        // Statements of other tests' databases, or PRAGMAs, may not explain here.
+        Err(_) => return Vec::new(),
+    };
+    let lines: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(3))
+        .expect("explain runs")
+        .collect::<Result<_, _>>()
+        .expect("explain rows");
+    lines
+        .into_iter()
+        .filter(|l| l == "SCAN jobs" || l == "SCAN batches")
+        .collect()
+}
+
+#[test]
+fn every_statement_uses_an_index() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plans.db");
+    runtime.block_on(async {
+        let queue = Queue::open(
+            &path,
+            QueueConfig {
+                retention: Duration::ZERO,
+                ..QueueConfig::default()
+            },
+            Bus::new(),
+        )
+        .unwrap();
+        queue.register("test:echo", Echo).unwrap();
+        let delayed = queue
+            .enqueue(NewJob::new("test:echo", json!(0)).delay(Duration::from_secs(3600)))
+            .await
+            .unwrap();
+        let pool = queue
+            .start_workers(WorkerConfig {
+                heartbeat: Some(Duration::from_millis(50)),
+                ..WorkerConfig::default()
+            })
+            .await
+            .unwrap();
+        let job = queue
+            .enqueue(NewJob::new("test:echo", json!(1)).source(Source::cli()))
+            .await
+            .unwrap();
+        let batch = queue
+            .enqueue_batch(
+                NewBatch::new(Source::cli())
+                    .job(NewJob::new("test:echo", json!(2)).label("a"))
+                    .job(NewJob::new("test:echo", json!("fail")).label("b")),
+            )
+            .await
+            .unwrap();
+        for id in [&job.id, &batch.id] {
+            let mut watch = queue.watch(id).await.unwrap();
+            while tokio::time::timeout(Duration::from_secs(20), watch.next())
+                .await
+                .unwrap()
+                .is_some()
+            {}
+        }
+        queue.status(&job.id).await.unwrap();
+        queue.status(&batch.id).await.unwrap();
+        queue.list(ListFilter::default()).await.unwrap();
+        queue
+            .list(ListFilter {
+                active: true,
+                job_type: Some("test:echo".into()),
+                source: Some(Source::cli()),
+                ..ListFilter::default()
+            })
+            .await
+            .unwrap();
+        queue.cancel(&delayed.id).await.unwrap();
+        queue.cancel(&batch.id).await.unwrap();
+        queue.workers().unwrap();
+        // Let a heartbeat and a sweep run.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        queue.prune().await.unwrap();
+        pool.shutdown(Duration::from_secs(5)).await;
+    });
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // The detector itself must catch a query without an index.
+    assert_eq!(
+        full_scans(&conn, "SELECT id FROM jobs WHERE input = 'x'"),
+        ["SCAN jobs"]
+    );
+    let statements = STATEMENTS.lock().unwrap().clone();
+    let ours: Vec<&String> = statements
+        .iter()
+        .filter(|s| !s.starts_with("--") && (s.contains("jobs") || s.contains("batches")))
+        .filter(|s| !s.starts_with("CREATE") && !s.starts_with("PRAGMA"))
+        .collect();
+    assert!(
+        ours.len() > 20,
+        "the scenario ran only {} statements: {ours:#?}",
+        ours.len()
+    );
+    for kind in [
+        "UPDATE jobs SET status = 'processing'",
+        "DELETE FROM jobs",
+        "FROM batches WHERE id",
+        "heartbeat",
+    ] {
+        assert!(
+            ours.iter().any(|s| s.contains(kind)),
+            "no statement with {kind:?} was recorded"
+        );
+    }
+    let offenders: Vec<(String, Vec<String>)> = ours
+        .iter()
+        .map(|s| ((*s).clone(), full_scans(&conn, s)))
+        .filter(|(_, scans)| !scans.is_empty())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "statements that scan a whole table: {offenders:#?}"
+    );
+}
