@@ -1,6 +1,8 @@
 //! The events on the shell's bus: job progress folded by the progress monitor, and
 //! namespaced plugin events. Progress updates coalesce per job; lifecycle updates do not.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -172,8 +174,9 @@ pub struct PluginEvent {
 #[serde(tag = "event", content = "data", rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Event {
-    /// A job or batch changed state or made progress.
-    JobProgress(JobProgressEvent),
+    /// A job or batch changed state or made progress. Shared, so fan-out to many
+    /// subscribers copies a pointer, not the event.
+    JobProgress(Arc<JobProgressEvent>),
     /// A plugin-defined event; always delivered.
     Plugin(PluginEvent),
 }

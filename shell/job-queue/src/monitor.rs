@@ -45,6 +45,7 @@ pub(crate) enum MonitorMsg {
     /// The job's handler returned; its cell is no longer updated.
     Stopped {
         seq: i64,
+        lease_token: i64,
     },
     /// A running job's progress cell changed.
     Dirty {
@@ -485,7 +486,7 @@ impl Monitor {
     }
 
     fn publish(&self, event: JobProgressEvent) {
-        self.bus.publish(Event::JobProgress(event));
+        self.bus.publish(Event::JobProgress(Arc::new(event)));
     }
 
     fn handle(&mut self, msg: MonitorMsg) {
@@ -507,14 +508,21 @@ impl Monitor {
                         last_persist: Instant::now(),
                     },
                 );
-                if let Some(b) = batch.and_then(|b| self.batches.get_mut(&b)) {
-                    if let Some(label) = label {
-                        b.current = Some(label);
-                    }
+                if let Some(b) = batch.and_then(|b| self.batches.get_mut(&b))
+                    && let Some(label) = label
+                {
+                    b.current = Some(label);
                 }
             }
-            MonitorMsg::Stopped { seq } => {
-                self.running.remove(&seq);
+            MonitorMsg::Stopped { seq, lease_token } => {
+                // Only this run's entry: a newer run of the job may have replaced it.
+                if self
+                    .running
+                    .get(&seq)
+                    .is_some_and(|j| j.lease_token == lease_token)
+                {
+                    self.running.remove(&seq);
+                }
             }
             MonitorMsg::Dirty { seq } => {
                 let Some(job) = self.running.get(&seq) else {
@@ -562,24 +570,23 @@ impl Monitor {
             } => {
                 let local = self.running.remove(&head.seq);
                 self.job_throttle.remove(&head.seq);
-                if status == JobStatus::Completed {
-                    if let Some(started) = head.started_at {
-                        let took = Duration::from_millis((finished_at - started).max(0) as u64);
-                        lock(&self.estimates).observe(&head.job_type, took);
-                    }
+                if status == JobStatus::Completed
+                    && let Some(started) = head.started_at
+                {
+                    let took = Duration::from_millis((finished_at - started).max(0) as u64);
+                    lock(&self.estimates).observe(&head.job_type, took);
                 }
                 match &head.batch_id {
                     Some(batch) => {
-                        if status == JobStatus::Failed {
-                            if let Some(b) = self.batches.get_mut(batch) {
-                                if b.errors.len() < MAX_LISTED_ERRORS {
-                                    b.errors.push(ItemError {
-                                        job_id: head.id.clone(),
-                                        label: head.label.clone(),
-                                        error: error.clone().unwrap_or_else(|| "failed".into()),
-                                    });
-                                }
-                            }
+                        if status == JobStatus::Failed
+                            && let Some(b) = self.batches.get_mut(batch)
+                            && b.errors.len() < MAX_LISTED_ERRORS
+                        {
+                            b.errors.push(ItemError {
+                                job_id: head.id.clone(),
+                                label: head.label.clone(),
+                                error: error.clone().unwrap_or_else(|| "failed".into()),
+                            });
                         }
                     }
                     None => {

@@ -192,7 +192,16 @@ impl WorkerPool {
         let inner = &self.inner;
         inner.stop.cancel();
         let all = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
-        let drained = tokio::time::timeout(timeout, inner.semaphore.acquire_many(all)).await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        // A slot is freed just before its outcome is written; wait for the writes too.
+        let local = inner.queue.inner.local.clone();
+        let drained = tokio::time::timeout_at(deadline, async {
+            let _all = inner.semaphore.acquire_many(all).await;
+            while !local.running().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
         let mut released = 0;
         if drained.is_err() {
             inner.shutting_down.store(true, Ordering::SeqCst);
@@ -246,6 +255,9 @@ impl WorkerPool {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         *local.worker_id.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Err(error) = inner.queue.flush_estimates().await {
+            tracing::warn!(%error, "could not save duration estimates");
+        }
         let id = inner.worker_id.to_string();
         if let Err(error) = inner
             .queue
@@ -416,8 +428,21 @@ impl PoolInner {
                 tracing::error!(job = %head.id, %error, "could not record the job's outcome")
             }
         }
-        queue.local.running().remove(&seq);
-        let _ = queue.monitor.send(MonitorMsg::Stopped { seq });
+        {
+            // A newer run of this job (it was released or its lease lapsed, and this
+            // process claimed it again) may have taken the slot: leave that one alone.
+            let mut running = queue.local.running();
+            if running
+                .get(&seq)
+                .is_some_and(|j| j.lease_token == job.lease_token)
+            {
+                running.remove(&seq);
+            }
+        }
+        let _ = queue.monitor.send(MonitorMsg::Stopped {
+            seq,
+            lease_token: job.lease_token,
+        });
         if matches!(accepted, Ok(true)) {
             // A retry may be due soon; the dispatcher recomputes its timer.
             queue.local.work.notify_one();
@@ -464,14 +489,13 @@ impl PoolInner {
 
     async fn heartbeat(self: Arc<Self>, every: Duration, host: String) {
         let queue = &self.queue.inner;
-        let mut ticks = 0u64;
+        let mut last_prune: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = queue.local.check.notified() => {}
                 _ = self.stop.cancelled() => return,
             }
-            ticks += 1;
             let leases: Vec<(i64, i64, ProgressRow)> = queue
                 .local
                 .running()
@@ -501,14 +525,17 @@ impl PoolInner {
             match beat {
                 Ok(result) => {
                     let running = queue.local.running();
-                    for seq in result.cancel_requested {
-                        if let Some(job) = running.get(&seq) {
+                    // Compare tokens: the job may have been claimed again since the beat.
+                    let run =
+                        |seq: i64, token: i64| running.get(&seq).filter(|j| j.lease_token == token);
+                    for (seq, token) in result.cancel_requested {
+                        if let Some(job) = run(seq, token) {
                             job.cancel_requested.store(true, Ordering::SeqCst);
                             job.cancel.cancel();
                         }
                     }
-                    for seq in result.lost {
-                        if let Some(job) = running.get(&seq) {
+                    for (seq, token) in result.lost {
+                        if let Some(job) = run(seq, token) {
                             tracing::warn!(job = %job.head.id, "lost the lease of a running job; stopping it");
                             job.cancel.cancel();
                         }
@@ -519,7 +546,8 @@ impl PoolInner {
             }
             self.sweep(&host).await;
             // Housekeeping about hourly, whatever the heartbeat interval.
-            if ticks % (3600 / every.as_secs().max(1)).max(1) == 1 {
+            if last_prune.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
+                last_prune = Some(tokio::time::Instant::now());
                 match self.queue.prune().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(jobs = n, "pruned finished jobs past the retention"),

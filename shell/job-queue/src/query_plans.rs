@@ -16,11 +16,14 @@ use crate::{ListFilter, NewBatch, NewJob, Queue, QueueConfig, WorkerConfig};
 static STATEMENTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// SQLite's trace hook: every statement as it starts, parameters expanded.
-pub(crate) fn record(sql: &str) {
-    STATEMENTS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(sql.to_owned());
+pub(crate) fn record(event: rusqlite::trace::TraceEvent<'_>) {
+    if let rusqlite::trace::TraceEvent::Stmt(stmt, sql) = event {
+        let sql = stmt.expanded_sql().unwrap_or_else(|| sql.to_owned());
+        STATEMENTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sql);
+    }
 }
 
 struct Echo;

@@ -483,13 +483,13 @@ impl Queue {
                 format!("must be between -1000 and 1000, got {}", job.priority),
             ));
         }
-        if let Some(label) = &job.label {
-            if label.is_empty() || label.len() > 200 {
-                return Err(invalid(
-                    "label",
-                    format!("must be 1-200 bytes, got {} bytes", label.len()),
-                ));
-            }
+        if let Some(label) = &job.label
+            && (label.is_empty() || label.len() > 200)
+        {
+            return Err(invalid(
+                "label",
+                format!("must be 1-200 bytes, got {} bytes", label.len()),
+            ));
         }
         if job.delay > Duration::from_secs(366 * 24 * 3600) {
             return Err(invalid(
@@ -837,7 +837,7 @@ impl Queue {
             })? {
                 states.push(this.job_state(record));
             }
-            states.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            states.sort_by_key(|s| std::cmp::Reverse(s.created_at));
             states.truncate(limit);
             Ok(states)
         })
@@ -886,6 +886,24 @@ impl Queue {
             cancelled: result.cancelled,
             stopping: result.requested.len() as u64,
         })
+    }
+
+    /// Writes the learned duration history now (it is also written every few seconds), so
+    /// estimates survive a restart.
+    pub async fn flush_estimates(&self) -> Result<()> {
+        let rows = monitor::lock(&self.inner.estimates).take_changes();
+        match rows {
+            Some(rows) => {
+                self.inner
+                    .writer
+                    .call(|reply| Cmd::SaveEstimates {
+                        rows,
+                        reply: Some(reply),
+                    })
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Deletes finished jobs (and batches) older than the retention; returns how many jobs.
@@ -986,7 +1004,7 @@ impl Watch {
             };
             tokio::select! {
                 event = self.subscription.recv() => match event {
-                    Some(Event::JobProgress(e)) => return Some(self.seen(e)),
+                    Some(Event::JobProgress(e)) => return Some(self.seen(Arc::unwrap_or_clone(e))),
                     Some(_) => {}
                     None => return None,
                 },

@@ -197,8 +197,7 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<()> {
 
 /// Opens a read-write connection with the queue's pragmas.
 pub(crate) fn connect(path: &Path) -> Result<Connection> {
-    #[allow(unused_mut)] // Only tests install the trace hook.
-    let mut conn = Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -213,7 +212,10 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "cache_size", -16_000)?;
     conn.set_prepared_statement_cache_capacity(64);
     #[cfg(test)]
-    conn.trace(Some(crate::query_plans::record));
+    conn.trace_v2(
+        rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(crate::query_plans::record),
+    );
     Ok(conn)
 }
 

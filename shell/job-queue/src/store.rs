@@ -177,9 +177,10 @@ pub(crate) struct CancelResult {
 /// What a heartbeat learned.
 #[derive(Debug, Default)]
 pub(crate) struct HeartbeatResult {
-    pub(crate) cancel_requested: Vec<i64>,
-    /// Jobs whose lease was taken over (or that ended elsewhere).
-    pub(crate) lost: Vec<i64>,
+    /// (seq, lease token) of runs someone asked to cancel.
+    pub(crate) cancel_requested: Vec<(i64, i64)>,
+    /// (seq, lease token) of runs whose lease was taken over (or that ended elsewhere).
+    pub(crate) lost: Vec<(i64, i64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -737,8 +738,8 @@ fn execute(
                     )
                     .optional()?;
                 match cancel {
-                    None => result.lost.push(*seq),
-                    Some(true) => result.cancel_requested.push(*seq),
+                    None => result.lost.push((*seq, *token)),
+                    Some(true) => result.cancel_requested.push((*seq, *token)),
                     Some(false) => {}
                 }
             }
@@ -1263,16 +1264,6 @@ impl Reader {
                 ))
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
-    }
-
-    /// The query plan of `sql`, for tests that pin index use.
-    #[cfg(test)]
-    pub(crate) fn explain(&self, sql: &str) -> Result<String> {
-        self.with(|c| {
-            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
         })
     }
 }

@@ -1,12 +1,24 @@
-//! Test handlers and a queue on a temporary SQLite file.
+//! Test handlers, a queue on a temporary SQLite file, and waiting helpers that fail after
+//! a generous timeout instead of hanging.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_job_queue::{Queue, QueueConfig};
-use brain_plugin_utils::{Bus, JobContext, JobError, JobHandler};
+use brain_job_queue::{JobRecord, Queue, QueueConfig, WorkerConfig};
+use brain_plugin_utils::{
+    Bus, Event, JobContext, JobError, JobHandler, JobProgressEvent, Subscription,
+};
 use serde_json::Value;
 
+/// How long any single wait in these tests may take before the test fails.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Returns its input.
-pub struct Echo;
+pub(crate) struct Echo;
 
 #[async_trait]
 impl JobHandler for Echo {
@@ -17,20 +29,224 @@ impl JobHandler for Echo {
     }
 }
 
-pub struct TestQueue {
-    pub dir: tempfile::TempDir,
-    pub queue: Queue,
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type BoxedRun = Box<dyn Fn(Value, JobContext) -> BoxFuture<Result<Value, JobError>> + Send + Sync>;
+
+/// A handler made from a closure over JSON input, with a chosen default duration.
+pub(crate) struct Func {
+    run: BoxedRun,
+    default: Duration,
+}
+
+/// A handler running `f(input, ctx)`.
+pub(crate) fn func<F, Fut>(f: F) -> Func
+where
+    F: Fn(Value, JobContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, JobError>> + Send + 'static,
+{
+    Func {
+        run: Box::new(move |input, ctx| Box::pin(f(input, ctx))),
+        default: Duration::from_secs(5),
+    }
+}
+
+impl Func {
+    pub(crate) fn default_duration(mut self, default: Duration) -> Self {
+        self.default = default;
+        self
+    }
+}
+
+#[async_trait]
+impl JobHandler for Func {
+    type Input = Value;
+    type Output = Value;
+    async fn run(&self, input: Value, ctx: JobContext) -> Result<Value, JobError> {
+        (self.run)(input, ctx).await
+    }
+
+    fn default_duration(&self) -> Duration {
+        self.default
+    }
+}
+
+/// A list handlers append to (job ids, labels, times), shared with the test.
+#[derive(Clone)]
+pub(crate) struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(Vec::new())))
+    }
+}
+
+impl<T: Clone> Log<T> {
+    pub(crate) fn push(&self, value: T) {
+        self.0.lock().unwrap().push(value);
+    }
+
+    pub(crate) fn items(&self) -> Vec<T> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// Queue settings for tests: quick retries.
+pub(crate) fn fast_config() -> QueueConfig {
+    QueueConfig {
+        retry_base: Duration::from_millis(40),
+        retry_max: Duration::from_millis(400),
+        ..QueueConfig::default()
+    }
+}
+
+/// A pool of `concurrency` workers with a short lease (so recovery is quick).
+pub(crate) fn workers(concurrency: usize) -> WorkerConfig {
+    WorkerConfig {
+        concurrency,
+        lease: Duration::from_secs(1),
+        heartbeat: None,
+        job_types: None,
+    }
+}
+
+pub(crate) struct TestQueue {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) queue: Queue,
 }
 
 impl TestQueue {
-    pub fn new() -> Self {
+    /// A queue with default settings and the `test:echo` handler.
+    pub(crate) fn new() -> Self {
         Self::with_config(QueueConfig::default())
     }
 
-    pub fn with_config(config: QueueConfig) -> Self {
+    /// A queue with `config` and the `test:echo` handler.
+    pub(crate) fn with_config(config: QueueConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let queue = Queue::open(dir.path().join("queue.db"), config, Bus::new()).unwrap();
         queue.register("test:echo", Echo).unwrap();
         Self { dir, queue }
     }
+
+    pub(crate) fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("queue.db")
+    }
+}
+
+/// Another handle on the database at `path` (as a second process would have), with the
+/// `test:echo` handler.
+pub(crate) fn open(path: &Path, config: QueueConfig) -> Queue {
+    let queue = Queue::open(path, config, Bus::new()).unwrap();
+    queue.register("test:echo", Echo).unwrap();
+    queue
+}
+
+/// Awaits `future`, failing the test if it takes longer than [`TIMEOUT`].
+pub(crate) async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(TIMEOUT, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out after {TIMEOUT:?} waiting for {what}"),
+    }
+}
+
+/// Polls `check` every 10 ms until it yields a value.
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(what, async {
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
+/// Waits until the stored job `id` is finished and returns it.
+pub(crate) async fn finished(queue: &Queue, id: &str) -> JobRecord {
+    wait_for(&format!("job {id} to finish"), || async {
+        queue
+            .job(id)
+            .await
+            .unwrap()
+            .filter(|r| r.status.is_finished())
+    })
+    .await
+}
+
+/// The next job-progress event on `sub` that `keep` accepts.
+pub(crate) async fn next_event(
+    sub: &mut Subscription<Event>,
+    mut keep: impl FnMut(&JobProgressEvent) -> bool,
+) -> JobProgressEvent {
+    within("a job event", async {
+        loop {
+            match sub.recv().await {
+                Some(Event::JobProgress(e)) if keep(&e) => {
+                    return std::sync::Arc::unwrap_or_clone(e);
+                }
+                Some(_) => {}
+                None => panic!("the bus closed"),
+            }
+        }
+    })
+    .await
+}
+
+/// Names the role a re-executed test binary plays (see [`spawn_child`]); unset in the
+/// normal test run, where the child entry points return at once.
+pub(crate) const CHILD_ROLE: &str = "BRAIN_QUEUE_CHILD";
+/// The database a child process opens.
+pub(crate) const CHILD_DB: &str = "BRAIN_QUEUE_DB";
+
+/// Whether this process was started by [`spawn_child`] to play `role`.
+pub(crate) fn is_child(role: &str) -> bool {
+    std::env::var(CHILD_ROLE).is_ok_and(|r| r == role)
+}
+
+/// The database path handed to a child process.
+pub(crate) fn child_db() -> std::path::PathBuf {
+    std::env::var_os(CHILD_DB)
+        .expect("BRAIN_QUEUE_DB is set for child processes")
+        .into()
+}
+
+/// Re-executes this test binary to run only the test `entry` as `role`, on the database
+/// at `db`. The child is killed if its handle is dropped (a failing test leaves no
+/// process behind).
+pub(crate) fn spawn_child(
+    entry: &str,
+    role: &str,
+    db: &Path,
+    env: &[(&str, &Path)],
+) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", entry, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ROLE, role)
+        .env(CHILD_DB, db)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().unwrap()
+}
+
+/// Milliseconds since the Unix epoch, the unit of the store's times.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

@@ -1,0 +1,241 @@
+//! Refusals: malformed job input, unknown job types, invalid arguments, and database files
+//! the queue must not touch.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use brain_job_queue::{ListFilter, NewJob, Queue, QueueConfig, QueueError};
+use brain_plugin_utils::{Bus, JobContext, JobError, JobHandler, JobStatus};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::support::*;
+
+#[derive(Deserialize)]
+struct Page {
+    path: String,
+    words: u32,
+}
+
+struct Render(Log<String>);
+
+#[async_trait]
+impl JobHandler for Render {
+    type Input = Page;
+    type Output = String;
+    async fn run(&self, input: Page, _ctx: JobContext) -> Result<String, JobError> {
+        self.0.push(input.path.clone());
+        Ok(format!("{} ({} words)", input.path, input.words))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_fails_at_once_without_retry() {
+    let t = TestQueue::with_config(fast_config());
+    let ran = Log::default();
+    t.queue
+        .register("test:render", Render(ran.clone()))
+        .unwrap();
+    let pool = t.queue.start_workers(workers(2)).await.unwrap();
+    let bad = t
+        .queue
+        .enqueue(NewJob::new("test:render", json!({"path": 42})))
+        .await
+        .unwrap();
+    let good = t
+        .queue
+        .enqueue(NewJob::new(
+            "test:render",
+            json!({"path": "/about", "words": 3}),
+        ))
+        .await
+        .unwrap();
+    let record = finished(&t.queue, &bad.id).await;
+    assert_eq!(record.status, JobStatus::Failed);
+    assert_eq!(record.attempt, 1, "invalid input is never retried");
+    assert_eq!(record.max_attempts, 3);
+    let error = record.last_error.unwrap();
+    assert!(error.contains("invalid job input"), "{error}");
+    let record = finished(&t.queue, &good.id).await;
+    assert_eq!(record.result, Some(json!("/about (3 words)")));
+    assert_eq!(
+        ran.items(),
+        vec!["/about"],
+        "the handler never saw the bad input"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_refuses_unknown_types_and_invalid_arguments() {
+    let t = TestQueue::new();
+    let err = t
+        .queue
+        .enqueue(NewJob::new("test:missing", json!(null)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, QueueError::UnknownJobType { job_type, .. } if job_type == "test:missing"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("test:missing"), "{message}");
+    assert!(
+        message.contains("test:echo"),
+        "names what is registered: {message}"
+    );
+
+    let err = t
+        .queue
+        .enqueue(NewJob::new("test:echo", json!(null)).max_attempts(0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueueError::InvalidArgument {
+                field: "max_attempts",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("max_attempts"), "{err}");
+
+    let err = t
+        .queue
+        .enqueue(NewJob::new("Not A Type", json!(null)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueueError::InvalidJobType { .. }), "{err:?}");
+    assert!(err.to_string().contains("Not A Type"), "{err}");
+
+    // Nothing was stored by the refused calls.
+    let stored = t
+        .queue
+        .list(ListFilter {
+            include_batch_items: true,
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
+}
+
+/// Waits until every connection to the database at `path` has closed: SQLite checkpoints
+/// and removes the WAL file when the last one does.
+async fn wait_closed(path: &Path) {
+    let wal = path.with_extension("db-wal");
+    wait_for("the queue to close its database", || async {
+        (!wal.exists()).then_some(())
+    })
+    .await;
+}
+
+fn open_err(path: &Path) -> QueueError {
+    Queue::open(path, QueueConfig::default(), Bus::new()).unwrap_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_refuses_files_that_are_not_its_databases_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let text = dir.path().join("notes.db");
+    let notes = b"hello, these are my notes; not a database\n".repeat(10);
+    std::fs::write(&text, &notes).unwrap();
+    let err = open_err(&text);
+    assert!(matches!(err, QueueError::NotADatabase { .. }), "{err:?}");
+    assert!(err.to_string().contains("notes.db"), "{err}");
+    assert_eq!(std::fs::read(&text).unwrap(), notes);
+
+    let foreign = dir.path().join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&foreign).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE jobs (id TEXT); INSERT INTO jobs VALUES ('theirs'); PRAGMA application_id = 7;",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&foreign).unwrap();
+    let err = open_err(&foreign);
+    assert!(
+        matches!(
+            err,
+            QueueError::ForeignDatabase {
+                application_id: 7,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("other.db"), "{err}");
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
+
+    // An SQLite database of some application that sets no application id.
+    let plain = dir.path().join("plain.db");
+    {
+        let conn = rusqlite::Connection::open(&plain).unwrap();
+        conn.execute_batch("CREATE TABLE notes (body TEXT);")
+            .unwrap();
+    }
+    let before = std::fs::read(&plain).unwrap();
+    let err = open_err(&plain);
+    assert!(matches!(err, QueueError::ForeignDatabase { .. }), "{err:?}");
+    assert_eq!(std::fs::read(&plain).unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_refuses_a_newer_schema_and_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let queue = open(&path, QueueConfig::default());
+    let e = queue
+        .enqueue(NewJob::new("test:echo", json!("keep me")))
+        .await
+        .unwrap();
+    drop(queue);
+    wait_closed(&path).await;
+
+    let version = |path: &Path| -> i32 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    };
+    let set_version = |path: &Path, v: i32| {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .pragma_update(None, "user_version", v)
+            .unwrap();
+    };
+    let supported = version(&path);
+    assert!(supported >= 1);
+    set_version(&path, supported + 1);
+
+    let before = std::fs::read(&path).unwrap();
+    let err = open_err(&path);
+    assert!(
+        matches!(err, QueueError::NewerSchema { found, supported: s, .. } if found == supported + 1 && s == supported),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("queue.db"), "{message}");
+    assert!(message.contains("upgrade brains"), "{message}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file was modified"
+    );
+
+    set_version(&path, supported);
+    let queue = open(&path, QueueConfig::default());
+    let record = queue.job(&e.id).await.unwrap().expect("the job survived");
+    assert_eq!(record.status, JobStatus::Pending);
+    assert_eq!(record.input, json!("keep me"));
+    let listed = queue.list(ListFilter::default()).await.unwrap();
+    assert!(
+        listed.iter().any(|s| s.event.id == e.id),
+        "the job is listed: {listed:?}"
+    );
+}

@@ -1,0 +1,119 @@
+//! Lease takeover between two handles on one file (as two processes would have): a worker
+//! that stops renewing its lease loses the job to another, and its late result is fenced
+//! off by the lease token.
+
+use std::time::Duration;
+
+use brain_job_queue::{NewJob, WorkerConfig};
+use brain_plugin_utils::{Event, JobStatus};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
+    let t = TestQueue::with_config(fast_config());
+    let a = t.queue.clone();
+    let b = open(&t.path(), fast_config());
+
+    let (a_started_tx, mut a_started) = mpsc::unbounded_channel();
+    let (a_returned_tx, mut a_returned) = mpsc::unbounded_channel();
+    a.register(
+        "test:takeover",
+        func(move |_input, ctx| {
+            let (started, returned) = (a_started_tx.clone(), a_returned_tx.clone());
+            async move {
+                let _ = started.send(ctx.attempt());
+                // Ignores cancellation: a worker that hangs.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let _ = returned.send(());
+                Ok(json!("A"))
+            }
+        }),
+    )
+    .unwrap();
+    let b_runs: Log<u32> = Log::default();
+    let r = b_runs.clone();
+    b.register(
+        "test:takeover",
+        func(move |_input, ctx| {
+            let r = r.clone();
+            async move {
+                r.push(ctx.attempt());
+                Ok(json!("B"))
+            }
+        }),
+    )
+    .unwrap();
+
+    let mut a_events = a.bus().subscribe_all();
+    let mut b_events = b.bus().subscribe_all();
+
+    // A's heartbeat would come only after 10 s, so its 400 ms lease lapses.
+    let pool_a = a
+        .start_workers(WorkerConfig {
+            concurrency: 1,
+            lease: Duration::from_millis(400),
+            heartbeat: Some(Duration::from_secs(10)),
+            job_types: None,
+        })
+        .await
+        .unwrap();
+    let e = a
+        .enqueue(NewJob::new("test:takeover", json!(null)))
+        .await
+        .unwrap();
+    assert_eq!(within("A to start", a_started.recv()).await, Some(1));
+
+    let pool_b = b
+        .start_workers(WorkerConfig {
+            concurrency: 1,
+            lease: Duration::from_millis(400),
+            heartbeat: Some(Duration::from_millis(100)),
+            job_types: None,
+        })
+        .await
+        .unwrap();
+    let record = finished(&b, &e.id).await;
+    assert_eq!(record.status, JobStatus::Completed, "{record:?}");
+    assert_eq!(record.result, Some(json!("B")));
+    assert_eq!(record.attempt, 2);
+    assert_eq!(b_runs.items(), vec![2]);
+    let done = next_event(&mut b_events, |ev| ev.id == e.id && ev.status.is_finished()).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(done.result, Some(json!("B")));
+
+    // A finishes late; once its pool has drained, its outcome has been sent to the store.
+    within("A's handler to return", a_returned.recv())
+        .await
+        .unwrap();
+    pool_a.shutdown(Duration::from_secs(30)).await;
+    // A write through A's handle is committed after anything A sent before it.
+    a.cancel(&e.id).await.unwrap();
+    let record = a.job(&e.id).await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Completed);
+    assert_eq!(
+        record.result,
+        Some(json!("B")),
+        "A's late result overwrote B's"
+    );
+    assert_eq!(record.attempt, 2);
+
+    // Exactly one completion, announced by B (above); A announced none.
+    let completions = |events: &mut brain_plugin_utils::Subscription<Event>| {
+        let mut n = 0;
+        while let Ok(event) = events.try_recv() {
+            if let Event::JobProgress(ev) = event
+                && ev.id == e.id
+                && ev.status == JobStatus::Completed
+            {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert_eq!(completions(&mut b_events), 0);
+    assert_eq!(completions(&mut a_events), 0);
+    pool_b.shutdown(Duration::from_secs(5)).await;
+}
