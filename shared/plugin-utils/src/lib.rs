@@ -2,26 +2,48 @@
 //! JSON shapes an async operation answers with (`AsyncToolResponse`, `JobStatusResponse`,
 //! `ProgressNotification`), the progress events the engine publishes, and where they go.
 //!
+//! It also holds the plugin API: the [`Plugin`] trait, [`ToolSpec`]s, the [`PluginContext`]
+//! a plugin calls at run time, and the [`Interface`]/[`ShellHandle`] pair interfaces use.
+//!
 //! Nothing here touches SQLite, tokio runtimes or an interface library: the shell's crates
 //! implement what this crate declares, so a plugin depends on this crate alone.
 
 mod event;
 mod human;
+mod interface;
 mod job;
+mod permission;
+mod plugin;
+mod request;
 mod response;
 mod source;
+mod tool;
 
 pub use brain_messaging::{Bus, BusEvent, Delivery, Subscription, TryRecvError};
 pub use event::{
     BatchDetails, Event, ItemError, JobDetails, JobProgressEvent, PluginEvent, Timing, Update,
 };
 pub use human::{format_duration, format_range, format_short, round_check_interval};
+pub use interface::{Interface, ResourceInfo, ShellHandle};
 pub use job::{
     DynJobHandler, JobContext, JobError, JobHandler, JobInfo, ProgressCell, ProgressSnapshot,
     erase_handler,
 };
+pub use permission::{Caller, Permission};
+pub use plugin::{
+    BrainDirs, PLUGIN_API_VERSION, Plugin, PluginContext, PluginError, Registrar, Registration,
+    ResourceContent, ResourceHandler, ResourceSpec,
+};
+pub use request::{NewBatch, NewJob};
 pub use response::{
     AsyncToolResponse, DurationRangeMs, JobKind, JobStatus, JobStatusEntry, JobStatusResponse,
     Progress, ProgressNotification, StartStatus,
 };
 pub use source::{InvalidSource, Source, Target};
+pub use tool::{
+    ProgressSink, ToolContext, ToolError, ToolHandler, ToolInfo, ToolResult, ToolSpec, parse_input,
+    schema_of, validate_tool_name,
+};
+// Re-exported so plugin authors derive schemas with the same version the shell reads.
+pub use schemars;
+pub use schemars::JsonSchema;

@@ -30,7 +30,7 @@ mod wake;
 pub use error::{QueueError, Result};
 pub use estimate::{DurationStats, Estimate};
 pub use pool::{ShutdownReport, WorkerConfig, WorkerPool};
-pub use queue::{
-    CancelOutcome, Enqueued, JobState, NewBatch, NewJob, Queue, QueueConfig, Watch, WorkerInfo,
-};
+pub use queue::{CancelOutcome, Enqueued, JobState, Queue, QueueConfig, Watch, WorkerInfo};
+// The job requests are plugin-facing data; re-exported so queue users need one import.
+pub use brain_plugin_utils::{NewBatch, NewJob};
 pub use store::{JobRecord, ListFilter};

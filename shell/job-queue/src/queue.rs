@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use brain_plugin_utils::{
     AsyncToolResponse, Bus, DurationRangeMs, DynJobHandler, Event, JobHandler, JobKind,
-    JobProgressEvent, JobStatus, JobStatusEntry, ProgressCell, Source, StartStatus, Subscription,
-    Update, erase_handler, format_duration,
+    JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob, ProgressCell, StartStatus,
+    Subscription, Update, erase_handler, format_duration,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -53,98 +53,6 @@ impl Default for QueueConfig {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
         }
-    }
-}
-
-/// A job to enqueue.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewJob {
-    pub job_type: String,
-    pub input: Value,
-    pub source: Source,
-    /// What a person calls this job, e.g. "landing:hero".
-    pub label: Option<String>,
-    /// Higher runs first.
-    pub priority: i32,
-    pub max_attempts: Option<u32>,
-    /// Run no earlier than this long after enqueueing.
-    pub delay: Duration,
-    pub metadata: Option<Value>,
-}
-
-impl NewJob {
-    pub fn new(job_type: impl Into<String>, input: Value) -> Self {
-        Self {
-            job_type: job_type.into(),
-            input,
-            source: Source::system(),
-            label: None,
-            priority: 0,
-            max_attempts: None,
-            delay: Duration::ZERO,
-            metadata: None,
-        }
-    }
-
-    pub fn source(mut self, source: Source) -> Self {
-        self.source = source;
-        self
-    }
-
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
-        self
-    }
-
-    pub fn priority(mut self, priority: i32) -> Self {
-        self.priority = priority;
-        self
-    }
-
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = Some(attempts);
-        self
-    }
-
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-
-    pub fn metadata(mut self, metadata: Value) -> Self {
-        self.metadata = Some(metadata);
-        self
-    }
-}
-
-/// A batch of jobs to enqueue together; its status derives from its jobs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewBatch {
-    pub source: Source,
-    /// What the batch does, e.g. "Generating content".
-    pub label: Option<String>,
-    pub metadata: Option<Value>,
-    pub jobs: Vec<NewJob>,
-}
-
-impl NewBatch {
-    pub fn new(source: Source) -> Self {
-        Self {
-            source,
-            label: None,
-            metadata: None,
-            jobs: Vec::new(),
-        }
-    }
-
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
-        self
-    }
-
-    pub fn job(mut self, job: NewJob) -> Self {
-        self.jobs.push(job);
-        self
     }
 }
 

@@ -1,0 +1,63 @@
+//! Interfaces (CLI, MCP, Matrix) are written against [`ShellHandle`]: list and run tools as
+//! a given caller, read resources, and follow targeted events.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::event::Event;
+use crate::permission::{Caller, Permission};
+use crate::plugin::{PluginError, ResourceContent};
+use crate::response::JobStatusEntry;
+use crate::tool::{ToolContext, ToolError, ToolInfo, ToolResult};
+use brain_messaging::Subscription;
+
+/// A resource as an interface lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceInfo {
+    pub uri: String,
+    pub name: String,
+    pub description: String,
+    pub mime_type: String,
+}
+
+/// What the shell offers an interface.
+#[async_trait]
+pub trait ShellHandle: Send + Sync {
+    /// The tools `caller` may see.
+    fn tools(&self, caller: &Caller) -> Vec<ToolInfo>;
+
+    /// Runs a tool as `ctx.caller`: permission first, then input validation, then the tool.
+    async fn execute(
+        &self,
+        tool: &str,
+        input: Value,
+        ctx: ToolContext,
+    ) -> Result<ToolResult, ToolError>;
+
+    /// The resources `caller` may read.
+    fn resources(&self, caller: &Caller) -> Vec<ResourceInfo>;
+
+    async fn read_resource(&self, uri: &str, caller: &Caller)
+    -> Result<ResourceContent, ToolError>;
+
+    /// The status of a job or batch.
+    async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError>;
+
+    /// Events on the bus that `filter` accepts.
+    fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event>;
+
+    /// The level configured for `user_id` on `interface` (public when unknown).
+    fn permission_of(&self, interface: &str, user_id: &str) -> Permission;
+}
+
+/// An interface the shell starts and stops.
+#[async_trait]
+pub trait Interface: Send + Sync + 'static {
+    fn name(&self) -> &str;
+
+    /// Starts serving; returns once it is up (serving continues in tasks it owns).
+    async fn start(&self, shell: std::sync::Arc<dyn ShellHandle>) -> Result<(), PluginError>;
+
+    /// Stops serving and waits for its tasks.
+    async fn stop(&self) -> Result<(), PluginError>;
+}

@@ -1,0 +1,412 @@
+//! Tools: what interfaces list and callers run. A tool has a name valid in MCP, a
+//! description, JSON schemas generated from its Rust input and output types, a visibility,
+//! and an async handler that returns structured JSON plus text for people.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::permission::{Caller, Permission};
+use crate::response::AsyncToolResponse;
+
+/// Why a tool call did not produce a result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ToolError {
+    /// The input does not fit the tool's schema; `field` is a path like `route` or
+    /// `sections[2].id` (empty for the whole input).
+    #[error("invalid input{}: {message}", if field.is_empty() { String::new() } else { format!(" at `{field}`") })]
+    InvalidInput { field: String, message: String },
+    #[error("no tool named {name:?}")]
+    NotFound { name: String },
+    #[error("permission denied: {tool} needs {required} permission, the caller has {caller}")]
+    PermissionDenied {
+        tool: String,
+        required: Permission,
+        caller: Permission,
+    },
+    #[error("{0}")]
+    Failed(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ToolError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ToolError::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        ToolError::Failed(message.into())
+    }
+}
+
+/// A tool's answer: JSON for programs and text for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolResult {
+    pub structured: Value,
+    pub text: String,
+}
+
+impl ToolResult {
+    pub fn new(structured: impl Serialize, text: impl Into<String>) -> Self {
+        Self {
+            // Serializing plain data types cannot fail; a map with non-string keys would.
+            structured: serde_json::to_value(structured)
+                .unwrap_or_else(|e| Value::String(e.to_string())),
+            text: text.into(),
+        }
+    }
+
+    /// The answer of a slow tool that started a job or batch.
+    pub fn started(response: AsyncToolResponse) -> Self {
+        let text = response.human_text();
+        Self::new(response, text)
+    }
+}
+
+impl AsyncToolResponse {
+    /// "Started batch batch_…: generating 10 sections, about 30-60 seconds. Check status in
+    /// 30 seconds with the status tool."
+    pub fn human_text(&self) -> String {
+        let verb = match self.status {
+            crate::response::StartStatus::Started => "Started",
+            crate::response::StartStatus::Queued => "Queued",
+        };
+        let kind = match self.kind {
+            crate::response::JobKind::Job => "job",
+            crate::response::JobKind::Batch => "batch",
+        };
+        let mut text = format!(
+            "{verb} {kind} {}: {}",
+            self.job_id,
+            lowercase_first(&self.message)
+        );
+        if let Some(duration) = &self.estimated_duration {
+            text.push_str(&format!(", about {duration}"));
+        }
+        text.push('.');
+        if let Some(check) = &self.check_status_in {
+            text.push_str(&format!(" Check status in {check} with the status tool."));
+        }
+        text
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) if chars.clone().next().is_some_and(char::is_lowercase) => {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => s.to_owned(),
+    }
+}
+
+/// Progress of a tool that works while its call is open (no job).
+#[derive(Clone, Default)]
+pub struct ProgressSink(Option<Arc<dyn Fn(u64, u64, &str) + Send + Sync>>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "ProgressSink(..)"
+        } else {
+            "ProgressSink(none)"
+        })
+    }
+}
+
+impl ProgressSink {
+    pub fn new(report: impl Fn(u64, u64, &str) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(report)))
+    }
+
+    /// A sink nobody listens to.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    pub fn report(&self, current: u64, total: u64, message: &str) {
+        if let Some(report) = &self.0 {
+            report(current, total, message);
+        }
+    }
+}
+
+/// What a tool handler knows about its call.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    pub caller: Caller,
+    pub progress: ProgressSink,
+    pub cancel: CancellationToken,
+}
+
+impl ToolContext {
+    pub fn new(caller: Caller) -> Self {
+        Self {
+            caller,
+            progress: ProgressSink::none(),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// The handler of a tool, with its input as JSON.
+#[async_trait]
+pub trait ToolHandler: Send + Sync + 'static {
+    async fn call(&self, input: Value, ctx: ToolContext) -> Result<ToolResult, ToolError>;
+}
+
+/// A tool as a plugin declares it.
+#[derive(Clone)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+    pub output_schema: Option<Value>,
+    /// Who may see and run it; anchor unless said otherwise.
+    pub visibility: Permission,
+    pub handler: Arc<dyn ToolHandler>,
+}
+
+impl std::fmt::Debug for ToolSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolSpec")
+            .field("name", &self.name)
+            .field("visibility", &self.visibility)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an interface lists: a tool without its handler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolInfo {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    pub visibility: Permission,
+}
+
+impl ToolSpec {
+    /// A tool whose input type `I` gives its schema; the input is deserialized before
+    /// `handler` runs, and a mismatch is an [`ToolError::InvalidInput`] naming the field.
+    pub fn new<I, F, Fut>(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        handler: F,
+    ) -> Self
+    where
+        I: DeserializeOwned + JsonSchema + Send + 'static,
+        F: Fn(I, ToolContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ToolResult, ToolError>> + Send + 'static,
+    {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            input_schema: schema_of::<I>(),
+            output_schema: None,
+            visibility: Permission::Anchor,
+            handler: Arc::new(Typed {
+                handler,
+                input: PhantomData,
+            }),
+        }
+    }
+
+    pub fn visibility(mut self, visibility: Permission) -> Self {
+        self.visibility = visibility;
+        self
+    }
+
+    /// Declares the structured result's schema from its Rust type.
+    pub fn output<O: JsonSchema>(mut self) -> Self {
+        self.output_schema = Some(schema_of::<O>());
+        self
+    }
+
+    pub fn info(&self) -> ToolInfo {
+        ToolInfo {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            input_schema: self.input_schema.clone(),
+            output_schema: self.output_schema.clone(),
+            visibility: self.visibility,
+        }
+    }
+}
+
+/// The JSON schema of `T`, as an object schema MCP clients accept.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let schema = schemars::schema_for!(T);
+    serde_json::to_value(schema).unwrap_or_else(|_| serde_json::json!({"type": "object"}))
+}
+
+struct Typed<I, F> {
+    handler: F,
+    input: PhantomData<fn(I)>,
+}
+
+#[async_trait]
+impl<I, F, Fut> ToolHandler for Typed<I, F>
+where
+    I: DeserializeOwned + Send + 'static,
+    F: Fn(I, ToolContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<ToolResult, ToolError>> + Send + 'static,
+{
+    async fn call(&self, input: Value, ctx: ToolContext) -> Result<ToolResult, ToolError> {
+        let input = parse_input::<I>(input)?;
+        (self.handler)(input, ctx).await
+    }
+}
+
+/// Deserializes a tool input, naming the field at fault.
+pub fn parse_input<I: DeserializeOwned>(input: Value) -> Result<I, ToolError> {
+    // A missing `arguments` object arrives as null; tools with all-optional fields accept it.
+    let input = if input.is_null() {
+        Value::Object(Default::default())
+    } else {
+        input
+    };
+    serde_path_to_error::deserialize(input).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        ToolError::InvalidInput {
+            field,
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Whether `name` is a valid tool name: 1-128 of letters, digits, `_`, `-`, `.` — what MCP
+/// clients accept (no colons, no spaces).
+pub fn validate_tool_name(name: &str) -> Result<(), String> {
+    let ok = (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid tool name {name:?}: use 1-128 of letters, digits, '_', '-', '.' (e.g. `site_generate`)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Input {
+        route: String,
+        #[serde(default)]
+        sections: Vec<Section>,
+    }
+
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Section {
+        id: String,
+        count: u32,
+    }
+
+    #[test]
+    fn invalid_input_names_the_field() {
+        fn check(input: Value, field: &str) {
+            match parse_input::<Input>(input.clone()) {
+                Err(ToolError::InvalidInput { field: f, .. }) => assert_eq!(f, field, "{input}"),
+                other => panic!(
+                    "{input}: expected invalid input, got {:?}",
+                    other.map(|_| ())
+                ),
+            }
+        }
+        check(serde_json::json!({"route": 3}), "route");
+        check(
+            serde_json::json!({"route": "a", "sections": [{"id": "x", "count": -1}]}),
+            "sections[0].count",
+        );
+        check(serde_json::json!({}), "");
+        assert!(parse_input::<Input>(serde_json::json!({"route": "/"})).is_ok());
+    }
+
+    #[test]
+    fn tool_names() {
+        fn check(name: &str, ok: bool) {
+            assert_eq!(validate_tool_name(name).is_ok(), ok, "{name:?}");
+        }
+        check("site_generate", true);
+        check("jobs.list-2", true);
+        check("site:generate", false);
+        check("", false);
+        check("has space", false);
+        check(&"x".repeat(129), false);
+    }
+
+    #[test]
+    fn async_response_reads_well() {
+        let r = AsyncToolResponse {
+            success: true,
+            job_id: "batch_1".into(),
+            kind: crate::response::JobKind::Batch,
+            status: crate::response::StartStatus::Started,
+            estimated_duration: Some("30-60 seconds".into()),
+            check_status_in: Some("30 seconds".into()),
+            message: "Generating 10 sections".into(),
+            estimated_duration_ms: None,
+            check_status_in_ms: None,
+        };
+        assert_eq!(
+            r.human_text(),
+            "Started batch batch_1: generating 10 sections, about 30-60 seconds. Check status in 30 seconds with the status tool."
+        );
+    }
+
+    #[tokio::test]
+    async fn typed_tools_deserialize_before_running() {
+        let tool = ToolSpec::new(
+            "echo_route",
+            "Echoes the route",
+            |input: Input, _ctx| async move {
+                Ok(ToolResult::new(
+                    &input.route,
+                    format!("route {}", input.route),
+                ))
+            },
+        );
+        assert_eq!(tool.input_schema["type"], "object");
+        assert!(tool.input_schema["properties"]["route"].is_object());
+        let ctx = ToolContext::new(Caller::cli());
+        let ok = tool
+            .handler
+            .call(serde_json::json!({"route": "/about"}), ctx.clone())
+            .await
+            .unwrap();
+        assert_eq!(ok.structured, "/about");
+        let err = tool
+            .handler
+            .call(serde_json::json!({"route": false}), ctx)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ToolError::InvalidInput { ref field, .. } if field == "route"),
+            "{err}"
+        );
+    }
+}
