@@ -80,7 +80,7 @@ pub trait PluginContext: Send + Sync {
     /// Publishes a plugin event (`name` is namespaced by the plugin id).
     fn publish(&self, name: &str, target: Target, payload: Value);
 
-    /// This plugin's section of `brain.toml` (`[plugins.<id>]`), or null.
+    /// This plugin's section of `brain.toml` (see [`Plugin::config_section`]), or null.
     fn config(&self) -> Value;
 
     fn dirs(&self) -> &BrainDirs;
@@ -192,6 +192,12 @@ pub trait Plugin: Send + Sync + 'static {
     fn id(&self) -> &str;
     fn version(&self) -> &str;
     fn description(&self) -> &str;
+
+    /// The top-level table of `brain.toml` this plugin reads (its [`PluginContext::config`]);
+    /// by default its id, e.g. `[site-builder]`.
+    fn config_section(&self) -> &str {
+        self.id()
+    }
 
     /// The plugin API version the plugin was written for.
     fn api_version(&self) -> u32 {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Whether an id names one job or a batch of jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
     Job,
@@ -16,7 +16,7 @@ pub enum JobKind {
 }
 
 /// The lifecycle state of a job; a batch's state is derived from its jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Pending,
@@ -66,7 +66,7 @@ impl std::fmt::Display for JobStatus {
 }
 
 /// How an async tool's work began: a worker took it at once, or it waits in the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StartStatus {
     Started,
@@ -74,14 +74,14 @@ pub enum StartStatus {
 }
 
 /// A duration range in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DurationRangeMs {
     pub min: u64,
     pub max: u64,
 }
 
 /// How far a job or batch is.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Progress {
     pub current: u64,
     pub total: u64,
@@ -106,7 +106,7 @@ impl Progress {
 }
 
 /// What a slow tool answers at once (plan, Phase 1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AsyncToolResponse {
     pub success: bool,
@@ -126,7 +126,7 @@ pub struct AsyncToolResponse {
 }
 
 /// A failed item of a batch, or the error of a failed job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemError {
     pub job_id: String,
@@ -136,7 +136,7 @@ pub struct ItemError {
 }
 
 /// The status of one job or batch (plan, Phase 3), plus the result or errors once finished.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatusEntry {
     pub status: JobStatus,
@@ -175,12 +175,12 @@ pub struct JobStatusEntry {
 }
 
 /// The status tool's answer: entries keyed by job or batch id.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct JobStatusResponse(pub BTreeMap<String, JobStatusEntry>);
 
 /// The progress notification of the plan (Phase 2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressNotification {
     pub job_id: String,

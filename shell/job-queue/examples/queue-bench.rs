@@ -1,22 +1,24 @@
-//! Benchmark of the durable SQLite job queue on real database files in a temporary
+//! Benchmark of the durable SQLite job queue, on real database files in a temporary
 //! directory. It measures (1) no-op job throughput: 100,000 jobs enqueued with
-//! `enqueue_many` in chunks of 1,000 (the enqueue rate is reported too), then processed by a
-//! worker pool, timed from pool start to the last completion event (which the monitor
-//! publishes after the commit; a status/list query and an SQL count then verify that every
-//! job is stored as completed); (2) the same on a database already holding 1,000,000
-//! finished jobs; (3) pickup latency of an idle pool, from the start of `enqueue` to the
-//! start of the handler; (4) `Queue::status` latency of a running 100-job batch, and of a
-//! single finished job, in the 1,000,000-job database; (5) the cost of
-//! `JobContext::report_progress` in a tight loop and how many progress events reach a bus
-//! subscriber meanwhile. Each figure is measured three times and the median is printed
+//! `enqueue_many` in chunks of 1,000 (the enqueue rate is reported too), then run by a
+//! worker pool, timed from pool start to the last completion event (the monitor publishes
+//! it after the commit; a list query, a status query and an SQL count then verify that
+//! every job is stored as completed); (2) the same on a database already holding 1,000,000
+//! finished jobs (inserted directly with the queue's schema, 2% failed, a tenth in
+//! batches); (3) pickup latency of an idle pool, from the start of `enqueue` to the start
+//! of the handler; (4) `Queue::status` latency of a running 100-job batch, and of single
+//! finished jobs, in the 1,000,000-job database; (5) the cost of
+//! `JobContext::report_progress` in a tight loop, and how many progress events reach a bus
+//! subscriber while it runs. Each figure is measured three times and the median is printed
 //! beside the target from the issue; targets are shown, never asserted.
 //!
 //! Run it with `cargo run --release -p brain-job-queue --example queue-bench`. Options:
 //! `--json` (one `{"name", "value", "unit"}` object per line on stdout; the header goes to
 //! stderr), `--quick` (small sizes: a smoke run of a few seconds for CI), `--only NAME`
 //! (repeatable or comma-separated: throughput, throughput_with_history, pickup_latency,
-//! status_query, progress), `--concurrency N` (the throughput pools, default 256: the best of 16-2048 on a 2-core machine) and
-//! `--runs N` (default 3). Progress notes go to stderr.
+//! status_query, progress), `--concurrency N` (the throughput pools; default 256, the best
+//! of 16 to 2048 on a 2-core machine) and `--runs N` (default 3). Per-run notes go to
+//! stderr.
 
 #![allow(clippy::print_stdout)]
 
@@ -517,7 +519,8 @@ impl JobHandler for Block {
     }
 }
 
-/// Reports progress in a tight loop and records how fast.
+/// Reports progress in a tight loop and records how fast. The loop never awaits, as a
+/// CPU-bound handler would not; events must still reach subscribers meanwhile.
 struct Spin {
     calls: u64,
     events: Arc<AtomicU64>,

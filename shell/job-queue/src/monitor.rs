@@ -536,9 +536,17 @@ impl Monitor {
         }
     }
 
+    /// Whether anyone listens. Events of single jobs are built only then: at tens of
+    /// thousands of jobs a second, building unread events costs CPU the writer needs.
+    fn listening(&self) -> bool {
+        self.bus.subscriber_count() > 0
+    }
+
     fn effect(&mut self, effect: Effect) {
         let now = now_ms();
+        let listening = self.listening();
         match effect {
+            Effect::Enqueued(_) | Effect::Started(_) | Effect::CancelledPending(_) if !listening => {}
             Effect::Enqueued(head) => {
                 let view = JobView::from_head(&head, JobStatus::Pending);
                 let est = self.per_job(Some(&head.job_type));
@@ -589,6 +597,7 @@ impl Monitor {
                             });
                         }
                     }
+                    None if !listening => {}
                     None => {
                         let progress = local.map(|l| l.cell.peek());
                         let mut view = JobView::from_head(&head, status);

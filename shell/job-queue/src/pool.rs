@@ -283,6 +283,9 @@ impl PoolInner {
                 },
                 _ = self.stop.cancelled() => return,
             };
+            // Let other jobs that are finishing free their slots first: one claim for many
+            // slots costs the writer far less than many claims for one slot each.
+            tokio::task::yield_now().await;
             let mut permits = vec![first];
             while permits.len() < 256 {
                 match self.semaphore.clone().try_acquire_owned() {

@@ -186,6 +186,8 @@ pub(crate) struct Inner {
     pub(crate) local: Arc<Local>,
     pub(crate) monitor: mpsc::UnboundedSender<MonitorMsg>,
     monitor_stop: CancellationToken,
+    /// Dropping it stops the checkpoint thread.
+    _checkpoints: std::sync::mpsc::Sender<()>,
     /// Live workers of all processes, cached briefly: enqueue wakes them.
     peers: Mutex<(Option<Instant>, Vec<WorkerRow>)>,
 }
@@ -244,7 +246,8 @@ impl Queue {
                 ),
             ));
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+        // Status queries use `spawn_blocking`; fail early and clearly without a runtime.
+        tokio::runtime::Handle::try_current().map_err(|_| {
             invalid(
                 "runtime",
                 "Queue::open must be called inside a tokio runtime",
@@ -280,7 +283,19 @@ impl Queue {
                 max_events_per_second: config.max_events_per_second,
             },
         );
-        runtime.spawn(monitor.run(monitor_rx, monitor_stop.clone()));
+        // The monitor gets a thread of its own: woken from a handler's worker thread, a
+        // task would sit in that worker's LIFO slot until the handler yields, so a handler
+        // in a tight loop would starve its own progress events.
+        let stop = monitor_stop.clone();
+        let monitor_runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|source| QueueError::Io { path: "<monitor runtime>".into(), source })?;
+        std::thread::Builder::new()
+            .name("brain-queue-monitor".into())
+            .spawn(move || monitor_runtime.block_on(monitor.run(monitor_rx, stop)))
+            .map_err(|source| QueueError::Io { path: "<monitor thread>".into(), source })?;
+        let checkpoints = crate::store::start_checkpointer(&path)?;
         Ok(Queue {
             inner: Arc::new(Inner {
                 path,
@@ -293,6 +308,7 @@ impl Queue {
                 local,
                 monitor: monitor_tx,
                 monitor_stop,
+                _checkpoints: checkpoints,
                 peers: Mutex::new((None, Vec::new())),
             }),
         })

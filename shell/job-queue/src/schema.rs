@@ -223,6 +223,8 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
 pub(crate) fn open_and_migrate(path: &Path) -> Result<Connection> {
     check_file(path)?;
     let mut conn = connect(path)?;
+    // This becomes the writer's connection: checkpoints run on a thread of their own.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Checked again under the write lock: another process may have migrated meanwhile.
     check_identity(&tx, path)?;

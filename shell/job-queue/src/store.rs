@@ -576,9 +576,11 @@ fn execute(
                 "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_token = ?1, \
                  lease_expires_at = ?2, started_at = COALESCE(started_at, ?3), worker_id = ?4 \
                  WHERE seq IN (SELECT seq FROM jobs WHERE status = 'pending' AND scheduled_at <= ?3 \
-                 AND job_type IN ({placeholders}) ORDER BY priority DESC, scheduled_at, seq LIMIT ?5) \
+                 AND job_type IN ({placeholders}) ORDER BY priority DESC, scheduled_at, seq LIMIT ?5 + 0) \
                  RETURNING {HEAD_COLUMNS}, input"
             );
+            // `LIMIT ?5 + 0`: a bare bound LIMIT makes SQLite re-prepare the statement for
+            // every new value (it is treated as plan-relevant); the same holds below.
             let token = random_i64();
             let mut stmt = tx.prepare_cached(&sql)?;
             let mut values: Vec<rusqlite::types::Value> = vec![
@@ -623,7 +625,7 @@ fn execute(
                         "UPDATE jobs SET status = 'completed', result = ?3, finished_at = ?4, lease_token = NULL, \
                          lease_expires_at = NULL, progress_current = COALESCE(?6, progress_current), \
                          progress_total = COALESCE(?7, progress_total), progress_message = COALESCE(?8, progress_message) \
-                         WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' RETURNING status, ?5",
+                         WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing'",
                         Some(result),
                         None,
                         None,
@@ -650,7 +652,7 @@ fn execute(
                             "UPDATE jobs SET status = 'cancelled', last_error = ?3, finished_at = ?4, lease_token = NULL, \
                              lease_expires_at = NULL, progress_current = COALESCE(?6, progress_current), \
                              progress_total = COALESCE(?7, progress_total), progress_message = COALESCE(?8, progress_message) \
-                             WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' RETURNING status, ?5"
+                             WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing'"
                         },
                         None,
                         Some(error),
@@ -672,26 +674,39 @@ fn execute(
                 Outcome::Completed { .. } => result,
                 _ => error,
             };
-            let stored: Option<String> = tx
-                .prepare_cached(sql)?
-                .query_row(
-                    params![
-                        head.seq,
-                        lease_token,
-                        value,
-                        now,
-                        retry_at,
-                        progress.as_ref().map(|p| p.current as i64),
-                        progress.as_ref().map(|p| p.total as i64),
-                        progress.as_ref().map(|p| p.message.as_str()),
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(stored) = stored else {
-                return Ok(Out::Bool(false));
+            let values = params![
+                head.seq,
+                lease_token,
+                value,
+                now,
+                retry_at,
+                progress.as_ref().map(|p| p.current as i64),
+                progress.as_ref().map(|p| p.total as i64),
+                progress.as_ref().map(|p| p.message.as_str()),
+            ];
+            let mut stmt = tx.prepare_cached(sql)?;
+            // Where the stored status is known, a plain UPDATE avoids RETURNING's statement
+            // journal on the hottest statement of the queue. (`?5` still counts as a
+            // parameter: SQLite sizes the list by the largest index.)
+            let status = match outcome {
+                Outcome::Completed { .. } | Outcome::Cancelled { .. } => {
+                    if stmt.execute(values)? == 0 {
+                        return Ok(Out::Bool(false));
+                    }
+                    if matches!(outcome, Outcome::Completed { .. }) {
+                        JobStatus::Completed
+                    } else {
+                        JobStatus::Cancelled
+                    }
+                }
+                _ => {
+                    let stored: Option<String> = stmt.query_row(values, |r| r.get(0)).optional()?;
+                    let Some(stored) = stored else {
+                        return Ok(Out::Bool(false));
+                    };
+                    status_from(&stored)?
+                }
             };
-            let status = status_from(&stored)?;
             if let Some(b) = &head.batch_id {
                 batches.push(b.clone());
             }
@@ -841,7 +856,7 @@ fn execute(
             let deleted = tx
                 .prepare_cached(
                     "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE finished_at < ?1 AND \
-                     (batch_id IS NULL OR batch_id IN (SELECT id FROM batches WHERE finished_at < ?1)) LIMIT ?2)",
+                     (batch_id IS NULL OR batch_id IN (SELECT id FROM batches WHERE finished_at < ?1)) LIMIT ?2 + 0)",
                 )?
                 .execute(params![before, *limit as i64])?;
             tx.prepare_cached(
@@ -1092,7 +1107,7 @@ impl Reader {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT label, progress_message FROM jobs WHERE batch_id = ?1 AND status = 'processing' \
-                 ORDER BY started_at DESC LIMIT ?2",
+                 ORDER BY started_at DESC LIMIT ?2 + 0",
             )?;
             let rows = stmt.query_map(params![id, limit as i64], |r| {
                 Ok(RunningItem { label: r.get(0)?, message: r.get(1)? })
@@ -1109,7 +1124,7 @@ impl Reader {
     ) -> Result<Vec<brain_plugin_utils::ItemError>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, label, last_error FROM jobs WHERE batch_id = ?1 AND status = 'failed' LIMIT ?2",
+                "SELECT id, label, last_error FROM jobs WHERE batch_id = ?1 AND status = 'failed' LIMIT ?2 + 0",
             )?;
             let rows = stmt.query_map(params![id, limit as i64], |r| {
                 Ok(brain_plugin_utils::ItemError {
@@ -1143,11 +1158,11 @@ impl Reader {
         let limit = values.len();
         let active = format!(
             "SELECT {RECORD_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing'){conditions} \
-             ORDER BY created_at DESC LIMIT ?{limit}"
+             ORDER BY created_at DESC LIMIT ?{limit} + 0"
         );
         let finished = format!(
             "SELECT {RECORD_COLUMNS} FROM jobs WHERE finished_at IS NOT NULL{conditions} \
-             ORDER BY finished_at DESC LIMIT ?{limit}"
+             ORDER BY finished_at DESC LIMIT ?{limit} + 0"
         );
         self.with(|c| {
             let mut out = Vec::new();
@@ -1177,10 +1192,10 @@ impl Reader {
         limit: usize,
     ) -> Result<Vec<BatchRow>> {
         let active = format!(
-            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL ORDER BY created_at DESC LIMIT ?1"
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL ORDER BY created_at DESC LIMIT ?1 + 0"
         );
         let finished = format!(
-            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at >= ?1 ORDER BY finished_at DESC LIMIT ?2"
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at >= ?1 ORDER BY finished_at DESC LIMIT ?2 + 0"
         );
         self.with(|c| {
             let mut out = Vec::new();
@@ -1266,4 +1281,28 @@ impl Reader {
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
+}
+
+/// How often the background thread folds the write-ahead log back into the database.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Starts a thread that checkpoints the WAL from its own connection, so the writer never
+/// stalls a commit on a checkpoint (they cost several milliseconds each). It stops when
+/// the returned sender is dropped.
+pub(crate) fn start_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<()>> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let conn = schema::connect(path)?;
+    std::thread::Builder::new()
+        .name("brain-queue-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+                // PASSIVE never waits for readers or writers; what it cannot do now it does
+                // next time.
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(%error, "checkpoint skipped");
+                }
+            }
+        })
+        .map_err(|source| QueueError::Io { path: PathBuf::from("<checkpoint thread>"), source })?;
+    Ok(stop)
 }
