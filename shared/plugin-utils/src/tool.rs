@@ -113,9 +113,12 @@ fn lowercase_first(s: &str) -> String {
     }
 }
 
+/// Receives (current, total, message) progress reports.
+type ReportFn = dyn Fn(u64, u64, &str) + Send + Sync;
+
 /// Progress of a tool that works while its call is open (no job).
 #[derive(Clone, Default)]
-pub struct ProgressSink(Option<Arc<dyn Fn(u64, u64, &str) + Send + Sync>>);
+pub struct ProgressSink(Option<Arc<ReportFn>>);
 
 impl std::fmt::Debug for ProgressSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -546,7 +546,8 @@ impl Monitor {
         let now = now_ms();
         let listening = self.listening();
         match effect {
-            Effect::Enqueued(_) | Effect::Started(_) | Effect::CancelledPending(_) if !listening => {}
+            Effect::Enqueued(_) | Effect::Started(_) | Effect::CancelledPending(_)
+                if !listening => {}
             Effect::Enqueued(head) => {
                 let view = JobView::from_head(&head, JobStatus::Pending);
                 let est = self.per_job(Some(&head.job_type));

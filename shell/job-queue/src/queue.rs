@@ -290,11 +290,17 @@ impl Queue {
         let monitor_runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
-            .map_err(|source| QueueError::Io { path: "<monitor runtime>".into(), source })?;
+            .map_err(|source| QueueError::Io {
+                path: "<monitor runtime>".into(),
+                source,
+            })?;
         std::thread::Builder::new()
             .name("brain-queue-monitor".into())
             .spawn(move || monitor_runtime.block_on(monitor.run(monitor_rx, stop)))
-            .map_err(|source| QueueError::Io { path: "<monitor thread>".into(), source })?;
+            .map_err(|source| QueueError::Io {
+                path: "<monitor thread>".into(),
+                source,
+            })?;
         let checkpoints = crate::store::start_checkpointer(&path)?;
         Ok(Queue {
             inner: Arc::new(Inner {

@@ -1295,14 +1295,20 @@ pub(crate) fn start_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<
     std::thread::Builder::new()
         .name("brain-queue-checkpoint".into())
         .spawn(move || {
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(CHECKPOINT_INTERVAL)
+            {
                 // PASSIVE never waits for readers or writers; what it cannot do now it does
                 // next time.
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
                     tracing::debug!(%error, "checkpoint skipped");
                 }
             }
         })
-        .map_err(|source| QueueError::Io { path: PathBuf::from("<checkpoint thread>"), source })?;
+        .map_err(|source| QueueError::Io {
+            path: PathBuf::from("<checkpoint thread>"),
+            source,
+        })?;
     Ok(stop)
 }

@@ -73,7 +73,10 @@ mod tests {
         assert!(a[4..].bytes().all(|c| ALPHABET.contains(&c)));
         std::thread::sleep(std::time::Duration::from_millis(2));
         let later = random_id("job_");
-        assert!(later > a && later > b, "ids must order by creation time: {a} {b} {later}");
+        assert!(
+            later > a && later > b,
+            "ids must order by creation time: {a} {b} {later}"
+        );
     }
 
     #[test]

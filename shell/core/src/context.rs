@@ -1,0 +1,86 @@
+//! The shell's side of [`PluginContext`]: what a plugin may ask at run time, scoped to the
+//! plugin (it enqueues only its own job types and reads only its own config section).
+
+use async_trait::async_trait;
+use brain_job_queue::Queue;
+use brain_plugin_utils::{
+    AsyncToolResponse, BrainDirs, Bus, Event, JobStatusEntry, NewBatch, NewJob, PluginContext,
+    PluginEvent, Subscription, Target, ToolError,
+};
+use serde_json::Value;
+
+use crate::builtin::{queue_error, status_entry};
+
+pub(crate) struct PluginCtx {
+    pub(crate) plugin_id: String,
+    pub(crate) queue: Queue,
+    pub(crate) bus: Bus<Event>,
+    pub(crate) dirs: BrainDirs,
+    pub(crate) config: Value,
+}
+
+impl PluginCtx {
+    fn own_type(&self, job_type: &str) -> Result<(), ToolError> {
+        match job_type.split_once(':') {
+            Some((plugin, _)) if plugin == self.plugin_id => Ok(()),
+            _ => Err(ToolError::failed(format!(
+                "plugin {:?} may only enqueue its own job types (`{}:<name>`), not {job_type:?}",
+                self.plugin_id, self.plugin_id
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl PluginContext for PluginCtx {
+    fn plugin_id(&self) -> &str {
+        &self.plugin_id
+    }
+
+    async fn enqueue(&self, job: NewJob, message: &str) -> Result<AsyncToolResponse, ToolError> {
+        self.own_type(&job.job_type)?;
+        let enqueued = self.queue.enqueue(job).await.map_err(queue_error)?;
+        Ok(enqueued.response(message))
+    }
+
+    async fn enqueue_batch(
+        &self,
+        batch: NewBatch,
+        message: &str,
+    ) -> Result<AsyncToolResponse, ToolError> {
+        for job in &batch.jobs {
+            self.own_type(&job.job_type)?;
+        }
+        let enqueued = self.queue.enqueue_batch(batch).await.map_err(queue_error)?;
+        Ok(enqueued.response(message))
+    }
+
+    async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
+        status_entry(&self.queue, id).await
+    }
+
+    async fn cancel(&self, id: &str) -> Result<(), ToolError> {
+        self.queue.cancel(id).await.map(|_| ()).map_err(queue_error)
+    }
+
+    fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event> {
+        self.bus.subscribe(filter)
+    }
+
+    fn publish(&self, name: &str, target: Target, payload: Value) {
+        self.bus.publish(Event::Plugin(PluginEvent {
+            plugin: self.plugin_id.clone(),
+            name: name.to_owned(),
+            target,
+            payload,
+        }));
+    }
+
+    fn config(&self) -> Value {
+        self.config.clone()
+    }
+
+    fn dirs(&self) -> &BrainDirs {
+        &self.dirs
+    }
+}

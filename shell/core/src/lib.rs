@@ -1,0 +1,19 @@
+//! The core of the brain's shell: the configuration every other part starts from
+//! (`brain.toml` in the brain directory, `BRAIN_*` environment overrides, validated at
+//! start), the [`Shell`] that registers plugins explicitly and runs their tools as a
+//! caller (permission first), and the built-in job tools (`status`, `jobs_list`,
+//! `jobs_cancel`).
+
+mod builtin;
+mod config;
+mod context;
+mod error;
+mod shell;
+
+pub use builtin::describe as describe_status;
+pub use config::{
+    BrainSection, CONFIG_FILE, Config, LogLevel, LoggingSection, PermissionsSection, QueueSection,
+    RESERVED_ENV,
+};
+pub use error::ConfigError;
+pub use shell::{SHELL_PLUGIN_ID, Shell, ShellBuilder, ShellError};

@@ -1,0 +1,528 @@
+//! The Shell: loads the configuration, opens the job queue in `.brain/`, registers the
+//! built-in tools and every plugin (explicitly, in code), and executes tools as a caller —
+//! permission first, then the tool, every call traced.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use brain_job_queue::{Queue, QueueConfig, QueueError, WorkerConfig, WorkerPool};
+use brain_plugin_utils::{
+    BrainDirs, Bus, Caller, Event, JobStatusEntry, PLUGIN_API_VERSION, Permission, Plugin,
+    PluginError, Registrar, ResourceContent, ResourceInfo, ResourceSpec, ShellHandle, Subscription,
+    ToolContext, ToolError, ToolInfo, ToolResult, ToolSpec, validate_tool_name,
+};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::builtin;
+use crate::config::{Config, ConfigError};
+use crate::context::PluginCtx;
+
+/// The plugin id under which the shell's own tools are registered.
+pub const SHELL_PLUGIN_ID: &str = "shell";
+
+/// Top-level `brain.toml` sections that interfaces read.
+const INTERFACE_SECTIONS: &[&str] = &["mcp", "matrix"];
+
+/// Why the shell could not be built or started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShellError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("job queue: {0}")]
+    Queue(#[from] QueueError),
+    #[error("could not create {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid plugin id {id:?}: use 1-64 of a-z, 0-9, '-' (e.g. `site-builder`)")]
+    InvalidPluginId { id: String },
+    #[error("two plugins have the id {id:?}; plugin ids must be unique")]
+    DuplicatePlugin { id: String },
+    #[error(
+        "plugin {plugin:?} was built for plugin API version {found}, this shell has version {expected}; \
+         rebuild the plugin against this brains"
+    )]
+    ApiVersion {
+        plugin: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("plugin {plugin:?}: {message}")]
+    InvalidToolName { plugin: String, message: String },
+    #[error(
+        "tool {name:?} is registered twice: by {first:?} and by {second:?}; tool names must be unique"
+    )]
+    DuplicateTool {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("plugin {plugin:?} failed to register: {message}")]
+    Register { plugin: String, message: String },
+}
+
+pub(crate) struct RegisteredTool {
+    pub(crate) spec: ToolSpec,
+    pub(crate) plugin: String,
+}
+
+pub(crate) struct ShellInner {
+    pub(crate) config: Config,
+    pub(crate) dirs: BrainDirs,
+    pub(crate) bus: Bus<Event>,
+    pub(crate) queue: Queue,
+    pub(crate) tools: BTreeMap<String, RegisteredTool>,
+    pub(crate) resources: Vec<(ResourceSpec, String)>,
+    plugins: Vec<Arc<dyn Plugin>>,
+    contexts: BTreeMap<String, Arc<PluginCtx>>,
+    workers: tokio::sync::Mutex<Option<WorkerPool>>,
+    started: Mutex<Vec<String>>,
+}
+
+/// A cheap, clonable handle to a running shell.
+#[derive(Clone)]
+pub struct Shell {
+    pub(crate) inner: Arc<ShellInner>,
+}
+
+impl std::fmt::Debug for Shell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell")
+            .field("dir", &self.inner.dirs.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Shell`] for a brain directory with an explicit list of plugins.
+pub struct ShellBuilder {
+    dir: PathBuf,
+    plugins: Vec<Arc<dyn Plugin>>,
+    env: Option<Vec<(String, String)>>,
+}
+
+impl ShellBuilder {
+    pub fn plugin(mut self, plugin: impl Plugin) -> Self {
+        self.plugins.push(Arc::new(plugin));
+        self
+    }
+
+    pub fn plugin_arc(mut self, plugin: Arc<dyn Plugin>) -> Self {
+        self.plugins.push(plugin);
+        self
+    }
+
+    /// Uses these variables instead of the process environment for `BRAIN_*` overrides.
+    pub fn env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Loads the configuration, opens the queue and registers everything. Must run inside a
+    /// tokio runtime. Nothing runs yet: see [`Shell::start_workers`] and
+    /// [`Shell::start_plugins`].
+    pub async fn build(self) -> Result<Shell, ShellError> {
+        let config = match self.env {
+            Some(env) => Config::load_with_env(&self.dir, env)?,
+            None => Config::load(&self.dir)?,
+        };
+        Self::build_with(self.dir, config, self.plugins)
+    }
+
+    fn build_with(
+        dir: PathBuf,
+        config: Config,
+        plugins: Vec<Arc<dyn Plugin>>,
+    ) -> Result<Shell, ShellError> {
+        let dirs = BrainDirs::new(&dir);
+        std::fs::create_dir_all(&dirs.data).map_err(|source| ShellError::Io {
+            path: dirs.data.clone(),
+            source,
+        })?;
+        let bus = Bus::new();
+        let queue = Queue::open(
+            dirs.data.join("brain.db"),
+            QueueConfig {
+                retention: Duration::from_secs(u64::from(config.queue.retention_days) * 24 * 3600),
+                max_events_per_second: config.queue.max_events_per_second,
+                ..QueueConfig::default()
+            },
+            bus.clone(),
+        )?;
+
+        let mut tools: BTreeMap<String, RegisteredTool> = BTreeMap::new();
+        let mut resources = Vec::new();
+        let mut contexts = BTreeMap::new();
+        let mut add_tool = |spec: ToolSpec, plugin: &str| -> Result<(), ShellError> {
+            validate_tool_name(&spec.name).map_err(|message| ShellError::InvalidToolName {
+                plugin: plugin.to_owned(),
+                message,
+            })?;
+            if let Some(existing) = tools.get(&spec.name) {
+                return Err(ShellError::DuplicateTool {
+                    name: spec.name.clone(),
+                    first: existing.plugin.clone(),
+                    second: plugin.to_owned(),
+                });
+            }
+            tools.insert(
+                spec.name.clone(),
+                RegisteredTool {
+                    spec,
+                    plugin: plugin.to_owned(),
+                },
+            );
+            Ok(())
+        };
+        for spec in builtin::tools(&queue) {
+            add_tool(spec, SHELL_PLUGIN_ID)?;
+        }
+
+        let mut seen = vec![SHELL_PLUGIN_ID.to_owned()];
+        for plugin in &plugins {
+            let id = plugin.id().to_owned();
+            if !valid_plugin_id(&id) {
+                return Err(ShellError::InvalidPluginId { id });
+            }
+            if seen.contains(&id) {
+                return Err(ShellError::DuplicatePlugin { id });
+            }
+            seen.push(id.clone());
+            if plugin.api_version() != PLUGIN_API_VERSION {
+                return Err(ShellError::ApiVersion {
+                    plugin: id,
+                    found: plugin.api_version(),
+                    expected: PLUGIN_API_VERSION,
+                });
+            }
+            let context = Arc::new(PluginCtx {
+                plugin_id: id.clone(),
+                queue: queue.clone(),
+                bus: bus.clone(),
+                dirs: dirs.clone(),
+                config: config.section_json(plugin.config_section()),
+            });
+            let mut registrar = Registrar::new(id.clone(), context.clone());
+            plugin
+                .register(&mut registrar)
+                .map_err(|e| ShellError::Register {
+                    plugin: id.clone(),
+                    message: e.to_string(),
+                })?;
+            let registration = registrar.finish();
+            for spec in registration.tools {
+                add_tool(spec, &id)?;
+            }
+            for (job_type, handler) in registration.handlers {
+                queue
+                    .register_dyn(&job_type, handler)
+                    .map_err(|e| ShellError::Register {
+                        plugin: id.clone(),
+                        message: e.to_string(),
+                    })?;
+            }
+            resources.extend(registration.resources.into_iter().map(|r| (r, id.clone())));
+            contexts.insert(id, context);
+        }
+
+        let mut claimed: Vec<&str> = plugins.iter().map(|p| p.config_section()).collect();
+        claimed.extend_from_slice(INTERFACE_SECTIONS);
+        if let Err(error) = config.check_sections(&claimed) {
+            // A section no compiled-in plugin reads is not fatal (the plugin may come later),
+            // but a typo must not pass silently.
+            tracing::warn!(%error, "brain.toml has a section nothing reads");
+        }
+        tracing::debug!(dir = %dir.display(), plugins = plugins.len(), tools = tools.len(), "shell built");
+        Ok(Shell {
+            inner: Arc::new(ShellInner {
+                config,
+                dirs,
+                bus,
+                queue,
+                tools,
+                resources,
+                plugins,
+                contexts,
+                workers: tokio::sync::Mutex::new(None),
+                started: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+}
+
+fn valid_plugin_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+}
+
+impl Shell {
+    /// A builder for the brain in `dir`.
+    pub fn builder(dir: impl AsRef<Path>) -> ShellBuilder {
+        ShellBuilder {
+            dir: dir.as_ref().to_owned(),
+            plugins: Vec::new(),
+            env: None,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn dirs(&self) -> &BrainDirs {
+        &self.inner.dirs
+    }
+
+    pub fn queue(&self) -> &Queue {
+        &self.inner.queue
+    }
+
+    pub fn bus(&self) -> &Bus<Event> {
+        &self.inner.bus
+    }
+
+    /// The tools `caller` may see, sorted by name.
+    pub fn tools(&self, caller: &Caller) -> Vec<ToolInfo> {
+        self.inner
+            .tools
+            .values()
+            .filter(|t| caller.permission.allows(t.spec.visibility))
+            .map(|t| t.spec.info())
+            .collect()
+    }
+
+    /// Runs tool `name` as `ctx.caller`. The permission check comes before anything runs,
+    /// so a refused call has no effect.
+    pub async fn execute(
+        &self,
+        name: &str,
+        input: Value,
+        ctx: ToolContext,
+    ) -> Result<ToolResult, ToolError> {
+        let span = tracing::info_span!("tool", tool = name, caller = %ctx.caller.source, permission = %ctx.caller.permission);
+        let Some(tool) = self.inner.tools.get(name) else {
+            span.in_scope(|| tracing::info!("unknown tool"));
+            return Err(ToolError::NotFound {
+                name: name.to_owned(),
+            });
+        };
+        if !ctx.caller.permission.allows(tool.spec.visibility) {
+            span.in_scope(|| tracing::warn!(required = %tool.spec.visibility, "permission denied"));
+            return Err(ToolError::PermissionDenied {
+                tool: name.to_owned(),
+                required: tool.spec.visibility,
+                caller: ctx.caller.permission,
+            });
+        }
+        let handler = tool.spec.handler.clone();
+        let started = Instant::now();
+        let result = handler.call(input, ctx).instrument(span.clone()).await;
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "tool call ok"),
+            Err(error) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, %error, "tool call failed"),
+        });
+        result
+    }
+
+    /// Starts this process's workers (concurrency and lease from `[queue]`).
+    pub async fn start_workers(&self) -> Result<(), ShellError> {
+        let mut workers = self.inner.workers.lock().await;
+        if workers.is_none() {
+            let q = &self.inner.config.queue;
+            let pool = self
+                .inner
+                .queue
+                .start_workers(WorkerConfig {
+                    concurrency: q.concurrency,
+                    lease: Duration::from_secs(u64::from(q.lease_seconds)),
+                    ..WorkerConfig::default()
+                })
+                .await?;
+            tracing::info!(
+                worker = pool.worker_id(),
+                concurrency = q.concurrency,
+                "workers started"
+            );
+            *workers = Some(pool);
+        }
+        Ok(())
+    }
+
+    /// Starts every plugin's long-running parts. A plugin whose start fails is reported
+    /// and left out; the others run.
+    pub async fn start_plugins(&self) -> Vec<(String, PluginError)> {
+        let mut failures = Vec::new();
+        for plugin in &self.inner.plugins {
+            let id = plugin.id().to_owned();
+            let Some(context) = self.inner.contexts.get(&id) else {
+                continue;
+            };
+            match plugin.start(context.clone()).await {
+                Ok(()) => self
+                    .inner
+                    .started
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(id),
+                Err(error) => {
+                    tracing::error!(plugin = %id, %error, "plugin failed to start; continuing without it");
+                    failures.push((id, error));
+                }
+            }
+        }
+        failures
+    }
+
+    /// Stops plugins, then the workers (waiting up to `timeout` for running jobs; the rest
+    /// go back to pending for the next start).
+    pub async fn shutdown(&self, timeout: Duration) {
+        let started =
+            std::mem::take(&mut *self.inner.started.lock().unwrap_or_else(|e| e.into_inner()));
+        for plugin in self
+            .inner
+            .plugins
+            .iter()
+            .filter(|p| started.iter().any(|id| id == p.id()))
+        {
+            if let Err(error) = plugin.stop().await {
+                tracing::warn!(plugin = plugin.id(), %error, "plugin failed to stop cleanly");
+            }
+        }
+        if let Some(pool) = self.inner.workers.lock().await.take() {
+            let report = pool.shutdown(timeout).await;
+            if report.released > 0 {
+                tracing::info!(
+                    released = report.released,
+                    "jobs still running were put back in the queue"
+                );
+            }
+        }
+        if let Err(error) = self.inner.queue.flush_estimates().await {
+            tracing::warn!(%error, "could not save duration estimates");
+        }
+    }
+
+    /// This shell as interfaces see it.
+    pub fn handle(&self) -> Arc<dyn ShellHandle> {
+        Arc::new(self.clone())
+    }
+}
+
+#[async_trait]
+impl ShellHandle for Shell {
+    fn tools(&self, caller: &Caller) -> Vec<ToolInfo> {
+        Shell::tools(self, caller)
+    }
+
+    async fn execute(
+        &self,
+        tool: &str,
+        input: Value,
+        ctx: ToolContext,
+    ) -> Result<ToolResult, ToolError> {
+        Shell::execute(self, tool, input, ctx).await
+    }
+
+    fn resources(&self, caller: &Caller) -> Vec<ResourceInfo> {
+        self.inner
+            .resources
+            .iter()
+            .filter(|(r, _)| caller.permission.allows(r.visibility))
+            .map(|(r, _)| ResourceInfo {
+                uri: r.uri.clone(),
+                name: r.name.clone(),
+                description: r.description.clone(),
+                mime_type: r.mime_type.clone(),
+            })
+            .collect()
+    }
+
+    async fn read_resource(
+        &self,
+        uri: &str,
+        caller: &Caller,
+    ) -> Result<ResourceContent, ToolError> {
+        let found = self
+            .inner
+            .resources
+            .iter()
+            .find(|(r, _)| uri_matches(&r.uri, uri));
+        let Some((resource, _)) = found else {
+            return Err(ToolError::NotFound {
+                name: uri.to_owned(),
+            });
+        };
+        if !caller.permission.allows(resource.visibility) {
+            return Err(ToolError::PermissionDenied {
+                tool: uri.to_owned(),
+                required: resource.visibility,
+                caller: caller.permission,
+            });
+        }
+        resource.handler.read(uri, caller).await
+    }
+
+    async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
+        builtin::status_entry(&self.inner.queue, id).await
+    }
+
+    fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event> {
+        self.inner.bus.subscribe(filter)
+    }
+
+    fn permission_of(&self, _interface: &str, user_id: &str) -> Permission {
+        self.inner.config.permission_of(user_id)
+    }
+}
+
+/// Whether `uri` matches `pattern`, where `{name}` in the pattern matches one path segment.
+fn uri_matches(pattern: &str, uri: &str) -> bool {
+    let mut p = pattern.split('/');
+    let mut u = uri.split('/');
+    loop {
+        match (p.next(), u.next()) {
+            (None, None) => return true,
+            (Some(ps), Some(us)) if ps.starts_with('{') && ps.ends_with('}') && !us.is_empty() => {}
+            (Some(ps), Some(us)) if ps == us => {}
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_templates() {
+        fn check(pattern: &str, uri: &str, ok: bool) {
+            assert_eq!(uri_matches(pattern, uri), ok, "{pattern} vs {uri}");
+        }
+        check("brain://jobs", "brain://jobs", true);
+        check("brain://jobs/{id}", "brain://jobs/job_1", true);
+        check("brain://jobs/{id}", "brain://jobs/", false);
+        check("brain://jobs/{id}", "brain://jobs/a/b", false);
+        check("brain://jobs", "brain://jobs/x", false);
+    }
+
+    #[test]
+    fn plugin_ids() {
+        fn check(id: &str, ok: bool) {
+            assert_eq!(valid_plugin_id(id), ok, "{id:?}");
+        }
+        check("site-builder", true);
+        check("x1", true);
+        check("Site", false);
+        check("-x", false);
+        check("", false);
+        check("a_b", false);
+    }
+}

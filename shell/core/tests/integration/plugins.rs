@@ -1,0 +1,127 @@
+//! Registration: ids, tool names, API versions, start failures.
+
+use std::sync::atomic::Ordering;
+
+use brain_core::ShellError;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_errors_are_refused_with_the_culprit_named() {
+    let brain = Brain::new("");
+    let err = brain
+        .shell(vec![
+            plugin(TestPlugin::new("alpha", &["alpha_run"])),
+            plugin(TestPlugin::new("alpha", &["other"])),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ShellError::DuplicatePlugin { id } if id == "alpha"),
+        "{err}"
+    );
+
+    let err = brain
+        .shell(vec![
+            plugin(TestPlugin::new("alpha", &["run"])),
+            plugin(TestPlugin::new("beta", &["run"])),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ShellError::DuplicateTool { name, first, second } if name == "run" && first == "alpha" && second == "beta"),
+        "{err}"
+    );
+
+    // A plugin may not take a built-in tool's name either.
+    let err = brain
+        .shell(vec![plugin(TestPlugin::new("alpha", &["status"]))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ShellError::DuplicateTool { first, .. } if first == "shell"),
+        "{err}"
+    );
+
+    let err = brain
+        .shell(vec![plugin(TestPlugin::new("alpha", &["alpha:run"]))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ShellError::InvalidToolName { plugin, message } if plugin == "alpha" && message.contains("alpha:run")),
+        "{err}"
+    );
+
+    let mut old = TestPlugin::new("alpha", &[]);
+    old.api_version = 0;
+    let err = brain.shell(vec![plugin(old)]).await.unwrap_err();
+    assert!(
+        matches!(&err, ShellError::ApiVersion { plugin, found: 0, .. } if plugin == "alpha"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("rebuild the plugin"), "{err}");
+
+    let err = brain
+        .shell(vec![plugin(TestPlugin::new("Alpha", &[]))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ShellError::InvalidPluginId { id } if id == "Alpha"),
+        "{err}"
+    );
+
+    // And a correct set registers.
+    let shell = brain
+        .shell(vec![
+            plugin(TestPlugin::new("alpha", &["alpha_run"])),
+            plugin(TestPlugin::new("beta", &["beta_run"])),
+        ])
+        .await
+        .unwrap();
+    let names: Vec<String> = shell
+        .tools(&brain_plugin_utils::Caller::cli())
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "alpha_run",
+            "beta_run",
+            "jobs_cancel",
+            "jobs_list",
+            "status"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_fails_to_start_does_not_take_the_others_down() {
+    let brain = Brain::new("");
+    let mut bad = TestPlugin::new("bad", &["bad_run"]);
+    bad.fail_start = true;
+    let good = TestPlugin::new("good", &["good_run"]);
+    let good_started = good.started.clone();
+    let shell = brain.shell(vec![plugin(bad), plugin(good)]).await.unwrap();
+    let failures = shell.start_plugins().await;
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].0, "bad");
+    assert!(
+        failures[0]
+            .1
+            .to_string()
+            .contains("asked this plugin to fail")
+    );
+    assert!(good_started.load(Ordering::SeqCst));
+    shell.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_reads_its_own_config_section() {
+    let brain = Brain::new("[alpha]\ngreeting = \"hi\"\n");
+    let shell = brain
+        .shell(vec![plugin(TestPlugin::new("alpha", &[]))])
+        .await
+        .unwrap();
+    assert_eq!(shell.config().section_json("alpha")["greeting"], "hi");
+}
