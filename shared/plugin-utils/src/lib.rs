@@ -7,6 +7,8 @@
 //!
 //! Nothing here touches SQLite, tokio runtimes or an interface library: the shell's crates
 //! implement what this crate declares, so a plugin depends on this crate alone.
+//!
+#![doc = include_str!("../README.md")]
 
 mod event;
 mod human;
@@ -17,6 +19,7 @@ mod plugin;
 mod request;
 mod response;
 mod source;
+pub mod testing;
 mod tool;
 
 pub use brain_messaging::{Bus, BusEvent, Delivery, Subscription, TryRecvError};

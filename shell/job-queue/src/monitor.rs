@@ -400,7 +400,13 @@ struct BatchState {
     errors: Vec<ItemError>,
     current: Option<String>,
     throttle: Throttle,
+    /// When the writer last reported this batch.
+    touched: Instant,
 }
+
+/// A batch this process has not heard of for this long, with none of its jobs running
+/// here, is forgotten: its last jobs finished in another process.
+const IDLE_BATCH: Duration = Duration::from_secs(600);
 
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
@@ -456,7 +462,10 @@ impl Monitor {
                     None => break,
                 },
                 _ = sleep_until(next) => self.flush_due(),
-                _ = save_estimates.tick() => self.save_estimates(),
+                _ = save_estimates.tick() => {
+                    self.save_estimates();
+                    self.forget_idle_batches();
+                }
                 _ = stop.cancelled() => {
                     // Deliver what is already queued so final events are not lost.
                     while let Ok(msg) = rx.try_recv() {
@@ -467,6 +476,16 @@ impl Monitor {
             }
         }
         self.save_estimates();
+    }
+
+    fn forget_idle_batches(&mut self) {
+        let running = &self.running;
+        self.batches.retain(|id, state| {
+            state.touched.elapsed() < IDLE_BATCH
+                || running
+                    .values()
+                    .any(|j| j.head.batch_id.as_deref() == Some(id.as_str()))
+        });
     }
 
     fn save_estimates(&self) {
@@ -673,8 +692,10 @@ impl Monitor {
                 errors: Vec::new(),
                 current: None,
                 throttle: Throttle::default(),
+                touched: Instant::now(),
             });
         state.row = row;
+        state.touched = Instant::now();
         let status = state.row.status();
         if state.status != Some(status) {
             state.status = Some(status);

@@ -1,0 +1,157 @@
+//! Helpers for testing a plugin without a shell: a [`RecordingContext`] that records what
+//! the plugin enqueues, and [`job_context`] to run a job handler directly.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{Event, PluginEvent};
+use crate::job::{JobContext, JobInfo, ProgressCell};
+use crate::plugin::{BrainDirs, PluginContext, Registrar, Registration};
+use crate::request::{NewBatch, NewJob};
+use crate::response::{AsyncToolResponse, JobKind, JobStatusEntry, StartStatus};
+use crate::source::{Source, Target};
+use crate::tool::ToolError;
+use crate::{Plugin, PluginError};
+use brain_messaging::{Bus, Subscription};
+
+/// A [`PluginContext`] that records enqueued jobs and published events instead of running
+/// anything.
+pub struct RecordingContext {
+    plugin_id: String,
+    dirs: BrainDirs,
+    config: Value,
+    bus: Bus<Event>,
+    jobs: Mutex<Vec<NewJob>>,
+    batches: Mutex<Vec<NewBatch>>,
+}
+
+impl RecordingContext {
+    pub fn new(plugin_id: &str) -> Arc<Self> {
+        Self::with_config(plugin_id, Value::Null)
+    }
+
+    /// A context whose [`PluginContext::config`] returns `config`.
+    pub fn with_config(plugin_id: &str, config: Value) -> Arc<Self> {
+        Arc::new(Self {
+            plugin_id: plugin_id.to_owned(),
+            dirs: BrainDirs::new(std::env::temp_dir().join(format!("brain-test-{plugin_id}"))),
+            config,
+            bus: Bus::new(),
+            jobs: Mutex::new(Vec::new()),
+            batches: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Jobs enqueued so far (outside batches).
+    pub fn jobs(&self) -> Vec<NewJob> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Batches enqueued so far.
+    pub fn batches(&self) -> Vec<NewBatch> {
+        self.batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Registers `plugin` against this context, as the shell would.
+    pub fn register(self: &Arc<Self>, plugin: &dyn Plugin) -> Result<Registration, PluginError> {
+        let mut registrar = Registrar::new(plugin.id(), self.clone());
+        plugin.register(&mut registrar)?;
+        Ok(registrar.finish())
+    }
+
+    fn response(&self, kind: JobKind, count: usize, message: &str) -> AsyncToolResponse {
+        AsyncToolResponse {
+            success: true,
+            job_id: format!(
+                "{}_test_{count}",
+                if kind == JobKind::Job { "job" } else { "batch" }
+            ),
+            kind,
+            status: StartStatus::Queued,
+            estimated_duration: None,
+            check_status_in: None,
+            message: message.to_owned(),
+            estimated_duration_ms: None,
+            check_status_in_ms: None,
+        }
+    }
+}
+
+#[async_trait]
+impl PluginContext for RecordingContext {
+    fn plugin_id(&self) -> &str {
+        &self.plugin_id
+    }
+
+    async fn enqueue(&self, job: NewJob, message: &str) -> Result<AsyncToolResponse, ToolError> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.push(job);
+        Ok(self.response(JobKind::Job, jobs.len(), message))
+    }
+
+    async fn enqueue_batch(
+        &self,
+        batch: NewBatch,
+        message: &str,
+    ) -> Result<AsyncToolResponse, ToolError> {
+        let mut batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        batches.push(batch);
+        Ok(self.response(JobKind::Batch, batches.len(), message))
+    }
+
+    async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
+        Err(ToolError::invalid(
+            "id",
+            format!("the recording context runs no jobs ({id:?})"),
+        ))
+    }
+
+    async fn cancel(&self, _id: &str) -> Result<(), ToolError> {
+        Ok(())
+    }
+
+    fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event> {
+        self.bus.subscribe(filter)
+    }
+
+    fn publish(&self, name: &str, target: Target, payload: Value) {
+        self.bus.publish(Event::Plugin(PluginEvent {
+            plugin: self.plugin_id.clone(),
+            name: name.to_owned(),
+            target,
+            payload,
+        }));
+    }
+
+    fn config(&self) -> Value {
+        self.config.clone()
+    }
+
+    fn dirs(&self) -> &BrainDirs {
+        &self.dirs
+    }
+}
+
+/// A context to run a job handler directly, and the cell its progress lands in.
+pub fn job_context(job_type: &str) -> (JobContext, Arc<ProgressCell>) {
+    let cell = Arc::new(ProgressCell::new(|| {}));
+    let info = JobInfo {
+        job_id: "job_test".to_owned(),
+        job_type: job_type.to_owned(),
+        attempt: 1,
+        max_attempts: 1,
+        label: None,
+        batch_id: None,
+        source: Source::cli(),
+    };
+    (
+        JobContext::new(info, cell.clone(), CancellationToken::new()),
+        cell,
+    )
+}
