@@ -16,4 +16,4 @@ pub use config::{
     RESERVED_ENV,
 };
 pub use error::ConfigError;
-pub use shell::{SHELL_PLUGIN_ID, Shell, ShellBuilder, ShellError};
+pub use shell::{INTERFACE_SECTIONS, SHELL_PLUGIN_ID, Shell, ShellBuilder, ShellError};

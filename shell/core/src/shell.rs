@@ -25,7 +25,7 @@ use crate::context::PluginCtx;
 pub const SHELL_PLUGIN_ID: &str = "shell";
 
 /// Top-level `brain.toml` sections that interfaces read.
-const INTERFACE_SECTIONS: &[&str] = &["mcp", "matrix"];
+pub const INTERFACE_SECTIONS: &[&str] = &["mcp", "matrix"];
 
 /// Why the shell could not be built or started.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +104,7 @@ pub struct ShellBuilder {
     dir: PathBuf,
     plugins: Vec<Arc<dyn Plugin>>,
     env: Option<Vec<(String, String)>>,
+    config: Option<Config>,
 }
 
 impl ShellBuilder {
@@ -117,6 +118,12 @@ impl ShellBuilder {
         self
     }
 
+    /// Uses an already loaded configuration (the binary loads it first to set up logging).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
     /// Uses these variables instead of the process environment for `BRAIN_*` overrides.
     pub fn env(mut self, env: Vec<(String, String)>) -> Self {
         self.env = Some(env);
@@ -127,9 +134,10 @@ impl ShellBuilder {
     /// tokio runtime. Nothing runs yet: see [`Shell::start_workers`] and
     /// [`Shell::start_plugins`].
     pub async fn build(self) -> Result<Shell, ShellError> {
-        let config = match self.env {
-            Some(env) => Config::load_with_env(&self.dir, env)?,
-            None => Config::load(&self.dir)?,
+        let config = match (self.config, self.env) {
+            (Some(config), _) => config,
+            (None, Some(env)) => Config::load_with_env(&self.dir, env)?,
+            (None, None) => Config::load(&self.dir)?,
         };
         Self::build_with(self.dir, config, self.plugins)
     }
@@ -270,6 +278,7 @@ impl Shell {
             dir: dir.as_ref().to_owned(),
             plugins: Vec::new(),
             env: None,
+            config: None,
         }
     }
 
@@ -326,7 +335,8 @@ impl Shell {
         let started = Instant::now();
         let result = handler.call(input, ctx).instrument(span.clone()).await;
         span.in_scope(|| match &result {
-            Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "tool call ok"),
+            // Successes at debug: one-shot CLI commands would otherwise print a line each.
+            Ok(_) => tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "tool call ok"),
             Err(error) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, %error, "tool call failed"),
         });
         result

@@ -146,7 +146,7 @@ impl Sizes {
                 batch: 100,
                 latency_samples: 50,
                 status_calls: 200,
-                progress_calls: 10_000_000,
+                progress_calls: 100_000_000, // ~0.5 s: long enough to span several publish windows
             }
         } else {
             Self {

@@ -1,0 +1,214 @@
+//! The command line, declared with clap's derive API. Each subcommand's arguments live here
+//! and its behaviour in `commands/<name>.rs`, so a new command (`mcp`, `matrix`, `chat`,
+//! `site …`) is one variant here and one module there.
+
+use std::path::PathBuf;
+
+use brain_core::LogLevel;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A personal brain: notes in a folder, plugins that turn them into things, and durable
+/// background jobs for everything slow.
+#[derive(Debug, Parser)]
+#[command(
+    name = "brain",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub(crate) struct Cli {
+    /// The brain directory (the folder with brain.toml) [default: $BRAIN_DIR, else the
+    /// current directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+
+    /// How much to log (to stderr, or [logging] file) [default: $RUST_LOG, else
+    /// $BRAIN_LOG_LEVEL, else [logging] level, else info]
+    #[arg(long, global = true, value_name = "LEVEL", value_enum)]
+    pub(crate) log_level: Option<LevelArg>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a brain: brain.toml, example notes and a .gitignore (never overwrites a file)
+    Init(InitArgs),
+    /// Run the brain: workers for its jobs and its plugins, until Ctrl-C or SIGTERM
+    Start,
+    /// List, inspect and cancel jobs (run `brain start` elsewhere to work on them)
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Run any tool as the brain's owner and print its result as JSON
+    Tool(ToolArgs),
+    /// Check the configuration
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print a shell completion script: `source <(brain completions bash)`
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Where to create the brain (created if missing) [default: --dir, $BRAIN_DIR, else the
+    /// current directory]
+    // Its own id: `dir` is the global `--dir`, which must stay usable here too.
+    #[arg(id = "target", value_name = "DIR")]
+    pub(crate) target: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobsCommand {
+    /// Jobs and batches, newest first: active ones, then recently finished
+    List(ListArgs),
+    /// The status of a job or batch: progress, estimate, result or errors
+    Status {
+        /// The job or batch id
+        id: String,
+        /// Print the structured result as JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a job or a whole batch: waiting jobs at once, running ones cooperatively
+    Cancel {
+        /// The job or batch id
+        id: String,
+        /// Print the structured result as JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only pending and running work
+    #[arg(long)]
+    pub(crate) active: bool,
+    /// Only jobs of this type, e.g. `site-builder:generate`
+    #[arg(long = "type", value_name = "TYPE")]
+    pub(crate) job_type: Option<String>,
+    /// Only work started from this source, e.g. `cli` or `mcp:<session>`
+    #[arg(long, value_name = "SOURCE")]
+    pub(crate) source: Option<String>,
+    /// At most this many entries (1-500) [default: 50]
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
+    /// Print the structured result as JSON instead of text
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ToolArgs {
+    /// The tool's name, e.g. `jobs_list`
+    pub(crate) name: String,
+    /// The tool's input, a JSON object
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub(crate) args: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Validate brain.toml with the BRAIN_* overrides and print the effective configuration
+    /// (secrets masked)
+    Check,
+}
+
+/// `--log-level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LevelArg {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl From<LevelArg> for LogLevel {
+    fn from(level: LevelArg) -> Self {
+        match level {
+            LevelArg::Error => LogLevel::Error,
+            LevelArg::Warn => LogLevel::Warn,
+            LevelArg::Info => LogLevel::Info,
+            LevelArg::Debug => LogLevel::Debug,
+            LevelArg::Trace => LogLevel::Trace,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli = Cli::try_parse_from([
+            "brain",
+            "jobs",
+            "list",
+            "--dir",
+            "x",
+            "--log-level",
+            "debug",
+            "--type",
+            "a:b",
+        ])
+        .unwrap();
+        assert_eq!(cli.dir, Some(PathBuf::from("x")));
+        assert_eq!(cli.log_level, Some(LevelArg::Debug));
+        match cli.command {
+            Command::Jobs {
+                command: JobsCommand::List(args),
+            } => assert_eq!(args.job_type.as_deref(), Some("a:b")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn init_takes_a_folder_or_the_global_dir() {
+        let target = |args: &[&str]| match Cli::try_parse_from(args).unwrap() {
+            Cli {
+                dir,
+                command: Command::Init(init),
+                ..
+            } => (dir, init.target),
+            other => panic!("{other:?}"),
+        };
+        let path = |p: &str| Some(PathBuf::from(p));
+        assert_eq!(target(&["brain", "init", "a"]), (None, path("a")));
+        assert_eq!(target(&["brain", "--dir", "b", "init"]), (path("b"), None));
+        assert_eq!(target(&["brain", "init", "--dir", "b"]), (path("b"), None));
+        assert_eq!(
+            target(&["brain", "init", "--dir", "b", "a"]),
+            (path("b"), path("a"))
+        );
+    }
+
+    #[test]
+    fn usage_errors_are_clap_errors() {
+        for args in [
+            &["brain"][..],
+            &["brain", "--log-level", "loud", "start"],
+            &["brain", "jobs", "status"],
+            &["brain", "completions", "tcsh"],
+            &["brain", "tool"],
+        ] {
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+}

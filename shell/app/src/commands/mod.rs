@@ -1,0 +1,89 @@
+//! One module per command. [`run`] resolves what every command shares — the brain directory,
+//! the log level, the plugins — into a [`Brain`], then hands it to the command.
+//!
+//! Commands that only read or enqueue (`jobs`, `tool`) open the shell without starting
+//! workers: the work itself is done by a `brain start` running elsewhere on the same
+//! database.
+
+mod completions;
+mod config;
+mod init;
+mod jobs;
+mod start;
+mod tool;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use brain_core::{Config, ConfigError, LogLevel, Shell};
+use brain_plugin_utils::Plugin;
+
+use crate::cli::{Cli, Command};
+use crate::logging;
+
+/// What every command knows: where the brain is, how loud to be, and the plugins this
+/// binary was built with.
+pub(crate) struct Brain {
+    pub(crate) dir: PathBuf,
+    log_level: Option<LogLevel>,
+    pub(crate) plugins: Vec<Arc<dyn Plugin>>,
+}
+
+impl Brain {
+    /// Reads `brain.toml` with the environment's overrides.
+    pub(crate) fn load_config(&self) -> anyhow::Result<Config> {
+        Config::load(&self.dir).map_err(|error| match error {
+            // Already says where it looked and to run `brain init`.
+            ConfigError::Missing { .. } => anyhow::Error::new(error),
+            other => anyhow::Error::new(other).context("invalid configuration"),
+        })
+    }
+
+    /// Starts logging without a configuration (for commands that do not read one).
+    pub(crate) fn init_logging(&self) -> anyhow::Result<()> {
+        logging::init(self.log_level, None)
+    }
+
+    /// Loads the configuration, starts logging as it says, and builds the shell with this
+    /// binary's plugins. Starts nothing.
+    pub(crate) async fn open_shell(&self) -> anyhow::Result<Shell> {
+        let config = self.load_config()?;
+        logging::init(self.log_level, Some(&config.logging))?;
+        let mut builder = Shell::builder(&self.dir).config(config);
+        for plugin in &self.plugins {
+            builder = builder.plugin_arc(plugin.clone());
+        }
+        builder
+            .build()
+            .await
+            .with_context(|| format!("cannot open the brain in {}", self.dir.display()))
+    }
+}
+
+/// Runs the parsed command line.
+pub(crate) async fn run(cli: Cli, plugins: Vec<Arc<dyn Plugin>>) -> anyhow::Result<()> {
+    let brain = Brain {
+        dir: brain_dir(cli.dir),
+        log_level: cli.log_level.map(LogLevel::from),
+        plugins,
+    };
+    match cli.command {
+        Command::Init(args) => init::run(&brain, args),
+        Command::Start => start::run(&brain).await,
+        Command::Jobs { command } => jobs::run(&brain, command).await,
+        Command::Tool(args) => tool::run(&brain, args).await,
+        Command::Config { command } => config::run(&brain, command),
+        Command::Completions { shell } => completions::run(shell),
+    }
+}
+
+/// `--dir`, else `$BRAIN_DIR`, else the current directory (kept relative: messages then show
+/// the path as the person typed it).
+fn brain_dir(flag: Option<PathBuf>) -> PathBuf {
+    match (flag, std::env::var_os("BRAIN_DIR")) {
+        (Some(dir), _) => dir,
+        (None, Some(dir)) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from("."),
+    }
+}

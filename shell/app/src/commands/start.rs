@@ -1,0 +1,91 @@
+//! `brain start`: runs the brain in the foreground — the job workers and every plugin's
+//! long-running parts — until SIGINT (Ctrl-C) or SIGTERM, then shuts down gracefully:
+//! plugins stop, running jobs get up to [`SHUTDOWN_GRACE`] to finish, and whatever is still
+//! running goes back to the queue for the next start. A second signal during shutdown stops
+//! at once (the jobs' leases lapse and they run again later; nothing is lost).
+//! Interfaces (MCP, Matrix) will be started here too.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::commands::Brain;
+
+/// How long running jobs may take to finish after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
+    // Listening before anything starts: a signal that arrives early still stops us cleanly
+    // instead of killing the process with jobs half-claimed.
+    let mut signals = Signals::new().context("cannot listen for stop signals")?;
+    let shell = brain.open_shell().await?;
+    shell
+        .start_workers()
+        .await
+        .context("cannot start the workers")?;
+    for (plugin, error) in shell.start_plugins().await {
+        eprintln!("warning: plugin {plugin:?} did not start, continuing without it: {error}");
+    }
+    let dir = std::path::absolute(&brain.dir).unwrap_or_else(|_| brain.dir.clone());
+    eprintln!(
+        "brain running in {} (workers: {}); Ctrl-C to stop",
+        dir.display(),
+        shell.config().queue.concurrency
+    );
+
+    let signal = signals.next().await;
+    eprintln!("{signal}: stopping (running jobs get {SHUTDOWN_GRACE:?}; again to stop at once)");
+    tokio::select! {
+        () = shell.shutdown(SHUTDOWN_GRACE) => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        signal = signals.next() => Err(anyhow::anyhow!(
+            "{signal} during shutdown: stopped at once; unfinished jobs run again at the next start"
+        )),
+    }
+}
+
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), registered when created.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
+        }
+    }
+
+    /// Waits for the next signal; returns its name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "interrupted",
+                _ = self.terminate.recv() => "terminated",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "interrupted",
+                // No way to be told to stop: run until killed.
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}

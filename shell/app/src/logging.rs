@@ -1,0 +1,154 @@
+//! Logging: `tracing` events to stderr, or appended to `[logging] file` — never to stdout,
+//! which carries results (and, for the MCP server, the protocol itself).
+//!
+//! The level comes from, in order: `--log-level`, `RUST_LOG` (a full `tracing` filter, for
+//! people who want `brain_job_queue=trace`), `BRAIN_LOG_LEVEL`, `[logging] level`, `info`.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use brain_core::{LogLevel, LoggingSection};
+use tracing_subscriber::EnvFilter;
+
+use crate::exit::usage;
+
+/// Where the level was found, and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Directive {
+    Level(LogLevel),
+    /// `RUST_LOG`'s filter, verbatim.
+    Filter(String),
+}
+
+/// Picks the level by precedence. `rust_log` and `brain_log_level` are those variables'
+/// values (None when unset); an empty value counts as unset, as shells make those easily.
+pub(crate) fn directive(
+    flag: Option<LogLevel>,
+    rust_log: Option<&str>,
+    brain_log_level: Option<&str>,
+    config: Option<LogLevel>,
+) -> anyhow::Result<Directive> {
+    if let Some(level) = flag {
+        return Ok(Directive::Level(level));
+    }
+    if let Some(filter) = rust_log.filter(|v| !v.trim().is_empty()) {
+        return Ok(Directive::Filter(filter.to_owned()));
+    }
+    if let Some(value) = brain_log_level.filter(|v| !v.trim().is_empty()) {
+        return value.parse().map(Directive::Level).map_err(|()| {
+            usage(format!(
+                "invalid BRAIN_LOG_LEVEL {value:?}: expected error, warn, info, debug or trace"
+            ))
+        });
+    }
+    Ok(Directive::Level(config.unwrap_or_default()))
+}
+
+/// Installs the global subscriber. `config` is `[logging]` when the command read
+/// `brain.toml` (`init` and `completions` do not).
+pub(crate) fn init(flag: Option<LogLevel>, config: Option<&LoggingSection>) -> anyhow::Result<()> {
+    let rust_log = env_var("RUST_LOG")?;
+    let brain_log_level = env_var("BRAIN_LOG_LEVEL")?;
+    let filter = match directive(
+        flag,
+        rust_log.as_deref(),
+        brain_log_level.as_deref(),
+        config.map(|c| c.level),
+    )? {
+        Directive::Level(level) => EnvFilter::new(level.as_str()),
+        Directive::Filter(filter) => EnvFilter::try_new(&filter)
+            .map_err(|e| usage(format!("invalid RUST_LOG {filter:?}: {e}")))?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let installed = match config.and_then(|c| c.file.as_deref()) {
+        Some(path) => builder.with_writer(Mutex::new(open_log(path)?)).try_init(),
+        None => builder.try_init(),
+    };
+    // Only fails if a subscriber is already installed (a second call): keep the first.
+    if let Err(error) = installed {
+        tracing::debug!(%error, "logging was already set up");
+    }
+    Ok(())
+}
+
+fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!(
+                "cannot create the folder of the log file {} (logging.file)",
+                path.display()
+            )
+        })?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the log file {} (logging.file)", path.display()))
+}
+
+/// A variable's value; None when unset. A value that is not Unicode is refused rather than
+/// ignored, so a person is not left wondering why it had no effect.
+fn env_var(name: &str) -> anyhow::Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(usage(format!("{name} is not valid UTF-8"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_is_flag_rust_log_brain_log_level_config() {
+        use LogLevel::*;
+        /// (--log-level, RUST_LOG, BRAIN_LOG_LEVEL, [logging] level) => expected.
+        fn check(
+            flag: Option<LogLevel>,
+            rust_log: Option<&str>,
+            brain: Option<&str>,
+            config: Option<LogLevel>,
+            expected: Directive,
+        ) {
+            assert_eq!(
+                directive(flag, rust_log, brain, config).unwrap(),
+                expected,
+                "{flag:?} {rust_log:?} {brain:?} {config:?}"
+            );
+        }
+        let level = Directive::Level;
+        check(
+            Some(Trace),
+            Some("warn"),
+            Some("error"),
+            Some(Debug),
+            level(Trace),
+        );
+        check(
+            None,
+            Some("brain_core=debug"),
+            Some("error"),
+            Some(Debug),
+            Directive::Filter("brain_core=debug".into()),
+        );
+        check(None, None, Some("ERROR"), Some(Debug), level(Error));
+        check(None, Some(""), Some("warn"), Some(Debug), level(Warn));
+        check(None, None, None, Some(Debug), level(Debug));
+        check(None, None, Some(" "), None, level(Info));
+    }
+
+    #[test]
+    fn a_bad_brain_log_level_is_a_usage_error() {
+        let error = directive(None, None, Some("loud"), None).unwrap_err();
+        assert!(error.to_string().contains("BRAIN_LOG_LEVEL"), "{error}");
+        assert_eq!(crate::exit::code_of(&error), crate::exit::USAGE);
+        // The flag wins, so the bad variable is never read.
+        assert!(directive(Some(LogLevel::Info), None, Some("loud"), None).is_ok());
+    }
+}

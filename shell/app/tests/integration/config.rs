@@ -1,0 +1,106 @@
+//! `brain config check` and configuration errors: exit 2 with a message that names the key
+//! or variable, secrets never printed, and the logging settings obeyed.
+
+use crate::support::{brain, brain_run, edit_config, run, scaffolded};
+
+#[test]
+fn check_prints_the_effective_config() {
+    let (_tmp, dir) = scaffolded();
+    let run = brain_run(&dir, &["config", "check"]).expect(0);
+    let config: toml::Table = run.stdout.parse().unwrap();
+    let queue = config["queue"].as_table().unwrap();
+    assert_eq!(queue["concurrency"].as_integer(), Some(4));
+    assert_eq!(queue["retention_days"].as_integer(), Some(7));
+    assert_eq!(queue["max_events_per_second"].as_integer(), Some(10));
+    assert_eq!(queue["lease_seconds"].as_integer(), Some(30));
+    assert_eq!(config["logging"]["level"].as_str(), Some("info"));
+    // The file alone was read: no database was opened.
+    assert!(!dir.join(".brain").exists());
+}
+
+#[test]
+fn secrets_are_masked() {
+    let (_tmp, dir) = scaffolded();
+    let path = dir.join("brain.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[matrix]\npassword = \"hunter2\"\n");
+    std::fs::write(&path, text).unwrap();
+    let run = brain_run(&dir, &["config", "check"]).expect(0);
+    assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    let config: toml::Table = run.stdout.parse().unwrap();
+    assert_eq!(config["matrix"]["password"].as_str(), Some("********"));
+}
+
+#[test]
+fn a_bad_value_names_its_key() {
+    let (_tmp, dir) = scaffolded();
+    edit_config(&dir, "concurrency = 4", "concurrency = 0");
+    let run = brain_run(&dir, &["config", "check"]).expect(2);
+    assert!(run.stderr.contains("queue.concurrency"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    // Every command refuses it the same way.
+    let jobs = brain_run(&dir, &["jobs", "list"]).expect(2);
+    assert!(jobs.stderr.contains("queue.concurrency"), "{}", jobs.stderr);
+}
+
+#[test]
+fn a_bad_override_names_its_variable() {
+    let (_tmp, dir) = scaffolded();
+    let mut command = brain(&dir, &["config", "check"]);
+    command.env("BRAIN_QUEUE__CONCURRENCY", "abc");
+    let run = run(command).expect(2);
+    assert!(
+        run.stderr.contains("BRAIN_QUEUE__CONCURRENCY"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn invalid_toml_is_a_config_error() {
+    let (_tmp, dir) = scaffolded();
+    edit_config(&dir, "[queue]", "[queue");
+    let run = brain_run(&dir, &["config", "check"]).expect(2);
+    assert!(run.stderr.contains("brain.toml:"), "{}", run.stderr);
+}
+
+#[test]
+fn logs_go_to_the_configured_file() {
+    let (_tmp, dir) = scaffolded();
+    edit_config(
+        &dir,
+        "# file = \".brain/brain.log\"",
+        "file = \"logs/brain.log\"",
+    );
+    // Successful tool calls are traced at debug level.
+    edit_config(&dir, "level = \"info\"", "level = \"debug\"");
+    let run = brain_run(&dir, &["tool", "jobs_list"]).expect(0);
+    assert!(!run.stderr.contains("tool call"), "{}", run.stderr);
+    let log = std::fs::read_to_string(dir.join("logs/brain.log")).unwrap();
+    assert!(log.contains("tool call ok"), "{log}");
+}
+
+#[test]
+fn log_level_precedence_reaches_the_logs() {
+    let (_tmp, dir) = scaffolded();
+    // [logging] level = "debug" logs each tool call; BRAIN_LOG_LEVEL=warn silences that.
+    edit_config(&dir, "level = \"info\"", "level = \"debug\"");
+    let mut quiet = brain(&dir, &["tool", "jobs_list"]);
+    quiet.env("BRAIN_LOG_LEVEL", "warn");
+    let quiet = run(quiet).expect(0);
+    assert!(!quiet.stderr.contains("tool call"), "{}", quiet.stderr);
+    // RUST_LOG beats BRAIN_LOG_LEVEL, and the flag beats both.
+    let mut loud = brain(&dir, &["tool", "jobs_list"]);
+    loud.env("BRAIN_LOG_LEVEL", "error")
+        .env("RUST_LOG", "debug");
+    assert!(run(loud).expect(0).stderr.contains("tool call ok"));
+    let mut flag = brain(&dir, &["--log-level", "error", "tool", "jobs_list"]);
+    flag.env("RUST_LOG", "debug");
+    assert!(!run(flag).expect(0).stderr.contains("tool call"));
+
+    let mut bad = brain(&dir, &["tool", "jobs_list"]);
+    bad.env("BRAIN_LOG_LEVEL", "loud");
+    let bad = run(bad).expect(2);
+    assert!(bad.stderr.contains("BRAIN_LOG_LEVEL"), "{}", bad.stderr);
+}

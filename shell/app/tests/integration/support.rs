@@ -1,0 +1,66 @@
+//! Running the `brain` binary in a clean environment and capturing what it printed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one run of `brain` did.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    /// Panics with everything printed unless the exit code is `code`.
+    #[track_caller]
+    pub(crate) fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "exit code; {self:#?}");
+        self
+    }
+}
+
+/// `brain` with `args`, in `cwd`, with no `BRAIN_*` or `RUST_LOG` variables from the
+/// environment running the tests.
+pub(crate) fn brain(cwd: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_brain"));
+    command.args(args).current_dir(cwd);
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("BRAIN_") || text == "RUST_LOG" {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+pub(crate) fn run(mut command: Command) -> Run {
+    let output = command.output().expect("run brain");
+    Run {
+        // A signal death has no code; -1 never matches an expected one.
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// Runs `brain args` in `cwd`.
+pub(crate) fn brain_run(cwd: &Path, args: &[&str]) -> Run {
+    run(brain(cwd, args))
+}
+
+/// A temporary folder with a brain scaffolded in `brain/` inside it.
+pub(crate) fn scaffolded() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    brain_run(tmp.path(), &["init", "brain"]).expect(0);
+    let dir = tmp.path().join("brain");
+    (tmp, dir)
+}
+
+/// Replaces `from` (which must be there) with `to` in the brain's `brain.toml`.
+pub(crate) fn edit_config(dir: &Path, from: &str, to: &str) {
+    let path = dir.join("brain.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from:?} not in brain.toml");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}

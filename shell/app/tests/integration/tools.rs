@@ -1,0 +1,43 @@
+//! `brain tool` and `brain jobs`: results on stdout, exit 2 for what the caller must fix.
+
+use serde_json::Value;
+
+use crate::support::{brain_run, scaffolded};
+
+#[test]
+fn invalid_input_names_the_field() {
+    let (_tmp, dir) = scaffolded();
+    let run = brain_run(&dir, &["tool", "status", "--args", r#"{"id": 5}"#]).expect(2);
+    assert!(run.stderr.contains("`id`"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn unknown_tools_and_bad_json_are_usage_errors() {
+    let (_tmp, dir) = scaffolded();
+    let run = brain_run(&dir, &["tool", "nope"]).expect(2);
+    assert!(run.stderr.contains("nope"), "{}", run.stderr);
+    let run = brain_run(&dir, &["tool", "jobs_list", "--args", "not json"]).expect(2);
+    assert!(run.stderr.contains("--args"), "{}", run.stderr);
+}
+
+#[test]
+fn results_are_json_on_stdout_and_logs_on_stderr() {
+    let (_tmp, dir) = scaffolded();
+    let run = brain_run(&dir, &["--log-level", "debug", "tool", "jobs_list"]).expect(0);
+    let result: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: stdout is not JSON:\n{}", run.stdout));
+    assert_eq!(result, serde_json::json!({}));
+    assert!(run.stderr.contains("DEBUG"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_jobs_are_usage_errors() {
+    let (_tmp, dir) = scaffolded();
+    for command in ["status", "cancel"] {
+        let run = brain_run(&dir, &["jobs", command, "job_nope"]).expect(2);
+        assert!(run.stderr.contains("job_nope"), "{command}: {}", run.stderr);
+    }
+    let run = brain_run(&dir, &["jobs", "list", "--limit", "0"]).expect(2);
+    assert!(run.stderr.contains("`limit`"), "{}", run.stderr);
+}
