@@ -11,6 +11,7 @@
 #![doc = include_str!("../README.md")]
 
 mod event;
+mod generate;
 mod human;
 mod interface;
 mod job;
@@ -26,6 +27,7 @@ pub use brain_messaging::{Bus, BusEvent, Delivery, Subscription, TryRecvError};
 pub use event::{
     BatchDetails, Event, ItemError, JobDetails, JobProgressEvent, PluginEvent, Timing, Update,
 };
+pub use generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 pub use human::{format_duration, format_range, format_short, round_check_interval};
 pub use interface::{Interface, ResourceInfo, ShellHandle};
 pub use job::{

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::event::Event;
+use crate::generate::{ContentGenerator, NoteHit};
 use crate::job::{DynJobHandler, JobHandler, erase_handler};
 use crate::permission::{Caller, Permission};
 use crate::request::{NewBatch, NewJob};
@@ -79,6 +80,15 @@ pub trait PluginContext: Send + Sync {
 
     /// Publishes a plugin event (`name` is namespaced by the plugin id).
     fn publish(&self, name: &str, target: Target, payload: Value);
+
+    /// The content generator configured in `brain.toml` (`[ai] provider`).
+    fn generator(&self) -> Arc<dyn ContentGenerator>;
+
+    /// The notes best matching `query` (full-text, ranked), at most `limit`.
+    async fn search_notes(&self, query: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError>;
+
+    /// Notes carrying `tag`, newest first, at most `limit`.
+    async fn notes_tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError>;
 
     /// This plugin's section of `brain.toml` (see [`Plugin::config_section`]), or null.
     fn config(&self) -> Value;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, PluginEvent};
+use crate::generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 use crate::job::{JobContext, JobInfo, ProgressCell};
 use crate::plugin::{BrainDirs, PluginContext, Registrar, Registration};
 use crate::request::{NewBatch, NewJob};
@@ -26,6 +27,41 @@ pub struct RecordingContext {
     bus: Bus<Event>,
     jobs: Mutex<Vec<NewJob>>,
     batches: Mutex<Vec<NewBatch>>,
+    notes: Vec<NoteHit>,
+    generator: Arc<dyn ContentGenerator>,
+}
+
+/// A generator for tests that cannot generate anything.
+struct NoGenerator;
+
+#[async_trait]
+impl ContentGenerator for NoGenerator {
+    fn name(&self) -> &str {
+        "none"
+    }
+
+    async fn generate(
+        &self,
+        request: &GenerationRequest,
+        _: &CancellationToken,
+    ) -> Result<Value, GenerateError> {
+        Err(GenerateError::Unsupported {
+            provider: "none".into(),
+            kind: request.kind.clone(),
+        })
+    }
+
+    async fn answer(
+        &self,
+        _: &str,
+        passages: &[NoteHit],
+        _: &CancellationToken,
+    ) -> Result<Answer, GenerateError> {
+        Ok(Answer {
+            text: String::new(),
+            sources: passages.to_vec(),
+        })
+    }
 }
 
 impl RecordingContext {
@@ -42,7 +78,24 @@ impl RecordingContext {
             bus: Bus::new(),
             jobs: Mutex::new(Vec::new()),
             batches: Mutex::new(Vec::new()),
+            notes: Vec::new(),
+            generator: Arc::new(NoGenerator),
         })
+    }
+
+    /// A context with these notes to search and this generator.
+    pub fn with_content(
+        plugin_id: &str,
+        config: Value,
+        notes: Vec<NoteHit>,
+        generator: Arc<dyn ContentGenerator>,
+    ) -> Arc<Self> {
+        let mut ctx = Self::with_config(plugin_id, config);
+        if let Some(inner) = Arc::get_mut(&mut ctx) {
+            inner.notes = notes;
+            inner.generator = generator;
+        }
+        ctx
     }
 
     /// Jobs enqueued so far (outside batches).
@@ -127,6 +180,36 @@ impl PluginContext for RecordingContext {
             target,
             payload,
         }));
+    }
+
+    fn generator(&self) -> Arc<dyn ContentGenerator> {
+        self.generator.clone()
+    }
+
+    async fn search_notes(&self, query: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
+        // Substring matching stands in for full-text search here.
+        let query = query.to_lowercase();
+        Ok(self
+            .notes
+            .iter()
+            .filter(|n| {
+                query.split_whitespace().any(|w| {
+                    n.title.to_lowercase().contains(w) || n.summary.to_lowercase().contains(w)
+                })
+            })
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn notes_tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
+        Ok(self
+            .notes
+            .iter()
+            .filter(|n| n.tags.iter().any(|t| t == tag))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     fn config(&self) -> Value {

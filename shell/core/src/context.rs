@@ -4,12 +4,14 @@
 use async_trait::async_trait;
 use brain_job_queue::Queue;
 use brain_plugin_utils::{
-    AsyncToolResponse, BrainDirs, Bus, Event, JobStatusEntry, NewBatch, NewJob, PluginContext,
-    PluginEvent, Subscription, Target, ToolError,
+    AsyncToolResponse, BrainDirs, Bus, ContentGenerator, Event, JobStatusEntry, NewBatch, NewJob,
+    NoteHit, PluginContext, PluginEvent, Subscription, Target, ToolError,
 };
 use serde_json::Value;
+use std::sync::Arc;
 
 use crate::builtin::{queue_error, status_entry};
+use crate::notes::Notes;
 
 pub(crate) struct PluginCtx {
     pub(crate) plugin_id: String,
@@ -17,6 +19,8 @@ pub(crate) struct PluginCtx {
     pub(crate) bus: Bus<Event>,
     pub(crate) dirs: BrainDirs,
     pub(crate) config: Value,
+    pub(crate) notes: Notes,
+    pub(crate) generator: Arc<dyn ContentGenerator>,
 }
 
 impl PluginCtx {
@@ -74,6 +78,18 @@ impl PluginContext for PluginCtx {
             target,
             payload,
         }));
+    }
+
+    fn generator(&self) -> Arc<dyn ContentGenerator> {
+        self.generator.clone()
+    }
+
+    async fn search_notes(&self, query: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
+        self.notes.search(query, limit).await
+    }
+
+    async fn notes_tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
+        self.notes.tagged(tag, limit).await
     }
 
     fn config(&self) -> Value {

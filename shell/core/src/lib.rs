@@ -8,6 +8,7 @@ mod builtin;
 mod config;
 mod context;
 mod error;
+mod notes;
 mod shell;
 
 pub use builtin::describe as describe_status;
@@ -16,4 +17,5 @@ pub use config::{
     RESERVED_ENV,
 };
 pub use error::ConfigError;
-pub use shell::{INTERFACE_SECTIONS, SHELL_PLUGIN_ID, Shell, ShellBuilder, ShellError};
+pub use notes::INDEX_JOB;
+pub use shell::{SHELL_PLUGIN_ID, SHELL_SECTIONS, Shell, ShellBuilder, ShellError};

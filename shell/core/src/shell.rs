@@ -20,12 +20,14 @@ use tracing::Instrument;
 use crate::builtin;
 use crate::config::{Config, ConfigError};
 use crate::context::PluginCtx;
+use crate::notes::{self, IndexNotes, Notes};
 
 /// The plugin id under which the shell's own tools are registered.
 pub const SHELL_PLUGIN_ID: &str = "shell";
 
-/// Top-level `brain.toml` sections that interfaces read.
-pub const INTERFACE_SECTIONS: &[&str] = &["mcp", "matrix"];
+/// Top-level `brain.toml` sections the shell and its interfaces read besides the known
+/// ones: `[ai]` (the content generator), `[notes]` (where the notes are), `[mcp]`, `[matrix]`.
+pub const SHELL_SECTIONS: &[&str] = &["ai", "notes", "mcp", "matrix"];
 
 /// Why the shell could not be built or started.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,10 @@ pub enum ShellError {
     },
     #[error("plugin {plugin:?} failed to register: {message}")]
     Register { plugin: String, message: String },
+    #[error("notes index: {0}")]
+    Notes(#[from] brain_notes::NotesError),
+    #[error("{0}")]
+    Ai(String),
 }
 
 pub(crate) struct RegisteredTool {
@@ -163,6 +169,25 @@ impl ShellBuilder {
             bus.clone(),
         )?;
 
+        let notes_dir = match config.section_json("notes").get("dir") {
+            None => dirs.root.join("notes"),
+            Some(serde_json::Value::String(d)) if !d.is_empty() => dirs.root.join(d),
+            Some(other) => {
+                return Err(ShellError::Config(ConfigError::Invalid {
+                    key: "notes.dir".into(),
+                    value: other.to_string(),
+                    allowed: "a folder path relative to the brain directory".into(),
+                }));
+            }
+        };
+        let notes = Notes::new(brain_notes::NotesIndex::open(
+            &dirs.data.join("notes.db"),
+            &notes_dir,
+        )?);
+        let generator = brain_ai_service::from_config(&config.section_json("ai"))
+            .map_err(|e| ShellError::Ai(format!("invalid [ai] configuration: {e}")))?;
+        queue.register(notes::INDEX_JOB, IndexNotes(notes.clone()))?;
+
         let mut tools: BTreeMap<String, RegisteredTool> = BTreeMap::new();
         let mut resources = Vec::new();
         let mut contexts = BTreeMap::new();
@@ -187,7 +212,10 @@ impl ShellBuilder {
             );
             Ok(())
         };
-        for spec in builtin::tools(&queue) {
+        for spec in builtin::tools(&queue)
+            .into_iter()
+            .chain(notes::tools(&notes, &generator, &queue))
+        {
             add_tool(spec, SHELL_PLUGIN_ID)?;
         }
 
@@ -214,6 +242,8 @@ impl ShellBuilder {
                 bus: bus.clone(),
                 dirs: dirs.clone(),
                 config: config.section_json(plugin.config_section()),
+                notes: notes.clone(),
+                generator: generator.clone(),
             });
             let mut registrar = Registrar::new(id.clone(), context.clone());
             plugin
@@ -239,7 +269,7 @@ impl ShellBuilder {
         }
 
         let mut claimed: Vec<&str> = plugins.iter().map(|p| p.config_section()).collect();
-        claimed.extend_from_slice(INTERFACE_SECTIONS);
+        claimed.extend_from_slice(SHELL_SECTIONS);
         if let Err(error) = config.check_sections(&claimed) {
             // A section no compiled-in plugin reads is not fatal (the plugin may come later),
             // but a typo must not pass silently.

@@ -138,6 +138,22 @@ level = "info"
 # anchor = ["@me:example.org"]
 # trusted = ["@friend:example.org"]
 
+# Where the notes are (markdown files with YAML frontmatter); they are indexed for search.
+[notes]
+dir = "notes"
+
+# What writes content: "local" composes it offline from the site settings and the notes
+# (deterministic, no network); "openai" asks any OpenAI-compatible endpoint (OpenAI,
+# Ollama, llama.cpp server, vLLM).
+[ai]
+provider = "local"
+# [ai.openai]
+# base_url = "http://127.0.0.1:11434/v1"
+# model = "llama3.1"
+# api_key = "..."            # or set OPENAI_API_KEY
+# timeout_seconds = 60
+# max_retries = 3
+
 # The website built from the notes: its routes, and the sections of each page.
 [site]
 title = {name}

@@ -7,6 +7,7 @@
 mod support;
 
 mod config;
+mod notes;
 mod permissions;
 mod plugins;
 mod tools;

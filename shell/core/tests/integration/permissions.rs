@@ -49,7 +49,7 @@ async fn a_public_caller_cannot_run_an_anchor_tool_and_nothing_is_enqueued() {
 
     // A public caller sees only public tools, and may run those.
     let visible: Vec<String> = shell.tools(&public).into_iter().map(|t| t.name).collect();
-    assert_eq!(visible, ["public_run"]);
+    assert_eq!(visible, ["public_run", "search"]);
     shell
         .execute(
             "public_run",

@@ -90,6 +90,9 @@ async fn registration_errors_are_refused_with_the_culprit_named() {
             "beta_run",
             "jobs_cancel",
             "jobs_list",
+            "notes_index",
+            "query",
+            "search",
             "status"
         ]
     );

@@ -1,0 +1,237 @@
+//! The shell's notes: the full-text index kept fresh before each search, the
+//! `shell:index-notes` job (a whole folder, with progress), and the `search`, `query` and
+//! `notes_index` tools.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use brain_job_queue::Queue;
+use brain_notes::{IndexReport, NotesIndex};
+use brain_plugin_utils::{
+    Answer, ContentGenerator, JobContext, JobError, JobHandler, NewJob, NoteHit, Permission,
+    ToolError, ToolResult, ToolSpec,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::builtin::queue_error;
+
+/// The job type that indexes the whole notes folder.
+pub const INDEX_JOB: &str = "shell:index-notes";
+
+/// Searches refresh the index first unless it was refreshed this recently: an unchanged
+/// folder costs only a `stat` per file, but not on every keystroke.
+const FRESH_FOR: Duration = Duration::from_secs(2);
+
+/// The notes index shared by tools, jobs and plugin contexts.
+#[derive(Clone)]
+pub(crate) struct Notes {
+    index: NotesIndex,
+    refreshed: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Notes {
+    pub(crate) fn new(index: NotesIndex) -> Self {
+        Self {
+            index,
+            refreshed: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Brings the index up to date if it may be stale, then runs `f` on it.
+    async fn fresh<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&NotesIndex) -> Result<T, brain_notes::NotesError> + Send + 'static,
+    ) -> Result<T, ToolError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let stale = this
+                .refreshed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none_or(|at| at.elapsed() > FRESH_FOR);
+            if stale {
+                let report = this
+                    .index
+                    .reindex(&mut |_, _, _| {}, &|| false)
+                    .map_err(notes_error)?;
+                log_skipped(&report);
+                *this.refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            }
+            f(&this.index).map_err(notes_error)
+        })
+        .await
+        .map_err(|e| ToolError::failed(format!("the notes index task failed: {e}")))?
+    }
+
+    pub(crate) async fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<NoteHit>, ToolError> {
+        let query = query.to_owned();
+        self.fresh(move |index| index.search(&query, limit)).await
+    }
+
+    pub(crate) async fn tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
+        let tag = tag.to_owned();
+        self.fresh(move |index| index.tagged(&tag, limit)).await
+    }
+}
+
+fn notes_error(error: brain_notes::NotesError) -> ToolError {
+    ToolError::failed(format!("notes index: {error}"))
+}
+
+fn log_skipped(report: &IndexReport) {
+    for skipped in &report.skipped {
+        tracing::warn!(note = %skipped.path, error = %skipped.error, "note skipped");
+    }
+}
+
+/// Indexes the whole notes folder as a job, with progress.
+pub(crate) struct IndexNotes(pub(crate) Notes);
+
+#[async_trait]
+impl JobHandler for IndexNotes {
+    type Input = serde_json::Value;
+    type Output = IndexReport;
+
+    async fn run(
+        &self,
+        _input: serde_json::Value,
+        ctx: JobContext,
+    ) -> Result<IndexReport, JobError> {
+        let notes = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let progress = ctx.clone();
+            let report = notes
+                .index
+                .reindex(
+                    &mut |current, total, message| {
+                        progress.report_progress(current, total, message)
+                    },
+                    &|| ctx.is_cancelled(),
+                )
+                .map_err(|e| match e {
+                    brain_notes::NotesError::Cancelled => JobError::Cancelled,
+                    other => JobError::retryable(other.to_string()),
+                })?;
+            log_skipped(&report);
+            *notes.refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            Ok(report)
+        })
+        .await
+        .map_err(|e| JobError::permanent(format!("the indexing task failed: {e}")))?
+    }
+
+    fn default_duration(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SearchInput {
+    /// Words to look for in the notes' titles, tags and text.
+    query: String,
+    /// At most this many notes (1-50, default 10).
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct QueryInput {
+    /// A question to answer from the notes.
+    question: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct IndexInput {}
+
+#[derive(Debug, serde::Serialize, JsonSchema)]
+struct SearchOutput {
+    notes: Vec<NoteHit>,
+}
+
+pub(crate) fn tools(
+    notes: &Notes,
+    generator: &Arc<dyn ContentGenerator>,
+    queue: &Queue,
+) -> Vec<ToolSpec> {
+    let n = notes.clone();
+    let search = ToolSpec::new(
+        "search",
+        "Full-text search of the notes: the best matches, ranked, with a snippet of each.",
+        move |input: SearchInput, _ctx| {
+            let n = n.clone();
+            async move {
+                let limit = input.limit.unwrap_or(10);
+                if !(1..=50).contains(&limit) {
+                    return Err(ToolError::invalid(
+                        "limit",
+                        format!("must be between 1 and 50, got {limit}"),
+                    ));
+                }
+                let hits = n.search(&input.query, limit as usize).await?;
+                let text = if hits.is_empty() {
+                    format!("No note matches {:?}.", input.query)
+                } else {
+                    hits.iter()
+                        .map(|h| format!("{} ({}): {}", h.title, h.path, h.snippet))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                Ok(ToolResult::new(SearchOutput { notes: hits }, text))
+            }
+        },
+    )
+    .visibility(Permission::Public)
+    .output::<SearchOutput>();
+
+    let n = notes.clone();
+    let g = generator.clone();
+    let query = ToolSpec::new(
+        "query",
+        "Answers a question from the notes most relevant to it, citing them.",
+        move |input: QueryInput, ctx| {
+            let (n, g) = (n.clone(), g.clone());
+            async move {
+                if input.question.trim().is_empty() {
+                    return Err(ToolError::invalid("question", "must not be empty"));
+                }
+                let hits = n.search(&input.question, 5).await?;
+                let answer: Answer = g
+                    .answer(&input.question, &hits, &ctx.cancel)
+                    .await
+                    .map_err(|e| {
+                        ToolError::failed(format!("the {} generator failed: {e}", g.name()))
+                    })?;
+                let text = answer.text.clone();
+                Ok(ToolResult::new(answer, text))
+            }
+        },
+    )
+    .visibility(Permission::Trusted)
+    .output::<Answer>();
+
+    let q = queue.clone();
+    let index = ToolSpec::new(
+        "notes_index",
+        "Re-indexes the notes folder in the background (only changed files are read).",
+        move |_input: IndexInput, ctx| {
+            let q = q.clone();
+            async move {
+                let job = NewJob::new(INDEX_JOB, serde_json::json!({}))
+                    .source(ctx.caller.source.clone())
+                    .label("notes");
+                let enqueued = q.enqueue(job).await.map_err(queue_error)?;
+                Ok(ToolResult::started(enqueued.response("Indexing the notes")))
+            }
+        },
+    );
+    vec![search, query, index]
+}

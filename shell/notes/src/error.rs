@@ -1,0 +1,50 @@
+//! Errors of the notes index. Each message names the file at fault and, for notes, the line.
+
+use std::path::PathBuf;
+
+/// Everything opening, refreshing or querying the index can fail at.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotesError {
+    #[error(
+        "{path} is not a brains notes index (not an SQLite file); refusing to open it. \
+         Point the index at a new file or an existing brains notes index"
+    )]
+    NotADatabase { path: PathBuf },
+    #[error(
+        "{path} is an SQLite database of another application or of another part of brains \
+         (application_id {application_id:#x}), not a notes index; refusing to touch it. \
+         Point the index at a new file or an existing brains notes index"
+    )]
+    ForeignDatabase { path: PathBuf, application_id: i32 },
+    #[error(
+        "{path} was written by a newer brains (notes index schema version {found}; this build \
+         supports up to {supported}); upgrade brains to open it"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i32,
+        supported: i32,
+    },
+    #[error("notes index database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("indexing was cancelled")]
+    Cancelled,
+}
+
+/// Why one note could not be parsed. `message` names the line when one is known (it is
+/// also in `line`), so the message alone tells a person where to look.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct NoteError {
+    /// The note's path relative to the notes folder.
+    pub path: String,
+    /// The 1-based line within the file, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}

@@ -1,0 +1,215 @@
+//! The index database file: refusing files that are not ours, versioned migrations, pragmas.
+//!
+//! Like every brains database, the index carries `PRAGMA application_id = APPLICATION_ID`
+//! and its schema version in `PRAGMA user_version`. Opening checks both *before* writing
+//! anything: a file that is not SQLite, an SQLite file of another application, and an index
+//! from a newer brains are refused untouched. Because the job database has the same
+//! application id, a versioned file without the `notes` table is refused too: it is some
+//! other brains database, and migrating "from its version" would corrupt it.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::NotesError;
+
+/// "BRNS": marks a file as a brains database.
+pub(crate) const APPLICATION_ID: i32 = 0x4252_4E53;
+
+/// Migrations in order; the database's `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // v1: notes, their tags, and the full-text index over them.
+    r#"
+-- `id` is the FTS rowid: an explicit INTEGER PRIMARY KEY keeps it stable (VACUUM may
+-- renumber implicit rowids, which would silently detach the full-text index). `path` is
+-- the natural key.
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    -- What the no-change pass compares against a stat of the file.
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    -- BLAKE3 of the file's bytes: a touched but unchanged file is not re-parsed.
+    hash BLOB NOT NULL,
+    title TEXT NOT NULL,
+    -- JSON array of the tags as written.
+    tags TEXT NOT NULL,
+    -- The tags joined by spaces: what the full-text index reads.
+    tag_text TEXT NOT NULL,
+    date TEXT,
+    summary TEXT NOT NULL,
+    body TEXT NOT NULL,
+    -- JSON object: the whole frontmatter.
+    frontmatter TEXT NOT NULL
+);
+
+-- Tags folded to lower case (in Rust, so non-ASCII tags fold too), for `tagged`.
+CREATE TABLE note_tags (
+    tag TEXT NOT NULL,
+    note_id INTEGER NOT NULL,
+    PRIMARY KEY (tag, note_id)
+) WITHOUT ROWID;
+CREATE INDEX note_tags_note ON note_tags (note_id);
+
+-- External content: the text lives once, in `notes`. The index is kept in step by the
+-- code that writes `notes`, in the same transaction, not by triggers: a trigger makes every
+-- write to `notes` open a statement savepoint, and FTS5 flushes its pending terms to disk
+-- at each savepoint, which made a cold index of 10,000 notes almost twice as slow.
+CREATE VIRTUAL TABLE notes_fts USING fts5(
+    title, tag_text, body,
+    content = 'notes', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+-- `ORDER BY rank` ranks by bm25 with a title match worth ten body matches, a tag five.
+INSERT INTO notes_fts (notes_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0)');
+"#,
+];
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// How long one statement waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Checks that `path` is absent, empty, or a notes index this build can open, without
+/// modifying it.
+fn check_file(path: &Path) -> Result<(), NotesError> {
+    let io = |source| NotesError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut header = [0u8; 16];
+    let mut read = 0;
+    while read < header.len() {
+        match file.read(&mut header[read..]).map_err(io)? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    if read == 0 {
+        return Ok(());
+    }
+    if read < header.len() || &header != b"SQLite format 3\0" {
+        return Err(NotesError::NotADatabase {
+            path: path.to_owned(),
+        });
+    }
+    // The header carries both numbers: refuse what it already shows is not ours before
+    // SQLite opens the file, which in WAL mode would create `-wal` and `-shm` files beside
+    // it. (The header can lag a WAL that another process still holds; the checks below,
+    // and again under the write lock, read the current values.)
+    if let Some((application_id, version)) = header_ids(&mut file) {
+        check_ids(path, application_id, version, None)?;
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    check_identity(&conn, path)
+}
+
+fn check_identity(conn: &Connection, path: &Path) -> Result<(), NotesError> {
+    let application_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let has_notes: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notes')",
+        [],
+        |r| r.get(0),
+    )?;
+    check_ids(path, application_id, version, Some((objects, has_notes)))
+}
+
+/// Refuses other applications' files and newer schemas. `contents` is (number of schema
+/// objects, whether the `notes` table exists), when known.
+fn check_ids(
+    path: &Path,
+    application_id: i32,
+    version: i32,
+    contents: Option<(i64, bool)>,
+) -> Result<(), NotesError> {
+    let foreign = match contents {
+        // Ours, but maybe the job database: versioned without our table.
+        Some((_, has_notes)) if application_id == APPLICATION_ID => version > 0 && !has_notes,
+        Some((objects, _)) => objects > 0 || version != 0 || application_id != 0,
+        None => application_id != APPLICATION_ID && (application_id != 0 || version != 0),
+    };
+    if foreign {
+        return Err(NotesError::ForeignDatabase {
+            path: path.to_owned(),
+            application_id,
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(NotesError::NewerSchema {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// (application_id, user_version) from the database header (offsets 68 and 60, big-endian),
+/// or `None` if the header is short.
+fn header_ids(file: &mut std::fs::File) -> Option<(i32, i32)> {
+    use std::io::{Seek, SeekFrom};
+    let mut header = [0u8; 100];
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_exact(&mut header).ok()?;
+    let at = |offset: usize| {
+        let bytes: [u8; 4] = header[offset..offset + 4].try_into().ok()?;
+        Some(i32::from_be_bytes(bytes))
+    };
+    Some((at(68)?, at(60)?))
+}
+
+/// Opens a read-write connection with the index's pragmas.
+fn connect(path: &Path) -> Result<Connection, NotesError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL lets searches run beside a reindex; NORMAL sync is crash-safe in WAL mode and
+    // only risks the last commits on power loss (the next reindex redoes them).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -16_000)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Checks the file, applies pending migrations in one transaction, and returns the
+/// (writer, reader) connections.
+pub(crate) fn open(path: &Path) -> Result<(Connection, Connection), NotesError> {
+    check_file(path)?;
+    let mut writer = connect(path)?;
+    let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Checked again under the write lock: another process may have migrated meanwhile.
+    check_identity(&tx, path)?;
+    let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (index, migration) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    let reader = connect(path)?;
+    Ok((writer, reader))
+}
