@@ -38,8 +38,7 @@ const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
 
 /// The plugins the stock `brain` binary is built with.
 pub fn default_plugins() -> Vec<Arc<dyn Plugin>> {
-    // The site builder is added here when it lands.
-    Vec::new()
+    vec![Arc::new(brain_site_builder::SiteBuilder)]
 }
 
 /// Runs the `brain` command line (`std::env::args`) with `plugins` registered in the shell,

@@ -1,0 +1,381 @@
+//! The `site-builder:build` job: renders every route of the site with its sections'
+//! content into `dist/<environment>/` (`index.html` for `/`, `about/index.html` for
+//! `/about`), plus `style.css`, `sitemap.xml` and `404.html`.
+//!
+//! A build is atomic: it writes into `dist/.build-<environment>-<random>` and only when
+//! everything is written swaps it in (the old folder is renamed away, the new one renamed
+//! in, the old one deleted). A failed or cancelled build deletes its folder and leaves the
+//! previous site exactly as it was.
+//!
+//! Content problems do not stop a build: a section without content, or with a content
+//! file that does not validate, is left out of its page with a warning naming it
+//! (`landing:products has no content`, `content/preview/landing/features.md: items[1].title:
+//! …`). Template problems do stop it: they are the site's code.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use brain_plugin_utils::{JobContext, JobError, JobHandler, JsonSchema};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Site;
+use crate::content::{Environment, read_content, unique_suffix};
+use crate::render::{Renderer, SiteValues};
+use crate::state::Shared;
+
+/// Rendering threads at most: pages are cheap, so more than a few only adds contention on
+/// the output folder.
+const MAX_THREADS: usize = 4;
+
+/// The build job's input (and `site_build`'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct BuildInput {
+    /// Which content to build with: `preview` (generated, the default) or `production`
+    /// (promoted).
+    #[serde(default)]
+    pub environment: Environment,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+pub struct BuildOutput {
+    pub environment: Environment,
+    /// Pages rendered (one per route; `404.html` not counted).
+    pub pages: usize,
+    /// The output folder, relative to the brain directory: `dist/preview`.
+    pub output: String,
+    /// Sections left out, each naming the section or the content file and field.
+    pub warnings: Vec<String>,
+}
+
+/// Runs `site-builder:build` jobs.
+pub(crate) struct BuildJob {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl JobHandler for BuildJob {
+    type Input = BuildInput;
+    type Output = BuildOutput;
+
+    async fn run(&self, input: BuildInput, ctx: JobContext) -> Result<BuildOutput, JobError> {
+        let site = self.shared.site_for_job()?;
+        let root = self.shared.root().to_path_buf();
+        // Hundreds of file reads and writes: off the async workers.
+        tokio::task::spawn_blocking(move || build(&root, &site, input.environment, &ctx))
+            .await
+            .map_err(|e| JobError::permanent(format!("the build stopped unexpectedly: {e}")))?
+    }
+
+    fn default_duration(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+}
+
+/// Builds `site` into `<root>/dist/<environment>`.
+fn build(
+    root: &Path,
+    site: &Site,
+    environment: Environment,
+    ctx: &JobContext,
+) -> Result<BuildOutput, JobError> {
+    let total = site.routes.len() as u64;
+    ctx.report_progress(0, total, "Loading templates");
+    let renderer = Renderer::load(root).map_err(JobError::permanent)?;
+    let dist = root.join("dist");
+    std::fs::create_dir_all(&dist)
+        .map_err(|e| JobError::permanent(format!("cannot create dist/: {e}")))?;
+    remove_stale(&dist, environment);
+
+    let staging = StagingDir::create(&dist, environment)
+        .map_err(|e| JobError::permanent(format!("cannot create a build folder in dist/: {e}")))?;
+    let values = SiteValues::new(site, environment);
+    let warnings = render_pages(
+        root,
+        site,
+        environment,
+        &renderer,
+        &values,
+        &staging.path,
+        ctx,
+    )?;
+    ctx.report_progress(total, total, "Writing style.css, sitemap.xml and 404.html");
+    write_new(
+        &staging.path.join("style.css"),
+        renderer.stylesheet.as_bytes(),
+    )?;
+    write_new(&staging.path.join("sitemap.xml"), sitemap(site).as_bytes())?;
+    let not_found = renderer
+        .not_found(&values, site)
+        .map_err(JobError::permanent)?;
+    write_new(&staging.path.join("404.html"), not_found.as_bytes())?;
+    if ctx.is_cancelled() {
+        return Err(JobError::Cancelled);
+    }
+
+    let output = format!("dist/{environment}");
+    staging
+        .swap_into(&dist.join(environment.name()), &dist, environment)
+        .map_err(|e| JobError::permanent(format!("cannot move the new site to {output}: {e}")))?;
+    ctx.report_progress(total, total, &format!("Built {output}"));
+    Ok(BuildOutput {
+        environment,
+        pages: site.routes.len(),
+        output,
+        warnings,
+    })
+}
+
+/// (route index, that page's warnings), for the pages that have some.
+type PageWarnings = Vec<(usize, Vec<String>)>;
+
+/// Renders and writes every route's page, on as many threads as there are cores (pages are
+/// independent); returns the warnings in route order. The first error stops the others.
+fn render_pages(
+    root: &Path,
+    site: &Site,
+    environment: Environment,
+    renderer: &Renderer,
+    values: &SiteValues,
+    out: &Path,
+    ctx: &JobContext,
+) -> Result<Vec<String>, JobError> {
+    let total = site.routes.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let worker = || -> Result<PageWarnings, JobError> {
+        let mut warnings = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            if index >= total || stop.load(Ordering::Relaxed) {
+                return Ok(warnings);
+            }
+            if ctx.is_cancelled() {
+                return Err(JobError::Cancelled);
+            }
+            let route = &site.routes[index];
+            ctx.report_progress(
+                done.load(Ordering::Relaxed),
+                total as u64,
+                &format!("Rendering {}", route.path),
+            );
+            let page_warnings = render_page(root, site, environment, renderer, values, out, index)
+                .inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
+            if !page_warnings.is_empty() {
+                warnings.push((index, page_warnings));
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_THREADS)
+        .min(total.max(1));
+    let results: Vec<Result<PageWarnings, JobError>> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+        let mut results = vec![worker()];
+        for helper in helpers {
+            results.push(
+                helper
+                    .join()
+                    .unwrap_or_else(|_| Err(JobError::permanent("a rendering thread panicked"))),
+            );
+        }
+        results
+    });
+    let mut warnings = Vec::new();
+    for result in results {
+        warnings.extend(result?);
+    }
+    warnings.sort_by_key(|(index, _)| *index);
+    Ok(warnings.into_iter().flat_map(|(_, w)| w).collect())
+}
+
+/// Renders the `index`-th route's page into `out`; returns its warnings.
+fn render_page(
+    root: &Path,
+    site: &Site,
+    environment: Environment,
+    renderer: &Renderer,
+    values: &SiteValues,
+    out: &Path,
+    index: usize,
+) -> Result<Vec<String>, JobError> {
+    let route = &site.routes[index];
+    let mut warnings = Vec::new();
+    let mut sections = Vec::with_capacity(route.sections.len());
+    for section in &route.sections {
+        match read_content(root, environment, route, section) {
+            Ok(Some(content)) => {
+                let html = renderer
+                    .section(values, route, section, &content)
+                    .map_err(JobError::permanent)?;
+                sections.push((section, html));
+            }
+            Ok(None) => warnings.push(format!("{} has no content", route.label(section))),
+            Err(e) => warnings.push(e.to_string()),
+        }
+    }
+    let html = renderer
+        .page(values, site, index, sections)
+        .map_err(JobError::permanent)?;
+    write_new(&out.join(route.output_file()), html.as_bytes())?;
+    Ok(warnings)
+}
+
+/// Writes a file of the fresh build folder. Nothing reads it before the swap, so no
+/// temporary-and-rename dance per file.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
+    let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, bytes)
+    };
+    write().map_err(|e| JobError::permanent(format!("cannot write {}: {e}", path.display())))
+}
+
+/// `sitemap.xml`: every page's absolute URL.
+fn sitemap(site: &Site) -> String {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for route in &site.routes {
+        xml.push_str("  <url><loc>");
+        xml.push_str(&escape_xml(&site.url(&route.path)));
+        xml.push_str("</loc></url>\n");
+    }
+    xml.push_str("</urlset>\n");
+    xml
+}
+
+fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A build folder, deleted when dropped unless it was swapped in: every early return
+/// (an error, a cancellation, a panic unwinding) cleans up after itself.
+struct StagingDir {
+    path: PathBuf,
+    done: bool,
+}
+
+impl StagingDir {
+    fn create(dist: &Path, environment: Environment) -> std::io::Result<StagingDir> {
+        let path = dist.join(format!(".build-{environment}-{}", unique_suffix()));
+        std::fs::create_dir(&path)?;
+        Ok(StagingDir { path, done: false })
+    }
+
+    /// Puts the build at `target`: the current site is renamed away, the build renamed in,
+    /// the old site deleted (on a thread of its own: the new site is in place already, and
+    /// deleting a thousand folders takes longer than rendering a hundred pages; should the
+    /// process end first, the next build removes the rest). Two builds finishing at once
+    /// both succeed, the later one last.
+    fn swap_into(
+        mut self,
+        target: &Path,
+        dist: &Path,
+        environment: Environment,
+    ) -> std::io::Result<()> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let old = dist.join(format!(".old-{environment}-{}", unique_suffix()));
+            let moved_away = match std::fs::rename(target, &old) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => return Err(e),
+            };
+            match std::fs::rename(&self.path, target) {
+                Ok(()) => {
+                    self.done = true;
+                    if moved_away {
+                        std::thread::spawn(move || std::fs::remove_dir_all(&old));
+                    }
+                    return Ok(());
+                }
+                // Another build swapped its site in between our two renames: move that
+                // one away too (this build is newer).
+                Err(_) if attempts < 3 && target.exists() => {
+                    if moved_away {
+                        let _ = std::fs::remove_dir_all(&old);
+                    }
+                }
+                Err(e) => {
+                    if moved_away {
+                        let _ = std::fs::rename(&old, target);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Folders left behind: old sites whose deletion did not finish (never in use), and build
+/// folders of a process that died mid-build — only those older than an hour, as a younger
+/// one may belong to a build running right now.
+fn remove_stale(dist: &Path, environment: Environment) {
+    let Ok(entries) = std::fs::read_dir(dist) else {
+        return;
+    };
+    let old_site = format!(".old-{environment}-");
+    let build = format!(".build-{environment}-");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&old_site) {
+            let _ = std::fs::remove_dir_all(entry.path());
+            continue;
+        }
+        if !name.starts_with(&build) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if old {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(escape_xml("a&b<'\">"), "a&amp;b&lt;&apos;&quot;&gt;");
+    }
+}

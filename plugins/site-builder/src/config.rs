@@ -1,0 +1,405 @@
+//! The site as declared in `brain.toml`'s `[site]` table (or in the TOML file its `file`
+//! key names), read and validated once, when the plugin registers. Every error names the
+//! key at fault and what is allowed, e.g. `site.routes[1].sections[0].template: unknown
+//! template "herox" (allowed: hero, features, products, cta, text, note-list)`, and all of
+//! them are reported at once, so one `brain config check` shows everything to fix.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use brain_plugin_utils::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::templates::Template;
+
+/// The whole site: settings and routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Site {
+    pub title: String,
+    pub description: String,
+    /// Where the site is published, e.g. `https://example.org` (no trailing slash kept).
+    pub base_url: String,
+    /// The site-wide call to action, which the `cta` and `hero` sections may use.
+    pub cta: Option<SiteCta>,
+    pub routes: Vec<Route>,
+}
+
+/// `[site] cta = { headline, text, button_text, button_url }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct SiteCta {
+    pub headline: String,
+    pub text: String,
+    pub button_text: String,
+    pub button_url: String,
+}
+
+/// A page of the site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// `[a-z0-9-]+`, unique; names the content folder (`content/preview/<id>/`).
+    pub id: String,
+    /// `/` or `/segment/…`, unique; the page is written to `<path>/index.html`.
+    pub path: String,
+    pub title: String,
+    pub sections: Vec<Section>,
+}
+
+/// A section of a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    /// `[a-z0-9-]+`, unique within its route; names the content file (`<id>.md`).
+    pub id: String,
+    pub template: Template,
+}
+
+impl Route {
+    /// `landing:features`: how jobs, warnings and people name a section.
+    pub fn label(&self, section: &Section) -> String {
+        format!("{}:{}", self.id, section.id)
+    }
+
+    /// How many folders deep the page's `index.html` is below the site's root.
+    pub fn depth(&self) -> usize {
+        self.path.split('/').filter(|s| !s.is_empty()).count()
+    }
+
+    /// The page's file, relative to the output folder: `index.html`, `about/index.html`.
+    pub fn output_file(&self) -> String {
+        let trimmed = self.path.trim_matches('/');
+        if trimmed.is_empty() {
+            "index.html".to_owned()
+        } else {
+            format!("{trimmed}/index.html")
+        }
+    }
+}
+
+impl Site {
+    /// The site declared by the `[site]` table `config` (JSON, as the shell hands it over);
+    /// `None` when there is no such table. `root` is the brain directory, which a `file`
+    /// key is relative to.
+    pub fn from_config(config: &Value, root: &Path) -> Result<Option<Site>, ConfigError> {
+        let table = match config {
+            Value::Null => return Ok(None),
+            Value::Object(table) => table,
+            other => {
+                return Err(ConfigError::one(format!(
+                    "site: must be a table, got {}",
+                    kind_of(other)
+                )));
+            }
+        };
+        let Some(file) = table.get("file") else {
+            return Site::from_table(config, "site.").map(Some);
+        };
+        let Value::String(file) = file else {
+            return Err(ConfigError::one(format!(
+                "site.file: must be a string (a path relative to the brain directory), got {}",
+                kind_of(file)
+            )));
+        };
+        let others: Vec<&str> = table
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "file")
+            .collect();
+        if !others.is_empty() {
+            return Err(ConfigError::one(format!(
+                "site.file: cannot be combined with other [site] keys ({}); put them in {file}",
+                others.join(", ")
+            )));
+        }
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::one(format!("site.file: cannot read {} ({e})", path.display()))
+        })?;
+        let value: Value = toml::from_str(&text)
+            .map_err(|e| ConfigError::one(format!("{file}: {}", e.to_string().trim_end())))?;
+        Site::from_table(&value, &format!("{file}: ")).map(Some)
+    }
+
+    /// Validates one table; `prefix` is put before every key in errors (`site.` or
+    /// `site/site.toml: `).
+    fn from_table(value: &Value, prefix: &str) -> Result<Site, ConfigError> {
+        let raw: RawSite = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                prefix.trim_end_matches(['.', ' ', ':']).to_owned()
+            } else {
+                format!("{prefix}{path}")
+            };
+            ConfigError::one(format!("{key}: {}", e.into_inner()))
+        })?;
+        let mut errors = Vec::new();
+        let mut error =
+            |key: String, message: String| errors.push(format!("{prefix}{key}: {message}"));
+
+        if raw.title.trim().is_empty() {
+            error("title".into(), "must not be empty".into());
+        }
+        let base_url = raw.base_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+            || base_url.contains(char::is_whitespace)
+        {
+            error(
+                "base_url".into(),
+                format!(
+                    "must be an absolute http:// or https:// URL such as \"https://example.org\", got {:?}",
+                    raw.base_url
+                ),
+            );
+        }
+        if raw.routes.is_empty() {
+            error(
+                "routes".into(),
+                "declare at least one route, e.g. [[site.routes]] id = \"landing\", path = \"/\", title = \"Home\"".into(),
+            );
+        }
+
+        let mut route_ids: HashMap<&str, usize> = HashMap::new();
+        let mut paths: HashMap<&str, usize> = HashMap::new();
+        let mut routes = Vec::with_capacity(raw.routes.len());
+        for (r, route) in raw.routes.iter().enumerate() {
+            let at = format!("routes[{r}]");
+            if !is_id(&route.id) {
+                error(format!("{at}.id"), not_an_id(&route.id));
+            } else if let Some(first) = route_ids.insert(&route.id, r) {
+                route_ids.insert(&route.id, first);
+                error(
+                    format!("{at}.id"),
+                    format!(
+                        "{:?} is already the id of {prefix}routes[{first}]",
+                        route.id
+                    ),
+                );
+            }
+            if let Err(message) = check_path(&route.path) {
+                error(format!("{at}.path"), message);
+            } else if let Some(first) = paths.insert(&route.path, r) {
+                paths.insert(&route.path, first);
+                error(
+                    format!("{at}.path"),
+                    format!(
+                        "{:?} is already the path of {prefix}routes[{first}]",
+                        route.path
+                    ),
+                );
+            }
+            if route.title.trim().is_empty() {
+                error(format!("{at}.title"), "must not be empty".into());
+            }
+            let mut section_ids: HashMap<&str, usize> = HashMap::new();
+            let mut sections = Vec::with_capacity(route.sections.len());
+            for (s, section) in route.sections.iter().enumerate() {
+                let at = format!("{at}.sections[{s}]");
+                if !is_id(&section.id) {
+                    error(format!("{at}.id"), not_an_id(&section.id));
+                } else if let Some(first) = section_ids.insert(&section.id, s) {
+                    section_ids.insert(&section.id, first);
+                    error(
+                        format!("{at}.id"),
+                        format!(
+                            "{:?} is already the id of sections[{first}] of this route",
+                            section.id
+                        ),
+                    );
+                }
+                match Template::parse(&section.template) {
+                    Some(template) => sections.push(Section {
+                        id: section.id.clone(),
+                        template,
+                    }),
+                    None => error(
+                        format!("{at}.template"),
+                        format!(
+                            "unknown template {:?} (allowed: {})",
+                            section.template,
+                            Template::allowed()
+                        ),
+                    ),
+                }
+            }
+            routes.push(Route {
+                id: route.id.clone(),
+                // `/about/` and `/about` are the same page; one spelling is kept.
+                path: normalize_path(&route.path),
+                title: route.title.clone(),
+                sections,
+            });
+        }
+        if !errors.is_empty() {
+            return Err(ConfigError { messages: errors });
+        }
+        Ok(Site {
+            title: raw.title,
+            description: raw.description,
+            base_url,
+            cta: raw.cta,
+            routes,
+        })
+    }
+
+    pub fn route(&self, id: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.id == id)
+    }
+
+    /// The absolute URL of a site path (`/about` → `https://example.org/about`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The path part of `base_url`, ending in `/` (`https://x.org/brain` → `/brain/`): where
+    /// the site's root is on its server, for pages (404) that do not know their own depth.
+    pub fn base_path(&self) -> String {
+        let after_scheme = self
+            .base_url
+            .split_once("://")
+            .map_or(self.base_url.as_str(), |(_, rest)| rest);
+        match after_scheme.find('/') {
+            Some(slash) => format!("{}/", after_scheme[slash..].trim_end_matches('/')),
+            None => "/".to_owned(),
+        }
+    }
+}
+
+/// Why the `[site]` configuration is invalid: one message per problem, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub messages: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(message: String) -> Self {
+        Self {
+            messages: vec![message],
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.messages.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    title: String,
+    #[serde(default)]
+    description: String,
+    base_url: String,
+    #[serde(default)]
+    cta: Option<SiteCta>,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    id: String,
+    path: String,
+    title: String,
+    #[serde(default)]
+    sections: Vec<RawSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSection {
+    id: String,
+    // A string, not `Template`: the error then lists the allowed names in our words.
+    template: String,
+}
+
+/// `[a-z0-9-]+`: safe as a folder or file name on every system, and readable in a URL.
+pub(crate) fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn not_an_id(id: &str) -> String {
+    format!("{id:?} is not a valid id (use 1 or more of a-z, 0-9 and -, e.g. \"landing\")")
+}
+
+/// `/`, or `/`-separated segments of `[a-z0-9-]` (a trailing `/` is allowed): each page
+/// becomes a folder, so no dots (which could clash with `style.css` or climb out with
+/// `..`), no empty segments, nothing a server would have to escape.
+fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("must start with \"/\", got {path:?}"));
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    if trimmed[1..].split('/').all(is_id) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{path:?} is not a valid path (use \"/\" or segments of a-z, 0-9 and -, e.g. \"/about\" or \"/docs/getting-started\")"
+        ))
+    }
+}
+
+fn normalize_path(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "a table",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_ids() {
+        assert!(check_path("/").is_ok());
+        assert!(check_path("/about").is_ok());
+        assert!(check_path("/docs/getting-started/").is_ok());
+        for bad in ["about", "/About", "/a//b", "/../x", "/style.css", "/a b"] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+        assert!(is_id("note-list-2"));
+        assert!(!is_id("") && !is_id("Hero") && !is_id("a_b"));
+        assert_eq!(normalize_path("/about/"), "/about");
+        assert_eq!(normalize_path("/"), "/");
+    }
+
+    #[test]
+    fn base_path_is_the_url_path() {
+        let mut site = Site {
+            title: "t".into(),
+            description: String::new(),
+            base_url: "https://x.org".into(),
+            cta: None,
+            routes: Vec::new(),
+        };
+        assert_eq!(site.base_path(), "/");
+        site.base_url = "https://x.org/brain".into();
+        assert_eq!(site.base_path(), "/brain/");
+        assert_eq!(site.url("/about"), "https://x.org/brain/about");
+    }
+}

@@ -1,0 +1,317 @@
+//! The `site-builder:generate` job: writes one section's preview content. It collects the
+//! notes relevant to the section, asks the configured generator for content of kind
+//! `site-section:<template>` (with the template's JSON schema and a prompt a language model
+//! can follow), checks the answer against the template's type and writes it to
+//! `content/preview/<route>/<section>.md`.
+//!
+//! The generation context is a contract with the generators (the offline `local` one
+//! composes content from it without a language model):
+//!
+//! ```json
+//! { "site":    { "title", "description", "base_url", "cta": {…} | null },
+//!   "route":   { "id", "path", "title" },
+//!   "section": { "id", "template" },
+//!   "notes":    [NoteHit, …],   // search_notes(route title + section id + template words, 6),
+//!                               // or of the site's title and description when that finds none
+//!   "products": [NoteHit, …] }  // notes_tagged("product", 12)
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use brain_plugin_utils::{
+    GenerateError, GenerationRequest, JobContext, JobError, JobHandler, JsonSchema, NoteHit,
+    ToolError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::config::{Route, Section, Site};
+use crate::content::{Environment, content_file, exists, write_content};
+use crate::state::{Shared, at};
+use crate::templates::{SectionContent, Template};
+
+/// Notes searched for each section.
+pub const NOTES_PER_SECTION: usize = 6;
+/// Product notes handed to every section (the products section lists them).
+pub const PRODUCT_NOTES: usize = 12;
+
+/// The generate job's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+pub struct GenerateJobInput {
+    pub route: String,
+    pub section: String,
+    /// Replace existing preview content. Without it a file that appeared after the job
+    /// was enqueued (a person's edit, another job's) is kept.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// What a generate job did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+pub struct GenerateOutput {
+    pub route: String,
+    pub section: String,
+    /// The content file, relative to the brain directory.
+    pub file: String,
+    /// True when the file already existed and was kept (the job ran without `force`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
+}
+
+/// Runs `site-builder:generate` jobs.
+pub(crate) struct GenerateJob {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl JobHandler for GenerateJob {
+    type Input = GenerateJobInput;
+    type Output = GenerateOutput;
+
+    async fn run(
+        &self,
+        input: GenerateJobInput,
+        ctx: JobContext,
+    ) -> Result<GenerateOutput, JobError> {
+        let (site, r, s) = self.shared.section_for_job(&input.route, &input.section)?;
+        let (route, section) = at(&site, r, s);
+        let label = route.label(section);
+        let root = self.shared.root();
+        let file = content_file(Environment::Preview, route, section);
+        let output = |kept| GenerateOutput {
+            route: route.id.clone(),
+            section: section.id.clone(),
+            file: file.clone(),
+            kept,
+        };
+        if !input.force && exists(root, Environment::Preview, route, section) {
+            ctx.report_progress(3, 3, &format!("Kept {file}"));
+            return Ok(output(true));
+        }
+
+        check_cancelled(&ctx)?;
+        ctx.report_progress(0, 3, &format!("Collecting notes for {label}"));
+        let plugin = &self.shared.ctx;
+        let mut notes = plugin
+            .search_notes(&search_query(route, section), NOTES_PER_SECTION)
+            .await
+            .map_err(notes_error)?;
+        if notes.is_empty() {
+            // Nothing matches the page and section (a young brain, a page titled "Home"):
+            // the notes closest to what the whole site is about are the next best source.
+            notes = plugin
+                .search_notes(&site_query(&site), NOTES_PER_SECTION)
+                .await
+                .map_err(notes_error)?;
+        }
+        let products = plugin
+            .notes_tagged("product", PRODUCT_NOTES)
+            .await
+            .map_err(notes_error)?;
+
+        check_cancelled(&ctx)?;
+        ctx.report_progress(1, 3, &format!("Generating {label}"));
+        let request = generation_request(&site, route, section, &notes, &products);
+        let generator = plugin.generator();
+        let answer = generator
+            .generate(&request, ctx.cancellation())
+            .await
+            .map_err(|e| generate_error(e, generator.name(), &label))?;
+        let content = content_from_answer(section.template, answer).map_err(|e| {
+            JobError::permanent(format!(
+                "the {} generator's content for {label} does not fit the {} template: {e}",
+                generator.name(),
+                section.template
+            ))
+        })?;
+
+        check_cancelled(&ctx)?;
+        ctx.report_progress(2, 3, &format!("Writing {label}"));
+        write_content(root, Environment::Preview, route, section, &content)
+            .map_err(|e| JobError::permanent(e.to_string()))?;
+        ctx.report_progress(3, 3, &format!("Wrote {file}"));
+        Ok(output(false))
+    }
+
+    fn default_duration(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+}
+
+fn check_cancelled(ctx: &JobContext) -> Result<(), JobError> {
+    if ctx.is_cancelled() {
+        Err(JobError::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
+fn notes_error(error: ToolError) -> JobError {
+    // The notes index is local: a failure is most likely a busy or rebuilding index.
+    JobError::retryable(format!("cannot search the notes: {error}"))
+}
+
+fn generate_error(error: GenerateError, provider: &str, label: &str) -> JobError {
+    match error {
+        GenerateError::Cancelled => JobError::Cancelled,
+        GenerateError::Unavailable { message, retryable } => {
+            let message = format!("the {provider} generator is unavailable for {label}: {message}");
+            if retryable {
+                JobError::retryable(message)
+            } else {
+                JobError::permanent(message)
+            }
+        }
+        other => JobError::permanent(format!("{label}: {other}")),
+    }
+}
+
+/// The generator's answer as typed content. A `template` key (some models echo it) is
+/// dropped; anything else that does not fit is an error naming the field.
+pub fn content_from_answer(
+    template: Template,
+    mut answer: Value,
+) -> Result<SectionContent, String> {
+    if let Value::Object(fields) = &mut answer
+        && fields.get("template").and_then(Value::as_str) == Some(template.name())
+    {
+        fields.remove("template");
+    }
+    SectionContent::from_value(template, answer).map_err(|e| e.to_string())
+}
+
+/// The words the notes are searched with: the page's title, the section's id and the
+/// template's name, each word once.
+pub fn search_query(route: &Route, section: &Section) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let text = format!("{} {} {}", route.title, section.id, section.template.name());
+    for word in text.split(|c: char| c.is_whitespace() || c == '-') {
+        let word = word.to_lowercase();
+        if !word.is_empty() && !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words.join(" ")
+}
+
+/// The fallback search: the site's title and description.
+pub fn site_query(site: &Site) -> String {
+    format!("{} {}", site.title, site.description)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() > 2)
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The request for one section: kind, prompt, schema and context (see the module docs).
+pub fn generation_request(
+    site: &Site,
+    route: &Route,
+    section: &Section,
+    notes: &[NoteHit],
+    products: &[NoteHit],
+) -> GenerationRequest {
+    let template = section.template;
+    GenerationRequest {
+        kind: template.generation_kind(),
+        prompt: prompt(site, route, section),
+        schema: template.schema(),
+        context: json!({
+            "site": {
+                "title": site.title,
+                "description": site.description,
+                "base_url": site.base_url,
+                "cta": site.cta,
+            },
+            "route": { "id": route.id, "path": route.path, "title": route.title },
+            "section": { "id": section.id, "template": template.name() },
+            "notes": notes,
+            "products": products,
+        }),
+    }
+}
+
+fn prompt(site: &Site, route: &Route, section: &Section) -> String {
+    let template = section.template;
+    let about = if site.description.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", site.description.trim())
+    };
+    let task = match template {
+        Template::Hero => {
+            "Write the hero: a headline of at most eight words saying what this site offers, \
+             one sentence of subheadline, and a call to action (`cta_text`, `cta_url`). Use the \
+             site's call to action (`site.cta`) for the button when there is one; otherwise \
+             link a page of this site such as `/about`."
+        }
+        Template::Features => {
+            "List three to six things the site's author does, knows or offers, one item per \
+             relevant note: a title of two to five words, one or two sentences of description, \
+             and the note's `path` in `note`."
+        }
+        Template::Products => {
+            "List the products or services, one item per note in `products` (the notes tagged \
+             product): its name, one or two sentences on what it is and who it is for, and the \
+             note's `path` in `note`. When `products` is empty, answer with an empty `items` \
+             list; never invent a product."
+        }
+        Template::Cta => {
+            "Write a call to action: a short, direct headline, one or two sentences on why to \
+             act, a button label and its URL. Use the site's call to action (`site.cta`) when \
+             there is one."
+        }
+        Template::Text => {
+            "Write a titled block of prose for this page: a title, and a body of two to four \
+             short paragraphs in Markdown (no HTML, no top-level heading), in the first person \
+             where the notes are."
+        }
+        Template::NoteList => {
+            "List the most relevant notes: for each, its title, its `path`, and a one-sentence \
+             summary."
+        }
+    };
+    format!(
+        "You write the \"{section}\" section of the page \"{page}\" ({path}) of the website \
+         \"{title}\"{about}. The section is a {template} section: {purpose}\n\n{task}\n\n\
+         Draw only on the notes in the context (`notes`: the notes most relevant to this \
+         section; `products`: the notes tagged product); do not invent facts, names or \
+         numbers. Write in the language of the notes, plainly and concretely, for visitors \
+         of the site. Answer with a single JSON object matching the schema, nothing else.",
+        section = section.id,
+        page = route.title,
+        path = route.path,
+        title = site.title,
+        purpose = template.description(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_words_are_unique() {
+        let route = Route {
+            id: "landing".into(),
+            path: "/".into(),
+            title: "Home Features".into(),
+            sections: Vec::new(),
+        };
+        let section = Section {
+            id: "features".into(),
+            template: Template::Features,
+        };
+        assert_eq!(search_query(&route, &section), "home features");
+        let section = Section {
+            id: "list".into(),
+            template: Template::NoteList,
+        };
+        assert_eq!(search_query(&route, &section), "home features list note");
+    }
+}

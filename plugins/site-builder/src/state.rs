@@ -1,0 +1,64 @@
+//! What the plugin's tools and job handlers share: the site read at registration (or none)
+//! and the plugin's handle to the shell.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use brain_plugin_utils::{JobError, PluginContext, ToolError};
+
+use crate::config::{Route, Section, Site};
+
+/// Said by every tool and job that needs a site when `brain.toml` has none.
+pub const NO_SITE: &str = "no [site] in brain.toml: add a [site] table with a title, a base_url and [[site.routes]] (`brain init` in an empty folder shows one)";
+
+pub(crate) struct Shared {
+    pub(crate) site: Option<Arc<Site>>,
+    pub(crate) ctx: Arc<dyn PluginContext>,
+}
+
+impl Shared {
+    /// The brain directory, which content, templates and output are relative to.
+    pub(crate) fn root(&self) -> &Path {
+        &self.ctx.dirs().root
+    }
+
+    pub(crate) fn site(&self) -> Result<&Arc<Site>, ToolError> {
+        self.site.as_ref().ok_or_else(|| ToolError::failed(NO_SITE))
+    }
+
+    pub(crate) fn site_for_job(&self) -> Result<Arc<Site>, JobError> {
+        self.site
+            .clone()
+            .ok_or_else(|| JobError::permanent(NO_SITE))
+    }
+
+    /// A job's route and section, which may have left `brain.toml` since it was enqueued.
+    pub(crate) fn section_for_job(
+        &self,
+        route: &str,
+        section: &str,
+    ) -> Result<(Arc<Site>, usize, usize), JobError> {
+        let site = self.site_for_job()?;
+        let r = site
+            .routes
+            .iter()
+            .position(|r| r.id == route)
+            .ok_or_else(|| JobError::permanent(format!("no route {route:?} in [site] any more")))?;
+        let s = site.routes[r]
+            .sections
+            .iter()
+            .position(|s| s.id == section)
+            .ok_or_else(|| {
+                JobError::permanent(format!(
+                    "route {route:?} has no section {section:?} in [site] any more"
+                ))
+            })?;
+        Ok((site, r, s))
+    }
+}
+
+/// The route and section at `(r, s)` of `site`.
+pub(crate) fn at(site: &Site, r: usize, s: usize) -> (&Route, &Section) {
+    let route = &site.routes[r];
+    (route, &route.sections[s])
+}

@@ -1,0 +1,564 @@
+//! The plugin's tools. The slow ones (`site_generate`, `site_build`, `site_promote`,
+//! `site_rollback`) check their input, enqueue jobs and answer at once with the job or
+//! batch id and estimates; when there is nothing to do, or for a dry run, they answer
+//! synchronously instead. `site_routes` and `site_templates` answer at once and are public.
+
+use std::sync::Arc;
+
+use brain_plugin_utils::{
+    JsonSchema, NewBatch, NewJob, Permission, Registrar, Source, ToolContext, ToolError,
+    ToolResult, ToolSpec,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::build::BuildInput;
+use crate::config::{Route, Section, Site};
+use crate::content::{Environment, content_file, exists};
+use crate::generate::GenerateJobInput;
+use crate::publish::PublishJobInput;
+use crate::state::Shared;
+use crate::templates::Template;
+use crate::{BUILD_JOB, GENERATE_JOB, PROMOTE_JOB, ROLLBACK_JOB};
+
+/// `site_generate`'s input.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenerateInput {
+    /// Only this route: its id (`landing`) or its path (`/about`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Only sections with this id (within `route` when given, else in every route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// Also regenerate sections that have preview content already (replacing any edits).
+    #[serde(default)]
+    pub force: bool,
+    /// Only list what would be generated; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `site_promote`'s and `site_rollback`'s input.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct SelectInput {
+    /// Only this route: its id (`landing`) or its path (`/about`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Only sections with this id (within `route` when given, else in every route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+}
+
+/// The input of tools that take none.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+/// A synchronous answer of `site_generate` (dry run, or nothing to do), `site_promote` and
+/// `site_rollback` (nothing to do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(rename_all = "camelCase")]
+pub struct PlanOutput {
+    pub dry_run: bool,
+    /// What would be done (dry run) — empty when there is nothing to do.
+    pub sections: Vec<PlannedSection>,
+    pub message: String,
+}
+
+/// One section a dry run would generate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedSection {
+    pub route: String,
+    pub section: String,
+    pub template: Template,
+    /// The preview file it would write, relative to the brain directory.
+    pub file: String,
+    /// Whether that file exists (and would be replaced).
+    pub exists: bool,
+}
+
+/// `site_routes`' answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(rename_all = "camelCase")]
+pub struct RoutesOutput {
+    pub title: String,
+    pub base_url: String,
+    pub routes: Vec<RouteInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(rename_all = "camelCase")]
+pub struct RouteInfo {
+    pub id: String,
+    pub path: String,
+    pub title: String,
+    /// The page's absolute URL once published.
+    pub url: String,
+    pub sections: Vec<SectionInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(rename_all = "camelCase")]
+pub struct SectionInfo {
+    pub id: String,
+    pub template: Template,
+    /// Whether `content/preview/<route>/<section>.md` exists.
+    pub preview: bool,
+    /// Whether `content/production/<route>/<section>.md` exists.
+    pub production: bool,
+}
+
+/// `site_templates`' answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(rename_all = "camelCase")]
+pub struct TemplatesOutput {
+    pub templates: Vec<TemplateInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "brain_plugin_utils::schemars")]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInfo {
+    pub name: Template,
+    pub description: String,
+    /// The generation request kind: `site-section:<name>`.
+    pub kind: String,
+    /// The JSON schema of the template's content (the fields of its content file).
+    pub schema: Value,
+}
+
+pub(crate) fn register(registrar: &mut Registrar, shared: &Arc<Shared>) {
+    let s = shared.clone();
+    registrar.tool(
+        ToolSpec::new(
+            "site_generate",
+            "Generates the website's section content from the notes, one background job per \
+             section that has no preview content yet (all matching sections with `force`), \
+             written to content/preview/<route>/<section>.md for review and editing. Filter \
+             with `route` and `section`; `dryRun` lists what would be generated. Answers at \
+             once with a batch id: follow it with the status tool, then run site_build.",
+            move |input: GenerateInput, call: ToolContext| {
+                let s = s.clone();
+                async move { generate(&s, input, &call).await }
+            },
+        )
+        .visibility(Permission::Anchor),
+    );
+    let s = shared.clone();
+    registrar.tool(
+        ToolSpec::new(
+            "site_build",
+            "Builds the static website into dist/<environment>/ in a background job: every \
+             route's page with its sections, style.css, sitemap.xml and 404.html. `preview` \
+             (the default) uses generated content, `production` only promoted content. The \
+             previous build stays in place until the new one is complete.",
+            move |input: BuildInput, call: ToolContext| {
+                let s = s.clone();
+                async move { build(&s, input, &call).await }
+            },
+        )
+        .visibility(Permission::Anchor),
+    );
+    let s = shared.clone();
+    registrar.tool(
+        ToolSpec::new(
+            "site_promote",
+            "Copies preview content to production (content/production/), one background job \
+             per section with a preview file; each file is validated first. Filter with \
+             `route` and `section`. Build the production site afterwards with site_build.",
+            move |input: SelectInput, call: ToolContext| {
+                let s = s.clone();
+                async move { promote(&s, input, &call).await }
+            },
+        )
+        .visibility(Permission::Anchor),
+    );
+    let s = shared.clone();
+    registrar.tool(
+        ToolSpec::new(
+            "site_rollback",
+            "Removes production content (content/production/), one background job per section \
+             that has some; the production site then leaves those sections out until content \
+             is promoted again. Filter with `route` and `section`.",
+            move |input: SelectInput, call: ToolContext| {
+                let s = s.clone();
+                async move { rollback(&s, input, &call).await }
+            },
+        )
+        .visibility(Permission::Anchor),
+    );
+    let s = shared.clone();
+    registrar.tool(
+        ToolSpec::new(
+            "site_routes",
+            "Lists the website's routes (pages) with their paths and sections, and whether \
+             each section has preview and production content.",
+            move |_: NoInput, _call: ToolContext| {
+                let s = s.clone();
+                async move { routes(&s) }
+            },
+        )
+        .visibility(Permission::Public)
+        .output::<RoutesOutput>(),
+    );
+    registrar.tool(
+        ToolSpec::new(
+            "site_templates",
+            "Lists the section templates a route's sections can use, each with what it is for \
+             and the JSON schema of its content.",
+            |_: NoInput, _call: ToolContext| async move { Ok(templates()) },
+        )
+        .visibility(Permission::Public)
+        .output::<TemplatesOutput>(),
+    );
+}
+
+/// The sections `route` and `section` select; an unknown one is an invalid-input error
+/// naming the field and listing what exists.
+pub(crate) fn select<'a>(
+    site: &'a Site,
+    route: Option<&str>,
+    section: Option<&str>,
+) -> Result<Vec<(&'a Route, &'a Section)>, ToolError> {
+    let routes: Vec<&Route> = match route {
+        None => site.routes.iter().collect(),
+        Some(wanted) => {
+            let found = site.routes.iter().find(|r| {
+                r.id == wanted || r.path == wanted || r.path == wanted.trim_end_matches('/')
+            });
+            match found {
+                Some(r) => vec![r],
+                None => {
+                    let allowed: Vec<&str> = site.routes.iter().map(|r| r.id.as_str()).collect();
+                    return Err(ToolError::invalid(
+                        "route",
+                        format!("unknown route {wanted:?} (allowed: {})", allowed.join(", ")),
+                    ));
+                }
+            }
+        }
+    };
+    let selected: Vec<(&Route, &Section)> = routes
+        .iter()
+        .flat_map(|r| r.sections.iter().map(move |s| (*r, s)))
+        .filter(|(_, s)| section.is_none_or(|wanted| s.id == wanted))
+        .collect();
+    if let Some(wanted) = section
+        && selected.is_empty()
+    {
+        let mut allowed: Vec<&str> = Vec::new();
+        for s in routes.iter().flat_map(|r| &r.sections) {
+            if !allowed.contains(&s.id.as_str()) {
+                allowed.push(&s.id);
+            }
+        }
+        let scope = match route {
+            Some(_) if routes.len() == 1 => format!(" in route {}", routes[0].id),
+            _ => String::new(),
+        };
+        return Err(ToolError::invalid(
+            "section",
+            format!(
+                "unknown section {wanted:?}{scope} (allowed: {})",
+                if allowed.is_empty() {
+                    "none: the route has no sections".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(selected)
+}
+
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 section".to_owned()
+    } else {
+        format!("{n} sections")
+    }
+}
+
+/// One job per section of a batch, labelled `<route>:<section>`, reporting to the caller.
+fn section_batch(
+    job_type: &str,
+    label: &str,
+    source: &Source,
+    sections: &[(&Route, &Section)],
+    input: impl Fn(&Route, &Section) -> Value,
+) -> NewBatch {
+    sections.iter().fold(
+        NewBatch::new(source.clone()).label(label),
+        |batch, (r, s)| {
+            batch.job(
+                NewJob::new(job_type, input(r, s))
+                    .source(source.clone())
+                    .label(r.label(s)),
+            )
+        },
+    )
+}
+
+async fn generate(
+    shared: &Shared,
+    input: GenerateInput,
+    call: &ToolContext,
+) -> Result<ToolResult, ToolError> {
+    let site = shared.site()?;
+    let root = shared.root();
+    let selected = select(site, input.route.as_deref(), input.section.as_deref())?;
+    let pending: Vec<(&Route, &Section)> = selected
+        .iter()
+        .copied()
+        .filter(|(r, s)| input.force || !exists(root, Environment::Preview, r, s))
+        .collect();
+
+    if input.dry_run {
+        let sections: Vec<PlannedSection> = pending
+            .iter()
+            .map(|(r, s)| PlannedSection {
+                route: r.id.clone(),
+                section: s.id.clone(),
+                template: s.template,
+                file: content_file(Environment::Preview, r, s),
+                exists: exists(root, Environment::Preview, r, s),
+            })
+            .collect();
+        let message = if sections.is_empty() {
+            nothing_to_generate(selected.len())
+        } else {
+            format!("Would generate content for {}", count(sections.len()))
+        };
+        let mut text = format!("{message} (dry run: nothing was changed).");
+        for planned in &sections {
+            text.push_str(&format!(
+                "\n  {}:{} ({}) -> {}{}",
+                planned.route,
+                planned.section,
+                planned.template,
+                planned.file,
+                if planned.exists { ", replacing it" } else { "" }
+            ));
+        }
+        return Ok(ToolResult::new(
+            PlanOutput {
+                dry_run: true,
+                sections,
+                message,
+            },
+            text,
+        ));
+    }
+    if pending.is_empty() {
+        return Ok(nothing(nothing_to_generate(selected.len())));
+    }
+    let batch = section_batch(
+        GENERATE_JOB,
+        "Generating content",
+        &call.caller.source,
+        &pending,
+        |r, s| {
+            json!(GenerateJobInput {
+                route: r.id.clone(),
+                section: s.id.clone(),
+                force: input.force,
+            })
+        },
+    );
+    let message = format!("Generating content for {}", count(pending.len()));
+    let started = shared.ctx.enqueue_batch(batch, &message).await?;
+    Ok(ToolResult::started(started))
+}
+
+fn nothing_to_generate(selected: usize) -> String {
+    match selected {
+        0 => "Nothing to generate: no sections are selected".to_owned(),
+        1 => "Nothing to generate: the section has preview content already (use force to regenerate it)".to_owned(),
+        n => format!(
+            "Nothing to generate: all {n} sections have preview content already (use force to regenerate them)"
+        ),
+    }
+}
+
+fn nothing(message: String) -> ToolResult {
+    let text = format!("{message}.");
+    ToolResult::new(
+        PlanOutput {
+            dry_run: false,
+            sections: Vec::new(),
+            message,
+        },
+        text,
+    )
+}
+
+async fn build(
+    shared: &Shared,
+    input: BuildInput,
+    call: &ToolContext,
+) -> Result<ToolResult, ToolError> {
+    let site = shared.site()?;
+    let environment = input.environment;
+    let pages = site.routes.len();
+    let job = NewJob::new(BUILD_JOB, json!(input))
+        .source(call.caller.source.clone())
+        .label(format!("build {environment}"));
+    let message = format!(
+        "Building the {environment} site ({pages} page{})",
+        if pages == 1 { "" } else { "s" }
+    );
+    let started = shared.ctx.enqueue(job, &message).await?;
+    Ok(ToolResult::started(started))
+}
+
+async fn promote(
+    shared: &Shared,
+    input: SelectInput,
+    call: &ToolContext,
+) -> Result<ToolResult, ToolError> {
+    let site = shared.site()?;
+    let root = shared.root();
+    let pending: Vec<(&Route, &Section)> =
+        select(site, input.route.as_deref(), input.section.as_deref())?
+            .into_iter()
+            .filter(|(r, s)| exists(root, Environment::Preview, r, s))
+            .collect();
+    if pending.is_empty() {
+        return Ok(nothing(
+            "Nothing to promote: the selected sections have no preview content (generate it with site_generate)".to_owned(),
+        ));
+    }
+    let batch = section_batch(
+        PROMOTE_JOB,
+        "Promoting content",
+        &call.caller.source,
+        &pending,
+        publish_input,
+    );
+    let message = format!("Promoting {} to production", count(pending.len()));
+    let started = shared.ctx.enqueue_batch(batch, &message).await?;
+    Ok(ToolResult::started(started))
+}
+
+async fn rollback(
+    shared: &Shared,
+    input: SelectInput,
+    call: &ToolContext,
+) -> Result<ToolResult, ToolError> {
+    let site = shared.site()?;
+    let root = shared.root();
+    let pending: Vec<(&Route, &Section)> =
+        select(site, input.route.as_deref(), input.section.as_deref())?
+            .into_iter()
+            .filter(|(r, s)| exists(root, Environment::Production, r, s))
+            .collect();
+    if pending.is_empty() {
+        return Ok(nothing(
+            "Nothing to roll back: the selected sections have no production content".to_owned(),
+        ));
+    }
+    let batch = section_batch(
+        ROLLBACK_JOB,
+        "Rolling back content",
+        &call.caller.source,
+        &pending,
+        publish_input,
+    );
+    let message = format!(
+        "Removing the production content of {}",
+        count(pending.len())
+    );
+    let started = shared.ctx.enqueue_batch(batch, &message).await?;
+    Ok(ToolResult::started(started))
+}
+
+fn publish_input(route: &Route, section: &Section) -> Value {
+    json!(PublishJobInput {
+        route: route.id.clone(),
+        section: section.id.clone(),
+    })
+}
+
+fn routes(shared: &Shared) -> Result<ToolResult, ToolError> {
+    let site = shared.site()?;
+    let root = shared.root();
+    let routes: Vec<RouteInfo> = site
+        .routes
+        .iter()
+        .map(|r| RouteInfo {
+            id: r.id.clone(),
+            path: r.path.clone(),
+            title: r.title.clone(),
+            url: site.url(&r.path),
+            sections: r
+                .sections
+                .iter()
+                .map(|s| SectionInfo {
+                    id: s.id.clone(),
+                    template: s.template,
+                    preview: exists(root, Environment::Preview, r, s),
+                    production: exists(root, Environment::Production, r, s),
+                })
+                .collect(),
+        })
+        .collect();
+    let mut text = format!(
+        "{} ({}): {} route{}",
+        site.title,
+        site.base_url,
+        routes.len(),
+        if routes.len() == 1 { "" } else { "s" }
+    );
+    for route in &routes {
+        text.push_str(&format!(
+            "\n  {} {} \"{}\"",
+            route.path, route.id, route.title
+        ));
+        for s in &route.sections {
+            let state = match (s.preview, s.production) {
+                (true, true) => "preview, production",
+                (true, false) => "preview",
+                (false, true) => "production",
+                (false, false) => "no content",
+            };
+            text.push_str(&format!("\n    {} ({}): {state}", s.id, s.template));
+        }
+    }
+    Ok(ToolResult::new(
+        RoutesOutput {
+            title: site.title.clone(),
+            base_url: site.base_url.clone(),
+            routes,
+        },
+        text,
+    ))
+}
+
+fn templates() -> ToolResult {
+    let templates: Vec<TemplateInfo> = Template::ALL
+        .into_iter()
+        .map(|t| TemplateInfo {
+            name: t,
+            description: t.description().to_owned(),
+            kind: t.generation_kind(),
+            schema: t.schema(),
+        })
+        .collect();
+    let mut text = format!("{} section templates:", templates.len());
+    for t in &templates {
+        text.push_str(&format!("\n  {}: {}", t.name, t.description));
+    }
+    ToolResult::new(TemplatesOutput { templates }, text)
+}
