@@ -1,5 +1,5 @@
-//! Benchmark of the site build: a 1,000-route site (one landing page and 999 pages, every
-//! page linked from every other one's navigation), each route with four sections (hero,
+//! Benchmark of the site build: a 1,000-route site (one landing page and 999 pages), each
+//! route with four sections (hero,
 //! features, text, cta) whose valid content files are written directly, then built by the
 //! `site-builder:build` handler exactly as a worker runs it (templates loaded, content
 //! files read and validated, pages rendered and written to a fresh folder, the folder
@@ -7,7 +7,9 @@
 //! printed, never asserted. It runs in the system's temporary folder and, where there is
 //! one, again in `/dev/shm` (memory): the first figure includes what the file system
 //! charges for creating a folder and a file per page, the second (`…_tmpfs`) is the
-//! plugin's own speed.
+//! plugin's own speed. Both run in two shapes: the navigation lists the first ten pages
+//! (a realistic menu; the rest are reached by links and the sitemap), and `…_full_nav`,
+//! where every page lists all 1,000.
 //!
 //! Run it with `cargo run --release -p brain-site-builder --example site-bench`. Options:
 //! `--json` (one `{"name", "value", "unit"}` object per line on stdout; notes go to
@@ -72,8 +74,13 @@ fn number(arg: Option<String>) -> Res<usize> {
     Ok(arg.parse()?)
 }
 
+/// How many pages the navigation lists in the realistic shape: the home page and the next
+/// nine. The full shape lists every page on every page (a 45 KB menu per page at 1,000
+/// routes), which measures the file system more than the renderer.
+const NAV_PAGES: usize = 10;
+
 /// The `[site]` table of a site with `routes` routes.
-fn site_config(routes: usize) -> Value {
+fn site_config(routes: usize, full_nav: bool) -> Value {
     let sections = json!([
         {"id": "hero", "template": "hero"},
         {"id": "features", "template": "features"},
@@ -89,6 +96,7 @@ fn site_config(routes: usize) -> Value {
                     "id": format!("page-{i:04}"),
                     "path": format!("/page-{i:04}"),
                     "title": format!("Page {i}"),
+                    "nav": full_nav || i < NAV_PAGES,
                     "sections": sections,
                 })
             }
@@ -224,10 +232,10 @@ struct Measured {
     bytes: u64,
 }
 
-async fn measure(options: &Options, base: &Path) -> Res<Measured> {
+async fn measure(options: &Options, base: &Path, full_nav: bool) -> Res<Measured> {
     let dir = tempfile::tempdir_in(base)?;
     let root = dir.path();
-    let config = site_config(options.routes);
+    let config = site_config(options.routes, full_nav);
     let site = Site::from_config(&config, root)?.ok_or("the site config is empty")?;
     let started = Instant::now();
     write_site_content(root, &site)?;
@@ -300,10 +308,13 @@ async fn run(options: &Options) -> Res<()> {
         places.push(("_tmpfs", shm.to_path_buf()));
     }
     let mut results = Vec::new();
-    for (suffix, base) in &places {
-        results.push((suffix, base, measure(options, base).await?));
+    for (shape, full_nav) in [("", false), ("_full_nav", true)] {
+        for (place, base) in &places {
+            let m = measure(options, base, full_nav).await?;
+            results.push((format!("{shape}{place}"), base, full_nav, m));
+        }
     }
-    for (suffix, base, m) in &results {
+    for (suffix, base, full_nav, m) in &results {
         let figures = [
             (
                 format!("site_build_pages_per_second{suffix}"),
@@ -323,9 +334,14 @@ async fn run(options: &Options) -> Res<()> {
             }
         } else {
             println!(
-                "site build in {}, {} routes x 4 sections, median of {}:",
+                "site build in {}, {} routes x 4 sections, navigation listing {} pages, median of {}:",
                 base.display(),
                 options.routes,
+                if *full_nav {
+                    options.routes
+                } else {
+                    NAV_PAGES.min(options.routes)
+                },
                 options.runs
             );
             println!(

@@ -44,6 +44,9 @@ pub struct Route {
     /// `/` or `/segment/…`, unique; the page is written to `<path>/index.html`.
     pub path: String,
     pub title: String,
+    /// Whether the page is listed in every page's navigation (default true). A site with
+    /// hundreds of pages lists its top pages and leaves the rest to links and the sitemap.
+    pub nav: bool,
     pub sections: Vec<Section>,
 }
 
@@ -227,6 +230,7 @@ impl Site {
                 // `/about/` and `/about` are the same page; one spelling is kept.
                 path: normalize_path(&route.path),
                 title: route.title.clone(),
+                nav: route.nav,
                 sections,
             });
         }
@@ -306,8 +310,14 @@ struct RawRoute {
     id: String,
     path: String,
     title: String,
+    #[serde(default = "default_true")]
+    nav: bool,
     #[serde(default)]
     sections: Vec<RawSection>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Deserialize)]

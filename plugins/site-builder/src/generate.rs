@@ -301,6 +301,7 @@ mod tests {
             id: "landing".into(),
             path: "/".into(),
             title: "Home Features".into(),
+            nav: true,
             sections: Vec::new(),
         };
         let section = Section {

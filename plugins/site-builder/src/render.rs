@@ -93,6 +93,8 @@ pub(crate) struct SiteValues {
 /// `<li>` markup, plain and marked as the current page.
 struct NavAtDepth {
     items: Value,
+    /// The route id of each entry, to mark the current page.
+    ids: Vec<String>,
     html: Vec<(String, String)>,
 }
 
@@ -114,17 +116,21 @@ impl SiteValues {
     }
 
     /// The `<li>` entries of the navigation of `route` (the `current`-th route), that one
-    /// marked `aria-current="page"`. Every page links every route, so this is assembled
+    /// marked `aria-current="page"`. Every page links every listed route, so this is assembled
     /// from markup built once per depth: rendering it per page through the template
     /// engine made navigation cost grow with the square of the routes.
-    fn nav_html(&self, depth: usize, current: Option<usize>) -> String {
+    fn nav_html(&self, depth: usize, current: Option<&str>) -> String {
         let Some(nav) = self.nav_by_depth.get(depth) else {
             return String::new();
         };
         let len = nav.html.iter().map(|(plain, _)| plain.len()).sum::<usize>() + 32;
         let mut html = String::with_capacity(len);
-        for (i, (plain, marked)) in nav.html.iter().enumerate() {
-            html.push_str(if Some(i) == current { marked } else { plain });
+        for (id, (plain, marked)) in nav.ids.iter().zip(&nav.html) {
+            html.push_str(if Some(id.as_str()) == current {
+                marked
+            } else {
+                plain
+            });
         }
         html
     }
@@ -135,6 +141,7 @@ impl NavAtDepth {
         let items: Vec<NavItem<'_>> = site
             .routes
             .iter()
+            .filter(|route| route.nav)
             .map(|route| NavItem {
                 id: &route.id,
                 title: &route.title,
@@ -157,6 +164,7 @@ impl NavAtDepth {
             })
             .collect();
         NavAtDepth {
+            ids: items.iter().map(|item| item.id.to_owned()).collect(),
             items: Value::from(Serde(items)),
             html,
         }
@@ -338,7 +346,7 @@ impl Renderer {
                 environment => values.environment.clone(),
                 root => root_prefix(depth),
                 nav => values.nav_by_depth.get(depth).map(|n| n.items.clone()).unwrap_or_default(),
-                nav_html => Value::from_safe_string(values.nav_html(depth, Some(index))),
+                nav_html => Value::from_safe_string(values.nav_html(depth, Some(route.id.as_str()))),
                 route => route_value(route, Some(site)),
                 sections => sections,
             })

@@ -6,7 +6,7 @@ use brain_plugin_utils::{JobError, testing};
 use brain_site_builder::BuildOutput;
 use serde_json::json;
 
-use crate::support::{Brain, invalid_field};
+use crate::support::{Brain, invalid_field, scaffold_site};
 
 fn output(value: serde_json::Value) -> BuildOutput {
     serde_json::from_value(value).unwrap()
@@ -323,4 +323,34 @@ async fn nested_paths_link_back_up() {
             .read("dist/preview/index.html")
             .contains(r#"<a href="./docs/intro/">Intro</a>"#)
     );
+}
+
+#[tokio::test]
+async fn pages_left_out_of_the_navigation_are_still_built_and_in_the_sitemap() {
+    let mut site = scaffold_site();
+    site["routes"][1]["nav"] = json!(false);
+    let brain = Brain::with_config(site);
+    brain.generate_all().await;
+    let built = output(brain.build("preview").await.unwrap());
+    assert_eq!(built.pages, 2);
+    let home = brain.read("dist/preview/index.html");
+    let about = brain.read("dist/preview/about/index.html");
+    let menu = |page: &str| -> String {
+        let start = page.find("<nav").expect("a nav element");
+        let end = start + page[start..].find("</nav>").expect("a closed nav");
+        page[start..end].to_owned()
+    };
+    assert!(
+        !menu(&home).contains("about"),
+        "about must not be in the menu: {}",
+        menu(&home)
+    );
+    // The page itself exists, marks no menu entry as current, and links back home.
+    assert!(
+        about.contains("<title>About · Test Site</title>"),
+        "{about}"
+    );
+    assert!(!about.contains("aria-current"), "{about}");
+    assert!(about.contains("href=\"../\""), "{about}");
+    assert!(brain.read("dist/preview/sitemap.xml").contains("/about"));
 }
