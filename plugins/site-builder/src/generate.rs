@@ -15,8 +15,12 @@
 //!                               // or of the site's title and description when that finds none
 //!   "products": [NoteHit, …] }  // notes_tagged("product", 12)
 //! ```
+//!
+//! `products` and the site-wide fallback are the same for every section of a batch, so
+//! they are looked up once per batch (a 1,000-section `site_generate` asked the notes
+//! index 1,000 times for the same product list).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -96,22 +100,26 @@ impl JobHandler for GenerateJob {
         check_cancelled(&ctx)?;
         ctx.report_progress(0, 3, &format!("Collecting notes for {label}"));
         let plugin = &self.shared.ctx;
-        let mut notes = plugin
-            .search_notes(&search_query(route, section), NOTES_PER_SECTION)
-            .await
-            .map_err(notes_error)?;
+        let batch = ctx.info().batch_id.as_deref();
+        let mut notes = Arc::new(
+            plugin
+                .search_notes(&search_query(route, section), NOTES_PER_SECTION)
+                .await
+                .map_err(notes_error)?,
+        );
         if notes.is_empty() {
             // Nothing matches the page and section (a young brain, a page titled "Home"):
             // the notes closest to what the whole site is about are the next best source.
-            notes = plugin
-                .search_notes(&site_query(&site), NOTES_PER_SECTION)
-                .await
-                .map_err(notes_error)?;
+            let query = site_query(&site);
+            notes = per_batch(batch, Lookup::SiteNotes, || {
+                plugin.search_notes(&query, NOTES_PER_SECTION)
+            })
+            .await?;
         }
-        let products = plugin
-            .notes_tagged("product", PRODUCT_NOTES)
-            .await
-            .map_err(notes_error)?;
+        let products = per_batch(batch, Lookup::Products, || {
+            plugin.notes_tagged("product", PRODUCT_NOTES)
+        })
+        .await?;
 
         check_cancelled(&ctx)?;
         ctx.report_progress(1, 3, &format!("Generating {label}"));
@@ -140,6 +148,65 @@ impl JobHandler for GenerateJob {
     fn default_duration(&self) -> Duration {
         Duration::from_secs(5)
     }
+}
+
+/// A lookup that is the same for every section of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// `notes_tagged("product", PRODUCT_NOTES)`.
+    Products,
+    /// `search_notes(site_query(site), NOTES_PER_SECTION)`.
+    SiteNotes,
+}
+
+/// A per-batch lookup's answer: (batch id, lookup, notes).
+type Remembered = (String, Lookup, Arc<Vec<NoteHit>>);
+
+/// The answers of the per-batch lookups of the latest batches, oldest first. Batch ids
+/// are unique, so one list serves every brain in the process.
+static BATCH_LOOKUPS: Mutex<Vec<Remembered>> = Mutex::new(Vec::new());
+/// Answers remembered: two lookups of the last eight batches (a few run at once at most).
+const LOOKUPS_REMEMBERED: usize = 16;
+
+/// `fetch`'s answer, looked up once per batch: every section of one `site_generate` sees
+/// the same product notes (and the same notes about the whole site), and a 1,000-section
+/// batch asks the notes index once for them instead of 1,000 times. A job outside a batch
+/// looks up for itself.
+async fn per_batch<F>(
+    batch: Option<&str>,
+    lookup: Lookup,
+    fetch: impl FnOnce() -> F,
+) -> Result<Arc<Vec<NoteHit>>, JobError>
+where
+    F: Future<Output = Result<Vec<NoteHit>, ToolError>>,
+{
+    let remembered = |lookups: &[Remembered], batch: &str| {
+        lookups
+            .iter()
+            .find(|(b, l, _)| b == batch && *l == lookup)
+            .map(|(_, _, notes)| notes.clone())
+    };
+    if let Some(batch) = batch {
+        let lookups = BATCH_LOOKUPS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(notes) = remembered(&lookups, batch) {
+            return Ok(notes);
+        }
+    }
+    let notes = Arc::new(fetch().await.map_err(notes_error)?);
+    let Some(batch) = batch else {
+        return Ok(notes);
+    };
+    let mut lookups = BATCH_LOOKUPS.lock().unwrap_or_else(|e| e.into_inner());
+    // Jobs that started together may each have fetched: the first answer stays, so that
+    // all sections see the same one.
+    if let Some(first) = remembered(&lookups, batch) {
+        return Ok(first);
+    }
+    if lookups.len() >= LOOKUPS_REMEMBERED {
+        lookups.remove(0);
+    }
+    lookups.push((batch.to_owned(), lookup, notes.clone()));
+    Ok(notes)
 }
 
 fn check_cancelled(ctx: &JobContext) -> Result<(), JobError> {

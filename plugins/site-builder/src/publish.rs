@@ -115,17 +115,18 @@ impl JobHandler for RollbackJob {
         }
         ctx.report_progress(0, 1, &format!("Rolling back {}", route.label(section)));
         let file = content_file(Environment::Production, route, section);
-        let removed = match std::fs::remove_file(content_path(
-            self.shared.root(),
-            Environment::Production,
-            route,
-            section,
-        )) {
+        let path = content_path(self.shared.root(), Environment::Production, route, section);
+        let removed = match std::fs::remove_file(&path) {
             Ok(()) => true,
             // Already gone (another rollback, a person): the goal is met.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(e) => return Err(JobError::permanent(format!("{file}: cannot remove: {e}"))),
         };
+        // The route's folder goes with its last section; `remove_dir` refuses a folder that
+        // still holds anything, which is exactly the case to leave alone.
+        if let Some(folder) = path.parent() {
+            let _ = std::fs::remove_dir(folder);
+        }
         ctx.report_progress(1, 1, &format!("Rolled back {}", route.label(section)));
         Ok(PublishOutput {
             route: route.id.clone(),

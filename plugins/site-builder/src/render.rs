@@ -182,14 +182,18 @@ pub(crate) fn root_prefix(depth: usize) -> String {
 
 /// The link from a page whose root prefix is `root` to the site path `path`: pages are
 /// folders, so `/about` is `<root>about/`.
+/// Links name `index.html` explicitly: a site opened straight from disk (`file://`) has no
+/// server to map a folder to its index page, and people do open `dist/preview/index.html`.
 fn link(root: &str, path: &str) -> String {
     let rest = path.trim_start_matches('/');
     if rest.is_empty() {
-        root.to_owned()
-    } else if rest.ends_with('/') || rest.contains(['.', '#', '?']) {
+        format!("{root}index.html")
+    } else if rest.contains(['.', '#', '?']) {
         format!("{root}{rest}")
+    } else if rest.ends_with('/') {
+        format!("{root}{rest}index.html")
     } else {
-        format!("{root}{rest}/")
+        format!("{root}{rest}/index.html")
     }
 }
 
@@ -420,11 +424,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn links_are_relative_folders() {
-        assert_eq!(link("./", "/"), "./");
-        assert_eq!(link("./", "/about"), "./about/");
-        assert_eq!(link("../../", "/docs/intro"), "../../docs/intro/");
-        assert_eq!(link("/brain/", "/about"), "/brain/about/");
+    fn links_are_relative_index_pages() {
+        assert_eq!(link("./", "/"), "./index.html");
+        assert_eq!(link("./", "/about"), "./about/index.html");
+        assert_eq!(link("../../", "/docs/intro"), "../../docs/intro/index.html");
+        assert_eq!(link("/brain/", "/about/"), "/brain/about/index.html");
         assert_eq!(link("../", "/style.css"), "../style.css");
         assert_eq!(root_prefix(0), "./");
         assert_eq!(root_prefix(2), "../../");

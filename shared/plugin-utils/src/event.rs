@@ -75,6 +75,8 @@ pub struct JobProgressEvent {
     pub kind: JobKind,
     pub status: JobStatus,
     pub update: Update,
+    /// When this state was read or built: a follower drops events older than what it has.
+    pub observed_at: DateTime<Utc>,
     pub source: Source,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,

@@ -42,6 +42,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Generate, build, promote and roll back the website, with live progress
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
     /// Run any tool as the brain's owner and print its result as JSON
     Tool(ToolArgs),
     /// Check the configuration
@@ -77,6 +82,14 @@ pub(crate) enum JobsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Follow a job or batch another brain process runs, with live progress, until it ends
+    /// (Ctrl-C stops following; the work goes on)
+    Watch {
+        /// The job or batch id
+        id: String,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
     /// Cancel a job or a whole batch: waiting jobs at once, running ones cooperatively
     Cancel {
         /// The job or batch id
@@ -85,6 +98,87 @@ pub(crate) enum JobsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `brain site …`: each starts its work with this process's workers and follows it until it
+/// ends (or, with `--detach`, leaves it to a `brain start` running elsewhere).
+#[derive(Debug, Subcommand)]
+pub(crate) enum SiteCommand {
+    /// Generate content for sections that have none yet (one job per section)
+    Generate(GenerateArgs),
+    /// Build the static site into dist/<env>/
+    Build(BuildArgs),
+    /// Copy preview content to production
+    Promote(SelectArgs),
+    /// Remove the production content (the site falls back to nothing promoted)
+    Rollback(SelectArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// Only this route: its id (`landing`) or its path (`/about`)
+    #[arg(long, value_name = "ROUTE")]
+    pub(crate) route: Option<String>,
+    /// Only sections with this id
+    #[arg(long, value_name = "SECTION")]
+    pub(crate) section: Option<String>,
+    /// Also regenerate sections that have content already (replacing any edits)
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Only list what would be generated; change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) attach: AttachArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BuildArgs {
+    /// Which content to build with
+    #[arg(long, value_enum, default_value_t = EnvArg::Preview)]
+    pub(crate) env: EnvArg,
+    #[command(flatten)]
+    pub(crate) attach: AttachArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SelectArgs {
+    /// Only this route: its id (`landing`) or its path (`/about`)
+    #[arg(long, value_name = "ROUTE")]
+    pub(crate) route: Option<String>,
+    /// Only sections with this id
+    #[arg(long, value_name = "SECTION")]
+    pub(crate) section: Option<String>,
+    #[command(flatten)]
+    pub(crate) attach: AttachArgs,
+}
+
+/// `--env`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EnvArg {
+    Preview,
+    Production,
+}
+
+/// How a `brain site …` command follows its work.
+#[derive(Debug, Args)]
+pub(crate) struct AttachArgs {
+    /// Start the work and exit at once; a running `brain start` does it
+    #[arg(long)]
+    pub(crate) detach: bool,
+    #[command(flatten)]
+    pub(crate) view: ViewArgs,
+}
+
+/// How progress is shown.
+#[derive(Debug, Args)]
+pub(crate) struct ViewArgs {
+    /// JSON lines on stdout: each progress notification, then the final status
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// No bars: plain lines on stderr (as when stderr is not a terminal)
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Args)]

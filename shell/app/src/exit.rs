@@ -13,6 +13,19 @@ pub(crate) const FAILED: u8 = 1;
 /// Usage or configuration error: fix the command line, `brain.toml` or the environment.
 pub(crate) const USAGE: u8 = 2;
 
+/// An outcome the command already explained on stdout/stderr (a failed operation's summary,
+/// 130 after Ctrl-C): exit with `code` and print nothing more (a second "error: …" line would repeat the summary).
+#[derive(Debug)]
+pub(crate) struct Reported(pub(crate) u8);
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit code {} (already reported)", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
 /// A mistake in how the brain was called that no other error type describes (bad `--args`
 /// JSON, a bad `BRAIN_LOG_LEVEL`).
 #[derive(Debug)]
@@ -34,6 +47,9 @@ pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
 /// The exit code for `error`.
 pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if let Some(Reported(code)) = cause.downcast_ref::<Reported>() {
+            return *code;
+        }
         if cause.is::<UsageError>() || cause.is::<ConfigError>() {
             return USAGE;
         }
@@ -98,5 +114,7 @@ mod tests {
         check(ToolError::failed("boom").into(), FAILED);
         check(ToolError::Cancelled.into(), FAILED);
         check(anyhow::anyhow!("disk full"), FAILED);
+        check(Reported(130).into(), 130);
+        check(Reported(FAILED).into(), FAILED);
     }
 }

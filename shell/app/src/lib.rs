@@ -15,7 +15,7 @@
 //!
 //! Output discipline: results go to stdout, messages and logs to stderr (stdout is a
 //! protocol for the MCP server over stdio and for scripts). Exit codes: 0 ok, 1 the
-//! operation failed, 2 usage or configuration error.
+//! operation failed, 2 usage or configuration error, 130 interrupted (Ctrl-C).
 
 mod cli;
 mod commands;
@@ -67,6 +67,10 @@ pub fn main_with(plugins: Vec<Arc<dyn Plugin>>) -> ExitCode {
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Already explained (a failed operation's summary, "Cancelled …"): only the code.
+        Err(error) if error.downcast_ref::<exit::Reported>().is_some() => {
+            ExitCode::from(exit::code_of(&error))
+        }
         Err(error) => {
             // `{:#}` prints the context chain on one line: "tool `status`: invalid input …".
             eprintln!("error: {error:#}");

@@ -386,7 +386,9 @@ impl Shell {
                     ..WorkerConfig::default()
                 })
                 .await?;
-            tracing::info!(
+            // Debug: `brain site …` starts workers for one command, and a log line above
+            // its progress bar is noise; `brain start` says it runs in its own words.
+            tracing::debug!(
                 worker = pool.worker_id(),
                 concurrency = q.concurrency,
                 "workers started"

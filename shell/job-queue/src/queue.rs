@@ -873,6 +873,7 @@ impl Queue {
             queue: self.clone(),
             id: id.to_owned(),
             subscription,
+            since: first.event.observed_at,
             pending: Some(first.event),
             last: None,
             done: false,
@@ -907,6 +908,9 @@ pub struct Watch {
     subscription: Subscription<Event>,
     pending: Option<JobProgressEvent>,
     last: Option<JobProgressEvent>,
+    /// When the first state was read: bus events built before it are older than it (the
+    /// subscription opens first, so it may hold them) and are dropped.
+    since: DateTime<Utc>,
     done: bool,
 }
 
@@ -934,6 +938,7 @@ impl Watch {
             };
             tokio::select! {
                 event = self.subscription.recv() => match event {
+                    Some(Event::JobProgress(e)) if e.observed_at < self.since => {}
                     Some(Event::JobProgress(e)) => return Some(self.seen(Arc::unwrap_or_clone(e))),
                     Some(_) => {}
                     None => return None,

@@ -247,7 +247,7 @@ impl NotesIndex {
              FROM note_tags t JOIN notes n ON n.id = t.note_id
              WHERE t.tag = ?1
              ORDER BY n.date IS NULL, n.date DESC, n.path
-             LIMIT ?2",
+             LIMIT ?2 + 0",
         )?;
         let hits = statement
             .query_map(params![tag, limit], |row| {
@@ -568,7 +568,7 @@ fn run_search(conn: &Connection, fts_query: &str, limit: i64) -> Result<Vec<Note
          FROM (
              SELECT rowid, rank, snippet(notes_fts, -1, '[', ']', '…', ?3) AS snippet
              FROM notes_fts WHERE notes_fts MATCH ?1
-             ORDER BY rank LIMIT ?2
+             ORDER BY rank LIMIT ?2 + 0
          ) f
          JOIN notes n ON n.id = f.rowid
          ORDER BY f.rank",

@@ -84,13 +84,19 @@ async fn pages_have_titles_navigation_and_every_section() {
     }
     // Navigation links every route, relative to the page.
     assert!(
-        home.contains(r#"<a href="./" aria-current="page">Home</a>"#),
+        home.contains(r#"<a href="./index.html" aria-current="page">Home</a>"#),
         "{home}"
     );
-    assert!(home.contains(r#"<a href="./about/">About</a>"#), "{home}");
-    assert!(about.contains(r#"<a href="../">Home</a>"#), "{about}");
     assert!(
-        about.contains(r#"<a href="../about/" aria-current="page">About</a>"#),
+        home.contains(r#"<a href="./about/index.html">About</a>"#),
+        "{home}"
+    );
+    assert!(
+        about.contains(r#"<a href="../index.html">Home</a>"#),
+        "{about}"
+    );
+    assert!(
+        about.contains(r#"<a href="../about/index.html" aria-current="page">About</a>"#),
         "{about}"
     );
     assert!(about.contains(r#"href="../style.css""#));
@@ -102,7 +108,10 @@ async fn pages_have_titles_navigation_and_every_section() {
     assert!(home.contains("Notes, published") && home.contains("What I work on"));
     assert!(home.contains("Example product") && home.contains("Get in touch"));
     // The hero's `/about` link is made relative; mailto passes unchanged.
-    assert!(home.contains(r#"href="./about/">Read more</a>"#), "{home}");
+    assert!(
+        home.contains(r#"href="./about/index.html">Read more</a>"#),
+        "{home}"
+    );
     assert!(home.contains(r#"href="mailto:me@example.org""#));
     // The about page's Markdown body is rendered.
     assert!(about.contains("<li>one</li>"), "{about}");
@@ -120,7 +129,7 @@ async fn pages_have_titles_navigation_and_every_section() {
     let not_found = brain.read("dist/preview/404.html");
     assert!(not_found.contains("Page not found"));
     assert!(
-        not_found.contains(r#"<a href="/about/">About</a>"#),
+        not_found.contains(r#"<a href="/about/index.html">About</a>"#),
         "{not_found}"
     );
     assert!(not_found.contains(r#"href="/style.css""#));
@@ -316,12 +325,15 @@ async fn nested_paths_link_back_up() {
     let brain = Brain::with_config(config);
     brain.build("preview").await.unwrap();
     let intro = brain.read("dist/preview/docs/intro/index.html");
-    assert!(intro.contains(r#"<a href="../../">Home</a>"#), "{intro}");
+    assert!(
+        intro.contains(r#"<a href="../../index.html">Home</a>"#),
+        "{intro}"
+    );
     assert!(intro.contains(r#"href="../../style.css""#), "{intro}");
     assert!(
         brain
             .read("dist/preview/index.html")
-            .contains(r#"<a href="./docs/intro/">Intro</a>"#)
+            .contains(r#"<a href="./docs/intro/index.html">Intro</a>"#)
     );
 }
 
@@ -351,6 +363,6 @@ async fn pages_left_out_of_the_navigation_are_still_built_and_in_the_sitemap() {
         "{about}"
     );
     assert!(!about.contains("aria-current"), "{about}");
-    assert!(about.contains("href=\"../\""), "{about}");
+    assert!(about.contains("href=\"../index.html\""), "{about}");
     assert!(brain.read("dist/preview/sitemap.xml").contains("/about"));
 }

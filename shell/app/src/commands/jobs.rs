@@ -1,3 +1,7 @@
+//! `brain jobs watch ID` follows a job or batch that another process runs, with the CLI
+//! interface's live progress; it starts no workers (Ctrl-C detaches, or cancels when no
+//! process works on it).
+//!
 //! `brain jobs list|status|cancel`: the shell's built-in job tools (`jobs_list`, `status`,
 //! `jobs_cancel`) run as the owner at the terminal, printed as text or, with `--json`, as
 //! the tool's structured result. No workers start here: a `brain start` elsewhere does the
@@ -13,6 +17,11 @@ use crate::output;
 
 pub(crate) async fn run(brain: &Brain, command: JobsCommand) -> anyhow::Result<()> {
     let (tool, args, as_json) = match command {
+        JobsCommand::Watch { id, view } => {
+            let shell = brain.open_shell().await?;
+            let mode = brain_cli::Mode::detect(view.json, view.quiet);
+            return crate::commands::site::finish(brain_cli::watch(&shell, &id, mode).await?);
+        }
         JobsCommand::List(args) => {
             let json = args.json;
             ("jobs_list", list_args(args), json)

@@ -1,14 +1,15 @@
 //! One module per command. [`run`] resolves what every command shares — the brain directory,
 //! the log level, the plugins — into a [`Brain`], then hands it to the command.
 //!
-//! Commands that only read or enqueue (`jobs`, `tool`) open the shell without starting
-//! workers: the work itself is done by a `brain start` running elsewhere on the same
-//! database.
+//! Commands that only read or enqueue (`jobs`, `tool`, `site … --detach`) open the shell
+//! without starting workers: the work itself is done by a `brain start` running elsewhere
+//! on the same database. `site …` without `--detach` runs its work in this process.
 
 mod completions;
 mod config;
 mod init;
 mod jobs;
+mod site;
 mod start;
 mod tool;
 
@@ -72,6 +73,7 @@ pub(crate) async fn run(cli: Cli, plugins: Vec<Arc<dyn Plugin>>) -> anyhow::Resu
         Command::Init(args) => init::run(&brain, args),
         Command::Start => start::run(&brain).await,
         Command::Jobs { command } => jobs::run(&brain, command).await,
+        Command::Site { command } => site::run(&brain, command).await,
         Command::Tool(args) => tool::run(&brain, args).await,
         Command::Config { command } => config::run(&brain, command),
         Command::Completions { shell } => completions::run(shell),

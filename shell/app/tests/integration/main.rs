@@ -4,9 +4,12 @@
 // clippy.toml allows unwrap in #[test] functions only; the shared helpers here are tests too.
 #![allow(clippy::unwrap_used)]
 
+mod browser;
 mod cli;
 mod config;
 mod init;
+mod progress;
+mod site;
 mod start;
 mod support;
 mod tools;

@@ -1,0 +1,275 @@
+//! The CLI interface: runs a slow tool as the owner at the terminal and follows the job or
+//! batch it started until it ends, showing live progress — indicatif bars on a terminal,
+//! plain lines in pipes and CI, JSON lines with `--json` — and a one-line summary at the
+//! end. It also attaches to work another brain process runs (`brain jobs watch`), and turns
+//! Ctrl-C into "detach" (another process does the work) or "cancel" (only we do).
+//!
+//! The `brain` binary wires these functions to its commands; this crate is the only one
+//! that knows indicatif, and it uses only the shell's public API (`Shell::execute`,
+//! `Shell::queue`) and the plugin API's event types.
+
+mod output;
+mod render;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use brain_core::Shell;
+use brain_plugin_utils::{AsyncToolResponse, Caller, ToolContext};
+use serde_json::Value;
+
+pub use output::Mode;
+use output::{Renderer, out_line};
+
+/// How long jobs still running in this process may take to finish when the command ends
+/// (after a detach, say); the rest go back to the queue for the next worker.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How an attached operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It completed (or the tool had nothing to start).
+    Succeeded,
+    /// It failed; the summary and the reasons were printed.
+    Failed,
+    /// Ctrl-C while another process runs the work: we stopped watching, it goes on.
+    Detached,
+    /// Ctrl-C with nobody else to do the work: it was cancelled.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The process exit code: 0, 1, or 130 (interrupted, as shells report Ctrl-C).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Succeeded => 0,
+            Outcome::Failed => 1,
+            Outcome::Detached | Outcome::Cancelled => 130,
+        }
+    }
+}
+
+/// Runs `tool` with `input` as the owner, with this process's workers, and follows what it
+/// started until it ends. A tool that answers at once (a dry run, nothing to do) has its
+/// text (or JSON) printed. The shell is shut down gracefully before returning.
+pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow::Result<Outcome> {
+    // Listening before the work starts: an early Ctrl-C is then ours to handle (cancel or
+    // detach) rather than a kill that leaves jobs half-claimed.
+    let mut interrupts = Interrupts::new().context("cannot listen for Ctrl-C")?;
+    let result = async {
+        shell
+            .start_workers()
+            .await
+            .context("cannot start the workers")?;
+        let result = shell
+            .execute(tool, input, ToolContext::new(Caller::cli()))
+            .await
+            .with_context(|| format!("tool `{tool}`"))?;
+        match serde_json::from_value::<AsyncToolResponse>(result.structured.clone()) {
+            Ok(started) => attach(shell, &started.job_id, mode, &mut interrupts).await,
+            Err(_) => {
+                print_result(&result.structured, &result.text, mode)?;
+                Ok(Outcome::Succeeded)
+            }
+        }
+    }
+    .await;
+    shell.shutdown(SHUTDOWN_GRACE).await;
+    result
+}
+
+/// Starts `tool` without workers and prints its immediate answer: the `AsyncToolResponse`
+/// (human text, or JSON with `json`), and whether a brain process is running to do the work.
+pub async fn detach(shell: &Shell, tool: &str, input: Value, json: bool) -> anyhow::Result<()> {
+    let result = shell
+        .execute(tool, input, ToolContext::new(Caller::cli()))
+        .await
+        .with_context(|| format!("tool `{tool}`"))?;
+    let started = serde_json::from_value::<AsyncToolResponse>(result.structured.clone()).ok();
+    let mode = if json { Mode::Json } else { Mode::Lines };
+    match started {
+        Some(started) if !json => {
+            let running = shell.queue().any_worker_running();
+            out_line(&format!(
+                "{}\n{}",
+                started.human_text(),
+                detach_note(&started.job_id, running)
+            ))
+        }
+        _ => print_result(&result.structured, &result.text, mode),
+    }
+}
+
+/// What a detached start tells the person about who will do the work.
+fn detach_note(id: &str, worker_running: bool) -> String {
+    if worker_running {
+        format!("A brain process is running workers; follow it with `brain jobs watch {id}`.")
+    } else {
+        format!(
+            "No brain process is running workers: it waits until one runs (`brain start`); \
+             then follow it with `brain jobs watch {id}`."
+        )
+    }
+}
+
+/// Follows a job or batch that another process runs (no workers start here) until it ends.
+pub async fn watch(shell: &Shell, id: &str, mode: Mode) -> anyhow::Result<Outcome> {
+    let mut interrupts = Interrupts::new().context("cannot listen for Ctrl-C")?;
+    attach(shell, id, mode, &mut interrupts).await
+}
+
+/// A synchronous tool answer: its JSON on one line, else its text.
+fn print_result(structured: &Value, text: &str, mode: Mode) -> anyhow::Result<()> {
+    match mode {
+        Mode::Json => out_line(&structured.to_string()),
+        _ => out_line(text),
+    }
+}
+
+/// Renders `id`'s events until the final one, handling Ctrl-C.
+async fn attach(
+    shell: &Shell,
+    id: &str,
+    mode: Mode,
+    interrupts: &mut Interrupts,
+) -> anyhow::Result<Outcome> {
+    let queue = shell.queue();
+    let mut watch = queue
+        .watch(id)
+        .await
+        .with_context(|| format!("cannot follow {id}"))?;
+    let mut renderer = Renderer::new(mode);
+    let mut cancelling = false;
+    loop {
+        tokio::select! {
+            event = watch.next() => {
+                let Some(event) = event else {
+                    anyhow::bail!("lost track of {id} before it finished");
+                };
+                if !event.status.is_finished() {
+                    renderer.event(&event)?;
+                    continue;
+                }
+                let entry = match queue.status(id).await {
+                    Ok(state) => Some(state.status_entry()),
+                    Err(error) => {
+                        renderer.note(&format!("warning: cannot read the final status: {error}"));
+                        None
+                    }
+                };
+                let summary = renderer.finish(&event, entry)?;
+                return Ok(if cancelling {
+                    renderer.note(&format!("Cancelled {id}."));
+                    Outcome::Cancelled
+                } else if summary.ok {
+                    Outcome::Succeeded
+                } else {
+                    Outcome::Failed
+                });
+            }
+            () = interrupts.next() => {
+                if cancelling {
+                    // A second Ctrl-C: stop waiting for the cancellation to finish.
+                    renderer.abandon();
+                    renderer.note(&format!("Stopped waiting; {id} is being cancelled."));
+                    return Ok(Outcome::Cancelled);
+                }
+                let others = other_workers(shell);
+                if let Some(pid) = others.first() {
+                    renderer.abandon();
+                    renderer.note(&format!(
+                        "Detached: brain process {pid} keeps running {id}; follow it again with `brain jobs watch {id}`."
+                    ));
+                    return Ok(Outcome::Detached);
+                }
+                cancelling = true;
+                renderer.note(&format!(
+                    "Cancelling {id}: no other brain process runs it; waiting for running jobs to stop…"
+                ));
+                queue
+                    .cancel(id)
+                    .await
+                    .with_context(|| format!("cannot cancel {id}"))?;
+            }
+        }
+    }
+}
+
+/// The pids of other processes running workers on this brain's database.
+fn other_workers(shell: &Shell) -> Vec<u32> {
+    let me = std::process::id();
+    match shell.queue().workers() {
+        Ok(workers) => workers
+            .into_iter()
+            .map(|w| w.pid)
+            .filter(|pid| *pid != me)
+            .collect(),
+        // Unknown: cancelling is the safe reading of "nobody else works on it".
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, registered when created.
+struct Interrupts {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
+        }
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        for (outcome, code) in [
+            (Outcome::Succeeded, 0),
+            (Outcome::Failed, 1),
+            (Outcome::Detached, 130),
+            (Outcome::Cancelled, 130),
+        ] {
+            assert_eq!(outcome.exit_code(), code, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn detach_note_says_whether_a_worker_runs() {
+        assert!(detach_note("b", true).starts_with("A brain process is running"));
+        assert!(detach_note("b", false).contains("No brain process is running workers"));
+        assert!(detach_note("b", false).contains("brain jobs watch b"));
+    }
+}

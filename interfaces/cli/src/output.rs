@@ -1,0 +1,329 @@
+//! The three ways an attached operation is shown: indicatif bars on a terminal's stderr,
+//! plain lines on stderr (pipes, CI, `--quiet`), and JSON lines on stdout (`--json`). Each
+//! renders the same events through the pure functions of `render`; only this module and
+//! `render` know what the person sees, and only this module knows indicatif.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use brain_plugin_utils::{JobProgressEvent, JobStatus, JobStatusEntry};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+
+use crate::render::{self, Summary};
+
+/// At most one progress line per this interval per operation in line mode: a CI log stays
+/// readable however fast the work reports.
+const LINE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often a bar redraws on its own, so the spinner and elapsed time move between events.
+const TICK: Duration = Duration::from_millis(120);
+
+/// How the person asked to see progress, and what the terminal allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Bars on stderr, in colour unless `NO_COLOR` is set.
+    Bars { color: bool },
+    /// One line per status change, progress at most once a second, on stderr.
+    Lines,
+    /// JSON lines on stdout: every event's `ProgressNotification`, then the final status.
+    Json,
+}
+
+impl Mode {
+    /// `--json` wins; then `--quiet` or a stderr that is not a terminal means plain lines.
+    pub fn detect(json: bool, quiet: bool) -> Mode {
+        if json {
+            Mode::Json
+        } else if quiet || !std::io::stderr().is_terminal() {
+            Mode::Lines
+        } else {
+            Mode::Bars {
+                color: color_allowed(std::env::var_os("NO_COLOR").as_deref()),
+            }
+        }
+    }
+}
+
+/// `NO_COLOR` (<https://no-color.org>): any non-empty value turns colour off.
+fn color_allowed(no_color: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Writes one line to stdout; a closed pipe is not an error (the reader has what it wanted).
+pub(crate) fn out_line(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(anyhow::Error::new(error).context("cannot write to stdout")),
+    }
+}
+
+/// Writes one line to stderr. Messages are best effort: a closed stderr must not turn a
+/// finished operation into a failure.
+pub(crate) fn err_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
+/// Renders the events of one operation.
+pub(crate) struct Renderer {
+    mode: Mode,
+    bar: Option<ProgressBar>,
+    /// Whether the bar currently has a length (bar) or not (spinner).
+    bar_has_length: Option<bool>,
+    last_status: Option<JobStatus>,
+    last_line: Option<(Instant, String)>,
+    seen_failures: Vec<String>,
+}
+
+impl Renderer {
+    pub(crate) fn new(mode: Mode) -> Renderer {
+        Renderer {
+            mode,
+            bar: None,
+            bar_has_length: None,
+            last_status: None,
+            last_line: None,
+            seen_failures: Vec::new(),
+        }
+    }
+
+    /// Shows one unfinished state.
+    pub(crate) fn event(&mut self, event: &JobProgressEvent) -> anyhow::Result<()> {
+        match self.mode {
+            Mode::Json => out_line(&json_line(&event.notification())),
+            Mode::Lines => {
+                self.failures(event);
+                if self.last_status != Some(event.status) {
+                    self.last_status = Some(event.status);
+                    err_line(&render::status_line(event));
+                }
+                let line = render::progress_line(event);
+                if event.status == JobStatus::Processing
+                    && line_due(self.last_line.as_ref(), &line, Instant::now())
+                {
+                    err_line(&line);
+                    self.last_line = Some((Instant::now(), line));
+                }
+                Ok(())
+            }
+            Mode::Bars { color } => {
+                self.failures(event);
+                self.draw(event, color);
+                Ok(())
+            }
+        }
+    }
+
+    /// A message for the person, above the bar when there is one.
+    pub(crate) fn note(&self, text: &str) {
+        match (&self.bar, self.mode) {
+            (Some(bar), _) => bar.println(text),
+            // JSON mode keeps stdout machine-readable; messages still go to stderr.
+            _ => err_line(text),
+        }
+    }
+
+    /// Removes the bar without a summary (detaching).
+    pub(crate) fn abandon(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Shows the final state: the summary (bars, lines) or the final status entry (JSON).
+    pub(crate) fn finish(
+        &mut self,
+        event: &JobProgressEvent,
+        entry: Option<JobStatusEntry>,
+    ) -> anyhow::Result<Summary> {
+        let summary = render::summary(event);
+        match self.mode {
+            Mode::Json => {
+                out_line(&json_line(&event.notification()))?;
+                let mut value = match entry {
+                    Some(entry) => serde_json::to_value(entry)?,
+                    None => serde_json::json!({ "status": event.status }),
+                };
+                if let Value::Object(map) = &mut value {
+                    map.insert("jobId".into(), Value::String(event.id.clone()));
+                }
+                out_line(&value.to_string())?;
+            }
+            Mode::Lines | Mode::Bars { .. } => {
+                self.failures(event);
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                if self.mode == Mode::Lines && self.last_status != Some(event.status) {
+                    err_line(&render::status_line(event));
+                }
+                let color = matches!(self.mode, Mode::Bars { color: true });
+                if summary.ok {
+                    out_line(&painted(&summary.line, color))?;
+                } else {
+                    err_line(&painted(&summary.line, color));
+                    for reason in &summary.reasons {
+                        err_line(&format!("  {reason}"));
+                    }
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Prints items that failed since the last event, above the bar.
+    fn failures(&mut self, event: &JobProgressEvent) {
+        for error in render::new_failures(event, &mut self.seen_failures) {
+            self.note(&format!("✘ {}", render::failure_line(&error)));
+        }
+    }
+
+    fn draw(&mut self, event: &JobProgressEvent, color: bool) {
+        let state = render::bar_state(event);
+        let fresh = self.bar.is_none();
+        // Hidden until configured: a first draw with the default style would flash an
+        // empty bar.
+        let bar = self.bar.get_or_insert_with(|| {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+        });
+        let has_length = state.length.is_some();
+        if self.bar_has_length != Some(has_length) {
+            self.bar_has_length = Some(has_length);
+            bar.set_style(style(has_length, color));
+        }
+        match state.length {
+            Some(length) => bar.set_length(length),
+            None => bar.unset_length(),
+        }
+        bar.set_position(state.position);
+        bar.set_prefix(state.prefix);
+        bar.set_message(state.message);
+        // The monitor's elapsed time: right even when attaching to work started long ago.
+        bar.set_elapsed(Duration::from_millis(event.timing.elapsed_ms));
+        if fresh {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(TICK);
+        }
+    }
+}
+
+/// Whether a progress line is worth printing now: it says something new and the last one
+/// is at least [`LINE_INTERVAL`] old.
+fn line_due(last: Option<&(Instant, String)>, line: &str, now: Instant) -> bool {
+    match last {
+        None => true,
+        Some((at, text)) => text != line && now.duration_since(*at) >= LINE_INTERVAL,
+    }
+}
+
+/// The bar's look. indicatif's `{eta}` is deliberately absent: the ETA is in `{msg}`, from
+/// the progress monitor.
+fn style(has_length: bool, color: bool) -> ProgressStyle {
+    let fallback = if has_length {
+        ProgressStyle::default_bar()
+    } else {
+        ProgressStyle::default_spinner()
+    };
+    ProgressStyle::with_template(template(has_length, color))
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or(fallback)
+}
+
+fn template(has_length: bool, color: bool) -> &'static str {
+    match (has_length, color) {
+        (true, true) => {
+            "{spinner:.green} {prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {percent:>3}% · {elapsed} · {msg}"
+        }
+        (true, false) => {
+            "{spinner} {prefix} [{bar:30}] {pos}/{len} {percent:>3}% · {elapsed} · {msg}"
+        }
+        (false, true) => "{spinner:.green} {prefix:.bold} · {elapsed} · {msg}",
+        (false, false) => "{spinner} {prefix} · {elapsed} · {msg}",
+    }
+}
+
+/// The summary's mark in green or red on a colour terminal; plain otherwise.
+fn painted(line: &str, color: bool) -> String {
+    if !color {
+        return line.to_owned();
+    }
+    let paint = |mark: &str, code: &str, rest: &str| format!("\x1b[{code}m{mark}\x1b[0m{rest}");
+    if let Some(rest) = line.strip_prefix('✔') {
+        paint("✔", "32", rest)
+    } else if let Some(rest) = line.strip_prefix('✘') {
+        paint("✘", "31", rest)
+    } else {
+        line.to_owned()
+    }
+}
+
+/// One JSON line; serializing these plain types cannot fail, and if it did the line says so.
+fn json_line(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_table() {
+        use std::ffi::OsStr;
+        for (value, allowed) in [
+            (None, true),
+            (Some(""), true),
+            (Some("1"), false),
+            (Some("true"), false),
+        ] {
+            assert_eq!(color_allowed(value.map(OsStr::new)), allowed, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn line_due_table() {
+        let t0 = Instant::now();
+        let last = (t0, "a: 1/5".to_owned());
+        let cases = [
+            (None, "a: 1/5", t0, true),
+            (
+                Some(&last),
+                "a: 2/5",
+                t0 + Duration::from_millis(999),
+                false,
+            ),
+            (Some(&last), "a: 2/5", t0 + Duration::from_secs(1), true),
+            (Some(&last), "a: 1/5", t0 + Duration::from_secs(5), false),
+        ];
+        for (last, line, now, due) in cases {
+            assert_eq!(line_due(last, line, now), due, "{line} {:?}", now - t0);
+        }
+    }
+
+    #[test]
+    fn painting_only_with_colour() {
+        assert_eq!(
+            painted("✔ Built preview in 0.4s", false),
+            "✔ Built preview in 0.4s"
+        );
+        assert_eq!(
+            painted("✘ 1 of 2 sections failed", true),
+            "\x1b[31m✘\x1b[0m 1 of 2 sections failed"
+        );
+        assert_eq!(painted("plain", true), "plain");
+    }
+
+    #[test]
+    fn templates_parse() {
+        for has_length in [true, false] {
+            for color in [true, false] {
+                let t = template(has_length, color);
+                assert!(ProgressStyle::with_template(t).is_ok(), "{t}");
+                assert!(!t.contains("{eta"), "the ETA comes from the monitor: {t}");
+            }
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! The pure half of rendering: what a bar, a progress line and the final summary say for a
+//! `JobProgressEvent`. No terminal, no clock — every function here is a table-tested
+//! mapping from an event (plus what was seen before) to text, so the three renderers
+//! (bars, plain lines, JSON lines) word the same state the same way.
+
+use std::time::Duration;
+
+use brain_plugin_utils::{ItemError, JobKind, JobProgressEvent, JobStatus, format_short};
+
+/// What a bar shows for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BarState {
+    /// Items (batch) or steps (job) done.
+    pub(crate) position: u64,
+    /// `None` when the work reports no total: a spinner, not a bar.
+    pub(crate) length: Option<u64>,
+    /// The operation's name: the batch or job label, else its id.
+    pub(crate) prefix: String,
+    /// "ETA 3 s · Generating landing:features".
+    pub(crate) message: String,
+}
+
+/// The bar for `event`. The ETA is the progress monitor's (`estimated_completion_ms`), never
+/// a guess from the bar's own rate: the monitor knows the duration history of the job type.
+pub(crate) fn bar_state(event: &JobProgressEvent) -> BarState {
+    let (position, length) = match event.progress {
+        Some(p) if p.total > 0 => (p.current.min(p.total), Some(p.total)),
+        Some(p) => (p.current, None),
+        None => (0, None),
+    };
+    let mut parts = Vec::new();
+    if let Some(eta) = eta(event) {
+        parts.push(format!("ETA {eta}"));
+    }
+    parts.push(operation(event));
+    BarState {
+        position,
+        length,
+        prefix: name(event),
+        message: parts.join(" · "),
+    }
+}
+
+/// The time left as a progress line says it ("25 s"), while the work is unfinished.
+pub(crate) fn eta(event: &JobProgressEvent) -> Option<String> {
+    if event.status.is_finished() {
+        return None;
+    }
+    event
+        .timing
+        .estimated_completion_ms
+        .map(|ms| format_short(Duration::from_millis(ms)))
+}
+
+/// What happens now: the current operation, or what the status implies.
+fn operation(event: &JobProgressEvent) -> String {
+    match (event.status, event.current_operation()) {
+        (JobStatus::Pending, _) => "waiting for a worker".to_owned(),
+        (_, Some(op)) if !op.is_empty() => op.to_owned(),
+        (status, _) => status.to_string(),
+    }
+}
+
+/// The operation's name: its label, else its id.
+pub(crate) fn name(event: &JobProgressEvent) -> String {
+    event.label.clone().unwrap_or_else(|| event.id.clone())
+}
+
+/// One line for a status change: "batch_1: processing — Generating content".
+pub(crate) fn status_line(event: &JobProgressEvent) -> String {
+    match &event.label {
+        Some(label) => format!("{}: {} — {label}", event.id, event.status),
+        None => format!("{}: {}", event.id, event.status),
+    }
+}
+
+/// One progress line: "Generating content: 2/5 (40%), ETA 3 s — Generating landing:hero".
+pub(crate) fn progress_line(event: &JobProgressEvent) -> String {
+    let mut details = Vec::new();
+    if let Some(p) = event.progress.filter(|p| p.total > 0) {
+        details.push(format!("{}/{} ({}%)", p.current, p.total, p.percentage));
+    }
+    if let Some(eta) = eta(event) {
+        details.push(format!("ETA {eta}"));
+    }
+    let mut line = name(event);
+    if !details.is_empty() {
+        line.push_str(": ");
+        line.push_str(&details.join(", "));
+    }
+    if let Some(op) = event.current_operation().filter(|op| !op.is_empty()) {
+        line.push_str(&format!(" — {op}"));
+    }
+    line
+}
+
+/// An item's failure as printed above the bar or in the summary: "landing:hero: boom".
+pub(crate) fn failure_line(error: &ItemError) -> String {
+    format!(
+        "{}: {}",
+        error.label.as_deref().unwrap_or(&error.job_id),
+        error.error
+    )
+}
+
+/// Failures in `event` that are not in `seen` (by job id), in order; `seen` is updated.
+pub(crate) fn new_failures(event: &JobProgressEvent, seen: &mut Vec<String>) -> Vec<ItemError> {
+    let Some(batch) = &event.batch else {
+        return Vec::new();
+    };
+    let mut fresh = Vec::new();
+    for error in &batch.errors {
+        if !seen.contains(&error.job_id) {
+            seen.push(error.job_id.clone());
+            fresh.push(error.clone());
+        }
+    }
+    fresh
+}
+
+/// How an operation ended, in one line, plus the reasons when it did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub(crate) ok: bool,
+    pub(crate) line: String,
+    pub(crate) reasons: Vec<String>,
+}
+
+/// The summary of a finished operation: "✔ Generated 5 sections in 1.2s", "✔ Built preview
+/// in 0.4s", "✘ 2 of 10 sections failed" (reasons listed), "✘ Cancelled: 3 of 10 sections
+/// done". The verb and noun come from the label the site tools give their work, so a
+/// watcher in another process words it like the process that started it.
+pub(crate) fn summary(event: &JobProgressEvent) -> Summary {
+    let took = seconds(event.timing.elapsed_ms);
+    let reasons: Vec<String> = event.errors().iter().map(failure_line).collect();
+    let label = event.label.as_deref().unwrap_or(&event.id);
+    if event.kind == JobKind::Batch || event.batch.is_some() {
+        let batch = event.batch.clone().unwrap_or_default();
+        let (verb, noun) = batch_words(label);
+        let nouns = |n: u64| {
+            if n == 1 {
+                noun.to_owned()
+            } else {
+                format!("{noun}s")
+            }
+        };
+        let line = match event.status {
+            JobStatus::Completed => format!(
+                "✔ {verb} {} {} in {took}",
+                batch.completed,
+                nouns(batch.completed)
+            ),
+            JobStatus::Failed => format!(
+                "✘ {} of {} {} failed",
+                batch.failed,
+                batch.total,
+                nouns(batch.total)
+            ),
+            JobStatus::Cancelled => format!(
+                "✘ Cancelled: {} of {} {} done",
+                batch.completed,
+                batch.total,
+                nouns(batch.total)
+            ),
+            status => format!("{label}: {status}"),
+        };
+        Summary {
+            ok: event.status == JobStatus::Completed,
+            line,
+            reasons,
+        }
+    } else {
+        let done = job_done(label);
+        let line = match event.status {
+            JobStatus::Completed => format!("✔ {done} in {took}"),
+            JobStatus::Failed => format!("✘ {} failed", capitalized(label)),
+            JobStatus::Cancelled => format!("✘ Cancelled: {label}"),
+            status => format!("{label}: {status}"),
+        };
+        Summary {
+            ok: event.status == JobStatus::Completed,
+            line,
+            reasons,
+        }
+    }
+}
+
+/// The past-tense verb and the item noun for a batch label of the site tools.
+fn batch_words(label: &str) -> (&'static str, &'static str) {
+    let lower = label.to_ascii_lowercase();
+    if lower.starts_with("generating") {
+        ("Generated", "section")
+    } else if lower.starts_with("promoting") {
+        ("Promoted", "section")
+    } else if lower.starts_with("rolling back") {
+        ("Rolled back", "section")
+    } else {
+        ("Completed", "job")
+    }
+}
+
+/// What a finished single job did: "Built preview" for the site build's "build preview".
+fn job_done(label: &str) -> String {
+    match label.strip_prefix("build ") {
+        Some(env) => format!("Built {env}"),
+        None => format!("Done: {label}"),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Elapsed time in a summary: tenths of seconds below a minute ("1.2s"), where a person
+/// compares runs; the compact human form beyond ("3 min").
+pub(crate) fn seconds(ms: u64) -> String {
+    if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format_short(Duration::from_millis(ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brain_plugin_utils::{BatchDetails, Progress, Source, Timing, Update};
+
+    fn event(kind: JobKind, status: JobStatus, label: &str) -> JobProgressEvent {
+        JobProgressEvent {
+            id: "batch_1".into(),
+            kind,
+            status,
+            update: Update::Lifecycle,
+            observed_at: chrono::DateTime::default(),
+            source: Source::cli(),
+            label: Some(label.into()),
+            progress: None,
+            message: None,
+            timing: Timing::default(),
+            batch: None,
+            job: None,
+            result: None,
+            error: None,
+        }
+    }
+
+    fn batch(status: JobStatus, label: &str, done: (u64, u64, u64, u64)) -> JobProgressEvent {
+        let (total, completed, failed, cancelled) = done;
+        let mut e = event(JobKind::Batch, status, label);
+        e.progress = Some(Progress::new(completed + failed + cancelled, total));
+        e.batch = Some(BatchDetails {
+            total,
+            completed,
+            failed,
+            cancelled,
+            current_operation: Some("Generating landing:features".into()),
+            errors: (0..failed)
+                .map(|i| ItemError {
+                    job_id: format!("job_{i}"),
+                    label: Some(format!("landing:s{i}")),
+                    error: "the generator gave up".into(),
+                })
+                .collect(),
+        });
+        e.timing.elapsed_ms = 1_234;
+        e
+    }
+
+    #[test]
+    fn bar_state_table() {
+        let mut running = batch(JobStatus::Processing, "Generating content", (5, 2, 0, 0));
+        running.timing.estimated_completion_ms = Some(3_200);
+        let mut pending = batch(JobStatus::Pending, "Generating content", (5, 0, 0, 0));
+        pending.timing.estimated_completion_ms = Some(9_000);
+        let mut spinner = event(JobKind::Job, JobStatus::Processing, "build preview");
+        spinner.message = Some("Loading templates".into());
+        let mut zero_total = spinner.clone();
+        zero_total.progress = Some(Progress::new(0, 0));
+        let mut job_bar = spinner.clone();
+        job_bar.progress = Some(Progress::new(7, 3));
+        let done = batch(JobStatus::Completed, "Generating content", (5, 5, 0, 0));
+        let cases: [(&JobProgressEvent, u64, Option<u64>, &str); 6] = [
+            (
+                &running,
+                2,
+                Some(5),
+                "ETA 3 s · Generating landing:features",
+            ),
+            (&pending, 0, Some(5), "ETA 9 s · waiting for a worker"),
+            (&spinner, 0, None, "Loading templates"),
+            (&zero_total, 0, None, "Loading templates"),
+            // A job that reports past its total stays at the end of its bar.
+            (&job_bar, 3, Some(3), "Loading templates"),
+            (&done, 5, Some(5), "Generating landing:features"),
+        ];
+        for (e, position, length, message) in cases {
+            let state = bar_state(e);
+            assert_eq!(
+                (state.position, state.length, state.message.as_str()),
+                (position, length, message),
+                "{e:?}"
+            );
+            assert_eq!(state.prefix, e.label.clone().unwrap());
+        }
+    }
+
+    #[test]
+    fn line_table() {
+        let mut running = batch(JobStatus::Processing, "Generating content", (5, 2, 0, 0));
+        running.timing.estimated_completion_ms = Some(3_200);
+        let mut job = event(JobKind::Job, JobStatus::Processing, "build preview");
+        job.id = "job_1".into();
+        job.message = Some("Rendering /about".into());
+        let cases = [
+            (
+                progress_line(&running),
+                "Generating content: 2/5 (40%), ETA 3 s — Generating landing:features",
+            ),
+            (progress_line(&job), "build preview — Rendering /about"),
+            (
+                status_line(&running),
+                "batch_1: processing — Generating content",
+            ),
+            (status_line(&job), "job_1: processing — build preview"),
+        ];
+        for (got, expected) in cases {
+            assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn summary_table() {
+        let mut built = event(JobKind::Job, JobStatus::Completed, "build preview");
+        built.timing.elapsed_ms = 400;
+        let mut build_failed = event(JobKind::Job, JobStatus::Failed, "build preview");
+        build_failed.error = Some("template error".into());
+        let cancelled_job = event(JobKind::Job, JobStatus::Cancelled, "build production");
+        let mut long = batch(JobStatus::Completed, "Promoting content", (1, 1, 0, 0));
+        long.timing.elapsed_ms = 185_000;
+        let cases: [(JobProgressEvent, bool, &str, usize); 8] = [
+            (
+                batch(JobStatus::Completed, "Generating content", (5, 5, 0, 0)),
+                true,
+                "✔ Generated 5 sections in 1.2s",
+                0,
+            ),
+            (
+                batch(JobStatus::Failed, "Generating content", (10, 8, 2, 0)),
+                false,
+                "✘ 2 of 10 sections failed",
+                2,
+            ),
+            (
+                batch(JobStatus::Cancelled, "Rolling back content", (4, 1, 0, 3)),
+                false,
+                "✘ Cancelled: 1 of 4 sections done",
+                0,
+            ),
+            (long, true, "✔ Promoted 1 section in 3 min", 0),
+            (
+                batch(JobStatus::Completed, "Indexing", (2, 2, 0, 0)),
+                true,
+                "✔ Completed 2 jobs in 1.2s",
+                0,
+            ),
+            (built, true, "✔ Built preview in 0.4s", 0),
+            (build_failed, false, "✘ Build preview failed", 1),
+            (cancelled_job, false, "✘ Cancelled: build production", 0),
+        ];
+        for (e, ok, line, reasons) in cases {
+            let s = summary(&e);
+            assert_eq!(
+                (s.ok, s.line.as_str(), s.reasons.len()),
+                (ok, line, reasons)
+            );
+        }
+        let failed = summary(&batch(
+            JobStatus::Failed,
+            "Generating content",
+            (3, 2, 1, 0),
+        ));
+        assert_eq!(failed.reasons, ["landing:s0: the generator gave up"]);
+    }
+
+    #[test]
+    fn failures_are_reported_once() {
+        let mut seen = Vec::new();
+        let one = batch(JobStatus::Processing, "Generating content", (5, 1, 1, 0));
+        let two = batch(JobStatus::Processing, "Generating content", (5, 1, 2, 0));
+        assert_eq!(new_failures(&one, &mut seen).len(), 1);
+        assert_eq!(new_failures(&one, &mut seen).len(), 0);
+        let fresh = new_failures(&two, &mut seen);
+        assert_eq!(fresh.len(), 1);
+        assert_eq!(failure_line(&fresh[0]), "landing:s1: the generator gave up");
+    }
+
+    #[test]
+    fn seconds_table() {
+        for (ms, expected) in [
+            (0, "0.0s"),
+            (400, "0.4s"),
+            (1_234, "1.2s"),
+            (59_949, "59.9s"),
+            (60_000, "1 min"),
+        ] {
+            assert_eq!(seconds(ms), expected, "{ms}");
+        }
+    }
+}

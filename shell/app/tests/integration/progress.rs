@@ -1,0 +1,412 @@
+//! The CLI interface through the binary: `brain site generate` following its batch in pipe
+//! mode and with `--json` (checked line by line: the shape, progress never going back, the
+//! final status last), `--detach`, `brain jobs watch` on a batch a second process (`brain
+//! start`) runs, and Ctrl-C while attached — detaching when another process does the work,
+//! cancelling when nobody else does — both exiting 130.
+//!
+//! The brain is paced so progress is visible: the offline generator pauses per section
+//! (`[ai.local] delay_ms`) and the queue runs one job at a time.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::site::{Demo, json};
+use crate::support::{Run, brain, edit_config, run};
+
+/// A demo brain whose generator pauses `delay_ms` per section, one job at a time.
+fn paced(delay_ms: u32) -> Demo {
+    let demo = Demo::init();
+    demo.slow_generator(delay_ms);
+    edit_config(&demo.dir, "concurrency = 4", "concurrency = 1");
+    demo
+}
+
+/// `brain --dir demo args…`, not yet run.
+fn command(demo: &Demo, args: &[&str]) -> Command {
+    let mut all = vec!["--dir", "demo"];
+    all.extend_from_slice(args);
+    brain(demo.tmp.path(), &all)
+}
+
+/// The JSON lines of a `--json` run; each must parse.
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(json).collect()
+}
+
+/// Checks a `--json` stream: notifications of one id whose progress never goes back and
+/// whose status never changes after it finished, then the final status entry, last.
+#[track_caller]
+fn check_json_stream(lines: &[Value], final_status: &str) -> String {
+    assert!(lines.len() >= 2, "{lines:#?}");
+    let (last, notifications) = lines.split_last().unwrap();
+    let id = notifications[0]["jobId"].as_str().unwrap().to_owned();
+    let mut current = 0;
+    let mut finished = false;
+    for n in notifications {
+        assert_eq!(n["jobId"], id.as_str(), "{n}");
+        assert_eq!(n["type"], "batch", "{n}");
+        assert!(!finished, "a notification after the final one: {n}");
+        let status = n["status"].as_str().unwrap();
+        assert!(
+            ["pending", "processing", "completed", "failed", "cancelled"].contains(&status),
+            "{n}"
+        );
+        finished = !["pending", "processing"].contains(&status);
+        let progress = &n["progress"];
+        assert_eq!(progress["total"], 5, "{n}");
+        let now = progress["current"].as_u64().unwrap();
+        assert!(now >= current, "progress went back: {lines:#?}");
+        current = now;
+        assert!(progress["percentage"].as_u64().unwrap() <= 100, "{n}");
+        let keys: Vec<&String> = n.as_object().unwrap().keys().collect();
+        for key in keys {
+            assert!(
+                ["jobId", "type", "status", "progress", "message"].contains(&key.as_str()),
+                "not a ProgressNotification: {n}"
+            );
+        }
+    }
+    assert!(finished, "no final notification: {lines:#?}");
+    assert_eq!(notifications.last().unwrap()["status"], final_status);
+    assert_eq!(last["jobId"], id.as_str(), "{last}");
+    assert_eq!(last["status"], final_status, "{last}");
+    assert!(
+        last["createdAt"].is_string() && last["message"].is_string(),
+        "{last}"
+    );
+    id
+}
+
+#[test]
+fn site_generate_in_pipe_mode_and_as_json_lines() {
+    let demo = paced(150);
+    let started = Instant::now();
+    let pipe = run(command(&demo, &["site", "generate"])).expect(0);
+    let took = started.elapsed();
+    assert!(
+        pipe.stdout.starts_with("✔ Generated 5 sections in ") && pipe.stdout.ends_with("s\n"),
+        "{pipe:#?}"
+    );
+    assert_eq!(pipe.stdout.lines().count(), 1, "{pipe:#?}");
+    assert!(
+        !pipe.stderr.contains('\x1b'),
+        "escape codes in a pipe: {pipe:#?}"
+    );
+    let ours: Vec<&str> = pipe
+        .stderr
+        .lines()
+        .filter(|l| !l.contains(" INFO ") && !l.contains(" WARN "))
+        .collect();
+    let statuses: Vec<&str> = ours
+        .iter()
+        .filter(|l| l.starts_with("batch_"))
+        .map(|l| l.split(": ").nth(1).unwrap().split(' ').next().unwrap())
+        .collect();
+    // A status line per change: (pending,) processing, completed — the batch may have
+    // started before the first event was read.
+    let expected: &[&[&str]] = &[
+        &["pending", "processing", "completed"],
+        &["processing", "completed"],
+    ];
+    assert!(expected.contains(&statuses.as_slice()), "{pipe:#?}");
+    let progress: Vec<u64> = ours
+        .iter()
+        .filter_map(|l| l.strip_prefix("Generating content: "))
+        .map(|l| l.split('/').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(!progress.is_empty(), "no progress line: {pipe:#?}");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{pipe:#?}");
+    // At most one progress line a second (the first may come at once).
+    assert!(
+        progress.len() as u64 <= took.as_secs() + 1,
+        "{} progress lines in {took:?}: {pipe:#?}",
+        progress.len()
+    );
+    assert_eq!(ours.len(), statuses.len() + progress.len(), "{pipe:#?}");
+
+    // Everything has content now: --force regenerates it, as JSON lines.
+    let lines = run(command(&demo, &["site", "generate", "--force", "--json"])).expect(0);
+    assert!(!lines.stderr.contains('\x1b'), "{lines:#?}");
+    let values = json_lines(&lines.stdout);
+    check_json_stream(&values, "completed");
+    assert!(
+        values.iter().any(|v| v["status"] == "processing"),
+        "{values:#?}"
+    );
+
+    // Nothing to do is a result, not a job.
+    let nothing = run(command(&demo, &["site", "generate"])).expect(0);
+    assert!(
+        nothing.stdout.starts_with("Nothing to generate"),
+        "{nothing:#?}"
+    );
+    let plan = run(command(
+        &demo,
+        &["site", "generate", "--dry-run", "--force", "--json"],
+    ))
+    .expect(0);
+    assert_eq!(json(&plan.stdout)["dryRun"], true, "{plan:#?}");
+
+    // A single job: the build, summarised in one line.
+    let built = run(command(&demo, &["site", "build", "--quiet"])).expect(0);
+    assert!(
+        built.stdout.starts_with("✔ Built preview in "),
+        "{built:#?}"
+    );
+    assert!(demo.dir.join("dist/preview/index.html").is_file());
+}
+
+#[test]
+fn detach_says_whether_a_worker_runs_and_jobs_watch_follows_another_process() {
+    let demo = paced(150);
+    let queued = run(command(&demo, &["site", "generate", "--detach"])).expect(0);
+    assert!(
+        queued.stdout.starts_with("Queued batch batch_"),
+        "{queued:#?}"
+    );
+    assert!(
+        queued
+            .stdout
+            .contains("No brain process is running workers"),
+        "{queued:#?}"
+    );
+    let first = queued
+        .stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned();
+
+    let as_json = run(command(&demo, &["site", "build", "--detach", "--json"])).expect(0);
+    let response = json(&as_json.stdout);
+    assert_eq!(response["status"], "queued", "{response:#}");
+    assert_eq!(response["type"], "job", "{response:#}");
+    assert!(response["estimatedDuration"].is_string(), "{response:#}");
+
+    let running = demo.start();
+    let watched = run(command(&demo, &["jobs", "watch", &first, "--json"])).expect(0);
+    let id = check_json_stream(&json_lines(&watched.stdout), "completed");
+    assert_eq!(id, first);
+
+    // Finished work: watching prints its summary at once.
+    let again = run(command(&demo, &["jobs", "watch", &first])).expect(0);
+    assert!(
+        again.stdout.starts_with("✔ Generated 5 sections in "),
+        "{again:#?}"
+    );
+
+    let started = run(command(&demo, &["site", "rollback", "--detach"])).expect(0);
+    assert!(
+        started.stdout.contains("Nothing to roll back"),
+        "{started:#?}"
+    );
+    let started = run(command(&demo, &["site", "promote", "--detach"])).expect(0);
+    assert!(
+        started
+            .stdout
+            .contains("A brain process is running workers"),
+        "{started:#?}"
+    );
+    assert_eq!(running.interrupt(), 0);
+}
+
+/// A `brain` command in the background with its stdout read line by line.
+struct Attached {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Attached {
+    fn spawn(mut command: Command) -> Attached {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Attached {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a JSON line with `status`.
+    fn wait_for(&mut self, status: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {status:?} line; saw {:#?}", self.seen));
+            let found = json(&line)["status"] == status;
+            self.seen.push(line);
+            if found {
+                return;
+            }
+        }
+    }
+
+    /// SIGINT, as Ctrl-C sends; then everything it printed.
+    fn interrupt(mut self) -> Run {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "still running after SIGINT");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+        }
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: self.seen.join("\n"),
+            stderr,
+        }
+    }
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ctrl_c_cancels_when_no_other_process_runs_the_work() {
+    let demo = paced(1_000);
+    let mut attached = Attached::spawn(command(&demo, &["site", "generate", "--json"]));
+    attached.wait_for("processing");
+    let done = attached.interrupt();
+    assert_eq!(done.code, 130, "{done:#?}");
+    assert!(done.stderr.contains("Cancelling batch_"), "{done:#?}");
+    assert!(done.stderr.contains("Cancelled batch_"), "{done:#?}");
+    let id = check_json_stream(&json_lines(&done.stdout), "cancelled");
+    let status = json(
+        &demo
+            .run(&["jobs", "status", &id, "--json"])
+            .expect(0)
+            .stdout,
+    );
+    assert_eq!(status[&id]["status"], "cancelled", "{status:#}");
+}
+
+#[test]
+fn ctrl_c_detaches_when_another_process_runs_the_work() {
+    let demo = paced(1_000);
+    let started = run(command(&demo, &["site", "generate", "--detach", "--json"])).expect(0);
+    let id = json(&started.stdout)["jobId"].as_str().unwrap().to_owned();
+    let running = demo.start();
+    let mut attached = Attached::spawn(command(&demo, &["jobs", "watch", &id, "--json"]));
+    attached.wait_for("processing");
+    let done = attached.interrupt();
+    assert_eq!(done.code, 130, "{done:#?}");
+    assert!(done.stderr.contains("Detached: brain process"), "{done:#?}");
+    assert!(
+        done.stderr.contains(&format!("brain jobs watch {id}")),
+        "{done:#?}"
+    );
+    // The other process goes on: the batch finishes, not cancelled.
+    let finished = run(command(&demo, &["jobs", "watch", &id, "--json"])).expect(0);
+    check_json_stream(&json_lines(&finished.stdout), "completed");
+    assert_eq!(running.interrupt(), 0);
+}
+
+#[test]
+fn a_terminal_shows_a_bar_with_a_count_and_an_eta_then_the_summary() {
+    use expectrl::{Eof, Regex, Session};
+
+    let demo = paced(400);
+    let mut command = command(&demo, &["site", "generate"]);
+    // A known terminal; no colour so the bar's text can be matched as is.
+    command.env("TERM", "xterm-256color").env("NO_COLOR", "1");
+    let mut session = Session::spawn(command).unwrap();
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    let bar = session
+        .expect(Regex(
+            r"Generating content \[[=> ]+\] [0-4]/5 +\d+% · \d+s · ETA (\d+|<1) s",
+        ))
+        .unwrap();
+    let bar = String::from_utf8_lossy(bar.get(0).unwrap()).into_owned();
+    assert!(bar.contains("/5"), "{bar}");
+    let summary = session
+        .expect(Regex(r"✔ Generated 5 sections in \d+\.\ds"))
+        .unwrap();
+    assert!(!summary.get(0).unwrap().is_empty());
+    session.expect(Eof).unwrap();
+    let status = session.get_process().wait().unwrap();
+    assert!(format!("{status:?}").ends_with(", 0)"), "{status:?}");
+}
+
+#[test]
+fn a_failed_batch_exits_1_and_lists_what_failed_by_label() {
+    let demo = Demo::init();
+    // A generator endpoint nobody listens on: every section fails, fast.
+    edit_config(
+        &demo.dir,
+        "provider = \"local\"\n",
+        "provider = \"openai\"\nopenai = { base_url = \"http://127.0.0.1:9/v1\", model = \"m\", \
+         api_key = \"k\", max_retries = 0, timeout_seconds = 2 }\n",
+    );
+    let failed = run(command(&demo, &["site", "generate", "--route", "landing"])).expect(1);
+    assert_eq!(failed.stdout, "", "{failed:#?}");
+    assert!(
+        failed.stderr.contains("\n✘ 4 of 4 sections failed\n"),
+        "{failed:#?}"
+    );
+    for section in ["hero", "features", "products", "cta"] {
+        // Once as it failed, once in the summary's reasons.
+        let reported = failed
+            .stderr
+            .lines()
+            .filter(|l| l.contains(&format!("landing:{section}: ")))
+            .count();
+        assert_eq!(reported, 2, "{section}: {failed:#?}");
+    }
+    assert!(
+        !failed.stderr.lines().any(|l| l.starts_with("error:")),
+        "no second report: {failed:#?}"
+    );
+
+    let as_json = run(command(
+        &demo,
+        &["site", "generate", "--section", "hero", "--json"],
+    ))
+    .expect(1);
+    let lines = json_lines(&as_json.stdout);
+    let last = lines.last().unwrap();
+    assert_eq!(last["status"], "failed", "{last:#}");
+    assert_eq!(last["errors"][0]["label"], "landing:hero", "{last:#}");
+}

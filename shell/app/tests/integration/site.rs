@@ -1,0 +1,604 @@
+//! The site builder end to end through the binary, as a person drives it: `brain init demo`,
+//! `brain --dir demo start` in the background, then `site_generate`, `site_build`,
+//! `site_promote` and `site_rollback` through `brain tool`, each followed with
+//! `brain jobs status <id> --json` until it finishes; then the files it wrote and the HTML
+//! in `dist/` are checked. Also: content that does not fit its template, and a note that
+//! cannot be parsed.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::support::{Run, brain, brain_run};
+
+/// How long any one job or batch may take to finish.
+pub(crate) const JOB_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The five sections `brain init` declares: (route, section, template) — the landing
+/// page's four, then the about page's one.
+pub(crate) const SECTIONS: [(&str, &str, &str); 5] = [
+    ("landing", "hero", "hero"),
+    ("landing", "features", "features"),
+    ("landing", "products", "products"),
+    ("landing", "cta", "cta"),
+    ("about", "text", "text"),
+];
+
+/// A note whose title would run a script if it reached a page unescaped. "features" makes
+/// it the best match for the landing page's features section.
+const SCRIPTED_NOTE: &str = "---\n\
+title: \"Scripted <script>alert(1)</script> features\"\n\
+tags: [features]\n\
+---\n\
+\n\
+These features are <script>alert(2)</script> plain text & nothing else.\n";
+const SCRIPTED_TITLE_ESCAPED: &str = "Scripted &lt;script&gt;alert(1)&lt;/script&gt; features";
+
+pub(crate) fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: not JSON:\n{stdout}"))
+}
+
+/// A brain made by `brain init demo` in a temporary folder. Commands run from that folder
+/// with `--dir demo`, as the README shows.
+pub(crate) struct Demo {
+    pub(crate) tmp: tempfile::TempDir,
+    /// The brain directory: `<tmp>/demo`.
+    pub(crate) dir: PathBuf,
+}
+
+impl Demo {
+    pub(crate) fn init() -> Demo {
+        let tmp = tempfile::tempdir().unwrap();
+        brain_run(tmp.path(), &["init", "demo"]).expect(0);
+        let dir = tmp.path().join("demo");
+        Demo { tmp, dir }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut all = vec!["--dir", "demo"];
+        all.extend_from_slice(args);
+        brain(self.tmp.path(), &all)
+    }
+
+    /// `brain --dir demo args…`.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        crate::support::run(self.command(args))
+    }
+
+    /// `brain --dir demo tool name --args args`: exit code 0 and the JSON it printed.
+    pub(crate) fn tool(&self, name: &str, args: &Value) -> Value {
+        json(
+            &self
+                .run(&["tool", name, "--args", &args.to_string()])
+                .expect(0)
+                .stdout,
+        )
+    }
+
+    /// Starts a tool that answers with a job or batch (`kind`), checks the answer and
+    /// follows it to completion; returns (the answer, the finished entry).
+    pub(crate) fn tool_until_done(&self, name: &str, args: &Value, kind: &str) -> (Value, Value) {
+        let started = self.tool(name, args);
+        assert_eq!(started["success"], true, "{started:#}");
+        assert_eq!(started["type"], kind, "{started:#}");
+        assert_eq!(started["status"], "started", "{started:#}");
+        let id = started["jobId"].as_str().unwrap().to_owned();
+        assert!(id.starts_with(&format!("{kind}_")), "{started:#}");
+        let finished = self.wait_completed(&id);
+        (started, finished)
+    }
+
+    /// Makes the offline generator pause `ms` per section, so that a batch's progress can
+    /// be seen between polls.
+    pub(crate) fn slow_generator(&self, ms: u32) {
+        crate::support::edit_config(
+            &self.dir,
+            "provider = \"local\"\n",
+            &format!("provider = \"local\"\nlocal = {{ delay_ms = {ms} }}\n"),
+        );
+    }
+
+    pub(crate) fn write_note(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join("notes").join(name), text).unwrap();
+    }
+
+    /// `brain --dir demo start` in the background, once it says it runs.
+    pub(crate) fn start(&self) -> Running {
+        Running::start(self.command(&["start"]))
+    }
+
+    /// Polls `jobs status id --json` until the job or batch is finished; asserts that its
+    /// progress never went back (nor its total changed) between polls and that it
+    /// completed. Returns its last entry.
+    pub(crate) fn wait_completed(&self, id: &str) -> Value {
+        let deadline = Instant::now() + JOB_TIMEOUT;
+        let mut last: Option<(u64, u64)> = None;
+        let mut seen = Vec::new();
+        loop {
+            let status = self.run(&["jobs", "status", id, "--json"]).expect(0);
+            let entry = json(&status.stdout)[id].clone();
+            if let (Some(current), Some(total)) = (
+                entry["progress"]["current"].as_u64(),
+                entry["progress"]["total"].as_u64(),
+            ) {
+                if let Some((before, before_total)) = last {
+                    assert!(
+                        current >= before,
+                        "{id}: progress went back from {before} to {current}: {seen:?}"
+                    );
+                    assert_eq!(total, before_total, "{id}: the total changed: {seen:?}");
+                }
+                assert!(current <= total, "{id}: {entry:#}");
+                last = Some((current, total));
+                if seen.last() != Some(&current) {
+                    seen.push(current);
+                }
+            }
+            match entry["status"].as_str() {
+                Some("completed") => return entry,
+                Some("failed" | "cancelled") => panic!("{id} did not complete: {entry:#}"),
+                _ => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id} not finished after {JOB_TIMEOUT:?}: {entry:#}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Every file under `content/<environment>/` (relative to it) with its bytes and mtime.
+    pub(crate) fn content(&self, environment: &str) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (Vec<u8>, SystemTime)>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else {
+                    let modified = path.metadata().unwrap().modified().unwrap();
+                    let relative = path.strip_prefix(root).unwrap().to_string_lossy();
+                    out.insert(
+                        relative.replace('\\', "/"),
+                        (std::fs::read(&path).unwrap(), modified),
+                    );
+                }
+            }
+        }
+        let root = self.dir.join("content").join(environment);
+        let mut out = BTreeMap::new();
+        walk(&root, &root, &mut out);
+        out
+    }
+
+    pub(crate) fn read(&self, relative: &str) -> String {
+        let path = self.dir.join(relative);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
+
+/// The content files of `SECTIONS`, relative to `content/<environment>/`.
+fn section_files() -> Vec<String> {
+    let mut files: Vec<String> = SECTIONS
+        .iter()
+        .map(|(route, section, _)| format!("{route}/{section}.md"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `brain start` in the background; killed on drop if still running.
+pub(crate) struct Running {
+    child: Child,
+    /// Its stderr, line by line (read on a thread so the pipe never fills up).
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(mut command: Command) -> Running {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn brain start");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut running = Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match running.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains("brain running in");
+                    running.seen.push(line);
+                    if found {
+                        return running;
+                    }
+                }
+                Err(_) => panic!(
+                    "brain start never said it runs; it said:\n{}",
+                    running.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends); returns the exit code, waiting up to 15 s.
+    pub(crate) fn interrupt(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                    self.seen.push(line);
+                }
+                return status.code().unwrap_or_else(|| {
+                    panic!("killed by a signal; it said:\n{}", self.seen.join("\n"))
+                });
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 15 s after SIGINT; it said:\n{}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The text of the first `<tag>…</tag>` in `html`.
+fn element<'a>(html: &'a str, tag: &str) -> &'a str {
+    let open = format!("<{tag}>");
+    let start = html
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in:\n{html}"))
+        + open.len();
+    let end = html[start..]
+        .find(&format!("</{tag}>"))
+        .unwrap_or_else(|| panic!("<{tag}> not closed in:\n{html}"));
+    &html[start..start + end]
+}
+
+/// Every `href="…"` value in `html`.
+fn hrefs(html: &str) -> Vec<&str> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect()
+}
+
+/// Where `<section class="section {template}" id="{id}"` starts in `html`.
+fn section_at(html: &str, id: &str, template: &str) -> Option<usize> {
+    html.find(&format!(
+        "<section class=\"section {template}\" id=\"{id}\""
+    ))
+}
+
+/// No script element and no event handler from content reached the page.
+#[track_caller]
+fn assert_no_raw_script(page: &str, html: &str) {
+    let lower = html.to_lowercase();
+    assert!(
+        !lower.contains("<script"),
+        "{page} has a raw <script:\n{html}"
+    );
+    assert!(!lower.contains("alert(1)</"), "{page}:\n{html}");
+}
+
+#[test]
+fn a_site_is_generated_built_promoted_and_rolled_back() {
+    let demo = Demo::init();
+    // 150 ms per section and 4 workers: the 5 sections take two rounds, so polls see the
+    // batch in progress.
+    demo.slow_generator(150);
+    demo.write_note("scripted.md", SCRIPTED_NOTE);
+    let brain = demo.start();
+
+    // Generate: a batch of one job per section, followed to the end.
+    let (started, finished) = demo.tool_until_done("site_generate", &json!({}), "batch");
+    let message = started["message"].as_str().unwrap();
+    assert!(message.contains("5 sections"), "{started:#}");
+    assert!(started["estimatedDuration"].is_string(), "{started:#}");
+    assert_eq!(finished["type"], "batch", "{finished:#}");
+    assert_eq!(finished["progress"]["current"], 5, "{finished:#}");
+    assert_eq!(finished["progress"]["total"], 5, "{finished:#}");
+    let preview = demo.content("preview");
+    assert_eq!(
+        preview.keys().cloned().collect::<Vec<_>>(),
+        section_files(),
+        "content/preview"
+    );
+    for (file, (bytes, _)) in &preview {
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let template = SECTIONS
+            .iter()
+            .find(|(r, s, _)| format!("{r}/{s}.md") == *file)
+            .unwrap()
+            .2;
+        assert!(
+            text.starts_with(&format!("---\ntemplate: {template}\n")),
+            "{file}:\n{text}"
+        );
+    }
+    // The scripted note is the features section's best match: its title is in the content
+    // file as written (it is escaped when rendered, below).
+    let features = demo.read("content/preview/landing/features.md");
+    assert!(
+        features.contains("Scripted <script>alert(1)</script> features"),
+        "{features}"
+    );
+    assert!(features.contains("note: scripted.md"), "{features}");
+
+    // Nothing is left to generate; a dry run lists without changing anything.
+    let jobs_before = json(&demo.run(&["jobs", "list", "--json"]).expect(0).stdout);
+    let dry = demo.tool("site_generate", &json!({ "dryRun": true }));
+    assert_eq!(dry["dryRun"], true, "{dry:#}");
+    assert_eq!(dry["sections"], json!([]), "{dry:#}");
+    let message = dry["message"].as_str().unwrap();
+    assert!(message.starts_with("Nothing to generate"), "{dry:#}");
+    assert!(message.contains("all 5 sections"), "{dry:#}");
+    let forced = demo.tool("site_generate", &json!({ "force": true, "dryRun": true }));
+    assert_eq!(forced["dryRun"], true, "{forced:#}");
+    let planned: Vec<(String, String, bool)> = forced["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["route"].as_str().unwrap().to_owned(),
+                s["section"].as_str().unwrap().to_owned(),
+                s["exists"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, bool)> = SECTIONS
+        .iter()
+        .map(|(r, s, _)| ((*r).to_owned(), (*s).to_owned(), true))
+        .collect();
+    assert_eq!(planned, expected, "{forced:#}");
+    assert!(
+        forced["message"].as_str().unwrap().contains("5 sections"),
+        "{forced:#}"
+    );
+    assert_eq!(
+        demo.content("preview"),
+        preview,
+        "a dry run changed content"
+    );
+    let jobs_after = json(&demo.run(&["jobs", "list", "--json"]).expect(0).stdout);
+    assert_eq!(jobs_after, jobs_before, "a dry run enqueued something");
+
+    // Build the preview site.
+    let (started, finished) =
+        demo.tool_until_done("site_build", &json!({ "environment": "preview" }), "job");
+    assert!(
+        started["message"].as_str().unwrap().contains("2 pages"),
+        "{started:#}"
+    );
+    let result = &finished["result"];
+    assert_eq!(result["environment"], "preview", "{finished:#}");
+    assert_eq!(result["pages"], 2, "{finished:#}");
+    assert_eq!(result["output"], "dist/preview", "{finished:#}");
+    assert_eq!(result["warnings"], json!([]), "{finished:#}");
+    let home = demo.read("dist/preview/index.html");
+    let about = demo.read("dist/preview/about/index.html");
+
+    // Titles: the page's and the site's.
+    let title = element(&home, "title");
+    assert!(title.contains("Home") && title.contains("demo"), "{title}");
+    let title = element(&about, "title");
+    assert!(title.contains("About") && title.contains("demo"), "{title}");
+    // Navigation between the two pages, relative.
+    assert!(
+        hrefs(&home).contains(&"./about/index.html"),
+        "{:?}",
+        hrefs(&home)
+    );
+    assert!(
+        hrefs(&about).contains(&"../index.html"),
+        "{:?}",
+        hrefs(&about)
+    );
+    assert!(home.contains("<a href=\"./index.html\" aria-current=\"page\">Home</a>"));
+    assert!(about.contains("<a href=\"../about/index.html\" aria-current=\"page\">About</a>"));
+    // Every declared section, in the declared order.
+    let mut previous = 0;
+    for (route, id, template) in SECTIONS {
+        let page = if route == "landing" { &home } else { &about };
+        let at = section_at(page, id, template)
+            .unwrap_or_else(|| panic!("no {route}:{id} section:\n{page}"));
+        if route == "landing" {
+            assert!(at > previous, "{id} is out of order:\n{home}");
+            previous = at;
+        }
+    }
+    assert!(
+        element(&home, "h1").contains("demo"),
+        "hero headline:\n{home}"
+    );
+    // The note's title is escaped, never a script.
+    assert!(home.contains(SCRIPTED_TITLE_ESCAPED), "{home}");
+    assert_no_raw_script("index.html", &home);
+    assert_no_raw_script("about/index.html", &about);
+    // sitemap.xml with base_url, 404.html, style.css.
+    let sitemap = demo.read("dist/preview/sitemap.xml");
+    for loc in [
+        "<loc>http://localhost:8080/</loc>",
+        "<loc>http://localhost:8080/about</loc>",
+    ] {
+        assert!(sitemap.contains(loc), "{sitemap}");
+    }
+    assert_eq!(sitemap.matches("<loc>").count(), 2, "{sitemap}");
+    let not_found = demo.read("dist/preview/404.html");
+    assert!(not_found.contains("Page not found"), "{not_found}");
+    assert!(
+        !demo.read("dist/preview/style.css").is_empty(),
+        "style.css is empty"
+    );
+
+    // Promote everything: production has each section, byte for byte the preview.
+    let (started, _) = demo.tool_until_done("site_promote", &json!({}), "batch");
+    assert!(
+        started["message"].as_str().unwrap().contains("5 sections"),
+        "{started:#}"
+    );
+    let production = demo.content("production");
+    assert_eq!(
+        production.keys().cloned().collect::<Vec<_>>(),
+        section_files()
+    );
+    for (file, (bytes, _)) in &production {
+        assert_eq!(*bytes, preview[file].0, "content/production/{file}");
+    }
+    let (_, finished) =
+        demo.tool_until_done("site_build", &json!({ "environment": "production" }), "job");
+    assert_eq!(finished["result"]["warnings"], json!([]), "{finished:#}");
+    let production_home = demo.read("dist/production/index.html");
+    assert!(
+        section_at(&production_home, "hero", "hero").is_some(),
+        "{production_home}"
+    );
+    assert!(demo.dir.join("dist/production/about/index.html").is_file());
+    // The preview site is still there.
+    assert_eq!(demo.read("dist/preview/index.html"), home);
+
+    // Roll the about page back: its production content goes, the landing page's stays.
+    let (started, _) = demo.tool_until_done("site_rollback", &json!({ "route": "about" }), "batch");
+    assert!(
+        started["message"].as_str().unwrap().contains("1 section"),
+        "{started:#}"
+    );
+    let production = demo.content("production");
+    assert!(
+        production.keys().all(|f| f.starts_with("landing/")),
+        "{:?}",
+        production.keys()
+    );
+    assert_eq!(production.len(), 4, "{:?}", production.keys());
+    // The route's folder goes with its last file.
+    assert!(!demo.dir.join("content/production/about").exists());
+    let routes = demo.tool("site_routes", &json!({}));
+    for route in routes["routes"].as_array().unwrap() {
+        for section in route["sections"].as_array().unwrap() {
+            assert_eq!(section["preview"], true, "{route:#}");
+            assert_eq!(section["production"], route["id"] != "about", "{route:#}");
+        }
+    }
+    // A second rollback has nothing to do, and says so at once.
+    let again = demo.tool("site_rollback", &json!({ "route": "about" }));
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nothing to roll back"),
+        "{again:#}"
+    );
+
+    assert_eq!(brain.interrupt(), 0);
+}
+
+#[test]
+fn content_that_does_not_fit_its_template_is_reported_and_left_out() {
+    let demo = Demo::init();
+    let brain = demo.start();
+    demo.tool_until_done("site_generate", &json!({}), "batch");
+    // A person's edit gone wrong: `items` must be a list.
+    std::fs::write(
+        demo.dir.join("content/preview/landing/features.md"),
+        "---\ntemplate: features\ntitle: What I do\nitems: \"writing, teaching\"\n---\n",
+    )
+    .unwrap();
+
+    let (_, finished) = demo.tool_until_done("site_build", &json!({}), "job");
+    let warnings = finished["result"]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{finished:#}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(
+        warning.starts_with("content/preview/landing/features.md: items:"),
+        "{warning}"
+    );
+    // The page is there with the other sections; the broken one is left out.
+    let home = demo.read("dist/preview/index.html");
+    for (id, template) in [("hero", "hero"), ("products", "products"), ("cta", "cta")] {
+        assert!(section_at(&home, id, template).is_some(), "{id}:\n{home}");
+    }
+    assert!(!home.contains("id=\"features\""), "{home}");
+    assert!(!home.contains("What I do"), "{home}");
+    assert!(demo.dir.join("dist/preview/about/index.html").is_file());
+
+    assert_eq!(brain.interrupt(), 0);
+}
+
+#[test]
+fn a_note_with_broken_frontmatter_is_skipped_and_search_still_works() {
+    let demo = Demo::init();
+    demo.write_note(
+        "zebras.md",
+        "---\ntitle: Zebras\ntags: [animals]\n---\n\nStripes, mostly zebras.\n",
+    );
+    demo.write_note(
+        "broken.md",
+        "---\ntitle: Broken zebras\ntags: [animals, zebras\n---\n\nMore zebras.\n",
+    );
+    let brain = demo.start();
+
+    let found = demo.tool("search", &json!({ "query": "zebras" }));
+    let paths: Vec<&str> = found["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["zebras.md"], "{found:#}");
+
+    let (_, finished) = demo.tool_until_done("notes_index", &json!({}), "job");
+    let skipped = finished["result"]["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{finished:#}");
+    assert_eq!(skipped[0]["path"], "broken.md", "{finished:#}");
+    let error = skipped[0]["error"].as_str().unwrap();
+    assert!(error.contains("frontmatter"), "{error}");
+    assert!(error.contains("line 3"), "{error}");
+    // Four notes indexed (three from `init`, zebras.md), the broken one not.
+    assert_eq!(finished["result"]["scanned"], 5, "{finished:#}");
+
+    // Search keeps working after the job too.
+    let found = demo.tool("search", &json!({ "query": "stripes" }));
+    assert_eq!(found["notes"][0]["path"], "zebras.md", "{found:#}");
+
+    assert_eq!(brain.interrupt(), 0);
+}
