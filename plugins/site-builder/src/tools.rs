@@ -180,7 +180,7 @@ pub(crate) fn register(registrar: &mut Registrar, shared: &Arc<Shared>) {
              `route` and `section`. Build the production site afterwards with site_build.",
             move |input: SelectInput, call: ToolContext| {
                 let s = s.clone();
-                async move { promote(&s, input, &call).await }
+                async move { publish(&s, Publish::Promote, input, &call).await }
             },
         )
         .visibility(Permission::Anchor),
@@ -194,7 +194,7 @@ pub(crate) fn register(registrar: &mut Registrar, shared: &Arc<Shared>) {
              is promoted again. Filter with `route` and `section`.",
             move |input: SelectInput, call: ToolContext| {
                 let s = s.clone();
-                async move { rollback(&s, input, &call).await }
+                async move { publish(&s, Publish::Rollback, input, &call).await }
             },
         )
         .visibility(Permission::Anchor),
@@ -423,37 +423,28 @@ async fn build(
     Ok(ToolResult::started(started))
 }
 
-async fn promote(
-    shared: &Shared,
-    input: SelectInput,
-    call: &ToolContext,
-) -> Result<ToolResult, ToolError> {
-    let site = shared.site()?;
-    let root = shared.root();
-    let pending: Vec<(&Route, &Section)> =
-        select(site, input.route.as_deref(), input.section.as_deref())?
-            .into_iter()
-            .filter(|(r, s)| exists(root, Environment::Preview, r, s))
-            .collect();
-    if pending.is_empty() {
-        return Ok(nothing(
-            "Nothing to promote: the selected sections have no preview content (generate it with site_generate)".to_owned(),
-        ));
-    }
-    let batch = section_batch(
-        PROMOTE_JOB,
-        "Promoting content",
-        &call.caller.source,
-        &pending,
-        publish_input,
-    );
-    let message = format!("Promoting {} to production", count(pending.len()));
-    let started = shared.ctx.enqueue_batch(batch, &message).await?;
-    Ok(ToolResult::started(started))
+/// Which way content moves: preview → production, or out of production.
+#[derive(Clone, Copy)]
+enum Publish {
+    Promote,
+    Rollback,
 }
 
-async fn rollback(
+impl Publish {
+    /// The environment a section must have content in to take part.
+    fn from(self) -> Environment {
+        match self {
+            Publish::Promote => Environment::Preview,
+            Publish::Rollback => Environment::Production,
+        }
+    }
+}
+
+/// `site_promote` and `site_rollback`: one job per selected section that has content to
+/// move, as a batch.
+async fn publish(
     shared: &Shared,
+    direction: Publish,
     input: SelectInput,
     call: &ToolContext,
 ) -> Result<ToolResult, ToolError> {
@@ -462,23 +453,34 @@ async fn rollback(
     let pending: Vec<(&Route, &Section)> =
         select(site, input.route.as_deref(), input.section.as_deref())?
             .into_iter()
-            .filter(|(r, s)| exists(root, Environment::Production, r, s))
+            .filter(|(r, s)| exists(root, direction.from(), r, s))
             .collect();
+    let (job_type, label, nothing_text, message) = match direction {
+        Publish::Promote => (
+            PROMOTE_JOB,
+            "Promoting content",
+            "Nothing to promote: the selected sections have no preview content (generate it with site_generate)",
+            format!("Promoting {} to production", count(pending.len())),
+        ),
+        Publish::Rollback => (
+            ROLLBACK_JOB,
+            "Rolling back content",
+            "Nothing to roll back: the selected sections have no production content",
+            format!(
+                "Removing the production content of {}",
+                count(pending.len())
+            ),
+        ),
+    };
     if pending.is_empty() {
-        return Ok(nothing(
-            "Nothing to roll back: the selected sections have no production content".to_owned(),
-        ));
+        return Ok(nothing(nothing_text.to_owned()));
     }
     let batch = section_batch(
-        ROLLBACK_JOB,
-        "Rolling back content",
+        job_type,
+        label,
         &call.caller.source,
         &pending,
         publish_input,
-    );
-    let message = format!(
-        "Removing the production content of {}",
-        count(pending.len())
     );
     let started = shared.ctx.enqueue_batch(batch, &message).await?;
     Ok(ToolResult::started(started))
