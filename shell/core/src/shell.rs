@@ -398,6 +398,16 @@ impl Shell {
         Ok(())
     }
 
+    /// Enqueues a job that indexes the whole notes folder (only changed files are read), so
+    /// a long-running brain has a fresh index before the first search asks for one.
+    pub async fn index_notes_in_background(&self) -> Result<(), ShellError> {
+        let job = brain_plugin_utils::NewJob::new(notes::INDEX_JOB, serde_json::json!({}))
+            .source(brain_plugin_utils::Source::system())
+            .label("notes");
+        self.inner.queue.enqueue(job).await?;
+        Ok(())
+    }
+
     /// Starts every plugin's long-running parts. A plugin whose start fails is reported
     /// and left out; the others run.
     pub async fn start_plugins(&self) -> Vec<(String, PluginError)> {

@@ -23,6 +23,9 @@ pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
         .start_workers()
         .await
         .context("cannot start the workers")?;
+    if let Err(error) = shell.index_notes_in_background().await {
+        eprintln!("warning: could not start indexing the notes: {error}");
+    }
     for (plugin, error) in shell.start_plugins().await {
         eprintln!("warning: plugin {plugin:?} did not start, continuing without it: {error}");
     }

@@ -25,6 +25,23 @@ fn start_and_stop(signal: &str) {
         );
     }
     assert!(said.contains("(workers: 4)"), "{said}");
+    // It indexes the notes as a job of its own, so the first search is quick.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let listed = crate::support::brain_run(&dir, &["jobs", "list", "--json"]).expect(0);
+        let jobs: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+        let indexed = jobs.as_object().unwrap().values().any(|j| {
+            j["label"] == "notes" && j["status"] == "completed" && j["result"]["scanned"] == 3
+        });
+        if indexed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no completed notes index job: {jobs:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
