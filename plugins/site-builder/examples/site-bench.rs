@@ -20,15 +20,9 @@
 
 use std::error::Error;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use brain_plugin_utils::testing::{self, RecordingContext};
-use brain_plugin_utils::{
-    AsyncToolResponse, BrainDirs, ContentGenerator, Event, JobStatusEntry, NewBatch, NewJob,
-    NoteHit, Plugin, PluginContext, Registrar, Subscription, Target, ToolError,
-};
 use brain_site_builder::{
     BuildOutput, Cta, Environment, Feature, Features, Hero, SectionContent, Site, SiteBuilder,
     Text, write_content,
@@ -152,56 +146,6 @@ fn write_site_content(root: &Path, site: &Site) -> Res<()> {
     Ok(())
 }
 
-/// The recording context, in the benchmark's own folder.
-struct Context {
-    inner: Arc<RecordingContext>,
-    dirs: BrainDirs,
-}
-
-#[async_trait]
-impl PluginContext for Context {
-    fn plugin_id(&self) -> &str {
-        self.inner.plugin_id()
-    }
-    async fn enqueue(&self, job: NewJob, message: &str) -> Result<AsyncToolResponse, ToolError> {
-        self.inner.enqueue(job, message).await
-    }
-    async fn enqueue_batch(
-        &self,
-        batch: NewBatch,
-        message: &str,
-    ) -> Result<AsyncToolResponse, ToolError> {
-        self.inner.enqueue_batch(batch, message).await
-    }
-    async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
-        self.inner.job_status(id).await
-    }
-    async fn cancel(&self, id: &str) -> Result<(), ToolError> {
-        self.inner.cancel(id).await
-    }
-    fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event> {
-        self.inner.subscribe(filter)
-    }
-    fn publish(&self, name: &str, target: Target, payload: Value) {
-        self.inner.publish(name, target, payload)
-    }
-    fn generator(&self) -> Arc<dyn ContentGenerator> {
-        self.inner.generator()
-    }
-    async fn search_notes(&self, query: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
-        self.inner.search_notes(query, limit).await
-    }
-    async fn notes_tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
-        self.inner.notes_tagged(tag, limit).await
-    }
-    fn config(&self) -> Value {
-        self.inner.config()
-    }
-    fn dirs(&self) -> &BrainDirs {
-        &self.dirs
-    }
-}
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -247,14 +191,9 @@ async fn measure(options: &Options, base: &Path, full_nav: bool) -> Res<Measured
         root.display()
     );
 
-    let context = Arc::new(Context {
-        inner: RecordingContext::with_config("site-builder", config),
-        dirs: BrainDirs::new(root),
-    });
-    let plugin = SiteBuilder;
-    let mut registrar = Registrar::new(plugin.id(), context);
-    plugin.register(&mut registrar)?;
-    let registration = registrar.finish();
+    let registration = RecordingContext::with_config("site-builder", config)
+        .in_dir(root)
+        .register(&SiteBuilder)?;
     let build = registration
         .handlers
         .iter()

@@ -111,12 +111,12 @@ impl JobHandler for GenerateJob {
             // Nothing matches the page and section (a young brain, a page titled "Home"):
             // the notes closest to what the whole site is about are the next best source.
             let query = site_query(&site);
-            notes = per_batch(batch, Lookup::SiteNotes, || {
+            notes = per_batch(&self.shared.batch_lookups, batch, Lookup::SiteNotes, || {
                 plugin.search_notes(&query, NOTES_PER_SECTION)
             })
             .await?;
         }
-        let products = per_batch(batch, Lookup::Products, || {
+        let products = per_batch(&self.shared.batch_lookups, batch, Lookup::Products, || {
             plugin.notes_tagged("product", PRODUCT_NOTES)
         })
         .await?;
@@ -152,7 +152,7 @@ impl JobHandler for GenerateJob {
 
 /// A lookup that is the same for every section of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lookup {
+pub(crate) enum Lookup {
     /// `notes_tagged("product", PRODUCT_NOTES)`.
     Products,
     /// `search_notes(site_query(site), NOTES_PER_SECTION)`.
@@ -160,11 +160,8 @@ enum Lookup {
 }
 
 /// A per-batch lookup's answer: (batch id, lookup, notes).
-type Remembered = (String, Lookup, Arc<Vec<NoteHit>>);
+pub(crate) type Remembered = (String, Lookup, Arc<Vec<NoteHit>>);
 
-/// The answers of the per-batch lookups of the latest batches, oldest first. Batch ids
-/// are unique, so one list serves every brain in the process.
-static BATCH_LOOKUPS: Mutex<Vec<Remembered>> = Mutex::new(Vec::new());
 /// Answers remembered: two lookups of the last eight batches (a few run at once at most).
 const LOOKUPS_REMEMBERED: usize = 16;
 
@@ -173,6 +170,7 @@ const LOOKUPS_REMEMBERED: usize = 16;
 /// batch asks the notes index once for them instead of 1,000 times. A job outside a batch
 /// looks up for itself.
 async fn per_batch<F>(
+    remembered_lookups: &Mutex<Vec<Remembered>>,
     batch: Option<&str>,
     lookup: Lookup,
     fetch: impl FnOnce() -> F,
@@ -187,7 +185,7 @@ where
             .map(|(_, _, notes)| notes.clone())
     };
     if let Some(batch) = batch {
-        let lookups = BATCH_LOOKUPS.lock().unwrap_or_else(|e| e.into_inner());
+        let lookups = remembered_lookups.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(notes) = remembered(&lookups, batch) {
             return Ok(notes);
         }
@@ -196,7 +194,7 @@ where
     let Some(batch) = batch else {
         return Ok(notes);
     };
-    let mut lookups = BATCH_LOOKUPS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lookups = remembered_lookups.lock().unwrap_or_else(|e| e.into_inner());
     // Jobs that started together may each have fetched: the first answer stays, so that
     // all sections see the same one.
     if let Some(first) = remembered(&lookups, batch) {

@@ -101,6 +101,7 @@ impl Plugin for SiteBuilder {
         let shared = Arc::new(Shared {
             site: site.map(Arc::new),
             ctx,
+            batch_lookups: std::sync::Mutex::new(Vec::new()),
         });
         tools::register(registrar, &shared);
         // Job types `site-builder:<name>`: the registrar prefixes the plugin id.

@@ -14,6 +14,9 @@ pub const NO_SITE: &str = "no [site] in brain.toml: add a [site] table with a ti
 pub(crate) struct Shared {
     pub(crate) site: Option<Arc<Site>>,
     pub(crate) ctx: Arc<dyn PluginContext>,
+    /// Notes lookups that every section of a generate batch shares, by batch id (see
+    /// `generate::per_batch`); kept per plugin instance, so two brains never share them.
+    pub(crate) batch_lookups: std::sync::Mutex<Vec<crate::generate::Remembered>>,
 }
 
 impl Shared {

@@ -98,6 +98,22 @@ impl RecordingContext {
         ctx
     }
 
+    /// A fresh context like this one (plugin id, config, notes, generator), nothing
+    /// recorded, whose brain directory is `root` — the default folder is shared by every
+    /// context of the same plugin id, so tests that write files give each its own.
+    pub fn in_dir(&self, root: impl Into<std::path::PathBuf>) -> Arc<Self> {
+        Arc::new(Self {
+            plugin_id: self.plugin_id.clone(),
+            dirs: BrainDirs::new(root),
+            config: self.config.clone(),
+            bus: Bus::new(),
+            jobs: Mutex::new(Vec::new()),
+            batches: Mutex::new(Vec::new()),
+            notes: self.notes.clone(),
+            generator: self.generator.clone(),
+        })
+    }
+
     /// Jobs enqueued so far (outside batches).
     pub fn jobs(&self) -> Vec<NewJob> {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner()).clone()

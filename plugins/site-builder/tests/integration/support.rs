@@ -9,10 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use brain_plugin_utils::testing::{self, RecordingContext};
 use brain_plugin_utils::{
-    Answer, AsyncToolResponse, BrainDirs, Caller, ContentGenerator, Event, GenerateError,
-    GenerationRequest, JobContext, JobError, JobStatusEntry, NewBatch, NewJob, NoteHit, Plugin,
-    PluginContext, PluginError, ProgressCell, Registrar, Registration, Subscription, Target,
-    ToolContext, ToolError, ToolResult,
+    Answer, Caller, ContentGenerator, GenerateError, GenerationRequest, JobContext, JobError,
+    NoteHit, PluginError, ProgressCell, Registration, ToolContext, ToolError, ToolResult,
 };
 use brain_site_builder::SiteBuilder;
 use serde_json::{Value, json};
@@ -202,68 +200,6 @@ impl ContentGenerator for TestGenerator {
     }
 }
 
-/// The recording context with the brain directory moved to a test's own temporary
-/// folder (the recording context's default folder is shared by every test).
-struct Context {
-    inner: Arc<RecordingContext>,
-    dirs: BrainDirs,
-}
-
-#[async_trait]
-impl PluginContext for Context {
-    fn plugin_id(&self) -> &str {
-        self.inner.plugin_id()
-    }
-
-    async fn enqueue(&self, job: NewJob, message: &str) -> Result<AsyncToolResponse, ToolError> {
-        self.inner.enqueue(job, message).await
-    }
-
-    async fn enqueue_batch(
-        &self,
-        batch: NewBatch,
-        message: &str,
-    ) -> Result<AsyncToolResponse, ToolError> {
-        self.inner.enqueue_batch(batch, message).await
-    }
-
-    async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
-        self.inner.job_status(id).await
-    }
-
-    async fn cancel(&self, id: &str) -> Result<(), ToolError> {
-        self.inner.cancel(id).await
-    }
-
-    fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event> {
-        self.inner.subscribe(filter)
-    }
-
-    fn publish(&self, name: &str, target: Target, payload: Value) {
-        self.inner.publish(name, target, payload)
-    }
-
-    fn generator(&self) -> Arc<dyn ContentGenerator> {
-        self.inner.generator()
-    }
-
-    async fn search_notes(&self, query: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
-        self.inner.search_notes(query, limit).await
-    }
-
-    async fn notes_tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
-        self.inner.notes_tagged(tag, limit).await
-    }
-
-    fn config(&self) -> Value {
-        self.inner.config()
-    }
-
-    fn dirs(&self) -> &BrainDirs {
-        &self.dirs
-    }
-}
-
 /// A brain in a temporary folder with the site builder registered.
 pub(crate) struct Brain {
     pub(crate) dir: tempfile::TempDir,
@@ -310,19 +246,14 @@ impl Brain {
         used: Arc<dyn ContentGenerator>,
         generator: Arc<TestGenerator>,
     ) -> Result<Brain, PluginError> {
-        let recording = RecordingContext::with_content("site-builder", config, notes, used);
-        let context = Arc::new(Context {
-            inner: recording.clone(),
-            dirs: BrainDirs::new(dir.path()),
-        });
-        let plugin = SiteBuilder;
-        let mut registrar = Registrar::new(plugin.id(), context);
-        plugin.register(&mut registrar)?;
+        let recording =
+            RecordingContext::with_content("site-builder", config, notes, used).in_dir(dir.path());
+        let registration = recording.register(&SiteBuilder)?;
         Ok(Brain {
             dir,
             recording,
             generator,
-            registration: registrar.finish(),
+            registration,
         })
     }
 
