@@ -27,8 +27,9 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "LEVEL", value_enum)]
     pub(crate) log_level: Option<LevelArg>,
 
+    /// Without a command, on a terminal: the interactive shell (`brain chat`).
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub(crate) command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +48,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: SiteCommand,
     },
+    /// The interactive shell: slash commands with live progress, free text asks your notes
+    Chat(crate::commands::chat::ChatArgs),
+    /// Serve the brain to an MCP host (an LLM app) over stdio, or over HTTP with --http
+    Mcp(crate::commands::mcp::McpArgs),
+    /// Run the Matrix bot configured in [matrix], with the job workers
+    Matrix(crate::commands::matrix::MatrixArgs),
     /// Run any tool as the brain's owner and print its result as JSON
     Tool(ToolArgs),
     /// Check the configuration
@@ -265,9 +272,9 @@ mod tests {
         assert_eq!(cli.dir, Some(PathBuf::from("x")));
         assert_eq!(cli.log_level, Some(LevelArg::Debug));
         match cli.command {
-            Command::Jobs {
+            Some(Command::Jobs {
                 command: JobsCommand::List(args),
-            } => assert_eq!(args.job_type.as_deref(), Some("a:b")),
+            }) => assert_eq!(args.job_type.as_deref(), Some("a:b")),
             other => panic!("{other:?}"),
         }
     }
@@ -277,7 +284,7 @@ mod tests {
         let target = |args: &[&str]| match Cli::try_parse_from(args).unwrap() {
             Cli {
                 dir,
-                command: Command::Init(init),
+                command: Some(Command::Init(init)),
                 ..
             } => (dir, init.target),
             other => panic!("{other:?}"),
@@ -295,8 +302,7 @@ mod tests {
     #[test]
     fn usage_errors_are_clap_errors() {
         for args in [
-            &["brain"][..],
-            &["brain", "--log-level", "loud", "start"],
+            &["brain", "--log-level", "loud", "start"][..],
             &["brain", "jobs", "status"],
             &["brain", "completions", "tcsh"],
             &["brain", "tool"],

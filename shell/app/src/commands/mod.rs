@@ -5,10 +5,13 @@
 //! without starting workers: the work itself is done by a `brain start` running elsewhere
 //! on the same database. `site …` without `--detach` runs its work in this process.
 
+pub(crate) mod chat;
 mod completions;
 mod config;
 mod init;
 mod jobs;
+pub(crate) mod matrix;
+pub(crate) mod mcp;
 mod site;
 mod start;
 mod tool;
@@ -69,9 +72,15 @@ pub(crate) async fn run(cli: Cli, plugins: Vec<Arc<dyn Plugin>>) -> anyhow::Resu
         log_level: cli.log_level.map(LogLevel::from),
         plugins,
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        return chat::run_default(&brain).await;
+    };
+    match command {
         Command::Init(args) => init::run(&brain, args),
         Command::Start => start::run(&brain).await,
+        Command::Chat(args) => chat::run(&brain, args).await,
+        Command::Mcp(args) => mcp::run(&brain, args).await,
+        Command::Matrix(args) => matrix::run(&brain, args).await,
         Command::Jobs { command } => jobs::run(&brain, command).await,
         Command::Site { command } => site::run(&brain, command).await,
         Command::Tool(args) => tool::run(&brain, args).await,

@@ -81,7 +81,7 @@ mod tests {
 
     fn call(args: &[&str]) -> (&'static str, Value, bool, bool, bool) {
         match Cli::try_parse_from(args).unwrap().command {
-            Command::Site { command } => {
+            Some(Command::Site { command }) => {
                 let (tool, input, attach) = tool_call(command);
                 (
                     tool,

@@ -3,7 +3,8 @@
 //! plugins stop, running jobs get up to [`SHUTDOWN_GRACE`] to finish, and whatever is still
 //! running goes back to the queue for the next start. A second signal during shutdown stops
 //! at once (the jobs' leases lapse and they run again later; nothing is lost).
-//! Interfaces (MCP, Matrix) will be started here too.
+//! The interfaces configured in brain.toml (`[mcp]`, `[matrix]`) start after the plugins
+//! and stop first.
 
 use std::time::Duration;
 
@@ -29,6 +30,20 @@ pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
     for (plugin, error) in shell.start_plugins().await {
         eprintln!("warning: plugin {plugin:?} did not start, continuing without it: {error}");
     }
+    let mut interfaces = Vec::new();
+    for interface in [
+        crate::commands::mcp::configured(&shell)?,
+        crate::commands::matrix::configured(&shell)?,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        interface
+            .start(shell.handle())
+            .await
+            .with_context(|| format!("cannot start the {} interface", interface.name()))?;
+        interfaces.push(interface);
+    }
     let dir = std::path::absolute(&brain.dir).unwrap_or_else(|_| brain.dir.clone());
     eprintln!(
         "brain running in {} (workers: {}); Ctrl-C to stop",
@@ -38,6 +53,14 @@ pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
 
     let signal = signals.next().await;
     eprintln!("{signal}: stopping (running jobs get {SHUTDOWN_GRACE:?}; again to stop at once)");
+    for interface in interfaces.iter().rev() {
+        if let Err(error) = interface.stop().await {
+            eprintln!(
+                "warning: the {} interface did not stop cleanly: {error}",
+                interface.name()
+            );
+        }
+    }
     tokio::select! {
         () = shell.shutdown(SHUTDOWN_GRACE) => {
             tracing::info!("stopped");

@@ -5,9 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod chat;
 mod cli;
 mod config;
 mod init;
+mod matrix;
+mod mcp;
 mod progress;
 mod site;
 mod start;

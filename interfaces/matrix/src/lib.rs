@@ -1,0 +1,1 @@
+//! The Matrix interface: a bot that drives the shell from Matrix rooms (work in progress).
