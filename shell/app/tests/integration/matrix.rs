@@ -1,1 +1,465 @@
-//! End-to-end tests of `brain matrix` (being written).
+//! End-to-end tests of `brain matrix` against a real Synapse that each test starts for
+//! itself (installed from PyPI on first use by scripts/test-deps/synapse.sh): a person's
+//! client (matrix-sdk) invites the bot and sends commands; the bot's answers, progress
+//! message and its edits are checked as the person's client received them.
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use brain_matrix::testing::{Limits, Person, Seen, Synapse};
+use serde_json::{Value, json};
+
+use crate::site::Demo;
+use crate::support::{brain, edit_config};
+
+const BOT: &str = "@bot:localhost";
+const ALICE: &str = "@alice:localhost";
+const CAROL: &str = "@carol:localhost";
+
+/// Long enough for a paced batch on a busy 2-core machine; the tests finish far sooner.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// A demo brain whose content generation takes `delay_ms` per section, one at a time,
+/// with `[matrix]` pointing at `synapse` (anchor: alice).
+fn demo(synapse: &Synapse, delay_ms: u32, edit_interval_ms: u32, extra: &str) -> Demo {
+    let demo = Demo::init();
+    demo.slow_generator(delay_ms);
+    edit_config(&demo.dir, "concurrency = 4", "concurrency = 1");
+    let path = demo.dir.join("brain.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[matrix]\nhomeserver = \"{}\"\nuser_id = \"{BOT}\"\npassword = \"botpass\"\n\
+         anchor = \"{ALICE}\"\nedit_interval_ms = {edit_interval_ms}\n{extra}",
+        synapse.url
+    ));
+    std::fs::write(&path, text).unwrap();
+    demo
+}
+
+/// `brain matrix` running for a demo brain; killed on drop.
+struct Bot {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Bot {
+    /// Starts the bot with `brain <subcommand>` (`matrix`, or `start`, which runs it as a
+    /// configured interface) and waits until it has synced once (commands sent from now on
+    /// run).
+    fn start(demo: &Demo, name: &str, subcommand: &str) -> Bot {
+        let log = demo.tmp.path().join(format!("{name}.log"));
+        let mut command = brain(demo.tmp.path(), &["--dir", "demo", subcommand]);
+        command
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let child = command.spawn().unwrap();
+        let bot = Bot { child, log };
+        let until = Instant::now() + WAIT;
+        while !bot.log().contains("Matrix bot ready") {
+            assert!(
+                Instant::now() < until,
+                "the bot never got ready:\n{}",
+                bot.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bot
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let code = self.child.wait().unwrap();
+        assert!(
+            code.success(),
+            "brain matrix exited with {code}:\n{}",
+            self.log()
+        );
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Synapse plus registered users, started alongside.
+async fn homeserver(dir: &std::path::Path, limits: Limits, users: &[(&str, &str)]) -> Synapse {
+    let synapse = Synapse::start(&dir.join("synapse"), limits).await.unwrap();
+    synapse.register(users).await.unwrap();
+    synapse
+}
+
+/// The bot's reply to `command` (the progress message or a one-off answer).
+fn reply_to<'a>(seen: &'a [Seen], command: &str) -> Option<&'a Seen> {
+    seen.iter()
+        .find(|s| s.sender == BOT && s.reply_to.as_deref() == Some(command))
+}
+
+/// The edits of `original`, in the order the server sent them.
+fn edits_of<'a>(seen: &'a [Seen], original: &str) -> Vec<&'a Seen> {
+    let mut edits: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.replaces.as_deref() == Some(original))
+        .collect();
+    edits.sort_by_key(|s| s.origin_ms);
+    edits
+}
+
+/// Waits until the progress message that answers `command` has an edit whose new text
+/// starts with `final_prefix`; checks the message and every edit in `room`: notices from the
+/// bot, each edit an `m.replace` of the original (never of an edit) with the `* ` fallback,
+/// HTML alongside the plain body, and the final text last. Returns the edits' texts.
+async fn follow(
+    person: &Person,
+    room: &str,
+    command: &str,
+    final_prefix: &str,
+    interval_ms: u64,
+) -> Vec<String> {
+    let seen = person
+        .wait_for(&format!("the final state {final_prefix:?}"), WAIT, |seen| {
+            reply_to(seen, command).is_some_and(|original| {
+                edits_of(seen, &original.event_id).iter().any(|e| {
+                    e.new_body
+                        .as_deref()
+                        .unwrap_or("")
+                        .starts_with(final_prefix)
+                })
+            })
+        })
+        .await
+        .unwrap();
+    let original = reply_to(&seen, command).unwrap();
+    assert_eq!(original.msgtype, "m.notice", "{original:#?}");
+    assert!(original.body.starts_with('⏳'), "{original:#?}");
+    assert!(original.formatted.is_some(), "no HTML: {original:#?}");
+    let edits = edits_of(&seen, &original.event_id);
+    let bot_edits_in_room: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.room == room && s.sender == BOT && s.replaces.is_some())
+        .collect();
+    for edit in &bot_edits_in_room {
+        let target = edit.replaces.as_deref().unwrap();
+        assert!(
+            seen.iter()
+                .any(|s| s.event_id == target && s.replaces.is_none()),
+            "an edit of an edit, or of an unknown event: {edit:#?}"
+        );
+    }
+    for edit in &edits {
+        assert_eq!(edit.msgtype, "m.notice", "{edit:#?}");
+        assert!(edit.body.starts_with("* "), "no fallback body: {edit:#?}");
+        assert!(edit.formatted.is_some(), "no HTML: {edit:#?}");
+    }
+    // Coalesced: edits of one message at least the interval apart (less a little for the
+    // server's clock reading).
+    for pair in edits.windows(2) {
+        let gap = pair[1].origin_ms - pair[0].origin_ms;
+        assert!(gap + 100 >= interval_ms, "edits {gap} ms apart: {edits:#?}");
+    }
+    let texts: Vec<String> = edits
+        .iter()
+        .map(|e| e.new_body.clone().unwrap_or_default())
+        .collect();
+    let last = texts.last().unwrap();
+    assert!(
+        last.starts_with(final_prefix),
+        "the last edit is not final: {texts:#?}"
+    );
+    texts
+}
+
+/// The jobs and batches the brain knows, as `jobs_list` answers.
+fn jobs(demo: &Demo) -> Value {
+    demo.tool("jobs_list", &json!({}))
+}
+
+fn build_jobs(demo: &Demo) -> usize {
+    jobs(demo)
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|e| e["label"].as_str().unwrap_or("").starts_with("build "))
+        .count()
+}
+
+/// The id the first progress message carries as code.
+fn job_id(message: &Seen) -> String {
+    let html = message.formatted.as_deref().unwrap_or_default();
+    let after = html.split("<code>").nth(1).unwrap_or_default();
+    after.split("</code>").next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[
+            ("bot", "botpass"),
+            ("alice", "alicepass"),
+            ("carol", "carolpass"),
+        ],
+    )
+    .await;
+    let demo = demo(&synapse, 1500, 500, "announce = true\n");
+    let _bot = Bot::start(&demo, "bot", "matrix");
+    let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
+    let carol = Person::login(&synapse, "carol", "carolpass").await.unwrap();
+
+    // An invite from someone who is neither anchor nor trusted is declined.
+    let carols = carol.create_room(BOT, false).await.unwrap();
+    carol
+        .wait_membership(&carols, BOT, "leave", WAIT)
+        .await
+        .unwrap();
+
+    let room = alice.create_room(BOT, false).await.unwrap();
+    alice
+        .wait_membership(&room, BOT, "join", WAIT)
+        .await
+        .unwrap();
+    alice.invite(&room, CAROL).await.unwrap();
+    carol
+        .wait_membership(&room, CAROL, "invite", WAIT)
+        .await
+        .unwrap();
+    carol.join(&room).await.unwrap();
+
+    let generate = alice.send(&room, "!generate").await.unwrap();
+    // While the batch runs, `!status <id>` shows the plan's status fields.
+    let seen = alice
+        .wait_for("a progress edit past the first section", WAIT, |seen| {
+            reply_to(seen, &generate).is_some_and(|o| {
+                edits_of(seen, &o.event_id).iter().any(|e| {
+                    let t = e.new_body.as_deref().unwrap_or("");
+                    // Some sections done, some to go (an edit may skip a count).
+                    ["— 1/5", "— 2/5", "— 3/5"].iter().any(|n| t.contains(n))
+                })
+            })
+        })
+        .await
+        .unwrap();
+    let id = job_id(reply_to(&seen, &generate).unwrap());
+    assert!(id.starts_with("batch_"), "{seen:#?}");
+    let status = alice.send(&room, &format!("!status {id}")).await.unwrap();
+    let seen = alice
+        .wait_for("the status answer", WAIT, |seen| {
+            reply_to(seen, &status).is_some()
+        })
+        .await
+        .unwrap();
+    let answer = reply_to(&seen, &status).unwrap();
+    for field in [
+        "processing",
+        "Progress: ",
+        "Current operation: ",
+        "Estimated completion: ",
+        "Check again in: ",
+    ] {
+        assert!(answer.body.contains(field), "{field:?} in {answer:#?}");
+    }
+    assert!(
+        answer.formatted.as_deref().unwrap().contains("<li>"),
+        "{answer:#?}"
+    );
+
+    // A public user's `!build` is refused, and nothing is enqueued.
+    let refused = carol.send(&room, "!build").await.unwrap();
+    let seen = carol
+        .wait_for("the refusal", WAIT, |seen| {
+            reply_to(seen, &refused).is_some()
+        })
+        .await
+        .unwrap();
+    let refusal = reply_to(&seen, &refused).unwrap();
+    assert!(
+        refusal.body.contains("needs anchor permission"),
+        "{refusal:#?}"
+    );
+
+    let texts = follow(&alice, &room, &generate, "✅ Generated 5 sections", 500).await;
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("⏳ Generating content — ")),
+        "no progress between start and end: {texts:#?}"
+    );
+
+    // Editing a command into another does not run anything: the edit is ignored.
+    let edit = alice.edit(&room, &generate, "!build").await.unwrap();
+    // Free text addressed to the bot is a question for the notes; once it is answered, the
+    // edit before it has been seen too.
+    let question = alice
+        .send(&room, "bot: what do my notes say?")
+        .await
+        .unwrap();
+    let seen = alice
+        .wait_for("the answer", WAIT, |seen| {
+            reply_to(seen, &question).is_some()
+        })
+        .await
+        .unwrap();
+    let answer = reply_to(&seen, &question).unwrap();
+    assert_eq!(answer.msgtype, "m.notice", "{answer:#?}");
+    assert!(!answer.body.starts_with('❌'), "{answer:#?}");
+    assert!(reply_to(&seen, &edit).is_none(), "{seen:#?}");
+    assert_eq!(build_jobs(&demo), 0, "{:#}", jobs(&demo));
+
+    // With `announce = true`, work started elsewhere (here: the CLI; the bot's process runs
+    // it) gets a progress message of its own in the rooms, edited to its end.
+    demo.tool("site_build", &json!({}));
+    let announced = |seen: &[Seen]| -> Option<Seen> {
+        seen.iter()
+            .find(|s| {
+                s.room == room
+                    && s.sender == BOT
+                    && s.reply_to.is_none()
+                    && s.body.contains("(started from cli)")
+            })
+            .cloned()
+    };
+    let seen = alice
+        .wait_for("the announced build's final state", WAIT, |seen| {
+            announced(seen).is_some_and(|a| {
+                edits_of(seen, &a.event_id).iter().any(|e| {
+                    e.new_body
+                        .as_deref()
+                        .unwrap_or("")
+                        .starts_with("✅ Built preview")
+                })
+            })
+        })
+        .await
+        .unwrap();
+    let announcement = announced(&seen).unwrap();
+    assert!(announcement.body.starts_with('⏳'), "{announcement:#?}");
+}
+
+#[test]
+fn a_bad_matrix_section_is_refused_naming_the_key() {
+    let demo = Demo::init();
+    let run = demo.run(&["matrix"]);
+    assert_ne!(run.code, 0, "{run:#?}");
+    assert!(run.stderr.contains("no [matrix] section"), "{run:#?}");
+    let path = demo.dir.join("brain.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        "\n[matrix]\nhomeserver = \"matrix.example.org\"\nuser_id = \"@b:example.org\"\n\
+         password = \"x\"\nanchor = \"@me:example.org\"\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    for command in ["matrix", "start"] {
+        let run = demo.run(&[command]);
+        assert_ne!(run.code, 0, "{run:#?}");
+        let expected = "[matrix] homeserver: \"matrix.example.org\" is not an http(s) URL";
+        assert!(run.stderr.contains(expected), "{run:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlog() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    let demo = demo(&synapse, 1200, 500, "");
+    let bot = Bot::start(&demo, "bot", "matrix");
+    let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
+    alice.wait_identity(BOT, WAIT).await.unwrap();
+    let devices = alice.devices(BOT).await.unwrap();
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    assert!(
+        devices[0].1,
+        "the bot's device is not cross-signed: {devices:?}"
+    );
+
+    // An encrypted direct chat, as Element creates one.
+    let room = alice.create_room(BOT, true).await.unwrap();
+    alice
+        .wait_membership(&room, BOT, "join", WAIT)
+        .await
+        .unwrap();
+    let generate = alice.send(&room, "!generate landing").await.unwrap();
+    follow(&alice, &room, &generate, "✅ Generated 4 sections", 500).await;
+
+    let session = || -> Value {
+        let path = demo.dir.join(".brain/matrix/session.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let device = session()["session"]["device_id"].clone();
+    assert_eq!(device.as_str(), Some(devices[0].0.as_str()));
+
+    // Stopped while an operation runs: its message still gets a last edit, saying so.
+    let about = alice.send(&room, "!generate about").await.unwrap();
+    alice
+        .wait_for("the progress message", WAIT, |seen| {
+            reply_to(seen, &about).is_some()
+        })
+        .await
+        .unwrap();
+    bot.stop();
+    follow(&alice, &room, &about, "⏸ No more updates here", 500).await;
+    let while_down = alice.send(&room, "!build").await.unwrap();
+    let bot = Bot::start(&demo, "bot-again", "matrix");
+    let after = alice.send(&room, "!build").await.unwrap();
+    follow(&alice, &room, &after, "✅ Built preview", 500).await;
+    // The command sent while the bot was down was not run, and never will be.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        reply_to(&alice.seen(), &while_down).is_none(),
+        "{:#?}\nthe bot's log:\n{}",
+        alice.seen(),
+        bot.log()
+    );
+    assert_eq!(build_jobs(&demo), 1, "{:#}", jobs(&demo));
+    // Same device: restored, not a new login.
+    assert_eq!(session()["session"]["device_id"], device);
+    assert_eq!(alice.devices(BOT).await.unwrap(), devices);
+    drop(bot);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_default_rate_limits_a_long_batch_still_ends_with_the_final_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Default,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    // Edits asked for every 200 ms: far more than Synapse's 0.2/s with a burst of 10.
+    let demo = demo(&synapse, 2000, 200, "");
+    // `brain start` runs the bot too, as an interface, when [matrix] is configured.
+    let bot = Bot::start(&demo, "bot", "start");
+    let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
+    let room = alice.create_room(BOT, false).await.unwrap();
+    alice
+        .wait_membership(&room, BOT, "join", WAIT)
+        .await
+        .unwrap();
+    let generate = alice.send(&room, "!generate").await.unwrap();
+    follow(&alice, &room, &generate, "✅ Generated 5 sections", 200).await;
+    assert!(
+        bot.log().contains("rate-limited"),
+        "the server never refused an edit; the test did not test it:\n{}",
+        bot.log()
+    );
+}

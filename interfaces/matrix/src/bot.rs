@@ -1,0 +1,738 @@
+//! The bot itself on matrix-sdk: logs in once and restores that session (same device) on
+//! every later start, keeps its state and crypto store in the brain's data directory,
+//! accepts invites from the anchor and trusted users, turns messages into tool calls as the
+//! sender, and keeps one progress message per operation up to date from the shell's bus.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brain_plugin_utils::{
+    AsyncToolResponse, Caller, Event, JobStatusResponse, Permission, ShellHandle, Source,
+    ToolContext, ToolError,
+};
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
+use matrix_sdk::event_handler::Ctx;
+use matrix_sdk::ruma::api::client::filter::FilterDefinition;
+use matrix_sdk::ruma::api::error::{ErrorKind, RetryAfter};
+use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
+use matrix_sdk::ruma::events::room::message::{
+    AddMentions, ForwardThread, MessageType, OriginalSyncRoomMessageEvent, Relation,
+    ReplacementMetadata, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::{MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedUserId, UInt, UserId};
+use matrix_sdk::{Client, Room, RoomState, SessionMeta, SessionTokens};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::command::{self, Addressee, Command};
+use crate::config::{Login, MatrixConfig};
+use crate::edit::{self, Line, SendError};
+use crate::render;
+
+/// Why the bot could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error("{0}")]
+    Io(String),
+    #[error("cannot log in to {homeserver} as {user}: {message}")]
+    Login {
+        homeserver: String,
+        user: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Matrix(String),
+}
+
+/// What `session.json` holds: the login to restore, paired with the crypto store next to it.
+#[derive(Serialize, Deserialize)]
+struct SavedSession {
+    homeserver: String,
+    session: MatrixSession,
+}
+
+/// The running bot.
+pub(crate) struct Running {
+    pub(crate) client: Client,
+    pub(crate) sync: JoinHandle<()>,
+    pub(crate) bot: Arc<Bot>,
+}
+
+/// What the event handlers share.
+pub(crate) struct Bot {
+    shell: Arc<dyn ShellHandle>,
+    config: MatrixConfig,
+    me: OwnedUserId,
+    /// Events older than this (minus slack) are backlog, never commands.
+    started_at: MilliSecondsSinceUnixEpoch,
+    /// Recently handled event ids: a sync that is delivered twice must not run a command twice.
+    handled: Mutex<VecDeque<OwnedEventId>>,
+    /// Tasks handling commands and following operations; awaited (then aborted) at stop.
+    pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Cancelled when the bot stops: progress messages get a last edit saying so.
+    pub(crate) stopping: CancellationToken,
+}
+
+/// How many handled event ids are remembered.
+const HANDLED_MEMORY: usize = 512;
+
+/// How far behind the bot's start an event may be and still be new (clock skew between the
+/// bot and its homeserver); older ones are backlog.
+const BACKLOG_SLACK_MS: u64 = 60_000;
+
+/// Logs in (or restores the saved session), syncs once to skip the backlog, then syncs in a
+/// task with the handlers registered.
+pub(crate) async fn start(
+    config: MatrixConfig,
+    data_dir: &Path,
+    shell: Arc<dyn ShellHandle>,
+) -> Result<Running, BotError> {
+    let client = login_or_restore(&config, data_dir).await?;
+    let me = client
+        .user_id()
+        .map(ToOwned::to_owned)
+        .ok_or_else(|| BotError::Matrix("no user id after login".into()))?;
+    let bot = Arc::new(Bot {
+        shell,
+        config,
+        me,
+        started_at: MilliSecondsSinceUnixEpoch::now(),
+        handled: Mutex::new(VecDeque::new()),
+        tasks: Mutex::new(Vec::new()),
+        stopping: CancellationToken::new(),
+    });
+    client.add_event_handler_context(bot.clone());
+    // Before the first sync: invites that came while the bot was down are answered too.
+    client.add_event_handler(on_invite);
+    let settings = SyncSettings::default()
+        .filter(FilterDefinition::with_lazy_loading().into())
+        .timeout(Duration::from_secs(30));
+    let mut attempt = 0;
+    let response = loop {
+        match client.sync_once(settings.clone()).await {
+            Ok(response) => break response,
+            Err(error) if attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(%error, "initial Matrix sync failed; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) => return Err(BotError::Matrix(format!("initial sync failed: {error}"))),
+        }
+    };
+    // Synapse answers a repeated /sync (same token and filter) from a cache for a while: the
+    // first answer may be the one the previous run asked for and never saw, older than
+    // messages sent since. A second sync from its fresh token, without waiting, catches up
+    // to now.
+    let response = match client
+        .sync_once(
+            settings
+                .clone()
+                .token(response.next_batch.clone())
+                .timeout(Duration::ZERO),
+        )
+        .await
+    {
+        Ok(newer) => newer,
+        Err(error) => {
+            tracing::warn!(%error, "catch-up sync failed; continuing from the first");
+            response
+        }
+    };
+    client
+        .encryption()
+        .wait_for_e2ee_initialization_tasks()
+        .await;
+    // After the first syncs: what they delivered (commands sent while the bot was down) is
+    // backlog and never dispatched to this handler.
+    client.add_event_handler(on_message);
+    let device = client
+        .device_id()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    if bot.config.announce {
+        let (b, c) = (bot.clone(), client.clone());
+        bot.spawn(announce(b, c));
+    }
+    tracing::info!(user = %bot.me, %device, "Matrix bot ready");
+    let sync_client = client.clone();
+    let sync = tokio::spawn(async move {
+        let mut settings = settings.token(response.next_batch);
+        loop {
+            if let Err(error) = sync_client.sync(settings.clone()).await {
+                tracing::warn!(%error, "Matrix sync stopped; restarting in 5 s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            // The store keeps the newest token; resume from it.
+            settings = SyncSettings::default()
+                .filter(FilterDefinition::with_lazy_loading().into())
+                .timeout(Duration::from_secs(30));
+        }
+    });
+    Ok(Running { client, sync, bot })
+}
+
+async fn build_client(homeserver: &str, store: &Path) -> Result<Client, BotError> {
+    Client::builder()
+        .homeserver_url(homeserver)
+        .sqlite_store(store, None)
+        .with_encryption_settings(EncryptionSettings {
+            // Cross-signs the device at first login, so clients that share keys only with
+            // verified devices (MSC4153) still talk to the bot.
+            auto_enable_cross_signing: true,
+            backup_download_strategy: BackupDownloadStrategy::AfterDecryptionFailure,
+            auto_enable_backups: false,
+        })
+        .request_config(RequestConfig::new().timeout(Duration::from_secs(60)))
+        .build()
+        .await
+        .map_err(|e| {
+            BotError::Matrix(format!(
+                "cannot open the Matrix store in {}: {e}",
+                store.display()
+            ))
+        })
+}
+
+fn io(path: &Path, error: impl std::fmt::Display) -> BotError {
+    BotError::Io(format!("{}: {error}", path.display()))
+}
+
+/// The saved session when there is one (same device, same crypto store), else a new login
+/// whose session is saved before anything else happens.
+async fn login_or_restore(config: &MatrixConfig, dir: &Path) -> Result<Client, BotError> {
+    let session_file = dir.join("session.json");
+    let store = dir.join("store");
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| io(dir, e))?;
+    if let Ok(text) = tokio::fs::read_to_string(&session_file).await {
+        let saved: SavedSession = serde_json::from_str(&text).map_err(|e| io(&session_file, e))?;
+        if saved.session.meta.user_id.as_str() != config.user_id {
+            return Err(BotError::Matrix(format!(
+                "{} belongs to {}, but [matrix] user_id is {}; remove {} to log in as the new user",
+                session_file.display(),
+                saved.session.meta.user_id,
+                config.user_id,
+                dir.display()
+            )));
+        }
+        let client = build_client(&saved.homeserver, &store).await?;
+        client
+            .restore_session(saved.session)
+            .await
+            .map_err(|e| BotError::Matrix(format!("cannot restore the saved session: {e}")))?;
+        return Ok(client);
+    }
+    // No session: a store left from an earlier device would not match the new one.
+    if tokio::fs::metadata(&store).await.is_ok() {
+        tokio::fs::remove_dir_all(&store)
+            .await
+            .map_err(|e| io(&store, e))?;
+    }
+    let client = build_client(&config.homeserver, &store).await?;
+    let login_error = |message: String| BotError::Login {
+        homeserver: config.homeserver.clone(),
+        user: config.user_id.clone(),
+        message,
+    };
+    match &config.login {
+        Login::Password(password) => {
+            client
+                .matrix_auth()
+                .login_username(&config.user_id, password)
+                .initial_device_display_name(&config.device_name)
+                .await
+                .map_err(|e| login_error(e.to_string()))?;
+        }
+        Login::AccessToken(token) => {
+            let (user_id, device_id) = whoami(&config.homeserver, token)
+                .await
+                .map_err(login_error)?;
+            client
+                .restore_session(MatrixSession {
+                    meta: SessionMeta { user_id, device_id },
+                    tokens: SessionTokens {
+                        access_token: token.clone(),
+                        refresh_token: None,
+                    },
+                })
+                .await
+                .map_err(|e| login_error(e.to_string()))?;
+        }
+    }
+    let session = client
+        .matrix_auth()
+        .session()
+        .ok_or_else(|| login_error("no session after login".into()))?;
+    let saved = SavedSession {
+        homeserver: config.homeserver.clone(),
+        session,
+    };
+    let text = serde_json::to_string(&saved).map_err(|e| io(&session_file, e))?;
+    write_private(&session_file, &text).map_err(|e| io(&session_file, e))?;
+    Ok(client)
+}
+
+/// Writes a file only its owner can read (it holds the access token).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// The user and device an access token belongs to (E2EE needs the device).
+async fn whoami(
+    homeserver: &str,
+    token: &str,
+) -> Result<(OwnedUserId, matrix_sdk::ruma::OwnedDeviceId), String> {
+    #[derive(Deserialize)]
+    struct WhoAmI {
+        user_id: OwnedUserId,
+        device_id: Option<matrix_sdk::ruma::OwnedDeviceId>,
+    }
+    let url = format!(
+        "{}/_matrix/client/v3/account/whoami",
+        homeserver.trim_end_matches('/')
+    );
+    let response = matrix_sdk::reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("whoami answered {}", response.status()));
+    }
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    let who: WhoAmI = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    let device = who
+        .device_id
+        .ok_or("the access token has no device (an appservice token?)")?;
+    Ok((who.user_id, device))
+}
+
+impl Bot {
+    /// The sender's level: the higher of `[matrix]` anchor/trusted and the shell's
+    /// `[permissions]`.
+    fn level(&self, user: &UserId) -> Permission {
+        let own = if user.as_str() == self.config.anchor {
+            Permission::Anchor
+        } else if self.config.trusted.iter().any(|t| t == user.as_str()) {
+            Permission::Trusted
+        } else {
+            Permission::Public
+        };
+        own.max(self.shell.permission_of("matrix", user.as_str()))
+    }
+
+    /// Whether the bot may act in `room` (`[matrix] rooms`, by id or canonical alias).
+    fn room_allowed(&self, room: &Room) -> bool {
+        if self.config.rooms.is_empty() {
+            return true;
+        }
+        let alias = room.canonical_alias().map(|a| a.to_string());
+        self.config
+            .rooms
+            .iter()
+            .any(|r| r == room.room_id().as_str() || Some(r) == alias.as_ref())
+    }
+
+    /// Remembers `id`; false when it was handled already.
+    fn first_time(&self, id: &OwnedEventId) -> bool {
+        let Ok(mut handled) = self.handled.lock() else {
+            return true;
+        };
+        if handled.contains(id) {
+            return false;
+        }
+        if handled.len() >= HANDLED_MEMORY {
+            handled.pop_front();
+        }
+        handled.push_back(id.clone());
+        true
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(handle);
+        }
+    }
+}
+
+async fn on_invite(event: StrippedRoomMemberEvent, room: Room, Ctx(bot): Ctx<Arc<Bot>>) {
+    if event.state_key != bot.me || event.content.membership != MembershipState::Invite {
+        return;
+    }
+    let level = bot.level(&event.sender);
+    if level < Permission::Trusted || !bot.room_allowed(&room) {
+        tracing::info!(room = %room.room_id(), inviter = %event.sender, %level, "declining invite");
+        if let Err(error) = room.leave().await {
+            tracing::warn!(%error, "cannot decline the invite");
+        }
+        return;
+    }
+    // In a task: handlers run inside the sync loop. Retried, because the server may not let
+    // us join yet right after the invite (synapse#4345).
+    bot.spawn(async move {
+        let mut delay = Duration::from_secs(1);
+        while let Err(error) = room.join().await {
+            if delay > Duration::from_secs(120) {
+                tracing::warn!(room = %room.room_id(), %error, "giving up joining");
+                return;
+            }
+            tracing::debug!(room = %room.room_id(), %error, "join failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+        tracing::info!(room = %room.room_id(), inviter = %event.sender, "joined");
+    });
+}
+
+async fn on_message(event: OriginalSyncRoomMessageEvent, room: Room, Ctx(bot): Ctx<Arc<Bot>>) {
+    if room.state() != RoomState::Joined || event.sender == bot.me || !bot.room_allowed(&room) {
+        return;
+    }
+    // An edit of an earlier message ("* !build") must not run it again.
+    if matches!(event.content.relates_to, Some(Relation::Replacement(_))) {
+        return;
+    }
+    let MessageType::Text(text) = &event.content.msgtype else {
+        return;
+    };
+    let slack = UInt::try_from(BACKLOG_SLACK_MS).unwrap_or_default();
+    if event.origin_server_ts.0.saturating_add(slack) < bot.started_at.0 {
+        return;
+    }
+    let mentioned = event
+        .content
+        .mentions
+        .as_ref()
+        .is_some_and(|m| m.user_ids.contains(&bot.me));
+    let display_name = room
+        .get_member_no_sync(&bot.me)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|m| m.display_name().map(ToOwned::to_owned));
+    let me = Addressee {
+        user_id: bot.me.as_str(),
+        display_name: display_name.as_deref(),
+    };
+    let Some(command) = command::parse(&text.body, &bot.config.command_prefix, &me, mentioned)
+    else {
+        return;
+    };
+    if !bot.first_time(&event.event_id) {
+        return;
+    }
+    let b = bot.clone();
+    bot.spawn(async move {
+        if let Err(error) = handle(&b, &room, &event, command).await {
+            tracing::warn!(room = %room.room_id(), %error, "command not answered");
+        }
+        let _ = room.typing_notice(false).await;
+    });
+}
+
+/// A reply to `to`: a notice with Markdown rendered to HTML.
+fn notice(markdown: &str) -> RoomMessageEventContent {
+    RoomMessageEventContent::notice_html(
+        render::markdown_to_plain(markdown),
+        render::markdown_to_html(markdown),
+    )
+}
+
+async fn reply(
+    room: &Room,
+    to: &OriginalSyncRoomMessageEvent,
+    markdown: &str,
+) -> Result<OwnedEventId, matrix_sdk::Error> {
+    let content = notice(markdown).make_reply_to(to, ForwardThread::Yes, AddMentions::No);
+    Ok(room.send(content).await?.response.event_id)
+}
+
+/// Tools that start jobs; their answer gets a progress message.
+fn starts_work(tool: &str) -> bool {
+    matches!(
+        tool,
+        "site_generate" | "site_build" | "site_promote" | "site_rollback"
+    )
+}
+
+async fn handle(
+    bot: &Arc<Bot>,
+    room: &Room,
+    event: &OriginalSyncRoomMessageEvent,
+    command: Command,
+) -> Result<(), matrix_sdk::Error> {
+    let _ = room.typing_notice(true).await;
+    let prefix = &bot.config.command_prefix;
+    let Some((tool, input)) = command.tool() else {
+        let text = match &command {
+            Command::Usage { message } => format!("{prefix}{message}"),
+            Command::Unknown { name } => {
+                format!("Unknown command `{prefix}{name}`. `{prefix}help` lists them.")
+            }
+            _ => command::help_text(prefix),
+        };
+        reply(room, event, &text).await?;
+        return Ok(());
+    };
+    let source =
+        Source::with_detail("matrix", room.room_id().as_str()).unwrap_or_else(|_| Source::system());
+    let caller =
+        Caller::new(source.clone(), bot.level(&event.sender)).with_user(event.sender.as_str());
+    // Subscribed before the tool runs, so no event of the work it starts can be missed.
+    let subscription = starts_work(tool).then(|| {
+        let source = source.clone();
+        bot.shell.subscribe(Box::new(move |e| match e {
+            Event::JobProgress(p) => p.source == source,
+            _ => false,
+        }))
+    });
+    let result = bot
+        .shell
+        .execute(tool, input, ToolContext::new(caller))
+        .await;
+    let result = match result {
+        Ok(result) => result,
+        Err(ToolError::PermissionDenied {
+            required, caller, ..
+        }) => {
+            let text = format!(
+                "⛔ Sorry, `{prefix}{}` needs {required} permission; you are {caller}.",
+                command.name()
+            );
+            reply(room, event, &text).await?;
+            return Ok(());
+        }
+        Err(error) => {
+            reply(room, event, &format!("❌ {error}")).await?;
+            return Ok(());
+        }
+    };
+    if let (Some(mut subscription), Ok(started)) = (
+        subscription,
+        serde_json::from_value::<AsyncToolResponse>(result.structured.clone()),
+    ) {
+        let initial = render::started_line(&started);
+        let original = reply(room, event, &initial).await?;
+        let _ = room.typing_notice(false).await;
+        let (tx, rx) = watch::channel(Line {
+            text: initial.clone(),
+            done: false,
+        });
+        let editor_room = room.clone();
+        let interval = bot.config.edit_interval;
+        let editor = tokio::spawn(async move {
+            edit::run(rx, &initial, interval, move |text| {
+                send_edit(editor_room.clone(), original.clone(), text)
+            })
+            .await
+        });
+        loop {
+            let e = tokio::select! {
+                e = subscription.recv() => e,
+                () = bot.stopping.cancelled() => {
+                    tx.send_replace(Line { text: render::stopped_line(&started.job_id, prefix), done: true });
+                    break;
+                }
+            };
+            let Some(e) = e else {
+                break;
+            };
+            let Event::JobProgress(progress) = e else {
+                continue;
+            };
+            if progress.id != started.job_id {
+                continue;
+            }
+            let done = render::is_final(&progress);
+            tx.send_replace(Line {
+                text: render::progress_line(&progress),
+                done,
+            });
+            if done {
+                break;
+            }
+        }
+        drop(tx);
+        match editor.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "progress message not finished"),
+            Err(error) => tracing::warn!(%error, "progress editor stopped"),
+        }
+        return Ok(());
+    }
+    let text = match (
+        &command,
+        serde_json::from_value::<JobStatusResponse>(result.structured.clone()),
+    ) {
+        (Command::Status { .. }, Ok(status)) => render::status_list_markdown(&status),
+        _ => result.text.clone(),
+    };
+    reply(room, event, &text).await?;
+    Ok(())
+}
+
+/// Posts a progress message in the announcement rooms for every operation started
+/// elsewhere (CLI, MCP, the shell itself), and keeps it up to date like a command's.
+async fn announce(bot: Arc<Bot>, client: Client) {
+    let mut subscription = bot.shell.subscribe(Box::new(|e| match e {
+        // Whole operations people started (not the shell's own housekeeping): a batch, or a
+        // job outside any batch.
+        Event::JobProgress(p) => {
+            !matches!(p.source.kind(), "matrix" | "system")
+                && p.job.as_ref().is_none_or(|j| j.batch_id.is_none())
+        }
+        _ => false,
+    }));
+    let mut following: HashMap<String, Vec<watch::Sender<Line>>> = HashMap::new();
+    loop {
+        let event = tokio::select! {
+            e = subscription.recv() => e,
+            () = bot.stopping.cancelled() => {
+                for (id, senders) in following {
+                    let text = render::stopped_line(&id, &bot.config.command_prefix);
+                    for tx in senders {
+                        tx.send_replace(Line { text: text.clone(), done: true });
+                    }
+                }
+                return;
+            }
+        };
+        let Some(event) = event else {
+            return;
+        };
+        let Event::JobProgress(progress) = event else {
+            continue;
+        };
+        let line = Line {
+            text: render::progress_line(&progress),
+            done: render::is_final(&progress),
+        };
+        if let Some(senders) = following.get(&progress.id) {
+            for tx in senders {
+                tx.send_replace(line.clone());
+            }
+            if line.done {
+                following.remove(&progress.id);
+            }
+            continue;
+        }
+        if line.done {
+            // Finished before we saw it start (or an old one): nothing to follow.
+            continue;
+        }
+        let initial = format!("{} (started from {})", line.text, progress.source.kind());
+        let mut senders = Vec::new();
+        for room in announcement_rooms(&bot, &client).await {
+            let original = match room.send(notice(&initial)).await {
+                Ok(sent) => sent.response.event_id,
+                Err(error) => {
+                    tracing::warn!(room = %room.room_id(), %error, "cannot announce");
+                    continue;
+                }
+            };
+            let (tx, rx) = watch::channel(Line {
+                text: initial.clone(),
+                done: false,
+            });
+            let interval = bot.config.edit_interval;
+            let first = initial.clone();
+            bot.spawn(async move {
+                let edit_room = room.clone();
+                if let Err(error) = edit::run(rx, &first, interval, move |text| {
+                    send_edit(edit_room.clone(), original.clone(), text)
+                })
+                .await
+                {
+                    tracing::warn!(%error, "announcement not finished");
+                }
+            });
+            senders.push(tx);
+        }
+        following.insert(progress.id.clone(), senders);
+    }
+}
+
+/// `[matrix] rooms` the bot is in (aliases resolved), or every room it joined.
+async fn announcement_rooms(bot: &Bot, client: &Client) -> Vec<Room> {
+    if bot.config.rooms.is_empty() {
+        return client.joined_rooms();
+    }
+    let mut rooms = Vec::new();
+    for name in &bot.config.rooms {
+        let id = if name.starts_with('#') {
+            let Ok(alias) = matrix_sdk::ruma::RoomAliasId::parse(name) else {
+                continue;
+            };
+            match client.resolve_room_alias(&alias).await {
+                Ok(response) => response.room_id,
+                Err(error) => {
+                    tracing::warn!(room = %name, %error, "cannot resolve the room alias");
+                    continue;
+                }
+            }
+        } else {
+            let Ok(id) = matrix_sdk::ruma::RoomId::parse(name) else {
+                continue;
+            };
+            id
+        };
+        if let Some(room) = client.get_room(&id)
+            && room.state() == RoomState::Joined
+        {
+            rooms.push(room);
+        }
+    }
+    rooms
+}
+
+/// Sends one `m.replace` of `original` with `markdown` as the new content. One attempt: the
+/// editor decides what to send after a refusal (the newest state), not the SDK's retry.
+async fn send_edit(room: Room, original: OwnedEventId, markdown: String) -> Result<(), SendError> {
+    let content = RoomMessageEventContent::notice_html(
+        render::markdown_to_plain(&markdown),
+        render::markdown_to_html(&markdown),
+    )
+    .make_replacement(ReplacementMetadata::new(original, None));
+    match room
+        .send(content)
+        .with_request_config(RequestConfig::new().retry_limit(1))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) => match error.client_api_error_kind() {
+            Some(ErrorKind::LimitExceeded(data)) => {
+                Err(SendError::RateLimited(match data.retry_after {
+                    Some(RetryAfter::Delay(d)) => Some(d),
+                    Some(RetryAfter::DateTime(at)) => {
+                        at.duration_since(std::time::SystemTime::now()).ok()
+                    }
+                    None => None,
+                }))
+            }
+            _ => Err(SendError::Other(error.to_string())),
+        },
+    }
+}
+
+/// Where the bot keeps its session and stores inside the brain's data directory.
+pub fn state_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("matrix")
+}

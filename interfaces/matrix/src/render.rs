@@ -1,0 +1,371 @@
+//! What the bot says, as pure functions: the one-line progress message of an operation
+//! (edited in place as it advances), its final line, a `!status` answer, and Markdown
+//! rendered to the HTML `formatted_body` that goes with a plain-text `body`.
+
+use std::time::Duration;
+
+use brain_plugin_utils::{
+    AsyncToolResponse, ItemError, JobKind, JobProgressEvent, JobStatus, JobStatusEntry,
+    JobStatusResponse, format_short,
+};
+
+/// Whether a state is the last one of its operation.
+pub fn is_final(event: &JobProgressEvent) -> bool {
+    event.status.is_finished()
+}
+
+/// The operation's progress message for `event`, e.g.
+/// "⏳ Generating content — 3/10 · landing:features · ~25 s left"; once finished, the final
+/// line ([`final_line`]).
+pub fn progress_line(event: &JobProgressEvent) -> String {
+    if is_final(event) {
+        return final_line(event);
+    }
+    let mut parts = Vec::new();
+    match event.progress.filter(|p| p.total > 0) {
+        Some(p) => parts.push(format!("{}/{}", p.current.min(p.total), p.total)),
+        None if event.status == JobStatus::Pending => {}
+        None => parts.push("working".to_owned()),
+    }
+    match (event.status, event.current_operation()) {
+        (JobStatus::Pending, _) => parts.push("waiting for a worker".to_owned()),
+        (_, Some(op)) if !op.is_empty() => parts.push(op.to_owned()),
+        _ => {}
+    }
+    if let Some(ms) = event.timing.estimated_completion_ms {
+        parts.push(format!("~{} left", format_short(Duration::from_millis(ms))));
+    }
+    format!("⏳ {} — {}", name(event), parts.join(" · "))
+}
+
+/// The progress message before any event arrived: what the tool said it started.
+pub fn started_line(started: &AsyncToolResponse) -> String {
+    let mut line = format!("⏳ {}", started.message);
+    if let Some(duration) = &started.estimated_duration {
+        line.push_str(&format!(" — about {duration}"));
+    }
+    // The id, for `!status <id>` and `!cancel <id>`.
+    line.push_str(&format!(" · `{}`", started.job_id));
+    line
+}
+
+/// The last edit of a progress message when the bot stops before the operation ends.
+pub fn stopped_line(id: &str, prefix: &str) -> String {
+    format!(
+        "⏸ No more updates here: the bot stopped. Unfinished work goes on when the brain \
+         runs again; `{prefix}status {id}` tells where it is."
+    )
+}
+
+fn name(event: &JobProgressEvent) -> String {
+    event.label.clone().unwrap_or_else(|| event.id.clone())
+}
+
+/// How an operation ended: "✅ Generated 10 sections in 42 s", "❌ 2 of 10 sections failed:
+/// landing:hero: boom; …", "❌ Cancelled: 3 of 10 sections done", "✅ Built preview in 2 s".
+pub fn final_line(event: &JobProgressEvent) -> String {
+    let took = took(event.timing.elapsed_ms);
+    let label = event.label.as_deref().unwrap_or(&event.id);
+    let reasons = reasons(&event.errors());
+    if event.kind == JobKind::Batch || event.batch.is_some() {
+        let batch = event.batch.clone().unwrap_or_default();
+        let (verb, noun) = batch_words(label);
+        let nouns = |n: u64| {
+            if n == 1 {
+                noun.to_owned()
+            } else {
+                format!("{noun}s")
+            }
+        };
+        match event.status {
+            JobStatus::Completed => {
+                format!(
+                    "✅ {verb} {} {} in {took}",
+                    batch.completed,
+                    nouns(batch.completed)
+                )
+            }
+            JobStatus::Failed => format!(
+                "❌ {} of {} {} failed{reasons}",
+                batch.failed,
+                batch.total,
+                nouns(batch.total)
+            ),
+            JobStatus::Cancelled => format!(
+                "❌ Cancelled: {} of {} {} done",
+                batch.completed,
+                batch.total,
+                nouns(batch.total)
+            ),
+            status => format!("⏳ {label}: {status}"),
+        }
+    } else {
+        match event.status {
+            JobStatus::Completed => format!("✅ {} in {took}", job_done(label)),
+            JobStatus::Failed => format!("❌ {} failed{reasons}", capitalized(label)),
+            JobStatus::Cancelled => format!("❌ Cancelled: {label}"),
+            status => format!("⏳ {label}: {status}"),
+        }
+    }
+}
+
+/// ": landing:hero: boom; landing:cta: boom", at most three, then "and N more".
+fn reasons(errors: &[ItemError]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| format!("{}: {}", e.label.as_deref().unwrap_or(&e.job_id), e.error))
+        .collect();
+    let mut text = format!(": {}", shown.join("; "));
+    if errors.len() > 3 {
+        text.push_str(&format!("; and {} more", errors.len() - 3));
+    }
+    text
+}
+
+fn batch_words(label: &str) -> (&'static str, &'static str) {
+    let lower = label.to_ascii_lowercase();
+    if lower.starts_with("generating") {
+        ("Generated", "section")
+    } else if lower.starts_with("promoting") {
+        ("Promoted", "section")
+    } else if lower.starts_with("rolling back") {
+        ("Rolled back", "section")
+    } else {
+        ("Completed", "job")
+    }
+}
+
+fn job_done(label: &str) -> String {
+    match label.strip_prefix("build ") {
+        Some(env) => format!("Built {env}"),
+        None => format!("Done: {label}"),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Whole seconds, as the issue's examples say it ("42 s"); "<1 s" for a quick job.
+fn took(ms: u64) -> String {
+    format_short(Duration::from_millis(ms))
+}
+
+/// `!status <id>`'s answer in Markdown: the status fields of the plan.
+pub fn status_markdown(id: &str, entry: &JobStatusEntry) -> String {
+    let label = entry.label.as_deref().unwrap_or(id);
+    let mut lines = vec![format!("**{label}** (`{id}`): {}", entry.status)];
+    if let Some(p) = entry.progress {
+        lines.push(format!(
+            "- Progress: {}/{} ({}%)",
+            p.current, p.total, p.percentage
+        ));
+    }
+    if let Some(op) = &entry.current_operation {
+        lines.push(format!("- Current operation: {op}"));
+    }
+    if let Some(eta) = &entry.estimated_completion {
+        lines.push(format!("- Estimated completion: {eta}"));
+    }
+    if let Some(check) = &entry.check_again_in {
+        lines.push(format!("- Check again in: {check}"));
+    }
+    if !entry.worker_running && !entry.status.is_finished() {
+        lines.push("- No brain process is running workers for it".to_owned());
+    }
+    for error in entry.errors.iter().take(5) {
+        lines.push(format!(
+            "- Failed: {}: {}",
+            error.label.as_deref().unwrap_or(&error.job_id),
+            error.error
+        ));
+    }
+    if entry.status.is_finished() && !entry.message.is_empty() {
+        lines.push(format!("- {}", entry.message));
+    }
+    lines.join("\n")
+}
+
+/// `!status`'s answer: every entry's fields, unfinished work first, at most
+/// [`STATUS_SHOWN`] entries.
+pub fn status_list_markdown(status: &JobStatusResponse) -> String {
+    let mut entries: Vec<(&String, &JobStatusEntry)> = status.0.iter().collect();
+    if entries.is_empty() {
+        return "No active or recent jobs.".to_owned();
+    }
+    // Unfinished first, then newest first.
+    entries.sort_by_key(|(_, e)| (e.status.is_finished(), std::cmp::Reverse(e.created_at)));
+    let mut parts: Vec<String> = entries
+        .iter()
+        .take(STATUS_SHOWN)
+        .map(|(id, entry)| status_markdown(id, entry))
+        .collect();
+    if entries.len() > STATUS_SHOWN {
+        parts.push(format!("… and {} more", entries.len() - STATUS_SHOWN));
+    }
+    parts.join("\n\n")
+}
+
+/// How many entries `!status` without an id shows.
+pub const STATUS_SHOWN: usize = 5;
+
+/// Markdown to the HTML of `formatted_body`. Raw HTML in the source is escaped: the text
+/// may quote notes or tool output, which must not inject markup.
+pub fn markdown_to_html(markdown: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser, html};
+    let parser =
+        Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH).map(|event| match event {
+            Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+            other => other,
+        });
+    let mut out = String::new();
+    html::push_html(&mut out, parser);
+    out.trim_end().to_owned()
+}
+
+/// The plain-text `body` for Markdown: the source with emphasis markers and code ticks
+/// dropped (clients that cannot render HTML show this).
+pub fn markdown_to_plain(markdown: &str) -> String {
+    markdown.replace("**", "").replace('`', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brain_plugin_utils::{BatchDetails, Progress, Source, Timing, Update};
+
+    fn batch(status: JobStatus, done: (u64, u64, u64)) -> JobProgressEvent {
+        let (total, completed, failed) = done;
+        JobProgressEvent {
+            id: "batch_1".into(),
+            kind: JobKind::Batch,
+            status,
+            update: Update::Progress,
+            observed_at: chrono::DateTime::default(),
+            source: Source::cli(),
+            label: Some("Generating content".into()),
+            progress: Some(Progress::new(completed + failed, total)),
+            message: None,
+            timing: Timing {
+                elapsed_ms: 42_000,
+                estimated_completion_ms: Some(25_000),
+                ..Timing::default()
+            },
+            batch: Some(BatchDetails {
+                total,
+                completed,
+                failed,
+                cancelled: 0,
+                current_operation: Some("landing:features".into()),
+                errors: (0..failed)
+                    .map(|i| ItemError {
+                        job_id: format!("job_{i}"),
+                        label: Some(format!("landing:s{i}")),
+                        error: "boom".into(),
+                    })
+                    .collect(),
+            }),
+            job: None,
+            result: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn progress_lines() {
+        assert_eq!(
+            progress_line(&batch(JobStatus::Processing, (10, 3, 0))),
+            "⏳ Generating content — 3/10 · landing:features · ~25 s left"
+        );
+        let mut pending = batch(JobStatus::Pending, (10, 0, 0));
+        pending.timing.estimated_completion_ms = None;
+        assert_eq!(
+            progress_line(&pending),
+            "⏳ Generating content — 0/10 · waiting for a worker"
+        );
+        assert_eq!(
+            progress_line(&batch(JobStatus::Completed, (10, 10, 0))),
+            "✅ Generated 10 sections in 42 s"
+        );
+    }
+
+    #[test]
+    fn final_lines() {
+        assert_eq!(
+            final_line(&batch(JobStatus::Failed, (10, 8, 2))),
+            "❌ 2 of 10 sections failed: landing:s0: boom; landing:s1: boom"
+        );
+        assert_eq!(
+            final_line(&batch(JobStatus::Failed, (10, 5, 5))),
+            "❌ 5 of 10 sections failed: landing:s0: boom; landing:s1: boom; landing:s2: boom; and 2 more"
+        );
+        let mut cancelled = batch(JobStatus::Cancelled, (10, 3, 0));
+        cancelled.batch.as_mut().unwrap().cancelled = 7;
+        assert_eq!(
+            final_line(&cancelled),
+            "❌ Cancelled: 3 of 10 sections done"
+        );
+        let mut build = batch(JobStatus::Completed, (0, 0, 0));
+        build.kind = JobKind::Job;
+        build.batch = None;
+        build.label = Some("build preview".into());
+        build.timing.elapsed_ms = 2_000;
+        assert_eq!(final_line(&build), "✅ Built preview in 2 s");
+        build.status = JobStatus::Failed;
+        build.error = Some("template missing".into());
+        assert_eq!(
+            final_line(&build),
+            "❌ Build preview failed: build preview: template missing"
+        );
+    }
+
+    #[test]
+    fn status_lists_the_plan_fields() {
+        let entry = JobStatusEntry {
+            status: JobStatus::Processing,
+            kind: JobKind::Batch,
+            label: Some("Generating content".into()),
+            progress: Some(Progress::new(3, 10)),
+            created_at: Default::default(),
+            started_at: None,
+            finished_at: None,
+            elapsed_ms: Some(1000),
+            estimated_completion: Some("30 seconds".into()),
+            estimated_completion_ms: Some(30_000),
+            current_operation: Some("landing:features".into()),
+            check_again_in: Some("10 seconds".into()),
+            check_again_in_ms: Some(10_000),
+            message: String::new(),
+            worker_running: true,
+            result: None,
+            errors: vec![],
+        };
+        let text = status_markdown("batch_1", &entry);
+        for needle in [
+            "**Generating content** (`batch_1`): processing",
+            "Progress: 3/10 (30%)",
+            "Current operation: landing:features",
+            "Estimated completion: 30 seconds",
+            "Check again in: 10 seconds",
+        ] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
+    }
+
+    #[test]
+    fn markdown() {
+        assert_eq!(
+            markdown_to_html("**hi** `x` <b>no</b>"),
+            "<p><strong>hi</strong> <code>x</code> &lt;b&gt;no&lt;/b&gt;</p>"
+        );
+        assert_eq!(markdown_to_plain("**hi** `x`"), "hi x");
+    }
+}
