@@ -8,6 +8,7 @@
 //! that knows indicatif, and it uses only the shell's public API (`Shell::execute`,
 //! `Shell::queue`) and the plugin API's event types.
 
+pub mod chat;
 mod output;
 mod render;
 

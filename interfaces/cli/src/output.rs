@@ -46,7 +46,7 @@ impl Mode {
 }
 
 /// `NO_COLOR` (<https://no-color.org>): any non-empty value turns colour off.
-fn color_allowed(no_color: Option<&std::ffi::OsStr>) -> bool {
+pub(crate) fn color_allowed(no_color: Option<&std::ffi::OsStr>) -> bool {
     no_color.is_none_or(|v| v.is_empty())
 }
 
@@ -246,7 +246,7 @@ fn template(has_length: bool, color: bool) -> &'static str {
 }
 
 /// The summary's mark in green or red on a colour terminal; plain otherwise.
-fn painted(line: &str, color: bool) -> String {
+pub(crate) fn painted(line: &str, color: bool) -> String {
     if !color {
         return line.to_owned();
     }

@@ -93,7 +93,13 @@ impl AsyncToolResponse {
             lowercase_first(&self.message)
         );
         if let Some(duration) = &self.estimated_duration {
-            text.push_str(&format!(", about {duration}"));
+            // A range whose ends read the same already says "about 30 seconds".
+            let about = if duration.starts_with("about ") {
+                ""
+            } else {
+                "about "
+            };
+            text.push_str(&format!(", {about}{duration}"));
         }
         text.push('.');
         if let Some(check) = &self.check_status_in {
@@ -378,6 +384,18 @@ mod tests {
         assert_eq!(
             r.human_text(),
             "Started batch batch_1: generating 10 sections, about 30-60 seconds. Check status in 30 seconds with the status tool."
+        );
+        let one = AsyncToolResponse {
+            estimated_duration: Some(crate::human::format_range(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(1),
+            )),
+            ..r
+        };
+        assert!(
+            one.human_text().contains(", about 1 second."),
+            "{}",
+            one.human_text()
         );
     }
 

@@ -1,24 +1,51 @@
-//! `brain chat`, and `brain` alone on a terminal: the interactive shell of `brain-cli`.
+//! `brain chat`, and `brain` alone on a terminal: the interactive shell of `brain-cli`
+//! (slash commands with live bars, free text to the `query` tool), run with this process's
+//! workers. On a terminal the logs go to a file (`[logging] file`, else `.brain/chat.log`):
+//! a log line written under the live region would break it. Piped, it reads one command a
+//! line; exit 1 if any failed, 130 after Ctrl-C.
 
+use anyhow::Context;
+use brain_core::Shell;
 use clap::{Args, CommandFactory};
 
 use crate::cli::Cli;
 use crate::commands::Brain;
-use crate::exit;
+use crate::exit::{self, Reported};
+use crate::logging;
 
 /// `brain chat`'s options.
 #[derive(Debug, Args)]
+#[command(after_help = brain_cli::chat::HELP)]
 pub(crate) struct ChatArgs {}
 
-pub(crate) async fn run(_brain: &Brain, _args: ChatArgs) -> anyhow::Result<()> {
-    anyhow::bail!("brain chat is not built yet")
+pub(crate) async fn run(brain: &Brain, _args: ChatArgs) -> anyhow::Result<()> {
+    let interactive = brain_cli::chat::interactive();
+    let mut config = brain.load_config()?;
+    let mut note = None;
+    if interactive && config.logging.file.is_none() {
+        let file = brain.dir.join(".brain").join("chat.log");
+        note = Some(format!("Logs go to {}.", file.display()));
+        config.logging.file = Some(file);
+    }
+    logging::init(brain.log_level, Some(&config.logging))?;
+    let mut builder = Shell::builder(&brain.dir).config(config);
+    for plugin in &brain.plugins {
+        builder = builder.plugin_arc(plugin.clone());
+    }
+    let shell = builder
+        .build()
+        .await
+        .with_context(|| format!("cannot open the brain in {}", brain.dir.display()))?;
+    match brain_cli::chat::run(&shell, note.as_deref()).await? {
+        0 => Ok(()),
+        code => Err(Reported(code).into()),
+    }
 }
 
 /// `brain` with no command: the interactive shell on a terminal; elsewhere (a pipe, a
 /// script) the usage, as a usage error.
 pub(crate) async fn run_default(brain: &Brain) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+    if brain_cli::chat::interactive() {
         return run(brain, ChatArgs {}).await;
     }
     eprintln!("{}", Cli::command().render_usage());
