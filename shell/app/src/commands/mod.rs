@@ -13,7 +13,7 @@ mod jobs;
 pub(crate) mod matrix;
 pub(crate) mod mcp;
 mod site;
-mod start;
+pub(crate) mod start;
 mod tool;
 
 use std::path::PathBuf;

@@ -8,7 +8,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use brain_core::Shell;
+use brain_plugin_utils::Interface;
 
 use crate::commands::Brain;
 
@@ -16,10 +20,30 @@ use crate::commands::Brain;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
+    serve(brain, |shell| {
+        Ok([
+            crate::commands::mcp::configured(shell)?,
+            crate::commands::matrix::configured(shell)?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect())
+    })
+    .await
+}
+
+/// Runs the brain with the interfaces `pick` chooses from its configuration (`brain start`:
+/// every configured one; `brain matrix`: the bot) until a stop signal.
+pub(crate) async fn serve(
+    brain: &Brain,
+    pick: impl FnOnce(&Shell) -> anyhow::Result<Vec<Arc<dyn Interface>>>,
+) -> anyhow::Result<()> {
     // Listening before anything starts: a signal that arrives early still stops us cleanly
     // instead of killing the process with jobs half-claimed.
     let mut signals = Signals::new().context("cannot listen for stop signals")?;
     let shell = brain.open_shell().await?;
+    // Checked before anything starts: a bad [mcp] or [matrix] stops us with nothing to undo.
+    let picked = pick(&shell)?;
     shell
         .start_workers()
         .await
@@ -31,13 +55,7 @@ pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
         eprintln!("warning: plugin {plugin:?} did not start, continuing without it: {error}");
     }
     let mut interfaces = Vec::new();
-    for interface in [
-        crate::commands::mcp::configured(&shell)?,
-        crate::commands::matrix::configured(&shell)?,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for interface in picked {
         interface
             .start(shell.handle())
             .await

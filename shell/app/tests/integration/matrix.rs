@@ -354,7 +354,7 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
 fn a_bad_matrix_section_is_refused_naming_the_key() {
     let demo = Demo::init();
     let run = demo.run(&["matrix"]);
-    assert_ne!(run.code, 0, "{run:#?}");
+    assert_eq!(run.code, 2, "{run:#?}");
     assert!(run.stderr.contains("no [matrix] section"), "{run:#?}");
     let path = demo.dir.join("brain.toml");
     let mut text = std::fs::read_to_string(&path).unwrap();
@@ -365,7 +365,7 @@ fn a_bad_matrix_section_is_refused_naming_the_key() {
     std::fs::write(&path, text).unwrap();
     for command in ["matrix", "start"] {
         let run = demo.run(&[command]);
-        assert_ne!(run.code, 0, "{run:#?}");
+        assert_eq!(run.code, 2, "{run:#?}");
         let expected = "[matrix] homeserver: \"matrix.example.org\" is not an http(s) URL";
         assert!(run.stderr.contains(expected), "{run:#?}");
     }
