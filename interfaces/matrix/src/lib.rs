@@ -14,6 +14,8 @@ pub mod command;
 pub mod config;
 pub mod edit;
 pub mod render;
+// Test support (a throwaway Synapse, a person's client): only for test builds that ask.
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::path::{Path, PathBuf};
