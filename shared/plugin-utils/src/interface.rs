@@ -48,6 +48,13 @@ pub trait ShellHandle: Send + Sync {
 
     /// The level configured for `user_id` on `interface` (public when unknown).
     fn permission_of(&self, interface: &str, user_id: &str) -> Permission;
+
+    /// Who started a job or batch: interfaces that show callers only their own work (MCP
+    /// tasks) check it.
+    async fn job_source(&self, id: &str) -> Result<crate::source::Source, ToolError>;
+
+    /// Cancels a job or batch: jobs not started yet at once, running ones cooperatively.
+    async fn cancel_job(&self, id: &str) -> Result<(), ToolError>;
 }
 
 /// An interface the shell starts and stops.

@@ -533,6 +533,25 @@ impl ShellHandle for Shell {
     fn permission_of(&self, _interface: &str, user_id: &str) -> Permission {
         self.inner.config.permission_of(user_id)
     }
+
+    async fn job_source(&self, id: &str) -> Result<brain_plugin_utils::Source, ToolError> {
+        let state = self
+            .inner
+            .queue
+            .status(id)
+            .await
+            .map_err(builtin::queue_error)?;
+        Ok(state.event.source)
+    }
+
+    async fn cancel_job(&self, id: &str) -> Result<(), ToolError> {
+        self.inner
+            .queue
+            .cancel(id)
+            .await
+            .map(|_| ())
+            .map_err(builtin::queue_error)
+    }
 }
 
 /// Whether `uri` matches `pattern`, where `{name}` in the pattern matches one path segment.

@@ -17,7 +17,7 @@ use brain_plugin_utils::Interface;
 use crate::commands::Brain;
 
 /// How long running jobs may take to finish after a stop signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
     serve(brain, |shell| {
@@ -44,16 +44,7 @@ pub(crate) async fn serve(
     let shell = brain.open_shell().await?;
     // Checked before anything starts: a bad [mcp] or [matrix] stops us with nothing to undo.
     let picked = pick(&shell)?;
-    shell
-        .start_workers()
-        .await
-        .context("cannot start the workers")?;
-    if let Err(error) = shell.index_notes_in_background().await {
-        eprintln!("warning: could not start indexing the notes: {error}");
-    }
-    for (plugin, error) in shell.start_plugins().await {
-        eprintln!("warning: plugin {plugin:?} did not start, continuing without it: {error}");
-    }
+    start_work(&shell).await?;
     let mut interfaces = Vec::new();
     for interface in picked {
         interface
@@ -90,8 +81,24 @@ pub(crate) async fn serve(
     }
 }
 
+/// Starts what a long-running brain runs besides its interfaces: the job workers, an
+/// incremental notes index (so search answers from fresh notes), the plugins' own parts.
+pub(crate) async fn start_work(shell: &Shell) -> anyhow::Result<()> {
+    shell
+        .start_workers()
+        .await
+        .context("cannot start the workers")?;
+    if let Err(error) = shell.index_notes_in_background().await {
+        eprintln!("warning: could not start indexing the notes: {error}");
+    }
+    for (plugin, error) in shell.start_plugins().await {
+        eprintln!("warning: plugin {plugin:?} did not start, continuing without it: {error}");
+    }
+    Ok(())
+}
+
 /// SIGINT and SIGTERM (Ctrl-C elsewhere), registered when created.
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -99,7 +106,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -115,7 +122,7 @@ impl Signals {
     }
 
     /// Waits for the next signal; returns its name.
-    async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

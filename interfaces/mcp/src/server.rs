@@ -1,0 +1,845 @@
+//! The MCP server: one [`BrainServer`] per connection (the stdio process, an HTTP session or
+//! one stateless 2026-07-28 request). It lists the shell's tools for the caller, runs them,
+//! and turns a started job into one of three answers: the job handle at once, a call that
+//! stays open streaming progress (with a progress token), or a SEP-2663 task (when the
+//! request declares the tasks extension). It also serves the job resources, their
+//! subscriptions, and job-lifecycle log messages for clients that ask.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brain_plugin_utils::{
+    AsyncToolResponse, Caller, Event, JobStatus, JobStatusEntry, Permission, ShellHandle, Source,
+    ToolContext, ToolError, ToolResult,
+};
+use rmcp::model::{
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    ContentBlock, CreateTaskResult, DetailedTask, ErrorData, GetTaskParams, GetTaskResult,
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+    ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, Task, TaskPayload, TaskStatus, Tool, UnsubscribeRequestParams,
+};
+use rmcp::service::{RequestContext, SubscriptionContext};
+use rmcp::{Peer, RoleServer, ServerHandler};
+use serde_json::{Map, Value, json};
+
+use crate::config::McpConfig;
+use crate::follow::{self, Throttle};
+
+/// Resource URIs.
+pub(crate) const JOBS_URI: &str = "brain://jobs";
+const JOB_URI_PREFIX: &str = "brain://jobs/";
+
+/// Who is calling: the stdio connection, or the bearer token of an HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub permission: Permission,
+}
+
+impl Principal {
+    /// A fresh identity for one stdio connection: its tasks are its own.
+    pub fn stdio() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Self {
+            name: format!("stdio-{}-{nanos:08x}", std::process::id()),
+            permission: Permission::Anchor,
+        }
+    }
+
+    /// HTTP on loopback without configured tokens: the machine's owner.
+    pub fn local() -> Self {
+        Self {
+            name: "local".into(),
+            permission: Permission::Anchor,
+        }
+    }
+
+    pub fn source(&self) -> Source {
+        Source::with_detail("mcp", &self.name).unwrap_or_else(|_| Source::system())
+    }
+
+    pub fn caller(&self) -> Caller {
+        Caller::new(self.source(), self.permission)
+    }
+}
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    pub(crate) shell: Arc<dyn ShellHandle>,
+    pub(crate) config: McpConfig,
+}
+
+/// What one connection remembers between requests.
+#[derive(Default)]
+struct Connection {
+    /// Legacy `resources/subscribe` URIs.
+    subscriptions: Arc<Mutex<HashSet<String>>>,
+    forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The level a legacy client set with `logging/setLevel`.
+    #[allow(deprecated)]
+    log_level: Arc<Mutex<Option<rmcp::model::LoggingLevel>>>,
+    logger: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for task in [&self.forwarder, &self.logger] {
+            if let Some(handle) = task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                handle.abort();
+            }
+        }
+    }
+}
+
+/// The MCP server of one connection.
+#[derive(Clone)]
+pub struct BrainServer {
+    shared: Arc<Shared>,
+    /// Set for stdio; HTTP reads the principal the auth layer put on each request.
+    fixed: Option<Principal>,
+    conn: Arc<Connection>,
+}
+
+impl BrainServer {
+    pub(crate) fn new(shared: Arc<Shared>, fixed: Option<Principal>) -> Self {
+        Self {
+            shared,
+            fixed,
+            conn: Arc::new(Connection::default()),
+        }
+    }
+
+    fn shell(&self) -> &dyn ShellHandle {
+        self.shared.shell.as_ref()
+    }
+
+    fn principal(&self, ctx: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
+        if let Some(p) = &self.fixed {
+            return Ok(p.clone());
+        }
+        ctx.extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .cloned()
+            .ok_or_else(|| {
+                ErrorData::internal_error("request has no authenticated principal", None)
+            })
+    }
+
+    /// Whether `principal` may see job `id`: its own work always; everything for trusted
+    /// and anchor callers except SEP-2663 tasks, which stay with their creator.
+    async fn owns(&self, principal: &Principal, id: &str) -> bool {
+        matches!(self.shell().job_source(id).await, Ok(source) if source == principal.source())
+    }
+
+    async fn may_read(&self, principal: &Principal, id: &str) -> bool {
+        principal.permission >= Permission::Trusted || self.owns(principal, id).await
+    }
+
+    fn task_ttl_ms(&self) -> u64 {
+        self.shared.config.retention.as_millis() as u64
+    }
+
+    async fn create_task(
+        &self,
+        started: &AsyncToolResponse,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // The job row is already in SQLite (the tool enqueued it), so tasks/get resolves
+        // before this answer leaves: "durably created".
+        let entry = self
+            .shell()
+            .job_status(&started.job_id)
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let created = entry.created_at.to_rfc3339();
+        let task = Task::new(
+            started.job_id.clone(),
+            TaskStatus::Working,
+            created.clone(),
+            created,
+        )
+        .with_status_message(started.human_text())
+        .with_poll_interval_ms(poll_interval_ms(started.check_status_in_ms))
+        .with_ttl_ms(self.task_ttl_ms());
+        Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
+    }
+
+    #[allow(deprecated)]
+    /// The level a 2026-07-28 request asked for in its `_meta`: messages for that request.
+    /// (A legacy `logging/setLevel` is served by the connection's logger instead.)
+    fn log_level(&self, ctx: &RequestContext<RoleServer>) -> Option<rmcp::model::LoggingLevel> {
+        ctx.meta.log_level()
+    }
+
+    /// Starts (once per connection) the task that sends the lifecycle of this caller's
+    /// jobs as log messages, at the level set with `logging/setLevel`.
+    fn ensure_logger(&self, peer: Peer<RoleServer>, principal: Principal) {
+        let mut slot = self.conn.logger.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let source = principal.source();
+        let mut sub = self.shell().subscribe(Box::new(move |e| {
+            // The batch's own events, not each of its items'.
+            matches!(e, Event::JobProgress(p)
+                if p.source == source
+                    && p.update == brain_plugin_utils::Update::Lifecycle
+                    && p.job.as_ref().is_none_or(|j| j.batch_id.is_none()))
+        }));
+        let level = self.conn.log_level.clone();
+        *slot = Some(tokio::spawn(async move {
+            while let Some(event) = sub.recv().await {
+                let Event::JobProgress(e) = event else {
+                    continue;
+                };
+                let current = *level.lock().unwrap_or_else(|e| e.into_inner());
+                let entry = e.status_entry(chrono::Utc::now(), true);
+                follow::log_lifecycle(&peer, current, &e.id, &entry).await;
+                if peer.is_transport_closed() {
+                    return;
+                }
+            }
+        }));
+    }
+
+    /// Starts (once per connection) the task that turns job events into
+    /// `notifications/resources/updated` for the legacy subscriptions.
+    fn ensure_forwarder(&self, peer: Peer<RoleServer>, principal: Principal) {
+        let mut slot = self
+            .conn
+            .forwarder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let subscriptions = self.conn.subscriptions.clone();
+        let sub = job_events(self.shell());
+        let shell = self.shared.shell.clone();
+        *slot = Some(tokio::spawn(async move {
+            let wanted = move |uri: &str| {
+                subscriptions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(uri)
+            };
+            let send = |uri: String| {
+                let peer = peer.clone();
+                async move {
+                    peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                        .await
+                        .is_ok()
+                }
+            };
+            forward_updates(sub, shell, principal, wanted, send).await;
+        }));
+    }
+}
+
+/// The bus's job events (every job; callers filter).
+fn job_events(shell: &dyn ShellHandle) -> brain_plugin_utils::Subscription<Event> {
+    shell.subscribe(Box::new(|e| matches!(e, Event::JobProgress(_))))
+}
+
+/// Forwards job changes as resource updates for the URIs `wanted` accepts, at most two per
+/// second per URI (the newest change always goes out), until `send` fails.
+async fn forward_updates<W, S, F>(
+    mut sub: brain_plugin_utils::Subscription<Event>,
+    shell: Arc<dyn ShellHandle>,
+    principal: Principal,
+    wanted: W,
+    send: S,
+) where
+    W: Fn(&str) -> bool,
+    S: Fn(String) -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let mut throttles: HashMap<String, Throttle> = HashMap::new();
+    let mut allowed: HashMap<String, bool> = HashMap::new();
+    loop {
+        let next_due = throttles.values().filter_map(Throttle::due).min();
+        let event = tokio::select! {
+            event = sub.recv() => match event { Some(e) => Some(e), None => return },
+            () = follow::sleep_until_opt(next_due) => None,
+        };
+        if let Some(Event::JobProgress(e)) = event {
+            let id = e.id.clone();
+            let visible = match allowed.get(&id) {
+                Some(v) => *v,
+                None => {
+                    let v = principal.permission >= Permission::Trusted
+                        || matches!(shell.job_source(&id).await, Ok(s) if s == principal.source());
+                    allowed.insert(id.clone(), v);
+                    v
+                }
+            };
+            if visible {
+                for uri in [format!("{JOB_URI_PREFIX}{id}"), JOBS_URI.to_owned()] {
+                    if wanted(&uri) {
+                        throttles
+                            .entry(uri)
+                            .or_insert_with(Throttle::per_second_2)
+                            .mark();
+                    }
+                }
+            }
+        }
+        let now = tokio::time::Instant::now();
+        for (uri, throttle) in &mut throttles {
+            if throttle.take_if_ready(now) && !send(uri.clone()).await {
+                return;
+            }
+        }
+        throttles.retain(|_, t| t.due().is_some() || t.recent(now));
+    }
+}
+
+/// SEP-2663 pollIntervalMs: the job's checkStatusIn, within sensible bounds.
+fn poll_interval_ms(check_status_in_ms: Option<u64>) -> u64 {
+    check_status_in_ms.unwrap_or(5_000).clamp(500, 60_000)
+}
+
+fn text_result(structured: Value, text: String, is_error: bool) -> CallToolResult {
+    let mut result = if is_error {
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    } else {
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    };
+    result.structured_content = Some(structured);
+    result
+}
+
+fn tool_error(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+/// The answer of a job that finished while a call waited, and a completed task's result:
+/// the status entry with its id, and a line a person or a model reads.
+pub(crate) fn finished_result(id: &str, entry: &JobStatusEntry) -> CallToolResult {
+    let mut structured = match serde_json::to_value(entry) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    structured.insert("jobId".into(), Value::String(id.to_owned()));
+    let is_error = matches!(entry.status, JobStatus::Failed | JobStatus::Cancelled);
+    text_result(Value::Object(structured), describe(id, entry), is_error)
+}
+
+/// One line (plus one per error) about a job or batch.
+pub(crate) fn describe(id: &str, entry: &JobStatusEntry) -> String {
+    let kind = match entry.kind {
+        brain_plugin_utils::JobKind::Job => "Job",
+        brain_plugin_utils::JobKind::Batch => "Batch",
+    };
+    let mut line = format!("{kind} {id} {}", entry.status);
+    if let Some(p) = entry.progress {
+        line.push_str(&format!(": {}/{} ({}%)", p.current, p.total, p.percentage));
+    }
+    if !entry.message.is_empty() {
+        line.push_str(&format!(" · {}", entry.message));
+    }
+    if !entry.status.is_finished() {
+        if let Some(ms) = entry.estimated_completion_ms {
+            line.push_str(&format!(
+                " · ~{} left",
+                brain_plugin_utils::format_short(Duration::from_millis(ms))
+            ));
+        }
+        if let Some(check) = &entry.check_again_in {
+            line.push_str(&format!(". Check again in {check} with the status tool"));
+        }
+    }
+    line.push('.');
+    for e in &entry.errors {
+        line.push_str(&format!(
+            "\n  ✘ {}: {}",
+            e.label.as_deref().unwrap_or(&e.job_id),
+            e.error
+        ));
+    }
+    line
+}
+
+fn object(value: &Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    }
+}
+
+/// Drops schemars' numeric `format`s (`uint64`, `int32`, …): they are not JSON Schema
+/// formats, and validating clients (Ajv in the TypeScript SDK) warn about each one.
+fn strip_numeric_formats(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("format").and_then(Value::as_str).is_some_and(|f| {
+                f.starts_with("int") || f.starts_with("uint") || f == "float" || f == "double"
+            }) {
+                map.remove("format");
+            }
+            map.values_mut().for_each(strip_numeric_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_numeric_formats),
+        _ => {}
+    }
+}
+
+/// A schema as published: an object, without numeric formats.
+fn published(schema: &Value) -> Map<String, Value> {
+    let mut schema = schema.clone();
+    strip_numeric_formats(&mut schema);
+    object(&schema)
+}
+
+/// Adds the MCP-only `wait` argument to a tool's input schema.
+fn with_wait(schema: &Value) -> Map<String, Value> {
+    let mut schema = published(schema);
+    if let Some(Value::Object(props)) = schema.get_mut("properties")
+        && !props.contains_key("wait")
+    {
+        props.insert(
+            "wait".into(),
+            json!({
+                "type": "boolean",
+                "description": "For tools that start a job: false answers at once with the job id \
+                                instead of keeping the call open while progress is reported."
+            }),
+        );
+    }
+    schema
+}
+
+fn declares_wait(schema: &Value) -> bool {
+    schema
+        .get("properties")
+        .and_then(|p| p.get("wait"))
+        .is_some()
+}
+
+fn tasks_declared(ctx: &RequestContext<RoleServer>) -> bool {
+    ctx.client_capabilities()
+        .is_some_and(|caps| caps.supports_tasks())
+        && ctx
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+fn job_uri_id(uri: &str) -> Option<&str> {
+    uri.strip_prefix(JOB_URI_PREFIX)
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+impl ServerHandler for BrainServer {
+    #[allow(deprecated)]
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_logging()
+            .enable_resources()
+            .enable_tools()
+            .enable_resources_subscribe()
+            .enable_tasks()
+            .build();
+        ServerConfig::new(capabilities)
+            .with_server_info(
+                Implementation::new("brain", env!("CARGO_PKG_VERSION")).with_title("Brain"),
+            )
+            .with_instructions(
+                "Tools that start work (site_generate, site_build, …) answer with a job id at once; \
+                 with a progress token the call stays open and reports progress for up to the \
+                 configured bound. Check a job with the status tool or read brain://jobs/{id}.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let principal = self.principal(&ctx)?;
+        let tools = self
+            .shell()
+            .tools(&principal.caller())
+            .into_iter()
+            .map(|info| {
+                let mut tool = Tool::new(
+                    Cow::Owned(info.name),
+                    Cow::Owned(info.description),
+                    Arc::new(with_wait(&info.input_schema)),
+                );
+                if let Some(output) = &info.output_schema
+                    && output.get("type").and_then(Value::as_str) == Some("object")
+                {
+                    tool = tool.with_raw_output_schema(Arc::new(published(output)));
+                }
+                tool
+            })
+            .collect();
+        // What a caller sees depends on its token: no shared caches.
+        Ok(ListToolsResult::with_all_items(tools).with_cache_scope(CacheScope::Private))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let principal = self.principal(&ctx)?;
+        let caller = principal.caller();
+        let name = request.name.to_string();
+        let mut args = request.arguments.unwrap_or_default();
+        let tool_has_wait = self
+            .shell()
+            .tools(&caller)
+            .iter()
+            .find(|t| t.name == name)
+            .is_some_and(|t| declares_wait(&t.input_schema));
+        let wait = if tool_has_wait {
+            true
+        } else {
+            match args.remove("wait") {
+                None => true,
+                Some(Value::Bool(b)) => b,
+                Some(other) => {
+                    return Ok(tool_error(format!(
+                        "invalid input at `wait`: expected true or false, got {other}"
+                    ))
+                    .into());
+                }
+            }
+        };
+        let mut tool_ctx = ToolContext::new(caller);
+        tool_ctx.cancel = ctx.ct.child_token();
+        let result: ToolResult = match self
+            .shell()
+            .execute(&name, Value::Object(args), tool_ctx)
+            .await
+        {
+            Ok(result) => result,
+            Err(ToolError::NotFound { .. }) => {
+                return Err(ErrorData::invalid_params(
+                    format!("Unknown tool: {name}"),
+                    Some(json!({"tool": name})),
+                ));
+            }
+            Err(error) => return Ok(tool_error(error.to_string()).into()),
+        };
+        let Ok(started) = serde_json::from_value::<AsyncToolResponse>(result.structured.clone())
+        else {
+            return Ok(text_result(result.structured, result.text, false).into());
+        };
+        if tasks_declared(&ctx) {
+            return self.create_task(&started).await;
+        }
+        match ctx.meta.get_progress_token() {
+            Some(token) if wait => {
+                let log_level = self.log_level(&ctx);
+                Ok(follow::follow(
+                    self.shared.clone(),
+                    &ctx,
+                    token,
+                    &started,
+                    result,
+                    log_level,
+                )
+                .await
+                .into())
+            }
+            _ => Ok(text_result(result.structured, result.text, false).into()),
+        }
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let principal = self.principal(&ctx)?;
+        let id = request.task_id;
+        if !self.owns(&principal, &id).await {
+            return Err(unknown_task(&id));
+        }
+        let entry = self
+            .shell()
+            .job_status(&id)
+            .await
+            .map_err(|_| unknown_task(&id))?;
+        let updated = entry
+            .finished_at
+            .or(entry.started_at)
+            .unwrap_or(entry.created_at)
+            .to_rfc3339();
+        let mut task = Task::new(
+            id.clone(),
+            TaskStatus::Working,
+            entry.created_at.to_rfc3339(),
+            updated,
+        )
+        .with_status_message(follow::status_text(&entry))
+        .with_ttl_ms(self.task_ttl_ms());
+        if let Some(ms) = entry.check_again_in_ms {
+            task = task.with_poll_interval_ms(poll_interval_ms(Some(ms)));
+        }
+        let payload = match entry.status {
+            JobStatus::Pending | JobStatus::Processing => TaskPayload::Working,
+            JobStatus::Completed => {
+                let result = serde_json::to_value(finished_result(&id, &entry))
+                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                TaskPayload::Completed {
+                    result: object(&result),
+                }
+            }
+            JobStatus::Failed => TaskPayload::Failed {
+                error: object(&json!({
+                    "code": -32603,
+                    "message": describe(&id, &entry),
+                    "data": {"jobId": id, "errors": entry.errors},
+                })),
+            },
+            JobStatus::Cancelled => TaskPayload::Cancelled,
+        };
+        Ok(GetTaskResult::new(DetailedTask::new(task, payload)))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = self.principal(&ctx)?;
+        let id = request.task_id;
+        if !self.owns(&principal, &id).await {
+            return Err(unknown_task(&id));
+        }
+        self.shell()
+            .cancel_job(&id)
+            .await
+            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![
+            Resource::new(JOBS_URI, "jobs")
+                .with_title("Active and recent jobs")
+                .with_description(
+                    "Status of active and recently finished jobs and batches (yours only for \
+                     public callers). Subscribe to be told when they change.",
+                )
+                .with_mime_type("application/json"),
+        ]))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new("brain://jobs/{id}", "job")
+                .with_title("A job or batch")
+                .with_description(
+                    "The status of one job or batch (the status tool's answer). Subscribe to \
+                     follow its progress.",
+                )
+                .with_mime_type("application/json"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let principal = self.principal(&ctx)?;
+        let uri = request.uri;
+        let body = if uri == JOBS_URI {
+            let mut input = json!({"limit": 50});
+            if principal.permission < Permission::Trusted {
+                input["source"] = Value::String(principal.source().to_string());
+            }
+            // Run as the owner: the listing is already scoped to what this caller may see.
+            self.shell()
+                .execute("jobs_list", input, ToolContext::new(Caller::cli()))
+                .await
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?
+                .structured
+        } else if let Some(id) = job_uri_id(&uri) {
+            if !self.may_read(&principal, id).await {
+                return Err(ErrorData::resource_not_found(
+                    format!("no job or batch at {uri}"),
+                    Some(json!({"uri": uri})),
+                ));
+            }
+            let entry = self.shell().job_status(id).await.map_err(|_| {
+                ErrorData::resource_not_found(
+                    format!("no job or batch at {uri}"),
+                    Some(json!({"uri": uri})),
+                )
+            })?;
+            let mut value = serde_json::to_value(&entry)
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+            value["jobId"] = Value::String(id.to_owned());
+            value
+        } else {
+            return Err(ErrorData::resource_not_found(
+                format!(
+                    "unknown resource {uri}: this server has brain://jobs and brain://jobs/{{id}}"
+                ),
+                Some(json!({"uri": uri})),
+            ));
+        };
+        let text = serde_json::to_string_pretty(&body)
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, uri).with_mime_type("application/json"),
+        ])
+        .into())
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = self.principal(&ctx)?;
+        let uri = request.uri;
+        match job_uri_id(&uri) {
+            Some(id) if self.may_read(&principal, id).await => {}
+            None if uri == JOBS_URI => {}
+            _ => {
+                return Err(ErrorData::resource_not_found(
+                    format!("cannot subscribe to {uri}: no such job, or not yours"),
+                    Some(json!({"uri": uri})),
+                ));
+            }
+        }
+        self.conn
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uri);
+        self.ensure_forwarder(ctx.peer.clone(), principal);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.conn
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        accepted.resource_subscriptions = requested.resource_subscriptions.as_ref().map(|uris| {
+            uris.iter()
+                .filter(|u| *u == JOBS_URI || job_uri_id(u).is_some())
+                .cloned()
+                .collect()
+        });
+        Some(accepted)
+    }
+
+    async fn listen(&self, cx: SubscriptionContext) -> Result<(), ErrorData> {
+        let principal = self.principal(cx.request_context())?;
+        let uris: HashSet<String> = cx
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let sink = cx.sink().clone();
+        let sub = job_events(self.shell());
+        let forward = forward_updates(
+            sub,
+            self.shared.shell.clone(),
+            principal,
+            |uri: &str| uris.contains(uri),
+            |uri: String| {
+                let sink = sink.clone();
+                async move { sink.notify_resource_updated(uri).await.is_ok() }
+            },
+        );
+        tokio::select! {
+            () = forward => {}
+            () = cx.cancelled() => {}
+        }
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = self.principal(&ctx)?;
+        *self
+            .conn
+            .log_level
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(request.level);
+        self.ensure_logger(ctx.peer.clone(), principal);
+        Ok(())
+    }
+}
+
+fn unknown_task(id: &str) -> ErrorData {
+    ErrorData::invalid_params(format!("unknown task {id:?}"), Some(json!({"taskId": id})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_get_wait_and_lose_numeric_formats() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"to": {"type": "integer", "format": "uint32"}, "at": {"type": "string", "format": "date-time"}}
+        });
+        let published = Value::Object(with_wait(&schema));
+        assert_eq!(published["properties"]["wait"]["type"], "boolean");
+        assert!(published["properties"]["to"].get("format").is_none());
+        assert_eq!(published["properties"]["at"]["format"], "date-time");
+        assert!(declares_wait(&published));
+        assert!(!declares_wait(&schema));
+    }
+
+    #[test]
+    fn job_uris() {
+        assert_eq!(job_uri_id("brain://jobs/batch_1"), Some("batch_1"));
+        assert_eq!(job_uri_id("brain://jobs/"), None);
+        assert_eq!(job_uri_id("brain://jobs/a/b"), None);
+        assert_eq!(job_uri_id("brain://jobs"), None);
+    }
+
+    #[test]
+    fn poll_interval_is_bounded() {
+        assert_eq!(poll_interval_ms(None), 5_000);
+        assert_eq!(poll_interval_ms(Some(10)), 500);
+        assert_eq!(poll_interval_ms(Some(3_600_000)), 60_000);
+    }
+}
