@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use brain_plugin_utils::{ItemError, JobKind, JobProgressEvent, JobStatus, format_short};
+use brain_plugin_utils::{ItemError, JobProgressEvent, JobStatus, format_short};
 
 /// What a bar shows for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,87 +131,22 @@ pub(crate) struct Summary {
 /// done". The verb and noun come from the label the site tools give their work, so a
 /// watcher in another process words it like the process that started it.
 pub(crate) fn summary(event: &JobProgressEvent) -> Summary {
-    let took = seconds(event.timing.elapsed_ms);
     let reasons: Vec<String> = event.errors().iter().map(failure_line).collect();
-    let label = event.label.as_deref().unwrap_or(&event.id);
-    if event.kind == JobKind::Batch || event.batch.is_some() {
-        let batch = event.batch.clone().unwrap_or_default();
-        let (verb, noun) = batch_words(label);
-        let nouns = |n: u64| {
-            if n == 1 {
-                noun.to_owned()
-            } else {
-                format!("{noun}s")
-            }
-        };
-        let line = match event.status {
-            JobStatus::Completed => format!(
-                "✔ {verb} {} {} in {took}",
-                batch.completed,
-                nouns(batch.completed)
-            ),
-            JobStatus::Failed => format!(
-                "✘ {} of {} {} failed",
-                batch.failed,
-                batch.total,
-                nouns(batch.total)
-            ),
-            JobStatus::Cancelled => format!(
-                "✘ Cancelled: {} of {} {} done",
-                batch.completed,
-                batch.total,
-                nouns(batch.total)
-            ),
-            status => format!("{label}: {status}"),
-        };
-        Summary {
-            ok: event.status == JobStatus::Completed,
-            line,
+    match event.outcome(&seconds(event.timing.elapsed_ms)) {
+        Some(outcome) => Summary {
+            ok: outcome.ok,
+            line: format!("{} {}", if outcome.ok { "✔" } else { "✘" }, outcome.text),
             reasons,
-        }
-    } else {
-        let done = job_done(label);
-        let line = match event.status {
-            JobStatus::Completed => format!("✔ {done} in {took}"),
-            JobStatus::Failed => format!("✘ {} failed", capitalized(label)),
-            JobStatus::Cancelled => format!("✘ Cancelled: {label}"),
-            status => format!("{label}: {status}"),
-        };
-        Summary {
-            ok: event.status == JobStatus::Completed,
-            line,
+        },
+        None => Summary {
+            ok: false,
+            line: format!(
+                "{}: {}",
+                event.label.as_deref().unwrap_or(&event.id),
+                event.status
+            ),
             reasons,
-        }
-    }
-}
-
-/// The past-tense verb and the item noun for a batch label of the site tools.
-fn batch_words(label: &str) -> (&'static str, &'static str) {
-    let lower = label.to_ascii_lowercase();
-    if lower.starts_with("generating") {
-        ("Generated", "section")
-    } else if lower.starts_with("promoting") {
-        ("Promoted", "section")
-    } else if lower.starts_with("rolling back") {
-        ("Rolled back", "section")
-    } else {
-        ("Completed", "job")
-    }
-}
-
-/// What a finished single job did: "Built preview" for the site build's "build preview".
-fn job_done(label: &str) -> String {
-    match label.strip_prefix("build ") {
-        Some(env) => format!("Built {env}"),
-        None => format!("Done: {label}"),
-    }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+        },
     }
 }
 
@@ -228,7 +163,7 @@ pub(crate) fn seconds(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{BatchDetails, Progress, Source, Timing, Update};
+    use brain_plugin_utils::{BatchDetails, JobKind, Progress, Source, Timing, Update};
 
     fn event(kind: JobKind, status: JobStatus, label: &str) -> JobProgressEvent {
         JobProgressEvent {

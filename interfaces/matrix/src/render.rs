@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use brain_plugin_utils::{
-    AsyncToolResponse, ItemError, JobKind, JobProgressEvent, JobStatus, JobStatusEntry,
-    JobStatusResponse, format_short,
+    AsyncToolResponse, ItemError, JobProgressEvent, JobStatus, JobStatusEntry, JobStatusResponse,
+    format_short,
 };
 
 /// Whether a state is the last one of its operation.
@@ -64,48 +64,17 @@ fn name(event: &JobProgressEvent) -> String {
 /// How an operation ended: "✅ Generated 10 sections in 42 s", "❌ 2 of 10 sections failed:
 /// landing:hero: boom; …", "❌ Cancelled: 3 of 10 sections done", "✅ Built preview in 2 s".
 pub fn final_line(event: &JobProgressEvent) -> String {
-    let took = took(event.timing.elapsed_ms);
-    let label = event.label.as_deref().unwrap_or(&event.id);
-    let reasons = reasons(&event.errors());
-    if event.kind == JobKind::Batch || event.batch.is_some() {
-        let batch = event.batch.clone().unwrap_or_default();
-        let (verb, noun) = batch_words(label);
-        let nouns = |n: u64| {
-            if n == 1 {
-                noun.to_owned()
-            } else {
-                format!("{noun}s")
-            }
-        };
-        match event.status {
-            JobStatus::Completed => {
-                format!(
-                    "✅ {verb} {} {} in {took}",
-                    batch.completed,
-                    nouns(batch.completed)
-                )
-            }
-            JobStatus::Failed => format!(
-                "❌ {} of {} {} failed{reasons}",
-                batch.failed,
-                batch.total,
-                nouns(batch.total)
-            ),
-            JobStatus::Cancelled => format!(
-                "❌ Cancelled: {} of {} {} done",
-                batch.completed,
-                batch.total,
-                nouns(batch.total)
-            ),
-            status => format!("⏳ {label}: {status}"),
+    match event.outcome(&took(event.timing.elapsed_ms)) {
+        Some(outcome) if outcome.ok => format!("✅ {}", outcome.text),
+        Some(outcome) if event.status == JobStatus::Failed => {
+            format!("❌ {}{}", outcome.text, reasons(&event.errors()))
         }
-    } else {
-        match event.status {
-            JobStatus::Completed => format!("✅ {} in {took}", job_done(label)),
-            JobStatus::Failed => format!("❌ {} failed{reasons}", capitalized(label)),
-            JobStatus::Cancelled => format!("❌ Cancelled: {label}"),
-            status => format!("⏳ {label}: {status}"),
-        }
+        Some(outcome) => format!("❌ {}", outcome.text),
+        None => format!(
+            "⏳ {}: {}",
+            event.label.as_deref().unwrap_or(&event.id),
+            event.status
+        ),
     }
 }
 
@@ -124,34 +93,6 @@ fn reasons(errors: &[ItemError]) -> String {
         text.push_str(&format!("; and {} more", errors.len() - 3));
     }
     text
-}
-
-fn batch_words(label: &str) -> (&'static str, &'static str) {
-    let lower = label.to_ascii_lowercase();
-    if lower.starts_with("generating") {
-        ("Generated", "section")
-    } else if lower.starts_with("promoting") {
-        ("Promoted", "section")
-    } else if lower.starts_with("rolling back") {
-        ("Rolled back", "section")
-    } else {
-        ("Completed", "job")
-    }
-}
-
-fn job_done(label: &str) -> String {
-    match label.strip_prefix("build ") {
-        Some(env) => format!("Built {env}"),
-        None => format!("Done: {label}"),
-    }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Whole seconds, as the issue's examples say it ("42 s"); "<1 s" for a quick job.
@@ -240,7 +181,7 @@ pub fn markdown_to_plain(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{BatchDetails, Progress, Source, Timing, Update};
+    use brain_plugin_utils::{BatchDetails, JobKind, Progress, Source, Timing, Update};
 
     fn batch(status: JobStatus, done: (u64, u64, u64)) -> JobProgressEvent {
         let (total, completed, failed) = done;

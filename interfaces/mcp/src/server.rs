@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use brain_plugin_utils::{
     AsyncToolResponse, Caller, Event, JobStatus, JobStatusEntry, Permission, ShellHandle, Source,
@@ -329,42 +328,7 @@ pub(crate) fn finished_result(id: &str, entry: &JobStatusEntry) -> CallToolResul
     };
     structured.insert("jobId".into(), Value::String(id.to_owned()));
     let is_error = matches!(entry.status, JobStatus::Failed | JobStatus::Cancelled);
-    text_result(Value::Object(structured), describe(id, entry), is_error)
-}
-
-/// One line (plus one per error) about a job or batch.
-pub(crate) fn describe(id: &str, entry: &JobStatusEntry) -> String {
-    let kind = match entry.kind {
-        brain_plugin_utils::JobKind::Job => "Job",
-        brain_plugin_utils::JobKind::Batch => "Batch",
-    };
-    let mut line = format!("{kind} {id} {}", entry.status);
-    if let Some(p) = entry.progress {
-        line.push_str(&format!(": {}/{} ({}%)", p.current, p.total, p.percentage));
-    }
-    if !entry.message.is_empty() {
-        line.push_str(&format!(" · {}", entry.message));
-    }
-    if !entry.status.is_finished() {
-        if let Some(ms) = entry.estimated_completion_ms {
-            line.push_str(&format!(
-                " · ~{} left",
-                brain_plugin_utils::format_short(Duration::from_millis(ms))
-            ));
-        }
-        if let Some(check) = &entry.check_again_in {
-            line.push_str(&format!(". Check again in {check} with the status tool"));
-        }
-    }
-    line.push('.');
-    for e in &entry.errors {
-        line.push_str(&format!(
-            "\n  ✘ {}: {}",
-            e.label.as_deref().unwrap_or(&e.job_id),
-            e.error
-        ));
-    }
-    line
+    text_result(Value::Object(structured), entry.describe(id), is_error)
 }
 
 fn object(value: &Value) -> Map<String, Value> {
@@ -598,7 +562,7 @@ impl ServerHandler for BrainServer {
             JobStatus::Failed => TaskPayload::Failed {
                 error: object(&json!({
                     "code": -32603,
-                    "message": describe(&id, &entry),
+                    "message": entry.describe(&id),
                     "data": {"jobId": id, "errors": entry.errors},
                 })),
             },

@@ -15,6 +15,7 @@ mod generate;
 mod human;
 mod interface;
 mod job;
+mod outcome;
 mod permission;
 mod plugin;
 mod request;
@@ -34,6 +35,7 @@ pub use job::{
     DynJobHandler, JobContext, JobError, JobHandler, JobInfo, ProgressCell, ProgressSnapshot,
     erase_handler,
 };
+pub use outcome::Outcome;
 pub use permission::{Caller, Permission};
 pub use plugin::{
     BrainDirs, PLUGIN_API_VERSION, Plugin, PluginContext, PluginError, Registrar, Registration,

@@ -174,6 +174,35 @@ pub struct JobStatusEntry {
     pub errors: Vec<ItemError>,
 }
 
+impl JobStatusEntry {
+    /// The line a person (or a model) reads about job or batch `id`: "batch_… processing
+    /// 3/10 (30%) · Generating landing:features · ~25 s left · check again in 30 seconds",
+    /// plus a line per failed item. Estimates are left out once it has finished.
+    pub fn describe(&self, id: &str) -> String {
+        let mut line = format!("{id} {}", self.status);
+        if let Some(p) = self.progress {
+            line.push_str(&format!(" {}/{} ({}%)", p.current, p.total, p.percentage));
+        }
+        if !self.message.is_empty() {
+            line.push_str(&format!(" · {}", self.message));
+        }
+        if !self.status.is_finished() {
+            if let Some(ms) = self.estimated_completion_ms {
+                let left = crate::human::format_short(std::time::Duration::from_millis(ms));
+                line.push_str(&format!(" · ~{left} left"));
+            }
+            if let Some(check) = &self.check_again_in {
+                line.push_str(&format!(" · check again in {check}"));
+            }
+        }
+        for e in &self.errors {
+            let item = e.label.as_deref().unwrap_or(&e.job_id);
+            line.push_str(&format!("\n  ✘ {item}: {}", e.error));
+        }
+        line
+    }
+}
+
 /// The status tool's answer: entries keyed by job or batch id.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]

@@ -4,7 +4,6 @@
 use brain_job_queue::{JobState, ListFilter, Queue, QueueError};
 use brain_plugin_utils::{
     JobStatusEntry, JobStatusResponse, Permission, Source, ToolError, ToolResult, ToolSpec,
-    format_short,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -73,40 +72,12 @@ struct CancelOutput {
     stopping: u64,
 }
 
-/// A line a person reads for one job or batch.
-pub fn describe(id: &str, entry: &JobStatusEntry) -> String {
-    let mut line = format!("{id} {}", entry.status);
-    if let Some(p) = entry.progress {
-        line.push_str(&format!(" {}/{} ({}%)", p.current, p.total, p.percentage));
-    }
-    if !entry.message.is_empty() {
-        line.push_str(&format!(" · {}", entry.message));
-    }
-    if let Some(ms) = entry.estimated_completion_ms {
-        line.push_str(&format!(
-            " · ~{} left",
-            format_short(std::time::Duration::from_millis(ms))
-        ));
-    }
-    if let Some(check) = &entry.check_again_in {
-        line.push_str(&format!(" · check again in {check}"));
-    }
-    for e in &entry.errors {
-        line.push_str(&format!(
-            "\n  ✘ {}: {}",
-            e.label.as_deref().unwrap_or(&e.job_id),
-            e.error
-        ));
-    }
-    line
-}
-
 fn listing(states: Vec<JobState>) -> (JobStatusResponse, String) {
     let mut response = JobStatusResponse::default();
     let mut lines = Vec::new();
     for state in states {
         let entry = state.status_entry();
-        lines.push(describe(&state.event.id, &entry));
+        lines.push(entry.describe(&state.event.id));
         response.0.insert(state.event.id.clone(), entry);
     }
     if lines.is_empty() {
@@ -127,7 +98,7 @@ pub(crate) fn tools(queue: &Queue) -> Vec<ToolSpec> {
                 match input.id {
                     Some(id) => {
                         let entry = status_entry(&q, &id).await?;
-                        let text = describe(&id, &entry);
+                        let text = entry.describe(&id);
                         Ok(ToolResult::new(
                             JobStatusResponse([(id, entry)].into()),
                             text,

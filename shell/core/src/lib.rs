@@ -11,7 +11,6 @@ mod error;
 mod notes;
 mod shell;
 
-pub use builtin::describe as describe_status;
 pub use config::{
     BrainSection, CONFIG_FILE, Config, LogLevel, LoggingSection, PermissionsSection, QueueSection,
     RESERVED_ENV,

@@ -257,6 +257,13 @@ struct Ops {
     running: BTreeMap<u64, Option<String>>,
 }
 
+impl Ops {
+    /// The ids of the jobs and batches this chat follows (questions have none).
+    fn job_ids(&self) -> Vec<String> {
+        self.running.values().flatten().cloned().collect()
+    }
+}
+
 struct Session {
     shell: Shell,
     screen: Arc<Screen>,
@@ -434,12 +441,7 @@ impl Session {
             Command::Help => self.screen.print(HELP),
             Command::Ask(question) => self.ask(question),
             Command::Cancel(None) => {
-                let ids: Vec<String> = lock(&self.ops)
-                    .running
-                    .values()
-                    .flatten()
-                    .cloned()
-                    .collect();
+                let ids: Vec<String> = lock(&self.ops).job_ids();
                 match ids.as_slice() {
                     [id] => self.run_tool("jobs_cancel", json!({ "id": id })).await,
                     [] => self.error("/cancel needs a job or batch id: nothing started here is running (/jobs lists the work)"),
@@ -609,12 +611,7 @@ impl Session {
     }
 
     async fn active_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = lock(&self.ops)
-            .running
-            .values()
-            .flatten()
-            .cloned()
-            .collect();
+        let mut ids: Vec<String> = lock(&self.ops).job_ids();
         if let Ok(result) = call(&self.shell, "jobs_list", json!({ "active": true })).await
             && let Some(map) = result.structured.as_object()
         {
@@ -625,12 +622,7 @@ impl Session {
 
     /// What quitting does to unfinished work, when there is some.
     fn farewell(&self) -> Option<String> {
-        let ids: Vec<String> = lock(&self.ops)
-            .running
-            .values()
-            .flatten()
-            .cloned()
-            .collect();
+        let ids: Vec<String> = lock(&self.ops).job_ids();
         if ids.is_empty() {
             return None;
         }
