@@ -16,6 +16,11 @@ Prints one JSON report on stdout; the Rust integration tests assert on it. Scena
   bad_http   bad HTTP requests (needs --url and --token): no/wrong bearer, foreign Origin,
              oversized body, malformed JSON-RPC, then a good request
   bench      progress latency: tool `example_progress` reports steps stamped with the send time
+  keepalive  site_generate (--args) with a progress token, every notification stamped, then
+             --linger seconds more to catch any notification after the answer
+  hold       site_generate with a progress token, printing one JSON line per event as it
+             happens (the server is stopped meanwhile): progress, then result or closed
+  status_wait  the status tool for --task (a job or batch id) until it ends
 """
 from __future__ import annotations
 
@@ -304,6 +309,83 @@ async def scenario_bench(opts) -> dict[str, Any]:
         return {"latencies_ms": latencies, "result": result_json(r)}
 
 
+def notification_params(m) -> dict[str, Any] | None:
+    """The params of a `notifications/progress` reaching message_handler, else None."""
+    if isinstance(m, Exception):
+        return None
+    root = getattr(m, "root", m)
+    if getattr(root, "method", None) != "notifications/progress":
+        return None
+    return root.params.model_dump(by_alias=True, exclude_none=True)
+
+
+async def ignore_progress(progress, total, message) -> None:
+    """Asks for a progress token; the notifications are read in message_handler instead."""
+
+
+async def scenario_keepalive(opts) -> dict[str, Any]:
+    """Every progress notification as message_handler sees it (it also sees late ones, which
+    a progress callback would drop), stamped from just before the call."""
+    notes: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+
+    def ms() -> int:
+        return round((time.monotonic() - t0) * 1000)
+
+    async def on_message(m):
+        params = notification_params(m)
+        if params is not None:
+            notes.append({"progress": params.get("progress"), "total": params.get("total"),
+                          "message": params.get("message"), "meta": params.get("_meta"), "at_ms": ms()})
+
+    async with Client(target(opts), mode=opts.mode, message_handler=on_message) as c:
+        t0 = time.monotonic()
+        r = await c.call_tool("site_generate", json.loads(opts.args), progress_callback=ignore_progress)
+        answered_ms = ms()
+        seen_at_answer = len(notes)
+        await asyncio.sleep(opts.linger)
+        return {"protocol": c.protocol_version, "notifications": notes, "answered_ms": answered_ms,
+                "seen_at_answer": seen_at_answer, "ended_ms": ms(), "result": result_json(r)}
+
+
+async def scenario_hold(opts) -> dict[str, Any]:
+    t0 = time.monotonic()
+
+    def emit(event: dict[str, Any]) -> None:
+        print(json.dumps({**event, "at_ms": round((time.monotonic() - t0) * 1000)}), flush=True)
+
+    async def on_message(m):
+        params = notification_params(m)
+        if params is not None:
+            emit({"event": "progress", "progress": params.get("progress"), "message": params.get("message"),
+                  "meta": params.get("_meta")})
+
+    try:
+        async with Client(target(opts), mode=opts.mode, message_handler=on_message) as c:
+            r = await c.call_tool("site_generate", json.loads(opts.args),
+                                  progress_callback=ignore_progress)
+            emit({"event": "result", "result": result_json(r)})
+    except Exception as e:  # the server went away: anyio raises an ExceptionGroup
+        emit({"event": "closed", "error": repr(e)[:1000]})
+    return {"event": "end"}
+
+
+async def scenario_status_wait(opts) -> dict[str, Any]:
+    async with Client(target(opts), mode=opts.mode) as c:
+        polls: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            r = await c.call_tool("status", {"id": opts.task})
+            entry = (r.structured_content or {}).get(opts.task)
+            if entry is None:
+                return {"polls": polls, "missing": result_json(r)}
+            polls.append({"status": entry["status"], "progress": entry.get("progress")})
+            if entry["status"] in ("completed", "failed", "cancelled"):
+                break
+            await asyncio.sleep(0.3)
+        return {"polls": polls}
+
+
 async def scenario_bad(opts) -> dict[str, Any]:
     from mcp.shared.exceptions import MCPError
     report: dict[str, Any] = {}
@@ -362,6 +444,7 @@ SCENARIOS = {
     "progress": scenario_progress, "poll": scenario_poll, "tasks": scenario_tasks,
     "task_start": scenario_task_start, "task_wait": scenario_task_wait, "task_get": scenario_task_get,
     "subscribe": scenario_subscribe, "bench": scenario_bench,
+    "keepalive": scenario_keepalive, "hold": scenario_hold, "status_wait": scenario_status_wait,
 }
 
 
@@ -374,6 +457,7 @@ def main() -> None:
     parser.add_argument("--mode", default="auto")
     parser.add_argument("--task")
     parser.add_argument("--args", default='{"force": true}')
+    parser.add_argument("--linger", type=float, default=0, help="seconds to listen after the answer")
     parser.add_argument("--log", action="store_true", help="ask for log notifications")
     parser.add_argument("--extra", action="append", default=[], help="extra `brain mcp` argument (stdio)")
     opts = parser.parse_args()

@@ -6,10 +6,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -310,6 +310,74 @@ impl HttpBrain {
     }
 }
 
+impl HttpBrain {
+    /// SIGTERM, then the exit code and how long it took; panics if it is still running after
+    /// `bound` (it is then killed on drop).
+    fn terminate_within(mut self, bound: Duration) -> (i32, Duration) {
+        let sent = Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exited = wait_within(&mut self.child, bound)
+            .unwrap_or_else(|| panic!("brain mcp --http still running {bound:?} after SIGTERM"));
+        (exited.code().unwrap_or(-1), sent.elapsed())
+    }
+}
+
+/// The child's exit status once it exits, or None if it is still running after `bound`.
+fn wait_within(child: &mut Child, bound: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Each line a child prints on stdout, parsed as JSON, as it comes; a line that is not JSON
+/// comes as `{"notJson": line}`.
+fn json_lines(child: &mut Child) -> mpsc::Receiver<Value> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let msg = serde_json::from_str(&line).unwrap_or_else(|_| json!({ "notJson": line }));
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next message `pick` accepts, skipping others, within `bound`.
+fn next_matching(
+    rx: &mpsc::Receiver<Value>,
+    bound: Duration,
+    seen: &mut Vec<Value>,
+    pick: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + bound;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(msg) => {
+                seen.push(msg.clone());
+                if pick(&msg) {
+                    return msg;
+                }
+            }
+            Err(e) => panic!("{e} waiting {bound:?} for a message; seen: {seen:#?}"),
+        }
+    }
+}
+
 impl Drop for HttpBrain {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -547,4 +615,194 @@ fn brain_start_serves_mcp_over_http_when_configured() {
     let report = py("progress", &["--url", &url], &[]);
     assert_progress_then_result(&report);
     assert_eq!(running.interrupt(), 0);
+}
+
+#[test]
+fn keep_alive_progress_while_a_job_is_silent() {
+    // One section paced 4.5 s: the batch reports nothing while it is generated, so only the
+    // keep-alive (1 s, the smallest allowed) can fill the silence.
+    let demo = paced_demo(4500, "\n[mcp]\nkeep_alive_seconds = 1\n");
+    let target = stdio_target(&demo);
+    let report = py(
+        "keepalive",
+        &strs(&target),
+        &[
+            "--args",
+            r#"{"force": true, "route": "about", "section": "text"}"#,
+            "--linger",
+            "2.5",
+        ],
+    );
+    let result = &report["result"];
+    assert_eq!(result["structured"]["status"], "completed", "{report:#}");
+    let notes = report["notifications"].as_array().unwrap();
+    let answered_ms = report["answered_ms"].as_u64().unwrap();
+
+    // Gaps from the call through every notification to the answer: keep-alive + 1 s margin.
+    let mut times = vec![0];
+    times.extend(notes.iter().map(|n| n["at_ms"].as_u64().unwrap()));
+    times.push(answered_ms);
+    let longest = times.windows(2).map(|w| w[1].saturating_sub(w[0])).max();
+    assert!(
+        longest.unwrap() <= 2000,
+        "a silence of {longest:?} ms with keep_alive_seconds = 1: {report:#}"
+    );
+    // The job really was silent: several notifications in a row with no news.
+    let repeats = notes
+        .windows(2)
+        .filter(|w| {
+            w[0]["message"] == w[1]["message"] && w[0]["meta"]["status"] == w[1]["meta"]["status"]
+        })
+        .count();
+    assert!(
+        repeats >= 2,
+        "expected keep-alives with no news: {report:#}"
+    );
+
+    let mut last = -1.0;
+    for n in notes {
+        let value = n["progress"].as_f64().unwrap();
+        assert!(value > last, "progress must increase: {notes:#?}");
+        last = value;
+        assert_eq!(n["meta"]["type"], "batch", "{n}");
+    }
+    // Nothing for the call after its answer, not even a keep-alive (2.5 periods listened).
+    assert_eq!(
+        report["seen_at_answer"].as_u64().unwrap(),
+        notes.len() as u64,
+        "{report:#}"
+    );
+    assert!(
+        notes
+            .iter()
+            .all(|n| n["at_ms"].as_u64().unwrap() <= answered_ms),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn sigterm_while_a_call_waits_exits_cleanly_and_the_batch_goes_on_after_a_restart() {
+    let demo = paced_demo(1200, "");
+    let server = HttpBrain::start(&demo, "127.0.0.1:0");
+    let (python, _) = clients();
+    let mut client = Command::new(python)
+        .arg(repo().join("interfaces/mcp/tests/clients/py_client.py"))
+        .args(["hold", "--url", &server.url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let events = json_lines(&mut client);
+    let mut seen = Vec::new();
+    // Stopped once the first section is done: the batch is well under way, far from done.
+    let first = next_matching(&events, Duration::from_secs(20), &mut seen, |e| {
+        e["event"] == "progress" && e["progress"].as_f64().is_some_and(|p| p >= 1.0)
+    });
+    let id = first["meta"]["jobId"].as_str().unwrap().to_owned();
+
+    let (code, took) = server.terminate_within(Duration::from_secs(20));
+    assert_eq!(code, 0, "exit code after SIGTERM");
+    eprintln!("brain mcp --http stopped {took:?} after SIGTERM with a call open");
+
+    // The open call ends: the job handle, or a clean close of the stream — never a hang.
+    let end = next_matching(&events, Duration::from_secs(20), &mut seen, |e| {
+        e["event"] == "result" || e["event"] == "closed"
+    });
+    eprintln!("the open call ended with: {}", end["event"]);
+    if end["event"] == "result" {
+        let result = &end["result"];
+        assert_eq!(result["isError"], false, "{end:#}");
+        assert_eq!(result["structured"]["jobId"], id.as_str(), "{end:#}");
+    }
+    let status = wait_within(&mut client, Duration::from_secs(20)).expect("the client ended");
+    assert!(status.success(), "{seen:#?}");
+
+    // While no server runs the batch waits in the queue, unfinished.
+    let stopped = crate::site::json(
+        &demo
+            .run(&["jobs", "status", &id, "--json"])
+            .expect(0)
+            .stdout,
+    );
+    let entry = &stopped[&id];
+    assert!(
+        ["pending", "processing"].contains(&entry["status"].as_str().unwrap()),
+        "{entry:#}"
+    );
+    assert!(
+        entry["progress"]["current"].as_u64().unwrap() < 5,
+        "{entry:#}"
+    );
+
+    let server = HttpBrain::start(&demo, "127.0.0.1:0");
+    let report = py("status_wait", &["--url", &server.url], &["--task", &id]);
+    let polls = report["polls"].as_array().unwrap();
+    let last = polls.last().unwrap();
+    assert_eq!(last["status"], "completed", "{report:#}");
+    assert_eq!(last["progress"]["current"], 5, "{report:#}");
+    assert_eq!(server.stop(), 0);
+}
+
+#[test]
+fn closing_stdin_while_a_call_waits_exits_cleanly() {
+    // 10 s of batch: more than rmcp's 5 s drain of open calls after EOF plus the section
+    // that is running when the shell stops, so the batch is left unfinished.
+    let demo = paced_demo(2000, "");
+    let mut child = crate::support::brain(demo.tmp.path(), &["--dir", "demo", "mcp"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let messages = json_lines(&mut child);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}});
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "site_generate", "arguments": {"force": true},
+        "_meta": {"progressToken": "held"}}});
+    writeln!(stdin, "{init}").unwrap();
+    writeln!(
+        stdin,
+        "{{\"jsonrpc\": \"2.0\", \"method\": \"notifications/initialized\"}}"
+    )
+    .unwrap();
+    writeln!(stdin, "{call}").unwrap();
+    stdin.flush().unwrap();
+    let mut seen = Vec::new();
+    let progress = next_matching(&messages, Duration::from_secs(20), &mut seen, |m| {
+        m["method"] == "notifications/progress" && m["params"]["progressToken"] == "held"
+    });
+    let id = progress["params"]["_meta"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    drop(stdin);
+    let closed = Instant::now();
+    let status = wait_within(&mut child, Duration::from_secs(20))
+        .expect("brain mcp still running 20 s after stdin closed");
+    assert!(status.success(), "exit status {status:?}; {seen:#?}");
+    eprintln!(
+        "brain mcp exited {:?} after stdin closed with a call open",
+        closed.elapsed()
+    );
+    // stdout carried only JSON-RPC, after EOF too, and the call, if answered, got a result.
+    seen.extend(messages.try_iter());
+    assert!(seen.iter().all(|m| m.get("notJson").is_none()), "{seen:#?}");
+    if let Some(answer) = seen.iter().find(|m| m["id"] == 2) {
+        assert!(answer.get("result").is_some(), "{answer:#}");
+    }
+    let stopped = crate::site::json(
+        &demo
+            .run(&["jobs", "status", &id, "--json"])
+            .expect(0)
+            .stdout,
+    );
+    let entry = &stopped[&id];
+    assert!(
+        ["pending", "processing"].contains(&entry["status"].as_str().unwrap()),
+        "the batch stays queued for the next start: {entry:#}"
+    );
 }
