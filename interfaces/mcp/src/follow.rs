@@ -271,6 +271,9 @@ pub(crate) async fn follow(
                 return still_running(started, initial, waited_since.elapsed());
             }
             () = ctx.ct.cancelled() => return still_running(started, initial, waited_since.elapsed()),
+            () = shared.stopping.cancelled() => {
+                return still_running(started, initial, waited_since.elapsed());
+            }
         }
     }
     let entry = shell.job_status(&id).await.unwrap_or(entry);

@@ -21,6 +21,7 @@ use crate::server::{BrainServer, Principal, Shared};
 /// A running HTTP server.
 pub struct HttpServer {
     addr: SocketAddr,
+    stopping: CancellationToken,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -33,6 +34,9 @@ impl HttpServer {
 
     /// Stops accepting, ends open streams, and waits for the server task.
     pub async fn stop(self) {
+        // Waiting calls answer first (with their job handle); then the streams close.
+        self.stopping.cancel();
+        tokio::time::sleep(crate::ANSWER_GRACE).await;
         self.cancel.cancel();
         if tokio::time::timeout(Duration::from_secs(5), self.task)
             .await
@@ -72,9 +76,11 @@ pub async fn serve_http(
         .with_max_request_body_bytes(config.max_body_bytes)
         .with_legacy_session_mode(true)
         .with_cancellation_token(cancel.child_token());
+    let stopping = CancellationToken::new();
     let shared = Arc::new(Shared {
         shell,
         config: config.clone(),
+        stopping: stopping.clone(),
     });
     let service = StreamableHttpService::new(
         move || Ok(BrainServer::new(shared.clone(), None)),
@@ -94,7 +100,12 @@ pub async fn serve_http(
         }
     });
     tracing::info!(%addr, "serving MCP over HTTP at /mcp");
-    Ok(HttpServer { addr, cancel, task })
+    Ok(HttpServer {
+        addr,
+        stopping,
+        cancel,
+        task,
+    })
 }
 
 /// Maps `Authorization: Bearer <secret>` to a principal; 401 without a valid one when

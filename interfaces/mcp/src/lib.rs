@@ -21,6 +21,9 @@ pub use server::{BrainServer, Principal};
 /// Re-exported so callers can stop [`serve_stdio`] without depending on tokio-util.
 pub use tokio_util::sync::CancellationToken;
 
+/// How long a stopping server gives calls that wait on a job to send their answer.
+const ANSWER_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Serves `shell` over stdin/stdout until the client closes stdin or `stop` fires. The
 /// connection is the owner (anchor); its tasks are its own.
 pub async fn serve_stdio(
@@ -28,7 +31,11 @@ pub async fn serve_stdio(
     config: McpConfig,
     stop: CancellationToken,
 ) -> Result<(), McpError> {
-    let shared = Arc::new(server::Shared { shell, config });
+    let shared = Arc::new(server::Shared {
+        shell,
+        config,
+        stopping: stop.clone(),
+    });
     let server = BrainServer::new(shared, Some(Principal::stdio()));
     let running = tokio::select! {
         running = server.serve(rmcp::transport::stdio()) => {
@@ -39,6 +46,8 @@ pub async fn serve_stdio(
     let cancel = running.cancellation_token();
     let watcher = tokio::spawn(async move {
         stop.cancelled().await;
+        // Waiting calls answer first (with their job handle); then the connection closes.
+        tokio::time::sleep(ANSWER_GRACE).await;
         cancel.cancel();
     });
     let quit = running.waiting().await;

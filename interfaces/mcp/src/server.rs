@@ -73,6 +73,9 @@ impl Principal {
 pub(crate) struct Shared {
     pub(crate) shell: Arc<dyn ShellHandle>,
     pub(crate) config: McpConfig,
+    /// Fired just before the transport closes: calls still waiting on a job answer with
+    /// its handle, so the client learns how to find the work after a restart.
+    pub(crate) stopping: tokio_util::sync::CancellationToken,
 }
 
 /// What one connection remembers between requests.

@@ -704,16 +704,15 @@ fn sigterm_while_a_call_waits_exits_cleanly_and_the_batch_goes_on_after_a_restar
     assert_eq!(code, 0, "exit code after SIGTERM");
     eprintln!("brain mcp --http stopped {took:?} after SIGTERM with a call open");
 
-    // The open call ends: the job handle, or a clean close of the stream — never a hang.
+    // The open call answers before the stream closes: with the job handle, so the client
+    // knows what to ask for after a restart.
     let end = next_matching(&events, Duration::from_secs(20), &mut seen, |e| {
         e["event"] == "result" || e["event"] == "closed"
     });
-    eprintln!("the open call ended with: {}", end["event"]);
-    if end["event"] == "result" {
-        let result = &end["result"];
-        assert_eq!(result["isError"], false, "{end:#}");
-        assert_eq!(result["structured"]["jobId"], id.as_str(), "{end:#}");
-    }
+    assert_eq!(end["event"], "result", "{seen:#?}");
+    let result = &end["result"];
+    assert_eq!(result["isError"], false, "{end:#}");
+    assert_eq!(result["structured"]["jobId"], id.as_str(), "{end:#}");
     let status = wait_within(&mut client, Duration::from_secs(20)).expect("the client ended");
     assert!(status.success(), "{seen:#?}");
 
