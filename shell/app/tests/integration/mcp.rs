@@ -538,15 +538,20 @@ fn a_task_survives_a_server_restart() {
     assert_eq!(report["error"]["code"], -32602, "{report:#}");
 }
 
-#[test]
-fn stdio_survives_malformed_json_rpc() {
-    let demo = paced_demo(10, "");
-    let mut child = crate::support::brain(demo.tmp.path(), &["--dir", "demo", "mcp"])
+/// `brain mcp` on stdio for raw JSON-RPC: stdin and stdout piped, stderr dropped.
+fn stdio_brain(demo: &Demo) -> Child {
+    crate::support::brain(demo.tmp.path(), &["--dir", "demo", "mcp"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn stdio_survives_malformed_json_rpc() {
+    let demo = paced_demo(10, "");
+    let mut child = stdio_brain(&demo);
     let mut stdin = child.stdin.take().unwrap();
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
@@ -747,12 +752,7 @@ fn closing_stdin_while_a_call_waits_exits_cleanly() {
     // 10 s of batch: more than rmcp's 5 s drain of open calls after EOF plus the section
     // that is running when the shell stops, so the batch is left unfinished.
     let demo = paced_demo(2000, "");
-    let mut child = crate::support::brain(demo.tmp.path(), &["--dir", "demo", "mcp"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = stdio_brain(&demo);
     let mut stdin = child.stdin.take().unwrap();
     let messages = json_lines(&mut child);
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
