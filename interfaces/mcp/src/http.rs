@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -108,13 +109,27 @@ pub async fn serve_http(
     })
 }
 
-/// Maps `Authorization: Bearer <secret>` to a principal; 401 without a valid one when
-/// tokens are configured. Without tokens (loopback only) callers are the owner.
+/// Reads the whole body first (up to the body limit), then maps `Authorization: Bearer
+/// <secret>` to a principal; 401 without a valid one when tokens are configured. Without
+/// tokens (loopback only) callers are the owner.
+///
+/// Why the body first: a refusal sent before the body was read leaves it unread on the
+/// socket, and hyper then closes the connection after answering — without a `Connection:
+/// close` header, so a client reusing the pooled connection for its next request sees
+/// "server disconnected without sending a response". Read first, every refusal (ours, or
+/// rmcp's 403 for a foreign Host or Origin) leaves the connection usable; a body over the
+/// limit is refused with `Connection: close`, as it cannot be drained cheaply.
 async fn authenticate(
     State(config): State<Arc<McpConfig>>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return unreadable_body(&error, config.max_body_bytes),
+    };
+    let mut request = Request::from_parts(parts, Body::from(body));
     let principal = if config.tokens.is_empty() {
         Principal::local()
     } else {
@@ -142,6 +157,37 @@ async fn authenticate(
     };
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// 413 for a body over the limit, 400 for one that could not be read; both close the
+/// connection (what is left of the body is still on it).
+fn unreadable_body(error: &axum::Error, limit: usize) -> Response {
+    let too_large = std::error::Error::source(error)
+        .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+    let (status, message) = if too_large {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {limit} bytes ([mcp] max_body_bytes)"),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the request body: {error}"),
+        )
+    };
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": -32600, "message": message},
+    });
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 fn unauthorized(message: &str) -> Response {

@@ -1,21 +1,27 @@
 //! `brain matrix`: runs the Matrix bot configured in `[matrix]`, with the job workers (the
-//! work its commands start runs in this process), until SIGINT or SIGTERM.
+//! work its commands start runs in this process), until SIGINT or SIGTERM. Built with the
+//! `matrix` feature; without it the command and a `[matrix]` section are refused (exit 2).
 
 use std::sync::Arc;
 
 use brain_core::Shell;
-use brain_matrix::{MatrixConfig, MatrixInterface};
 use brain_plugin_utils::Interface;
 use clap::Args;
 
 use crate::commands::Brain;
 use crate::exit;
 
+/// `brain.toml`'s section for the bot.
+const SECTION: &str = "matrix";
+
 /// `brain matrix`'s options.
 #[derive(Debug, Args)]
 pub(crate) struct MatrixArgs {}
 
 pub(crate) async fn run(brain: &Brain, _args: MatrixArgs) -> anyhow::Result<()> {
+    if !cfg!(feature = "matrix") {
+        return Err(without());
+    }
     crate::commands::start::serve(brain, |shell| {
         let bot = configured(shell)?.ok_or_else(|| {
             exit::usage(format!(
@@ -31,14 +37,30 @@ pub(crate) async fn run(brain: &Brain, _args: MatrixArgs) -> anyhow::Result<()> 
 
 /// The Matrix bot `brain start` runs, when `[matrix]` is configured.
 pub(crate) fn configured(shell: &Shell) -> anyhow::Result<Option<Arc<dyn Interface>>> {
-    if shell.config().section(brain_matrix::SECTION).is_none() {
+    if shell.config().section(SECTION).is_none() {
         return Ok(None);
     }
-    let config = MatrixConfig::from_json(&shell.config().section_json(brain_matrix::SECTION))
+    bot(shell).map(Some)
+}
+
+#[cfg(feature = "matrix")]
+fn bot(shell: &Shell) -> anyhow::Result<Arc<dyn Interface>> {
+    use brain_matrix::{MatrixConfig, MatrixInterface};
+    let config = MatrixConfig::from_json(&shell.config().section_json(SECTION))
         // A configuration error (exit 2), like the shell's own sections'.
         .map_err(|error| exit::usage(format!("invalid configuration: {error}")))?;
-    Ok(Some(Arc::new(MatrixInterface::new(
-        config,
-        &shell.dirs().data,
-    ))))
+    Ok(Arc::new(MatrixInterface::new(config, &shell.dirs().data)))
+}
+
+#[cfg(not(feature = "matrix"))]
+fn bot(_shell: &Shell) -> anyhow::Result<Arc<dyn Interface>> {
+    Err(without())
+}
+
+/// A binary built with `--no-default-features` (or a plugin's binary without `matrix`).
+fn without() -> anyhow::Error {
+    exit::usage(
+        "this brain was built without the Matrix interface: [matrix] needs the `matrix` \
+         cargo feature of the `brain` crate (on by default)",
+    )
 }

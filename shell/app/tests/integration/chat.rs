@@ -16,22 +16,14 @@ use std::time::{Duration, Instant};
 
 use expectrl::Session;
 
-use crate::site::{Demo, json};
-use crate::support::{brain, edit_config, run};
+use crate::support::{Demo, json};
+use crate::support::{brain, run};
 
 /// How long the screen may take to show what a test waits for.
 const TIMEOUT: Duration = Duration::from_secs(40);
 
 const COLS: u16 = 110;
 const ROWS: u16 = 40;
-
-/// A demo brain whose generator pauses `delay_ms` per section, one job at a time.
-fn paced(delay_ms: u32) -> Demo {
-    let demo = Demo::init();
-    demo.slow_generator(delay_ms);
-    edit_config(&demo.dir, "concurrency = 4", "concurrency = 1");
-    demo
-}
 
 /// `brain chat` on a pseudo-terminal, and the screen it drew.
 struct Term {
@@ -183,7 +175,9 @@ fn started_id(term: &Term, nth: usize) -> String {
 
 #[test]
 fn typing_survives_a_live_bar_which_becomes_the_summary() {
-    let demo = paced(1_000);
+    // 12.5 s of batch: the bar moves (one section done) and is redrawn after a resize
+    // long before the end, even on a busy machine; then the summary replaces it.
+    let demo = Demo::paced(2_500, "");
     let mut term = Term::spawn(&demo);
     term.enter("/generate");
     term.wait_for("a bar with a count and an ETA", |t| {
@@ -350,7 +344,9 @@ fn typing_survives_a_live_bar_which_becomes_the_summary() {
 
 #[test]
 fn two_operations_two_bars_cancel_and_quitting_leaves_work_queued() {
-    let demo = paced(1_000);
+    // 30 s a section: nothing here may finish by itself (both batches are cancelled or
+    // left queued, and cancelling or quitting cuts the pause).
+    let demo = Demo::paced(30_000, "");
     let mut term = Term::spawn(&demo);
     term.enter("/generate landing");
     term.enter("/generate about");
@@ -444,7 +440,7 @@ fn two_operations_two_bars_cancel_and_quitting_leaves_work_queued() {
 
 #[test]
 fn piped_commands_run_in_order_with_plain_output() {
-    let demo = paced(100);
+    let demo = Demo::paced(100, "");
     let mut command = brain(demo.tmp.path(), &["--dir", "demo", "chat"]);
     command
         .stdin(Stdio::piped())

@@ -104,3 +104,54 @@ fn log_level_precedence_reaches_the_logs() {
     let bad = run(bad).expect(2);
     assert!(bad.stderr.contains("BRAIN_LOG_LEVEL"), "{}", bad.stderr);
 }
+
+#[cfg(feature = "matrix")]
+#[test]
+fn a_bad_matrix_section_is_refused_naming_the_key() {
+    let demo = crate::support::Demo::init();
+    let run = demo.run(&["matrix"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("no [matrix] section"), "{run:#?}");
+    let path = demo.dir.join("brain.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        "\n[matrix]\nhomeserver = \"matrix.example.org\"\nuser_id = \"@b:example.org\"\n\
+         password = \"x\"\nanchor = \"@me:example.org\"\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    for command in ["matrix", "start"] {
+        let run = demo.run(&[command]);
+        assert_eq!(run.code, 2, "{run:#?}");
+        let expected = "[matrix] homeserver: \"matrix.example.org\" is not an http(s) URL";
+        assert!(run.stderr.contains(expected), "{run:#?}");
+    }
+}
+
+/// A CLI-only build (`--no-default-features`) refuses the interfaces it does not have, with
+/// a configuration error that names the cargo feature, instead of ignoring them.
+#[cfg(not(all(feature = "matrix", feature = "mcp")))]
+#[test]
+fn interfaces_left_out_of_the_build_are_refused_naming_the_feature() {
+    let demo = crate::support::Demo::init();
+    let path = demo.dir.join("brain.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    if !cfg!(feature = "matrix") {
+        let run = demo.run(&["matrix"]).expect(2);
+        assert!(run.stderr.contains("`matrix` cargo feature"), "{run:#?}");
+        let with = format!("{original}\n[matrix]\nhomeserver = \"http://127.0.0.1:9\"\n");
+        std::fs::write(&path, with).unwrap();
+        let run = demo.run(&["start"]).expect(2);
+        assert!(run.stderr.contains("`matrix` cargo feature"), "{run:#?}");
+    }
+    if !cfg!(feature = "mcp") {
+        let run = demo.run(&["mcp"]).expect(2);
+        assert!(run.stderr.contains("`mcp` cargo feature"), "{run:#?}");
+        std::fs::write(
+            &path,
+            format!("{original}\n[mcp]\nhttp = \"127.0.0.1:0\"\n"),
+        )
+        .unwrap();
+        let run = demo.run(&["start"]).expect(2);
+        assert!(run.stderr.contains("`mcp` cargo feature"), "{run:#?}");
+    }
+}

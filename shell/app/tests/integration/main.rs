@@ -1,18 +1,21 @@
-//! End-to-end tests of the `brain` binary: each runs the real executable in a temporary
-//! folder and checks its exit code, stdout and stderr — the contract scripts rely on.
+//! Hermetic tests of the `brain` binary: each runs the real executable in a temporary folder
+//! and checks its exit code, stdout and stderr — the contract scripts rely on. Nothing here
+//! needs the network, a package install or a browser (those tests are in tests/e2e).
 
 // clippy.toml allows unwrap in #[test] functions only; the shared helpers here are tests too.
 #![allow(clippy::unwrap_used)]
 
-mod browser;
 mod chat;
 mod cli;
 mod config;
 mod init;
-mod matrix;
+#[cfg(feature = "mcp")]
 mod mcp;
 mod progress;
 mod site;
 mod start;
+// Without the MCP interface (`--no-default-features`) its helpers go unused.
+#[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+#[path = "../support/mod.rs"]
 mod support;
 mod tools;

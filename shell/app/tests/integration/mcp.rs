@@ -1,556 +1,21 @@
-//! End-to-end tests of `brain mcp` with real clients: the official Python SDK (PyPI `mcp`
-//! 2.3.x) over stdio and streamable HTTP, and the TypeScript SDK (npm 1.32.x) over stdio,
-//! both installed under target/test-deps/ by scripts/test-deps/mcp-clients.sh. The client
-//! scripts live in interfaces/mcp/tests/clients/ and print a JSON report per scenario.
-//! Brains are paced (`[ai.local] delay_ms`, one worker) so progress can be seen.
+//! `brain mcp` spoken to directly, with no MCP SDK: raw JSON-RPC on stdio (malformed input,
+//! closing stdin while a call waits), raw HTTP on one kept-alive connection, and the
+//! configuration mistakes that stop it. The real Python and TypeScript clients are in the
+//! end-to-end tier (tests/e2e/mcp.rs).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
-use std::sync::mpsc;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::site::Demo;
-use crate::support::edit_config;
-
-const ANCHOR_SECRET: &str = "anchor-secret-0123456789";
-const OTHER_SECRET: &str = "other-anchor-secret-0123456789";
-const PUBLIC_SECRET: &str = "public-secret-0123456789";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// (the venv's python, the npm folder), installed once per test process.
-fn clients() -> &'static (PathBuf, PathBuf) {
-    static CLIENTS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    CLIENTS.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/test-deps/mcp-clients.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run mcp-clients.sh");
-        assert!(out.status.success(), "installing the MCP clients failed");
-        let text = String::from_utf8(out.stdout).unwrap();
-        let mut lines = text.lines();
-        let python = PathBuf::from(lines.next().unwrap());
-        let npm = PathBuf::from(lines.next().unwrap());
-        (python, npm)
-    })
-}
-
-/// A paced demo brain: one worker, `delay_ms` per generated section, plus `extra` TOML.
-fn paced_demo(delay_ms: u32, extra: &str) -> Demo {
-    let demo = Demo::init();
-    demo.slow_generator(delay_ms);
-    edit_config(&demo.dir, "concurrency = 4", "concurrency = 1");
-    if !extra.is_empty() {
-        let path = demo.dir.join("brain.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(extra);
-        std::fs::write(path, text).unwrap();
-    }
-    demo
-}
-
-fn tokens_toml(extra: &str) -> String {
-    format!(
-        "\n[mcp]\nmax_body_bytes = 65536\n{extra}\n\
-         [mcp.tokens.owner]\nsecret = \"{ANCHOR_SECRET}\"\npermission = \"anchor\"\n\
-         [mcp.tokens.other]\nsecret = \"{OTHER_SECRET}\"\npermission = \"anchor\"\n\
-         [mcp.tokens.guest]\nsecret = \"{PUBLIC_SECRET}\"\npermission = \"public\"\n"
-    )
-}
-
-/// Runs a scenario of py_client.py; its JSON report.
-fn py(scenario: &str, target: &[&str], extra: &[&str]) -> Value {
-    let (python, _) = clients();
-    let out = Command::new(python)
-        .arg(repo().join("interfaces/mcp/tests/clients/py_client.py"))
-        .arg(scenario)
-        .args(target)
-        .args(extra)
-        .output()
-        .expect("run the python client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "py_client {scenario} failed:\n{stdout}\n{stderr}"
-    );
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("{e}: not JSON:\n{stdout}\n{stderr}"))
-}
-
-fn stdio_target(demo: &Demo) -> Vec<String> {
-    vec![
-        "--stdio".into(),
-        env!("CARGO_BIN_EXE_brain").into(),
-        demo.dir.display().to_string(),
-    ]
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
-/// Checks a progress report: increasing progress with messages, then the final result.
-fn assert_progress_then_result(report: &Value) {
-    let progress = report["progress"].as_array().unwrap();
-    assert!(progress.len() >= 3, "{report:#}");
-    let mut last = -1.0;
-    for p in progress {
-        let value = p["progress"].as_f64().unwrap();
-        assert!(value > last, "progress must increase: {progress:#?}");
-        last = value;
-        assert_eq!(p["total"], 5.0, "{p}");
-        assert!(!p["message"].as_str().unwrap().is_empty(), "{p}");
-    }
-    assert!(
-        progress.iter().any(|p| p["message"]
-            .as_str()
-            .unwrap()
-            .contains("Generating landing:")),
-        "{progress:#?}"
-    );
-    let result = &report["result"];
-    assert_eq!(result["isError"], false, "{result:#}");
-    assert_eq!(result["structured"]["status"], "completed", "{result:#}");
-    if let Some(nowait) = report.get("nowait") {
-        assert_eq!(nowait["structured"]["success"], true, "{nowait:#}");
-        assert_eq!(
-            report["nowait_progress"],
-            json!([]),
-            "wait: false answers at once"
-        );
-    }
-    assert_eq!(result["structured"]["progress"]["current"], 5, "{result:#}");
-    assert!(result["text"].as_str().unwrap().contains("completed"));
-}
-
-#[test]
-fn python_over_stdio_progress_polling_tasks_and_subscriptions() {
-    // Slow enough that a task is still working at its first poll (2 s at the least).
-    let demo = paced_demo(600, "");
-    let target = stdio_target(&demo);
-    let target = strs(&target);
-
-    for mode in ["auto", "legacy"] {
-        let report = py("progress", &target, &["--mode", mode, "--log"]);
-        let expected = if mode == "auto" {
-            "2026-07-28"
-        } else {
-            "2025-11-25"
-        };
-        assert_eq!(report["protocol"], expected);
-        let tools = report["tools"].as_array().unwrap();
-        let generate = tools.iter().find(|t| t["name"] == "site_generate").unwrap();
-        assert!(
-            generate["inputSchema"]["properties"]["wait"].is_object(),
-            "{generate:#}"
-        );
-        let status = tools.iter().find(|t| t["name"] == "status").unwrap();
-        assert_eq!(status["outputSchema"]["type"], "object", "{status:#}");
-        assert_progress_then_result(&report);
-        // Asked for (logLevel in _meta, or logging/setLevel): the job's lifecycle.
-        let logs = report["logs"].as_array().unwrap();
-        for status in ["processing", "completed"] {
-            assert!(
-                logs.iter()
-                    .any(|l| l["data"]["status"] == status && l["logger"] == "brain.jobs"),
-                "{mode}: no {status} log: {logs:#?}"
-            );
-        }
-    }
-
-    // No progress token: the immediate answer, then status polls as checkStatusIn says.
-    let report = py("poll", &target, &[]);
-    let started = &report["started"];
-    assert_eq!(started["structured"]["success"], true, "{started:#}");
-    assert_eq!(started["structured"]["type"], "batch");
-    assert!(
-        started["text"]
-            .as_str()
-            .unwrap()
-            .contains("Check status in"),
-        "{started:#}"
-    );
-    let polls = report["polls"].as_array().unwrap();
-    assert_eq!(polls.last().unwrap()["status"], "completed", "{polls:#?}");
-    eprintln!("status polls until completed (stdio): {}", polls.len());
-
-    // SEP-2663 tasks: one polled to completion, one cancelled.
-    let report = py("tasks", &target, &[]);
-    let created = &report["created"][0];
-    assert_eq!(created["status"], "working", "{report:#}");
-    assert!(created["pollIntervalMs"].as_u64().unwrap() >= 500);
-    assert_eq!(created["ttlMs"], 7 * 86_400_000_u64);
-    assert!(created["taskId"].as_str().unwrap().starts_with("batch_"));
-    let polls = report["polls"].as_array().unwrap();
-    assert!(
-        polls
-            .iter()
-            .any(|p| p["status"] == "working"
-                && p["message"].as_str().is_some_and(|m| m.contains("/5"))),
-        "{polls:#?}"
-    );
-    assert_eq!(report["completed"]["structured"]["status"], "completed");
-    assert_eq!(report["cancelled"]["status"], "cancelled", "{report:#}");
-
-    // Resource subscriptions, in both eras.
-    for mode in ["auto", "legacy"] {
-        let report = py("subscribe", &target, &["--mode", mode]);
-        let id = report["jobId"].as_str().unwrap();
-        assert_eq!(report["honored"][0], format!("brain://jobs/{id}"));
-        assert!(
-            !report["updates"].as_array().unwrap().is_empty(),
-            "{report:#}"
-        );
-        let reads = report["reads"].as_array().unwrap();
-        assert_eq!(reads.last().unwrap()["status"], "completed", "{report:#}");
-        // Rate-limited: at most two updates a second (plus the first).
-        let updates = report["updates"].as_array().unwrap().len() as u64;
-        let elapsed_ms = report["elapsed_ms"].as_u64().unwrap();
-        assert!(
-            updates <= elapsed_ms / 500 + 2,
-            "{updates} updates in {elapsed_ms} ms"
-        );
-        assert!(report["jobs"].get(id).is_some(), "brain://jobs lists it");
-    }
-}
-
-#[test]
-fn progress_stops_at_the_bound_and_typescript_sees_no_late_progress() {
-    let demo = paced_demo(400, "");
-    let target = stdio_target(&demo);
-    let mut target = strs(&target);
-    target.extend(["--extra=--wait-seconds", "--extra=1"]);
-    let report = py("progress", &target, &[]);
-    let result = &report["result"];
-    assert_eq!(result["isError"], false);
-    assert_eq!(
-        result["structured"]["success"], true,
-        "the bound answers with the job handle: {result:#}"
-    );
-    assert!(
-        result["text"].as_str().unwrap().contains("Still running"),
-        "{result:#}"
-    );
-
-    // The TypeScript SDK: onprogress + resetTimeoutOnProgress, no unknown-token error.
-    let (_, npm) = clients();
-    let out = Command::new("node")
-        .arg(repo().join("interfaces/mcp/tests/clients/ts_client.mjs"))
-        .arg(env!("CARGO_BIN_EXE_brain"))
-        .arg(&demo.dir)
-        .env("MCP_NPM_DIR", npm)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(report["errors"], json!([]), "{report:#}");
-    assert_progress_then_result(&report);
-    assert!(
-        report["tools"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("site_generate"))
-    );
-}
-
-/// `brain mcp --http 127.0.0.1:0` in the background; stopped with SIGTERM on drop.
-struct HttpBrain {
-    child: Child,
-    url: String,
-}
-
-impl HttpBrain {
-    fn start(demo: &Demo, addr: &str) -> HttpBrain {
-        let mut child =
-            crate::support::brain(demo.tmp.path(), &["--dir", "demo", "mcp", "--http", addr])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("brain MCP server at ") {
-                    let url = rest.split(';').next().unwrap().to_owned();
-                    let _ = tx.send(url);
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("brain mcp --http said where it listens");
-        HttpBrain { child, url }
-    }
-
-    /// SIGTERM, then the exit code.
-    fn stop(mut self) -> i32 {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let code = self.child.wait().unwrap().code().unwrap_or(-1);
-        std::mem::forget(self);
-        code
-    }
-}
-
-impl HttpBrain {
-    /// SIGTERM, then the exit code and how long it took; panics if it is still running after
-    /// `bound` (it is then killed on drop).
-    fn terminate_within(mut self, bound: Duration) -> (i32, Duration) {
-        let sent = Instant::now();
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exited = wait_within(&mut self.child, bound)
-            .unwrap_or_else(|| panic!("brain mcp --http still running {bound:?} after SIGTERM"));
-        (exited.code().unwrap_or(-1), sent.elapsed())
-    }
-}
-
-/// The child's exit status once it exits, or None if it is still running after `bound`.
-fn wait_within(child: &mut Child, bound: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + bound;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Each line a child prints on stdout, parsed as JSON, as it comes; a line that is not JSON
-/// comes as `{"notJson": line}`.
-fn json_lines(child: &mut Child) -> mpsc::Receiver<Value> {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let msg = serde_json::from_str(&line).unwrap_or_else(|_| json!({ "notJson": line }));
-            if tx.send(msg).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// The next message `pick` accepts, skipping others, within `bound`.
-fn next_matching(
-    rx: &mpsc::Receiver<Value>,
-    bound: Duration,
-    seen: &mut Vec<Value>,
-    pick: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + bound;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(msg) => {
-                seen.push(msg.clone());
-                if pick(&msg) {
-                    return msg;
-                }
-            }
-            Err(e) => panic!("{e} waiting {bound:?} for a message; seen: {seen:#?}"),
-        }
-    }
-}
-
-impl Drop for HttpBrain {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[test]
-fn python_over_http_with_tokens_and_bad_input() {
-    let demo = paced_demo(250, &tokens_toml(""));
-    let server = HttpBrain::start(&demo, "127.0.0.1:0");
-    let owner = ["--url", &server.url, "--token", ANCHOR_SECRET];
-
-    let report = py("progress", &owner, &[]);
-    assert_eq!(report["protocol"], "2026-07-28");
-    assert_progress_then_result(&report);
-    assert_eq!(
-        report["logs"],
-        json!([]),
-        "no log messages unless asked for"
-    );
-    let report = py("progress", &owner, &["--mode", "legacy"]);
-    assert_progress_then_result(&report);
-
-    let report = py("poll", &owner, &[]);
-    assert_eq!(
-        report["polls"].as_array().unwrap().last().unwrap()["status"],
-        "completed"
-    );
-    eprintln!(
-        "status polls until completed (http): {}",
-        report["polls"].as_array().unwrap().len()
-    );
-
-    let report = py("tasks", &owner, &[]);
-    assert_eq!(
-        report["completed"]["structured"]["status"], "completed",
-        "{report:#}"
-    );
-    assert_eq!(report["cancelled"]["status"], "cancelled", "{report:#}");
-    let owners_task = report["cancelHandle"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
-    for mode in ["auto", "legacy"] {
-        let report = py("subscribe", &owner, &["--mode", mode]);
-        assert!(
-            !report["updates"].as_array().unwrap().is_empty(),
-            "{mode}: {report:#}"
-        );
-        assert_eq!(
-            report["reads"].as_array().unwrap().last().unwrap()["status"],
-            "completed"
-        );
-    }
-
-    // Bad input through the client, as the owner and as others.
-    let report = py("bad", &owner, &[]);
-    let wrong = &report["wrong_type"];
-    assert_eq!(wrong["isError"], true);
-    assert!(
-        wrong["text"].as_str().unwrap().contains("`force`"),
-        "{wrong:#}"
-    );
-    assert!(
-        report["wrong_wait"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("`wait`")
-    );
-    assert_eq!(report["unknown_tool"]["code"], -32602, "{report:#}");
-    assert!(
-        report["unknown_tool"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no_such_tool")
-    );
-    assert_eq!(report["still_serving"]["isError"], false);
-
-    let other = ["--url", &server.url, "--token", OTHER_SECRET];
-    let report = py("bad", &other, &["--task", &owners_task]);
-    for method in ["get", "cancel"] {
-        let error = &report[format!("foreign_task_{method}")];
-        assert_eq!(error["code"], -32602, "{method}: {report:#}");
-    }
-
-    let guest = ["--url", &server.url, "--token", PUBLIC_SECRET];
-    let report = py("bad", &guest, &[]);
-    let tools = report["tools"].as_array().unwrap();
-    assert!(!tools.contains(&json!("site_build")), "{tools:?}");
-    assert!(tools.contains(&json!("site_routes")), "{tools:?}");
-    let above = &report["above_level"];
-    assert_eq!(above["isError"], true);
-    assert!(
-        above["text"]
-            .as_str()
-            .unwrap()
-            .contains("permission denied"),
-        "{above:#}"
-    );
-    assert_eq!(report["still_serving"]["isError"], false);
-
-    // Bad HTTP.
-    let report = py("bad_http", &owner, &[]);
-    for (case, status) in [
-        ("no_token", 401),
-        ("wrong_token", 401),
-        ("foreign_origin", 403),
-        ("foreign_host", 403),
-        ("oversized", 413),
-        ("good", 200),
-    ] {
-        assert_eq!(report[case]["status"], status, "{case}: {report:#}");
-    }
-    assert!(
-        report["no_token"]["www_authenticate"]
-            .as_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
-    assert!(
-        report["no_token"]["body"]
-            .as_str()
-            .unwrap()
-            .contains("missing bearer token")
-    );
-    for case in ["malformed", "not_jsonrpc"] {
-        let status = report[case]["status"].as_u64().unwrap();
-        assert!((400..500).contains(&status), "{case}: {report:#}");
-    }
-    assert_eq!(server.stop(), 0);
-}
-
-#[test]
-fn a_task_survives_a_server_restart() {
-    let demo = paced_demo(700, &tokens_toml(""));
-    let server = HttpBrain::start(&demo, "127.0.0.1:0");
-    let owner = ["--url", &server.url, "--token", ANCHOR_SECRET];
-    let report = py("task_start", &owner, &[]);
-    let task = report["task"]["taskId"].as_str().unwrap().to_owned();
-    std::thread::sleep(Duration::from_millis(1200));
-    assert_eq!(server.stop(), 0);
-
-    let server = HttpBrain::start(&demo, "127.0.0.1:0");
-    let owner = ["--url", &server.url, "--token", ANCHOR_SECRET];
-    let report = py("task_get", &owner, &["--task", &task]);
-    assert_eq!(report["ok"]["taskId"], task.as_str(), "{report:#}");
-    let report = py("task_wait", &owner, &["--task", &task]);
-    let last = &report["final"];
-    assert_eq!(last["status"], "completed", "{report:#}");
-    assert_eq!(
-        last["result"]["structuredContent"]["progress"]["current"],
-        5
-    );
-    let other = ["--url", &server.url, "--token", OTHER_SECRET];
-    let report = py("task_get", &other, &["--task", &task]);
-    assert_eq!(report["error"]["code"], -32602, "{report:#}");
-}
-
-/// `brain mcp` on stdio for raw JSON-RPC: stdin and stdout piped, stderr dropped.
-fn stdio_brain(demo: &Demo) -> Child {
-    crate::support::brain(demo.tmp.path(), &["--dir", "demo", "mcp"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
+use crate::support::Demo;
+use crate::support::mcp::{HttpBrain, stdio_brain};
+use crate::support::process::{json_lines, next_matching, wait_within};
 
 #[test]
 fn stdio_survives_malformed_json_rpc() {
-    let demo = paced_demo(10, "");
+    let demo = Demo::paced(10, "");
     let mut child = stdio_brain(&demo);
     let mut stdin = child.stdin.take().unwrap();
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -589,16 +54,16 @@ fn stdio_survives_malformed_json_rpc() {
 
 #[test]
 fn refuses_open_addresses_without_tokens_and_names_bad_keys() {
-    let demo = paced_demo(10, "");
+    let demo = Demo::paced(10, "");
     let run = demo.run(&["mcp", "--http", "0.0.0.0:0"]).expect(2);
     assert!(run.stderr.contains("not a loopback address"), "{run:#?}");
     assert!(run.stderr.contains("mcp.tokens"), "{run:#?}");
 
-    let demo = paced_demo(10, "\n[mcp]\nwait_seconds = \"soon\"\n");
+    let demo = Demo::paced(10, "\n[mcp]\nwait_seconds = \"soon\"\n");
     let run = demo.run(&["mcp", "--http", "127.0.0.1:0"]).expect(2);
     assert!(run.stderr.contains("mcp.wait_seconds"), "{run:#?}");
 
-    let demo = paced_demo(
+    let demo = Demo::paced(
         10,
         "\n[mcp]\n[mcp.tokens.x]\nsecret = \"0123456789abcdef\"\npermission = \"root\"\n",
     );
@@ -607,151 +72,10 @@ fn refuses_open_addresses_without_tokens_and_names_bad_keys() {
 }
 
 #[test]
-fn brain_start_serves_mcp_over_http_when_configured() {
-    // A free port for [mcp] http (brain start has no --http flag to ask for port 0).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let demo = paced_demo(400, &format!("\n[mcp]\nhttp = \"127.0.0.1:{port}\"\n"));
-    let running = demo.start();
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let report = py("progress", &["--url", &url], &[]);
-    assert_progress_then_result(&report);
-    assert_eq!(running.interrupt(), 0);
-}
-
-#[test]
-fn keep_alive_progress_while_a_job_is_silent() {
-    // One section paced 4.5 s: the batch reports nothing while it is generated, so only the
-    // keep-alive (1 s, the smallest allowed) can fill the silence.
-    let demo = paced_demo(4500, "\n[mcp]\nkeep_alive_seconds = 1\n");
-    let target = stdio_target(&demo);
-    let report = py(
-        "keepalive",
-        &strs(&target),
-        &[
-            "--args",
-            r#"{"force": true, "route": "about", "section": "text"}"#,
-            "--linger",
-            "2.5",
-        ],
-    );
-    let result = &report["result"];
-    assert_eq!(result["structured"]["status"], "completed", "{report:#}");
-    let notes = report["notifications"].as_array().unwrap();
-    let answered_ms = report["answered_ms"].as_u64().unwrap();
-
-    // Gaps from the call through every notification to the answer: keep-alive + 1 s margin.
-    let mut times = vec![0];
-    times.extend(notes.iter().map(|n| n["at_ms"].as_u64().unwrap()));
-    times.push(answered_ms);
-    let longest = times.windows(2).map(|w| w[1].saturating_sub(w[0])).max();
-    assert!(
-        longest.unwrap() <= 2000,
-        "a silence of {longest:?} ms with keep_alive_seconds = 1: {report:#}"
-    );
-    // The job really was silent: several notifications in a row with no news.
-    let repeats = notes
-        .windows(2)
-        .filter(|w| {
-            w[0]["message"] == w[1]["message"] && w[0]["meta"]["status"] == w[1]["meta"]["status"]
-        })
-        .count();
-    assert!(
-        repeats >= 2,
-        "expected keep-alives with no news: {report:#}"
-    );
-
-    let mut last = -1.0;
-    for n in notes {
-        let value = n["progress"].as_f64().unwrap();
-        assert!(value > last, "progress must increase: {notes:#?}");
-        last = value;
-        assert_eq!(n["meta"]["type"], "batch", "{n}");
-    }
-    // Nothing for the call after its answer, not even a keep-alive (2.5 periods listened).
-    assert_eq!(
-        report["seen_at_answer"].as_u64().unwrap(),
-        notes.len() as u64,
-        "{report:#}"
-    );
-    assert!(
-        notes
-            .iter()
-            .all(|n| n["at_ms"].as_u64().unwrap() <= answered_ms),
-        "{report:#}"
-    );
-}
-
-#[test]
-fn sigterm_while_a_call_waits_exits_cleanly_and_the_batch_goes_on_after_a_restart() {
-    let demo = paced_demo(1200, "");
-    let server = HttpBrain::start(&demo, "127.0.0.1:0");
-    let (python, _) = clients();
-    let mut client = Command::new(python)
-        .arg(repo().join("interfaces/mcp/tests/clients/py_client.py"))
-        .args(["hold", "--url", &server.url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let events = json_lines(&mut client);
-    let mut seen = Vec::new();
-    // Stopped once the first section is done: the batch is well under way, far from done.
-    let first = next_matching(&events, Duration::from_secs(20), &mut seen, |e| {
-        e["event"] == "progress" && e["progress"].as_f64().is_some_and(|p| p >= 1.0)
-    });
-    let id = first["meta"]["jobId"].as_str().unwrap().to_owned();
-
-    let (code, took) = server.terminate_within(Duration::from_secs(20));
-    assert_eq!(code, 0, "exit code after SIGTERM");
-    eprintln!("brain mcp --http stopped {took:?} after SIGTERM with a call open");
-
-    // The open call answers before the stream closes: with the job handle, so the client
-    // knows what to ask for after a restart.
-    let end = next_matching(&events, Duration::from_secs(20), &mut seen, |e| {
-        e["event"] == "result" || e["event"] == "closed"
-    });
-    assert_eq!(end["event"], "result", "{seen:#?}");
-    let result = &end["result"];
-    assert_eq!(result["isError"], false, "{end:#}");
-    assert_eq!(result["structured"]["jobId"], id.as_str(), "{end:#}");
-    let status = wait_within(&mut client, Duration::from_secs(20)).expect("the client ended");
-    assert!(status.success(), "{seen:#?}");
-
-    // While no server runs the batch waits in the queue, unfinished.
-    let stopped = crate::site::json(
-        &demo
-            .run(&["jobs", "status", &id, "--json"])
-            .expect(0)
-            .stdout,
-    );
-    let entry = &stopped[&id];
-    assert!(
-        ["pending", "processing"].contains(&entry["status"].as_str().unwrap()),
-        "{entry:#}"
-    );
-    assert!(
-        entry["progress"]["current"].as_u64().unwrap() < 5,
-        "{entry:#}"
-    );
-
-    let server = HttpBrain::start(&demo, "127.0.0.1:0");
-    let report = py("status_wait", &["--url", &server.url], &["--task", &id]);
-    let polls = report["polls"].as_array().unwrap();
-    let last = polls.last().unwrap();
-    assert_eq!(last["status"], "completed", "{report:#}");
-    assert_eq!(last["progress"]["current"], 5, "{report:#}");
-    assert_eq!(server.stop(), 0);
-}
-
-#[test]
 fn closing_stdin_while_a_call_waits_exits_cleanly() {
-    // 10 s of batch: more than rmcp's 5 s drain of open calls after EOF plus the section
-    // that is running when the shell stops, so the batch is left unfinished.
-    let demo = paced_demo(2000, "");
+    // 25 s of batch: far more than rmcp's 5 s drain of open calls after EOF plus the
+    // section that is running when the shell stops, so the batch is left unfinished.
+    let demo = Demo::paced(5000, "");
     let mut child = stdio_brain(&demo);
     let mut stdin = child.stdin.take().unwrap();
     let messages = json_lines(&mut child);
@@ -793,7 +117,7 @@ fn closing_stdin_while_a_call_waits_exits_cleanly() {
     if let Some(answer) = seen.iter().find(|m| m["id"] == 2) {
         assert!(answer.get("result").is_some(), "{answer:#}");
     }
-    let stopped = crate::site::json(
+    let stopped = crate::support::json(
         &demo
             .run(&["jobs", "status", &id, "--json"])
             .expect(0)
@@ -804,4 +128,123 @@ fn closing_stdin_while_a_call_waits_exits_cleanly() {
         ["pending", "processing"].contains(&entry["status"].as_str().unwrap()),
         "the batch stays queued for the next start: {entry:#}"
     );
+}
+
+/// One HTTP/1.1 response read off a kept-alive connection: status, headers (lower-case
+/// names), body (by Content-Length).
+fn read_response(reader: &mut BufReader<TcpStream>) -> (u16, Vec<(String, String)>, String) {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not a status line: {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let Some((name, value)) = line.trim_end().split_once(':') else {
+            break;
+        };
+        headers.push((name.to_lowercase(), value.trim().to_owned()));
+    }
+    let length = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .map_or(0, |(_, value)| value.parse().unwrap());
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (status, headers, String::from_utf8(body).unwrap())
+}
+
+/// Refusals leave a kept-alive connection usable, as a pooling client (httpx, undici)
+/// expects: the server reads the whole body before it answers, even when the body arrives
+/// after the headers and the answer is a 401. Only a body over the limit closes the
+/// connection, and then it says so.
+#[test]
+fn refusals_keep_a_pooled_connection_usable() {
+    const SECRET: &str = "owner-secret-0123456789";
+    let demo = Demo::paced(
+        10,
+        &format!(
+            "\n[mcp]\nmax_body_bytes = 65536\n[mcp.tokens.owner]\nsecret = \"{SECRET}\"\n\
+             permission = \"anchor\"\n"
+        ),
+    );
+    let server = HttpBrain::start(&demo, "127.0.0.1:0");
+    let addr = server
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}})
+    .to_string();
+    let request = |authorization: &str, length: usize| {
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\n{authorization}\
+             Content-Length: {length}\r\n\r\n"
+        )
+    };
+    for authorization in ["", "Authorization: Bearer not-the-secret-at-all\r\n", ""] {
+        // The headers alone first: a server that answered now would leave the body unread.
+        writer
+            .write_all(request(authorization, body.len()).as_bytes())
+            .unwrap();
+        writer.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        writer.write_all(body.as_bytes()).unwrap();
+        let (status, headers, text) = read_response(&mut reader);
+        assert_eq!(status, 401, "{headers:?} {text}");
+        assert!(
+            !headers
+                .iter()
+                .any(|(n, v)| n == "connection" && v == "close"),
+            "{headers:?}"
+        );
+    }
+    // The same connection still serves a good request.
+    let good = format!("Authorization: Bearer {SECRET}\r\n");
+    writer
+        .write_all(request(&good, body.len()).as_bytes())
+        .unwrap();
+    writer.write_all(body.as_bytes()).unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line:?}");
+
+    // Over the limit: 413, and the connection is closed, saying so.
+    let stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    // 100,000 bytes announced, one byte over the limit sent: the server has read all that
+    // was sent when it answers, so its close is a clean one (unread bytes would reset it).
+    writer
+        .write_all(request(&good, 100_000).as_bytes())
+        .unwrap();
+    writer.write_all(&vec![b' '; 65_537]).unwrap();
+    let (status, headers, text) = read_response(&mut reader);
+    assert_eq!(status, 413, "{headers:?} {text}");
+    assert!(text.contains("max_body_bytes"), "{text}");
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v)| n == "connection" && v == "close"),
+        "{headers:?}"
+    );
+    assert_eq!(server.stop(), 0);
 }

@@ -14,23 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::site::{Demo, json};
-use crate::support::{Run, brain, edit_config, run};
-
-/// A demo brain whose generator pauses `delay_ms` per section, one job at a time.
-fn paced(delay_ms: u32) -> Demo {
-    let demo = Demo::init();
-    demo.slow_generator(delay_ms);
-    edit_config(&demo.dir, "concurrency = 4", "concurrency = 1");
-    demo
-}
-
-/// `brain --dir demo args…`, not yet run.
-fn command(demo: &Demo, args: &[&str]) -> Command {
-    let mut all = vec!["--dir", "demo"];
-    all.extend_from_slice(args);
-    brain(demo.tmp.path(), &all)
-}
+use crate::support::{Demo, json};
+use crate::support::{Run, edit_config};
 
 /// The JSON lines of a `--json` run; each must parse.
 fn json_lines(stdout: &str) -> Vec<Value> {
@@ -83,9 +68,9 @@ fn check_json_stream(lines: &[Value], final_status: &str) -> String {
 
 #[test]
 fn site_generate_in_pipe_mode_and_as_json_lines() {
-    let demo = paced(150);
+    let demo = Demo::paced(150, "");
     let started = Instant::now();
-    let pipe = run(command(&demo, &["site", "generate"])).expect(0);
+    let pipe = demo.run(&["site", "generate"]).expect(0);
     let took = started.elapsed();
     assert!(
         pipe.stdout.starts_with("✔ Generated 5 sections in ") && pipe.stdout.ends_with("s\n"),
@@ -129,7 +114,9 @@ fn site_generate_in_pipe_mode_and_as_json_lines() {
     assert_eq!(ours.len(), statuses.len() + progress.len(), "{pipe:#?}");
 
     // Everything has content now: --force regenerates it, as JSON lines.
-    let lines = run(command(&demo, &["site", "generate", "--force", "--json"])).expect(0);
+    let lines = demo
+        .run(&["site", "generate", "--force", "--json"])
+        .expect(0);
     assert!(!lines.stderr.contains('\x1b'), "{lines:#?}");
     let values = json_lines(&lines.stdout);
     check_json_stream(&values, "completed");
@@ -139,20 +126,18 @@ fn site_generate_in_pipe_mode_and_as_json_lines() {
     );
 
     // Nothing to do is a result, not a job.
-    let nothing = run(command(&demo, &["site", "generate"])).expect(0);
+    let nothing = demo.run(&["site", "generate"]).expect(0);
     assert!(
         nothing.stdout.starts_with("Nothing to generate"),
         "{nothing:#?}"
     );
-    let plan = run(command(
-        &demo,
-        &["site", "generate", "--dry-run", "--force", "--json"],
-    ))
-    .expect(0);
+    let plan = demo
+        .run(&["site", "generate", "--dry-run", "--force", "--json"])
+        .expect(0);
     assert_eq!(json(&plan.stdout)["dryRun"], true, "{plan:#?}");
 
     // A single job: the build, summarised in one line.
-    let built = run(command(&demo, &["site", "build", "--quiet"])).expect(0);
+    let built = demo.run(&["site", "build", "--quiet"]).expect(0);
     assert!(
         built.stdout.starts_with("✔ Built preview in "),
         "{built:#?}"
@@ -162,8 +147,8 @@ fn site_generate_in_pipe_mode_and_as_json_lines() {
 
 #[test]
 fn detach_says_whether_a_worker_runs_and_jobs_watch_follows_another_process() {
-    let demo = paced(150);
-    let queued = run(command(&demo, &["site", "generate", "--detach"])).expect(0);
+    let demo = Demo::paced(150, "");
+    let queued = demo.run(&["site", "generate", "--detach"]).expect(0);
     assert!(
         queued.stdout.starts_with("Queued batch batch_"),
         "{queued:#?}"
@@ -182,30 +167,30 @@ fn detach_says_whether_a_worker_runs_and_jobs_watch_follows_another_process() {
         .trim_end_matches(':')
         .to_owned();
 
-    let as_json = run(command(&demo, &["site", "build", "--detach", "--json"])).expect(0);
+    let as_json = demo.run(&["site", "build", "--detach", "--json"]).expect(0);
     let response = json(&as_json.stdout);
     assert_eq!(response["status"], "queued", "{response:#}");
     assert_eq!(response["type"], "job", "{response:#}");
     assert!(response["estimatedDuration"].is_string(), "{response:#}");
 
     let running = demo.start();
-    let watched = run(command(&demo, &["jobs", "watch", &first, "--json"])).expect(0);
+    let watched = demo.run(&["jobs", "watch", &first, "--json"]).expect(0);
     let id = check_json_stream(&json_lines(&watched.stdout), "completed");
     assert_eq!(id, first);
 
     // Finished work: watching prints its summary at once.
-    let again = run(command(&demo, &["jobs", "watch", &first])).expect(0);
+    let again = demo.run(&["jobs", "watch", &first]).expect(0);
     assert!(
         again.stdout.starts_with("✔ Generated 5 sections in "),
         "{again:#?}"
     );
 
-    let started = run(command(&demo, &["site", "rollback", "--detach"])).expect(0);
+    let started = demo.run(&["site", "rollback", "--detach"]).expect(0);
     assert!(
         started.stdout.contains("Nothing to roll back"),
         "{started:#?}"
     );
-    let started = run(command(&demo, &["site", "promote", "--detach"])).expect(0);
+    let started = demo.run(&["site", "promote", "--detach"]).expect(0);
     assert!(
         started
             .stdout
@@ -306,8 +291,9 @@ impl Drop for Attached {
 
 #[test]
 fn ctrl_c_cancels_when_no_other_process_runs_the_work() {
-    let demo = paced(1_000);
-    let mut attached = Attached::spawn(command(&demo, &["site", "generate", "--json"]));
+    // 30 s a section: the batch cannot end before Ctrl-C, and cancelling cuts the pause.
+    let demo = Demo::paced(30_000, "");
+    let mut attached = Attached::spawn(demo.command(&["site", "generate", "--json"]));
     attached.wait_for("processing");
     let done = attached.interrupt();
     assert_eq!(done.code, 130, "{done:#?}");
@@ -325,11 +311,15 @@ fn ctrl_c_cancels_when_no_other_process_runs_the_work() {
 
 #[test]
 fn ctrl_c_detaches_when_another_process_runs_the_work() {
-    let demo = paced(1_000);
-    let started = run(command(&demo, &["site", "generate", "--detach", "--json"])).expect(0);
+    // 15 s of batch in all: Ctrl-C, sent as soon as it is processing, comes long before
+    // its end even on a busy machine; then it runs to its end in `brain start`.
+    let demo = Demo::paced(3_000, "");
+    let started = demo
+        .run(&["site", "generate", "--detach", "--json"])
+        .expect(0);
     let id = json(&started.stdout)["jobId"].as_str().unwrap().to_owned();
     let running = demo.start();
-    let mut attached = Attached::spawn(command(&demo, &["jobs", "watch", &id, "--json"]));
+    let mut attached = Attached::spawn(demo.command(&["jobs", "watch", &id, "--json"]));
     attached.wait_for("processing");
     let done = attached.interrupt();
     assert_eq!(done.code, 130, "{done:#?}");
@@ -339,7 +329,7 @@ fn ctrl_c_detaches_when_another_process_runs_the_work() {
         "{done:#?}"
     );
     // The other process goes on: the batch finishes, not cancelled.
-    let finished = run(command(&demo, &["jobs", "watch", &id, "--json"])).expect(0);
+    let finished = demo.run(&["jobs", "watch", &id, "--json"]).expect(0);
     check_json_stream(&json_lines(&finished.stdout), "completed");
     assert_eq!(running.interrupt(), 0);
 }
@@ -348,8 +338,9 @@ fn ctrl_c_detaches_when_another_process_runs_the_work() {
 fn a_terminal_shows_a_bar_with_a_count_and_an_eta_then_the_summary() {
     use expectrl::{Eof, Regex, Session};
 
-    let demo = paced(400);
-    let mut command = command(&demo, &["site", "generate"]);
+    // 4 s of batch: several frames of the bar before the summary.
+    let demo = Demo::paced(800, "");
+    let mut command = demo.command(&["site", "generate"]);
     // A known terminal; no colour so the bar's text can be matched as is.
     command.env("TERM", "xterm-256color").env("NO_COLOR", "1");
     let mut session = Session::spawn(command).unwrap();
@@ -380,7 +371,9 @@ fn a_failed_batch_exits_1_and_lists_what_failed_by_label() {
         "provider = \"openai\"\nopenai = { base_url = \"http://127.0.0.1:9/v1\", model = \"m\", \
          api_key = \"k\", max_retries = 0, timeout_seconds = 2 }\n",
     );
-    let failed = run(command(&demo, &["site", "generate", "--route", "landing"])).expect(1);
+    let failed = demo
+        .run(&["site", "generate", "--route", "landing"])
+        .expect(1);
     assert_eq!(failed.stdout, "", "{failed:#?}");
     assert!(
         failed.stderr.contains("\n✘ 4 of 4 sections failed\n"),
@@ -400,11 +393,9 @@ fn a_failed_batch_exits_1_and_lists_what_failed_by_label() {
         "no second report: {failed:#?}"
     );
 
-    let as_json = run(command(
-        &demo,
-        &["site", "generate", "--section", "hero", "--json"],
-    ))
-    .expect(1);
+    let as_json = demo
+        .run(&["site", "generate", "--section", "hero", "--json"])
+        .expect(1);
     let lines = json_lines(&as_json.stdout);
     let last = lines.last().unwrap();
     assert_eq!(last["status"], "failed", "{last:#}");

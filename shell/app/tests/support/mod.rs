@@ -1,7 +1,15 @@
-//! Running the `brain` binary in a clean environment and capturing what it printed.
+//! Test support shared by both tiers (tests/integration, hermetic; tests/e2e, with real
+//! peers): running the `brain` binary in a clean environment and capturing what it printed,
+//! a scaffolded demo brain, `brain mcp` and other children as processes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod demo;
+pub(crate) mod mcp;
+pub(crate) mod process;
+
+pub(crate) use demo::{Demo, json};
 
 /// What one run of `brain` did.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use brain_matrix::testing::{Limits, Person, Seen, Synapse};
 use serde_json::{Value, json};
 
-use crate::site::Demo;
+use crate::support::Demo;
 use crate::support::{brain, edit_config};
 
 const BOT: &str = "@bot:localhost";
@@ -23,18 +23,14 @@ const WAIT: Duration = Duration::from_secs(120);
 /// A demo brain whose content generation takes `delay_ms` per section, one at a time,
 /// with `[matrix]` pointing at `synapse` (anchor: alice).
 fn demo(synapse: &Synapse, delay_ms: u32, edit_interval_ms: u32, extra: &str) -> Demo {
-    let demo = Demo::init();
-    demo.slow_generator(delay_ms);
-    edit_config(&demo.dir, "concurrency = 4", "concurrency = 1");
-    let path = demo.dir.join("brain.toml");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&format!(
-        "\n[matrix]\nhomeserver = \"{}\"\nuser_id = \"{BOT}\"\npassword = \"botpass\"\n\
-         anchor = \"{ALICE}\"\nedit_interval_ms = {edit_interval_ms}\n{extra}",
-        synapse.url
-    ));
-    std::fs::write(&path, text).unwrap();
-    demo
+    Demo::paced(
+        delay_ms,
+        &format!(
+            "\n[matrix]\nhomeserver = \"{}\"\nuser_id = \"{BOT}\"\npassword = \"botpass\"\n\
+             anchor = \"{ALICE}\"\nedit_interval_ms = {edit_interval_ms}\n{extra}",
+            synapse.url
+        ),
+    )
 }
 
 /// `brain matrix` running for a demo brain; killed on drop.
@@ -216,7 +212,9 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
         ],
     )
     .await;
-    let demo = demo(&synapse, 1500, 500, "announce = true\n");
+    // 12.5 s of batch: `!status` sent once a section is done is answered long before the
+    // end, even on a busy machine.
+    let demo = demo(&synapse, 2500, 500, "announce = true\n");
     let _bot = Bot::start(&demo, "bot", "matrix");
     let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
     let carol = Person::login(&synapse, "carol", "carolpass").await.unwrap();
@@ -247,8 +245,8 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
             reply_to(seen, &generate).is_some_and(|o| {
                 edits_of(seen, &o.event_id).iter().any(|e| {
                     let t = e.new_body.as_deref().unwrap_or("");
-                    // Some sections done, some to go (an edit may skip a count).
-                    ["— 1/5", "— 2/5", "— 3/5"].iter().any(|n| t.contains(n))
+                    // Some sections done, most to go (an edit may skip a count).
+                    ["— 1/5", "— 2/5"].iter().any(|n| t.contains(n))
                 })
             })
         })
@@ -350,27 +348,6 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
     assert!(announcement.body.starts_with('⏳'), "{announcement:#?}");
 }
 
-#[test]
-fn a_bad_matrix_section_is_refused_naming_the_key() {
-    let demo = Demo::init();
-    let run = demo.run(&["matrix"]);
-    assert_eq!(run.code, 2, "{run:#?}");
-    assert!(run.stderr.contains("no [matrix] section"), "{run:#?}");
-    let path = demo.dir.join("brain.toml");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(
-        "\n[matrix]\nhomeserver = \"matrix.example.org\"\nuser_id = \"@b:example.org\"\n\
-         password = \"x\"\nanchor = \"@me:example.org\"\n",
-    );
-    std::fs::write(&path, text).unwrap();
-    for command in ["matrix", "start"] {
-        let run = demo.run(&[command]);
-        assert_eq!(run.code, 2, "{run:#?}");
-        let expected = "[matrix] homeserver: \"matrix.example.org\" is not an http(s) URL";
-        assert!(run.stderr.contains(expected), "{run:#?}");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlog() {
     let tmp = tempfile::tempdir().unwrap();
@@ -380,7 +357,7 @@ async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlo
         &[("bot", "botpass"), ("alice", "alicepass")],
     )
     .await;
-    let demo = demo(&synapse, 1200, 500, "");
+    let demo = demo(&synapse, 300, 500, "");
     let bot = Bot::start(&demo, "bot", "matrix");
     let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
     alice.wait_identity(BOT, WAIT).await.unwrap();
@@ -407,7 +384,12 @@ async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlo
     let device = session()["session"]["device_id"].clone();
     assert_eq!(device.as_str(), Some(devices[0].0.as_str()));
 
-    // Stopped while an operation runs: its message still gets a last edit, saying so.
+    // Stopped while an operation runs: its message still gets a last edit, saying so. A
+    // restart with the generator paused 10 minutes a section makes that certain: the bot
+    // is stopped as soon as the progress message is seen, and stopping cuts the pause.
+    bot.stop();
+    edit_config(&demo.dir, "delay_ms = 300", "delay_ms = 600000");
+    let bot = Bot::start(&demo, "bot-paused", "matrix");
     let about = alice.send(&room, "!generate about").await.unwrap();
     alice
         .wait_for("the progress message", WAIT, |seen| {
@@ -418,6 +400,8 @@ async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlo
     bot.stop();
     follow(&alice, &room, &about, "⏸ No more updates here", 500).await;
     let while_down = alice.send(&room, "!build").await.unwrap();
+    // Back to a quick generator: the next start finishes the queued `about` batch too.
+    edit_config(&demo.dir, "delay_ms = 600000", "delay_ms = 300");
     let bot = Bot::start(&demo, "bot-again", "matrix");
     let after = alice.send(&room, "!build").await.unwrap();
     follow(&alice, &room, &after, "✅ Built preview", 500).await;
