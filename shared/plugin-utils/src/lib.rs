@@ -10,6 +10,7 @@
 //!
 #![doc = include_str!("../README.md")]
 
+mod capture;
 mod event;
 mod generate;
 mod human;

@@ -1,5 +1,6 @@
 //! Helpers for testing a plugin without a shell: a [`RecordingContext`] that records what
-//! the plugin enqueues, and [`job_context`] to run a job handler directly.
+//! the plugin enqueues, [`job_context`] to run a job handler directly, and
+//! [`capture_warnings`] to wait for what the code under test logs.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +18,8 @@ use crate::source::{Source, Target};
 use crate::tool::ToolError;
 use crate::{Plugin, PluginError};
 use brain_messaging::{Bus, Subscription};
+
+pub use crate::capture::{Logged, capture_warnings};
 
 /// A [`PluginContext`] that records enqueued jobs and published events instead of running
 /// anything.

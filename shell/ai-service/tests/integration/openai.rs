@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use brain_ai_service::{OpenAiConfig, OpenAiGenerator};
+use brain_plugin_utils::testing::capture_warnings;
 use brain_plugin_utils::{ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -237,13 +238,24 @@ async fn invalid_twice_is_an_invalid_response() {
 
 #[tokio::test]
 async fn timeouts_are_retried_then_unavailable() {
-    let server = Server::start(vec![Reply::Slow(Duration::from_secs(3))]).await;
+    // The server would answer only after a minute: far from what timeouts give.
+    let server = Server::start(vec![Reply::Slow(Duration::from_secs(60))]).await;
     let generator = generator(&server.base_url, Some(KEY), Duration::from_millis(300), 2);
     let started = Instant::now();
-    let error = generator
-        .generate(&request(), &CancellationToken::new())
-        .await
-        .unwrap_err();
+    let error = tokio::time::timeout(
+        Duration::from_secs(30),
+        generator.generate(&request(), &CancellationToken::new()),
+    )
+    .await
+    .expect("the client waited for the slow server instead of timing out")
+    .unwrap_err();
+    // 3 × 0.3 s timeouts and 0.5 + 1 s of back-off; waiting for the server instead would
+    // take at least a minute.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(2300) && elapsed < Duration::from_secs(20),
+        "{elapsed:?}"
+    );
     match &error {
         GenerateError::Unavailable {
             message,
@@ -256,13 +268,12 @@ async fn timeouts_are_retried_then_unavailable() {
         }
         other => panic!("expected retryable Unavailable, got {other:?}"),
     }
+    // The server's task may record the last request after the client gave up on it.
+    let waited = Instant::now();
+    while server.calls() < 3 && waited.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(server.calls(), 3, "one request and two retries");
-    // 3 × 0.3 s timeouts and 0.5 + 1 s of back-off; far below the server's 3 s per request.
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(2300) && elapsed < Duration::from_secs(6),
-        "{elapsed:?}"
-    );
 }
 
 #[tokio::test]
@@ -318,6 +329,7 @@ async fn connection_refused_is_retryable() {
 
 #[tokio::test]
 async fn cancellation_interrupts_the_back_off() {
+    let (_capture, mut warnings) = capture_warnings();
     let server = Server::start(vec![Reply::Raw {
         status: 503,
         headers: vec![("Retry-After".into(), "30".into())],
@@ -327,14 +339,28 @@ async fn cancellation_interrupts_the_back_off() {
     let generator = default_generator(&server);
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        trigger.cancel();
+    // Cancel once the client is in its back-off: it logs the retry and then, awaiting
+    // nothing else, starts its wait, before this task (on the same thread) runs again.
+    let retry = tokio::spawn(async move {
+        loop {
+            let warning = warnings.recv().await.unwrap();
+            if warning.field("retry").is_some() {
+                trigger.cancel();
+                return warning;
+            }
+        }
     });
     let started = Instant::now();
     let error = generator.generate(&request(), &cancel).await.unwrap_err();
     assert_eq!(error, GenerateError::Cancelled);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let retry = retry.await.unwrap();
+    // The wait it was in: the server's Retry-After, far longer than the test took.
+    assert_eq!(
+        (retry.field("retry"), retry.field("wait_ms")),
+        (Some("1"), Some("30000")),
+        "{retry:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(server.calls(), 1);
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use brain_job_queue::{NewBatch, NewJob, Queue};
+use brain_job_queue::{NewBatch, NewJob, Queue, WorkerConfig};
 use brain_plugin_utils::{Bus, JobStatus, Source};
 use serde_json::json;
 
@@ -12,12 +12,19 @@ use crate::support::*;
 
 const ROLE: &str = "crash";
 const JOBS: usize = 20;
+/// Items the child completes; it hangs in every later one.
+const DONE_BY_CHILD: usize = 4;
 
-/// Takes about 150 ms per job.
-fn slow() -> Func {
+/// The child's handler: the first items return at once, every later one never returns
+/// (ignoring cancellation), so when the child is killed exactly its two slots' worth of
+/// items are running, whatever the speed of the machine. Jobs are claimed in order, so
+/// those are the two items after the completed ones.
+fn hangs_after_the_first_items() -> Func {
     func(|input, _ctx| async move {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        Ok(input)
+        if input.as_u64().is_some_and(|i| i < DONE_BY_CHILD as u64) {
+            return Ok(input);
+        }
+        std::future::pending().await
     })
 }
 
@@ -28,50 +35,60 @@ async fn child_entry() {
         return;
     }
     let queue = Queue::open(child_db(), fast_config(), Bus::new()).unwrap();
-    queue.register("test:slow", slow()).unwrap();
-    let pool = queue.start_workers(workers(2)).await.unwrap();
+    queue
+        .register("test:item", hangs_after_the_first_items())
+        .unwrap();
+    // A long lease: however long this process stalls, its own sweep does not hand its
+    // running jobs back to the queue before the kill; the parent's pool recovers them from
+    // the dead process at once.
+    let pool = queue
+        .start_workers(WorkerConfig {
+            lease: Duration::from_secs(120),
+            ..workers(2)
+        })
+        .await
+        .unwrap();
     println!("CHILD started pid={}", std::process::id());
     // The parent kills this process; should the parent die first, give up in a minute.
     tokio::time::sleep(Duration::from_secs(60)).await;
     pool.shutdown(Duration::from_secs(1)).await;
 }
 
-/// Whether the batch has at least 4 completed jobs and one that started under 75 ms ago.
-async fn fresh_job_running(queue: &Queue, batch: &str, ids: &[String]) -> bool {
-    let state = queue.status(batch).await.unwrap();
-    if state.event.batch.unwrap().completed < 4 {
-        return false;
-    }
-    let now = now_ms();
+/// Whether the child has completed its items and holds two others (the state it can only
+/// leave by being killed).
+async fn child_stuck(queue: &Queue, ids: &[String]) -> bool {
+    let (mut completed, mut running) = (0, 0);
     for id in ids {
-        let record = queue.job(id).await.unwrap().unwrap();
-        if record.status == JobStatus::Processing && record.started_at.is_some_and(|s| now - s < 75)
-        {
-            return true;
+        match queue.job(id).await.unwrap().unwrap().status {
+            JobStatus::Completed => completed += 1,
+            JobStatus::Processing => running += 1,
+            _ => {}
         }
     }
-    false
+    completed == DONE_BY_CHILD && running == 2
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_process_loses_no_job() {
     let t = TestQueue::with_config(fast_config());
-    t.queue.register("test:slow", slow()).unwrap();
+    t.queue
+        .register("test:item", func(|input, _ctx| async move { Ok(input) }))
+        .unwrap();
     let mut batch = NewBatch::new(Source::cli()).label("Surviving");
     for i in 0..JOBS {
-        batch = batch.job(NewJob::new("test:slow", json!(i)).label(format!("item-{i}")));
+        batch = batch.job(NewJob::new("test:item", json!(i)).label(format!("item-{i}")));
     }
     let b = t.queue.enqueue_batch(batch).await.unwrap();
 
     let mut child = spawn_child("crash::child_entry", ROLE, &t.path(), &[]);
-    // Kill it once a few jobs are done and one has just started (so that one is surely
-    // still running when the signal lands).
-    within("the child to complete 4 jobs and start another", async {
+    // Kill it once it has completed its items and hangs in two others: those are surely
+    // still running when the signal lands.
+    within("the child to complete 4 jobs and hang in 2", async {
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!("the child exited early with {status}");
             }
-            if fresh_job_running(&t.queue, &b.id, &b.job_ids).await {
+            if child_stuck(&t.queue, &b.job_ids).await {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -96,12 +113,13 @@ async fn a_killed_worker_process_loses_no_job() {
             other => panic!("job {id} is {other} after the kill"),
         }
     }
-    assert!(done_by_child >= 4, "{done_by_child}");
-    assert!(
-        !running_at_kill.is_empty(),
-        "no job was running at the kill"
-    );
-    assert!(running_at_kill.len() <= 2, "{running_at_kill:?}");
+    assert_eq!(done_by_child, DONE_BY_CHILD);
+    // Claimed in order: the two items after the completed ones.
+    let expected: BTreeSet<String> = b.job_ids[DONE_BY_CHILD..DONE_BY_CHILD + 2]
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(running_at_kill, expected);
 
     let pool = t.queue.start_workers(workers(2)).await.unwrap();
     let state = wait_for("the batch to finish", || async {

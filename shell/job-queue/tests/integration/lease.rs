@@ -2,12 +2,13 @@
 //! that stops renewing its lease loses the job to another, and its late result is fenced
 //! off by the lease token.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use brain_job_queue::{NewJob, WorkerConfig};
 use brain_plugin_utils::{Event, JobStatus};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::support::*;
 
@@ -19,14 +20,19 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
 
     let (a_started_tx, mut a_started) = mpsc::unbounded_channel();
     let (a_returned_tx, mut a_returned) = mpsc::unbounded_channel();
+    // A returns only when the test lets it, after B has completed the job: however slow
+    // the machine, A's result is late.
+    let release_a = Arc::new(watch::Sender::new(false));
+    let release = release_a.clone();
     a.register(
         "test:takeover",
         func(move |_input, ctx| {
             let (started, returned) = (a_started_tx.clone(), a_returned_tx.clone());
+            let mut released = release.subscribe();
             async move {
                 let _ = started.send(ctx.attempt());
                 // Ignores cancellation: a worker that hangs.
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                let _ = released.wait_for(|r| *r).await;
                 let _ = returned.send(());
                 Ok(json!("A"))
             }
@@ -50,12 +56,12 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
     let mut a_events = a.bus().subscribe_all();
     let mut b_events = b.bus().subscribe_all();
 
-    // A's heartbeat would come only after 10 s, so its 400 ms lease lapses.
+    // A never renews (its heartbeat would come after an hour), so its 400 ms lease lapses.
     let pool_a = a
         .start_workers(WorkerConfig {
             concurrency: 1,
             lease: Duration::from_millis(400),
-            heartbeat: Some(Duration::from_secs(10)),
+            heartbeat: Some(Duration::from_secs(3600)),
             job_types: None,
         })
         .await
@@ -66,10 +72,12 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
         .unwrap();
     assert_eq!(within("A to start", a_started.recv()).await, Some(1));
 
+    // B sweeps for expired leases every 100 ms; its own lease is long, so a stall here
+    // cannot hand B's run back to the queue.
     let pool_b = b
         .start_workers(WorkerConfig {
             concurrency: 1,
-            lease: Duration::from_millis(400),
+            lease: Duration::from_secs(30),
             heartbeat: Some(Duration::from_millis(100)),
             job_types: None,
         })
@@ -84,7 +92,13 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
     assert_eq!(done.status, JobStatus::Completed);
     assert_eq!(done.result, Some(json!("B")));
 
-    // A finishes late; once its pool has drained, its outcome has been sent to the store.
+    // B is done and A still runs; now A finishes late. Once A's pool has drained, its
+    // outcome has been sent to the store.
+    assert!(
+        a_returned.try_recv().is_err(),
+        "A returned before B finished"
+    );
+    release_a.send_replace(true);
     within("A's handler to return", a_returned.recv())
         .await
         .unwrap();

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain_job_queue::{NewJob, ShutdownReport, WorkerConfig};
+use brain_plugin_utils::testing::capture_warnings;
 use brain_plugin_utils::{Event, JobStatus, Update};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::support::*;
 
@@ -113,36 +114,47 @@ async fn a_job_finishing_within_the_timeout_completes() {
 /// A released job picked up again by a new pool on the same handle while its first,
 /// stubborn run is still going: when that stale run finally returns, it must not disturb
 /// the new run (its lease, its progress events).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///
+/// Every step waits for what it needs: the stale run returns only once the new run is
+/// going, and the new run reports progress and returns only once the stale run's
+/// bookkeeping is over. A current-thread runtime makes that point observable: the pool
+/// logs that it discards the stale result and then, without awaiting anything, settles the
+/// stale run's slot and monitor entry — all before the test's task runs again.
+#[tokio::test]
 async fn a_stale_run_returning_late_does_not_disturb_the_new_run() {
+    let (_capture, mut warnings) = capture_warnings();
     let t = TestQueue::new();
     let (tx, mut started) = mpsc::unbounded_channel();
-    let first_done = Arc::new(tokio::sync::watch::Sender::new(false));
+    // Gates the test opens: the first run's return, the second run's progress report, and
+    // the second run's return.
+    let gates: Arc<[watch::Sender<bool>; 3]> = Arc::new(Default::default());
     let runs: Log<u32> = Log::default();
     let r = runs.clone();
+    let g = gates.clone();
     t.queue
         .register(
             "test:stubborn",
             func(move |_input, ctx| {
-                let (r, tx, first_done) = (r.clone(), tx.clone(), first_done.clone());
+                let (r, tx, g) = (r.clone(), tx.clone(), g.clone());
                 async move {
                     r.push(ctx.attempt());
                     let _ = tx.send(());
+                    let open = |gate: &watch::Sender<bool>| {
+                        let mut gate = gate.subscribe();
+                        async move {
+                            let _ = gate.wait_for(|open| *open).await;
+                        }
+                    };
                     match r.len() {
                         1 => {
                             // Ignores cancellation; returns while the second run is going.
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            first_done.send_replace(true);
+                            open(&g[0]).await;
                             Ok(json!("first run"))
                         }
                         2 => {
-                            let mut done = first_done.subscribe();
-                            let _ = within("the first run to return", done.wait_for(|d| *d)).await;
-                            // Well past the point where the first run's bookkeeping ran,
-                            // and longer than a lease: only heartbeats keep this run's lease.
-                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            open(&g[1]).await;
                             ctx.report_progress(1, 2, "second half");
-                            tokio::time::sleep(Duration::from_millis(900)).await;
+                            open(&g[2]).await;
                             Ok(json!("second run"))
                         }
                         _ => Ok(json!("a third run")),
@@ -151,8 +163,11 @@ async fn a_stale_run_returning_late_does_not_disturb_the_new_run() {
             }),
         )
         .unwrap();
+    // A long lease, so only a missing heartbeat (not a slow machine) could lose it; the
+    // test checks below that heartbeats still renew it.
     let config = WorkerConfig {
-        lease: Duration::from_millis(400),
+        lease: Duration::from_secs(60),
+        heartbeat: Some(Duration::from_millis(50)),
         ..workers(1)
     };
     let pool = t.queue.start_workers(config.clone()).await.unwrap();
@@ -164,6 +179,7 @@ async fn a_stale_run_returning_late_does_not_disturb_the_new_run() {
     within("the first run to start", started.recv())
         .await
         .unwrap();
+    // The first run waits on its gate, so it is surely still running at the timeout.
     let report = pool.shutdown(Duration::from_millis(100)).await;
     assert_eq!(report.released, 1);
 
@@ -172,6 +188,34 @@ async fn a_stale_run_returning_late_does_not_disturb_the_new_run() {
     within("the second run to start", started.recv())
         .await
         .unwrap();
+    assert_eq!(runs.items(), vec![1, 1]);
+
+    // The stale run returns; wait until the pool has discarded its result (and so, see
+    // above, finished with it).
+    gates[0].send_replace(true);
+    within("the stale result to be discarded", async {
+        loop {
+            let warning = warnings.recv().await.unwrap();
+            if warning.field("job") == Some(e.id.as_str()) && warning.message.contains("discarded")
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    // The new run's lease is still renewed: a heartbeat after that point extends it.
+    let record = t.queue.job(&e.id).await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Processing, "{record:?}");
+    let before = record.lease_expires_at.unwrap();
+    wait_for("a heartbeat to renew the new run's lease", || async {
+        let record = t.queue.job(&e.id).await.unwrap().unwrap();
+        assert_eq!(record.status, JobStatus::Processing, "{record:?}");
+        (record.lease_expires_at.unwrap() > before).then_some(())
+    })
+    .await;
+
+    // Its progress still reaches the bus.
+    gates[1].send_replace(true);
     let progress = next_event(&mut sub, |ev| {
         ev.id == e.id && (ev.update == Update::Progress || ev.status.is_finished())
     })
@@ -181,6 +225,7 @@ async fn a_stale_run_returning_late_does_not_disturb_the_new_run() {
         (Update::Progress, Some("second half")),
         "{progress:?}"
     );
+    gates[2].send_replace(true);
     let record = finished(&t.queue, &e.id).await;
     assert_eq!(record.status, JobStatus::Completed);
     assert_eq!(
