@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_utils::{AsyncToolResponse, Caller, ToolContext};
+use brain_plugin_utils::{
+    AsyncToolResponse, Caller, START_A_WORKER, ToolContext, WAITING_FOR_WORKER,
+};
 use serde_json::Value;
 
 pub use output::Mode;
@@ -37,15 +39,20 @@ pub enum Outcome {
     Detached,
     /// Ctrl-C with nobody else to do the work: it was cancelled.
     Cancelled,
+    /// SIGTERM (a supervisor, a closing session): we stopped; the work went back to the
+    /// queue unfinished, for the next worker.
+    Terminated,
 }
 
 impl Outcome {
-    /// The process exit code: 0, 1, or 130 (interrupted, as shells report Ctrl-C).
+    /// The process exit code: 0, 1, 130 (interrupted, as shells report Ctrl-C) or 143
+    /// (terminated, as shells report SIGTERM).
     pub fn exit_code(self) -> u8 {
         match self {
             Outcome::Succeeded => 0,
             Outcome::Failed => 1,
             Outcome::Detached | Outcome::Cancelled => 130,
+            Outcome::Terminated => 143,
         }
     }
 }
@@ -140,6 +147,11 @@ async fn attach(
         .await
         .with_context(|| format!("cannot follow {id}"))?;
     let mut renderer = Renderer::new(mode);
+    if let Ok(state) = queue.status(id).await
+        && state.status_entry().waiting_for_worker
+    {
+        renderer.note(&format!("{id} is {WAITING_FOR_WORKER}: {START_A_WORKER}."));
+    }
     let mut cancelling = false;
     loop {
         tokio::select! {
@@ -168,7 +180,17 @@ async fn attach(
                     Outcome::Failed
                 });
             }
-            () = interrupts.next() => {
+            signal = interrupts.next() => {
+                if signal == Signal::Terminate {
+                    // Not the person at the keyboard: stop, and leave the work to a worker.
+                    // The shell's shutdown puts what ran here back in the queue.
+                    renderer.abandon();
+                    renderer.note(&format!(
+                        "Terminated: {id} stays queued, unfinished; `brain start` finishes it \
+                         (follow it with `brain jobs watch {id}`)."
+                    ));
+                    return Ok(Outcome::Terminated);
+                }
                 if cancelling {
                     // A second Ctrl-C: stop waiting for the cancellation to finish.
                     renderer.abandon();
@@ -210,6 +232,25 @@ fn other_workers(shell: &Shell) -> Vec<u32> {
     }
 }
 
+/// Which stop signal arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// Ctrl-C: the person wants this operation to stop.
+    Interrupt,
+    /// SIGTERM: the process is asked to end; the operation is left for a worker.
+    Terminate,
+}
+
+impl Signal {
+    /// What a shell reports for a process ended by this signal.
+    fn exit_code(self) -> u8 {
+        match self {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+}
+
 /// Ctrl-C (SIGINT) and SIGTERM, registered when created.
 struct Interrupts {
     #[cfg(unix)]
@@ -234,12 +275,12 @@ impl Interrupts {
         }
     }
 
-    async fn next(&mut self) {
+    async fn next(&mut self) -> Signal {
         #[cfg(unix)]
         {
             tokio::select! {
-                _ = self.interrupt.recv() => {}
-                _ = self.terminate.recv() => {}
+                _ = self.interrupt.recv() => Signal::Interrupt,
+                _ = self.terminate.recv() => Signal::Terminate,
             }
         }
         #[cfg(not(unix))]
@@ -247,6 +288,7 @@ impl Interrupts {
             if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;
             }
+            Signal::Interrupt
         }
     }
 }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use brain_plugin_utils::{
-    AsyncToolResponse, ItemError, JobProgressEvent, JobStatus, JobStatusEntry, JobStatusResponse,
-    format_short,
+    AsyncToolResponse, ItemError, JobKind, JobProgressEvent, JobStatus, JobStatusEntry,
+    JobStatusResponse, WAITING_FOR_WORKER, format_short,
 };
 
 /// Whether a state is the last one of its operation.
@@ -41,8 +41,8 @@ pub fn progress_line(event: &JobProgressEvent) -> String {
 /// The progress message before any event arrived: what the tool said it started.
 pub fn started_line(started: &AsyncToolResponse) -> String {
     let mut line = format!("⏳ {}", started.message);
-    if let Some(duration) = &started.estimated_duration {
-        line.push_str(&format!(" — about {duration}"));
+    if let Some(about) = started.about_duration() {
+        line.push_str(&format!(" — {about}"));
     }
     // The id, for `!status <id>` and `!cancel <id>`.
     line.push_str(&format!(" · `{}`", started.job_id));
@@ -103,8 +103,14 @@ fn took(ms: u64) -> String {
 /// `!status <id>`'s answer in Markdown: the status fields of the plan.
 pub fn status_markdown(id: &str, entry: &JobStatusEntry) -> String {
     let label = entry.label.as_deref().unwrap_or(id);
-    let mut lines = vec![format!("**{label}** (`{id}`): {}", entry.status)];
-    if let Some(p) = entry.progress {
+    let status = if entry.waiting_for_worker {
+        WAITING_FOR_WORKER.to_owned()
+    } else {
+        entry.status.to_string()
+    };
+    let mut lines = vec![format!("**{label}** (`{id}`): {status}")];
+    let cancelled_batch = entry.status == JobStatus::Cancelled && entry.kind == JobKind::Batch;
+    if let Some(p) = entry.progress.filter(|_| !cancelled_batch) {
         lines.push(format!(
             "- Progress: {}/{} ({}%)",
             p.current, p.total, p.percentage
@@ -118,9 +124,6 @@ pub fn status_markdown(id: &str, entry: &JobStatusEntry) -> String {
     }
     if let Some(check) = &entry.check_again_in {
         lines.push(format!("- Check again in: {check}"));
-    }
-    if !entry.worker_running && !entry.status.is_finished() {
-        lines.push("- No brain process is running workers for it".to_owned());
     }
     for error in entry.errors.iter().take(5) {
         lines.push(format!(
@@ -286,6 +289,7 @@ mod tests {
             check_again_in_ms: Some(10_000),
             message: String::new(),
             worker_running: true,
+            waiting_for_worker: false,
             result: None,
             errors: vec![],
         };
@@ -299,6 +303,56 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} in {text}");
         }
+
+        // Nothing runs it: said so, with no estimate and no countdown.
+        let waiting = JobStatusEntry {
+            waiting_for_worker: true,
+            worker_running: false,
+            estimated_completion: None,
+            estimated_completion_ms: None,
+            check_again_in: Some(brain_plugin_utils::START_A_WORKER.into()),
+            check_again_in_ms: None,
+            ..entry.clone()
+        };
+        let text = status_markdown("batch_1", &waiting);
+        assert!(text.contains("(`batch_1`): waiting for a worker"), "{text}");
+        assert!(!text.contains("Estimated completion"), "{text}");
+        assert!(text.contains("brain start"), "{text}");
+
+        // A batch cancelled before anything ran: no "10/10".
+        let cancelled = JobStatusEntry {
+            status: JobStatus::Cancelled,
+            progress: Some(Progress::new(10, 10)),
+            message: "Generating content: cancelled — 0 of 10 done".into(),
+            ..entry
+        };
+        let text = status_markdown("batch_1", &cancelled);
+        assert!(!text.contains("10/10"), "{text}");
+        assert!(text.contains("0 of 10 done"), "{text}");
+    }
+
+    #[test]
+    fn the_started_line_says_about_once() {
+        let started = AsyncToolResponse {
+            success: true,
+            job_id: "batch_1".into(),
+            kind: JobKind::Batch,
+            status: brain_plugin_utils::StartStatus::Started,
+            estimated_duration: Some("about 16 seconds".into()),
+            check_status_in: None,
+            message: "Generating 5 sections".into(),
+            estimated_duration_ms: None,
+            check_status_in_ms: None,
+        };
+        assert_eq!(
+            started_line(&started),
+            "⏳ Generating 5 sections — about 16 seconds · `batch_1`"
+        );
+        let range = AsyncToolResponse {
+            estimated_duration: Some("10-30 seconds".into()),
+            ..started
+        };
+        assert!(started_line(&range).contains(" — about 10-30 seconds · "));
     }
 
     #[test]

@@ -277,6 +277,9 @@ pub(crate) async fn follow(
         }
     }
     let entry = shell.job_status(&id).await.unwrap_or(entry);
+    // The last notification shows the final count, so a client's bar ends where the work
+    // did (the rate limit yields to that once).
+    notifier.send(&entry).await;
     finished_result(&id, &entry)
 }
 
@@ -302,6 +305,7 @@ mod tests {
             check_again_in_ms: None,
             message: "Generating content".into(),
             worker_running: true,
+            waiting_for_worker: false,
             result: None,
             errors: vec![],
         }

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::response::ItemError;
-use crate::response::{JobKind, JobStatus, JobStatusEntry, Progress, ProgressNotification};
+use crate::response::{
+    JobKind, JobStatus, JobStatusEntry, Progress, ProgressNotification, START_A_WORKER,
+};
 use crate::source::{Source, Target};
 use brain_messaging::{BusEvent, Delivery};
 
@@ -138,8 +140,23 @@ impl JobProgressEvent {
 
     /// The status tool's entry for this state. `worker_running` says whether any process
     /// runs workers; `created_at` comes from the store because events do not carry it.
+    ///
+    /// Unfinished work that no process runs is `waiting_for_worker`: its ETA would be a
+    /// countdown to nothing, so there is none, and `check_again_in` says to start a worker.
     pub fn status_entry(&self, created_at: DateTime<Utc>, worker_running: bool) -> JobStatusEntry {
         let finished = self.status.is_finished();
+        let waiting = !finished && !worker_running;
+        let timing = if waiting {
+            Timing {
+                estimated_completion: None,
+                estimated_completion_ms: None,
+                check_again_in: Some(START_A_WORKER.to_owned()),
+                check_again_in_ms: None,
+                ..self.timing.clone()
+            }
+        } else {
+            self.timing.clone()
+        };
         JobStatusEntry {
             status: self.status,
             kind: self.kind,
@@ -149,13 +166,14 @@ impl JobProgressEvent {
             started_at: self.timing.started_at,
             finished_at: None,
             elapsed_ms: self.timing.started_at.map(|_| self.timing.elapsed_ms),
-            estimated_completion: self.timing.estimated_completion.clone(),
-            estimated_completion_ms: self.timing.estimated_completion_ms,
+            estimated_completion: timing.estimated_completion,
+            estimated_completion_ms: timing.estimated_completion_ms,
             current_operation: self.current_operation().map(str::to_owned),
-            check_again_in: self.timing.check_again_in.clone(),
-            check_again_in_ms: self.timing.check_again_in_ms,
+            check_again_in: timing.check_again_in,
+            check_again_in_ms: timing.check_again_in_ms,
             message: self.message.clone().unwrap_or_default(),
             worker_running,
+            waiting_for_worker: waiting,
             result: if finished { self.result.clone() } else { None },
             errors: if finished { self.errors() } else { Vec::new() },
         }
@@ -203,5 +221,71 @@ impl BusEvent for Event {
             },
             Event::Plugin(_) => Delivery::Always { supersedes: None },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(status: JobStatus) -> JobProgressEvent {
+        JobProgressEvent {
+            id: "batch_1".into(),
+            kind: JobKind::Batch,
+            status,
+            update: Update::Lifecycle,
+            observed_at: Utc::now(),
+            source: Source::cli(),
+            label: Some("Generating content".into()),
+            progress: Some(Progress::new(4, 6)),
+            message: Some("Generating content".into()),
+            timing: Timing {
+                started_at: Some(Utc::now()),
+                elapsed_ms: 8_000,
+                estimated_completion: Some("10 seconds".into()),
+                estimated_completion_ms: Some(10_000),
+                check_again_in: Some("5 seconds".into()),
+                check_again_in_ms: Some(5_000),
+            },
+            batch: None,
+            job: None,
+            result: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn unfinished_work_no_worker_runs_has_no_countdown() {
+        let entry = batch(JobStatus::Processing).status_entry(Utc::now(), false);
+        assert!(entry.waiting_for_worker);
+        assert_eq!(entry.estimated_completion, None);
+        assert_eq!(entry.estimated_completion_ms, None);
+        assert_eq!(entry.check_again_in_ms, None);
+        assert_eq!(entry.check_again_in.as_deref(), Some(START_A_WORKER));
+        let line = entry.describe("batch_1");
+        assert_eq!(
+            line,
+            format!(
+                "batch_1 waiting for a worker 4/6 (66%) · Generating content · {START_A_WORKER}"
+            )
+        );
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["waitingForWorker"], true);
+        assert!(json.get("estimatedCompletion").is_none(), "{json}");
+
+        // With a worker: the estimates as they are.
+        let entry = batch(JobStatus::Processing).status_entry(Utc::now(), true);
+        assert!(!entry.waiting_for_worker);
+        assert_eq!(entry.estimated_completion_ms, Some(10_000));
+        assert!(
+            entry
+                .describe("batch_1")
+                .contains("~10 s left · check again in 5 seconds")
+        );
+
+        // Finished work waits for nothing, whoever runs workers.
+        let entry = batch(JobStatus::Completed).status_entry(Utc::now(), false);
+        assert!(!entry.waiting_for_worker);
+        assert!(entry.describe("batch_1").starts_with("batch_1 completed"));
     }
 }

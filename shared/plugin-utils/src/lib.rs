@@ -45,7 +45,7 @@ pub use plugin::{
 pub use request::{NewBatch, NewJob};
 pub use response::{
     AsyncToolResponse, DurationRangeMs, JobKind, JobStatus, JobStatusEntry, JobStatusResponse,
-    Progress, ProgressNotification, StartStatus,
+    Progress, ProgressNotification, START_A_WORKER, StartStatus, WAITING_FOR_WORKER,
 };
 pub use source::{InvalidSource, Source, Target};
 pub use tool::{

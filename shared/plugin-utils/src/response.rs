@@ -166,8 +166,13 @@ pub struct JobStatusEntry {
     pub check_again_in_ms: Option<u64>,
     /// One line a person or model can read: what happens now, or what happened.
     pub message: String,
-    /// False when the job waits and no process runs workers for it.
+    /// Whether any process runs workers for this kind of work now.
     pub worker_running: bool,
+    /// Unfinished, and no live process anywhere runs workers for it: nothing will happen
+    /// until one starts. Such an entry has no ETA, and its `checkAgainIn` says to start a
+    /// worker instead of counting down.
+    #[serde(default)]
+    pub waiting_for_worker: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -179,14 +184,23 @@ impl JobStatusEntry {
     /// 3/10 (30%) · Generating landing:features · ~25 s left · check again in 30 seconds",
     /// plus a line per failed item. Estimates are left out once it has finished.
     pub fn describe(&self, id: &str) -> String {
-        let mut line = format!("{id} {}", self.status);
-        if let Some(p) = self.progress {
+        let mut line = if self.waiting_for_worker {
+            format!("{id} {WAITING_FOR_WORKER}")
+        } else {
+            format!("{id} {}", self.status)
+        };
+        // A cancelled batch's count includes its cancelled items ("5/5 (100%)" for one
+        // cancelled before anything ran): its message says how many were done instead.
+        let cancelled_batch = self.status == JobStatus::Cancelled && self.kind == JobKind::Batch;
+        if let Some(p) = self.progress.filter(|_| !cancelled_batch) {
             line.push_str(&format!(" {}/{} ({}%)", p.current, p.total, p.percentage));
         }
         if !self.message.is_empty() {
             line.push_str(&format!(" · {}", self.message));
         }
-        if !self.status.is_finished() {
+        if self.waiting_for_worker {
+            line.push_str(&format!(" · {START_A_WORKER}"));
+        } else if !self.status.is_finished() {
             if let Some(ms) = self.estimated_completion_ms {
                 let left = crate::human::format_short(std::time::Duration::from_millis(ms));
                 line.push_str(&format!(" · ~{left} left"));
@@ -202,6 +216,13 @@ impl JobStatusEntry {
         line
     }
 }
+
+/// How every interface names unfinished work that no live process runs.
+pub const WAITING_FOR_WORKER: &str = "waiting for a worker";
+
+/// What to do about it: `checkAgainIn` of such work, instead of a countdown.
+pub const START_A_WORKER: &str =
+    "no brain process runs workers: start one (`brain start`), then check again";
 
 /// The status tool's answer: entries keyed by job or batch id.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -292,6 +313,7 @@ mod tests {
             check_again_in_ms: Some(15_000),
             message: "3/10 · Generating landing:features · ~30 s left".into(),
             worker_running: true,
+            waiting_for_worker: false,
             result: None,
             errors: vec![],
         };
@@ -311,6 +333,7 @@ mod tests {
             check_again_in_ms: None,
             message: "failed after 3 attempts: generator timed out".into(),
             worker_running: true,
+            waiting_for_worker: false,
             result: None,
             errors: vec![ItemError {
                 job_id: "job_x".into(),

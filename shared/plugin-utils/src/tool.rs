@@ -76,6 +76,17 @@ impl ToolResult {
 }
 
 impl AsyncToolResponse {
+    /// The estimated duration as said after a comma or a dash: "about 10-30 seconds",
+    /// "about 30 seconds" (a range whose ends read the same already says "about").
+    pub fn about_duration(&self) -> Option<String> {
+        let duration = self.estimated_duration.as_deref()?;
+        Some(if duration.starts_with("about ") {
+            duration.to_owned()
+        } else {
+            format!("about {duration}")
+        })
+    }
+
     /// "Started batch batch_…: generating 10 sections, about 30-60 seconds. Check status in
     /// 30 seconds with the status tool."
     pub fn human_text(&self) -> String {
@@ -92,14 +103,8 @@ impl AsyncToolResponse {
             self.job_id,
             lowercase_first(&self.message)
         );
-        if let Some(duration) = &self.estimated_duration {
-            // A range whose ends read the same already says "about 30 seconds".
-            let about = if duration.starts_with("about ") {
-                ""
-            } else {
-                "about "
-            };
-            text.push_str(&format!(", {about}{duration}"));
+        if let Some(about) = self.about_duration() {
+            text.push_str(&format!(", {about}"));
         }
         text.push('.');
         if let Some(check) = &self.check_status_in {

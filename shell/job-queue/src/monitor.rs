@@ -321,8 +321,9 @@ pub(crate) fn batch_event(
             .unwrap_or_else(|| format!("{what}: {finished}/{}", row.total)),
         JobStatus::Completed => format!("{what}: all {} items completed in {took}", row.total),
         JobStatus::Failed => format!("{what}: {} of {} items failed", row.failed, row.total),
+        // Not "n/n": the progress count includes the cancelled items.
         JobStatus::Cancelled => format!(
-            "{what}: cancelled after {} of {} items completed",
+            "{what}: cancelled — {} of {} done",
             row.completed, row.total
         ),
     };

@@ -23,7 +23,7 @@ use crate::error::{QueueError, Result};
 use crate::monitor::MonitorMsg;
 use crate::queue::{Queue, RunningJob};
 use crate::store::{Claimed, Cmd, Outcome, ProgressRow, WorkerRow};
-use crate::util::{host_name, now_ms, pid_alive, random_i64, random_id};
+use crate::util::{host_name, now_ms, random_i64, random_id};
 use crate::wake;
 
 /// Settings of a worker pool.
@@ -568,7 +568,7 @@ impl PoolInner {
         let dead = tokio::task::spawn_blocking(move || {
             reader.all_workers().map(|rows| {
                 rows.into_iter()
-                    .filter(|w| w.id != me && w.host == host && pid_alive(w.pid) == Some(false))
+                    .filter(|w| w.id != me && w.known_dead(&host))
                     .map(|w| w.id)
                     .collect::<Vec<_>>()
             })

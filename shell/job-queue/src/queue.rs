@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use brain_plugin_utils::{
     AsyncToolResponse, Bus, DurationRangeMs, DynJobHandler, Event, JobHandler, JobKind,
-    JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob, ProgressCell, StartStatus,
-    Subscription, Update, erase_handler, format_duration,
+    JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob, ProgressCell, START_A_WORKER,
+    StartStatus, Subscription, Update, WAITING_FOR_WORKER, erase_handler, format_duration,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -27,7 +27,7 @@ use crate::store::{
     BatchRow, Cmd, InsertBatch, InsertJob, JobHead, JobRecord, ListFilter, Reader, WorkerRow,
     Writer,
 };
-use crate::util::{now_ms, random_id, to_datetime};
+use crate::util::{host_name, now_ms, random_id, to_datetime};
 use crate::{schema, wake};
 
 /// Settings of a queue.
@@ -70,11 +70,13 @@ pub struct Enqueued {
 
 impl Enqueued {
     /// The plan's immediate answer for a slow tool.
+    /// Without a worker anywhere it is `queued` and says so, with no time to check back:
+    /// nothing happens until a worker starts.
     pub fn response(&self, message: impl Into<String>) -> AsyncToolResponse {
-        let check = self.estimate.check_in();
+        let check = self.worker_running.then(|| self.estimate.check_in());
         let mut message = message.into();
         if !self.worker_running {
-            message.push_str(" (queued: no worker is running; start one with `brain start`)");
+            message.push_str(&format!(" ({WAITING_FOR_WORKER}: {START_A_WORKER})"));
         }
         AsyncToolResponse {
             success: true,
@@ -86,13 +88,13 @@ impl Enqueued {
                 StartStatus::Queued
             },
             estimated_duration: Some(self.estimate.human_range()),
-            check_status_in: Some(format_duration(check)),
+            check_status_in: check.map(format_duration),
             message,
             estimated_duration_ms: Some(DurationRangeMs {
                 min: estimate::millis(self.estimate.min),
                 max: estimate::millis(self.estimate.max),
             }),
-            check_status_in_ms: Some(estimate::millis(check)),
+            check_status_in_ms: check.map(estimate::millis),
         }
     }
 }
@@ -113,9 +115,6 @@ impl JobState {
             .event
             .status_entry(self.created_at, self.worker_running);
         entry.finished_at = self.finished_at;
-        if entry.status == JobStatus::Pending && !self.worker_running {
-            entry.message = format!("{} — queued, but no worker is running", entry.message);
-        }
         entry
     }
 }
@@ -560,7 +559,9 @@ impl Queue {
         }
     }
 
-    /// Live workers of every process, refreshed at most every two seconds.
+    /// Live workers of every process, refreshed at most every two seconds. A row whose
+    /// process is gone from this host does not count, even while its lease lasts: work it
+    /// left is waiting for a worker, not running.
     fn peers(&self) -> Vec<WorkerRow> {
         let mut cache = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
         if cache
@@ -568,7 +569,11 @@ impl Queue {
             .is_none_or(|at| at.elapsed() > Duration::from_secs(2))
         {
             match self.inner.reader.live_workers(now_ms()) {
-                Ok(rows) => *cache = (Some(Instant::now()), rows),
+                Ok(mut rows) => {
+                    let host = host_name();
+                    rows.retain(|w| !w.known_dead(&host));
+                    *cache = (Some(Instant::now()), rows);
+                }
                 Err(error) => tracing::warn!(%error, "could not list workers"),
             }
         }
@@ -611,11 +616,13 @@ impl Queue {
 
     /// Processes running workers on this database.
     pub fn workers(&self) -> Result<Vec<WorkerInfo>> {
+        let host = host_name();
         Ok(self
             .inner
             .reader
             .live_workers(now_ms())?
             .into_iter()
+            .filter(|w| !w.known_dead(&host))
             .map(|w| WorkerInfo {
                 id: w.id,
                 pid: w.pid,

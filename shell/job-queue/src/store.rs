@@ -194,6 +194,14 @@ pub(crate) struct WorkerRow {
     pub(crate) wake_port: Option<u16>,
 }
 
+impl WorkerRow {
+    /// Whether this row's process is known to be gone: it ran on `this_host` and its pid
+    /// no longer exists. Elsewhere only the lease can tell.
+    pub(crate) fn known_dead(&self, this_host: &str) -> bool {
+        self.host == this_host && crate::util::pid_alive(self.pid) == Some(false)
+    }
+}
+
 type Reply<T> = oneshot::Sender<Result<T>>;
 
 pub(crate) enum Cmd {

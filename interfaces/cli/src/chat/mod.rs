@@ -139,7 +139,8 @@ enum Step {
     Done,
     Failed,
     Quit,
-    Interrupted,
+    /// Stopped by a signal; the exit code says which.
+    Interrupted(u8),
 }
 
 async fn piped(shell: &Shell) -> anyhow::Result<u8> {
@@ -163,14 +164,14 @@ async fn piped(shell: &Shell) -> anyhow::Result<u8> {
     loop {
         let line = tokio::select! {
             line = lines.recv() => line,
-            () = interrupts.next() => return Ok(130),
+            signal = interrupts.next() => return Ok(signal.exit_code()),
         };
         let Some(line) = line else { break };
         match piped_line(shell, &line, &mut interrupts).await? {
             Step::Done => {}
             Step::Failed => failed = true,
             Step::Quit => break,
-            Step::Interrupted => return Ok(130),
+            Step::Interrupted(code) => return Ok(code),
         }
     }
     Ok(u8::from(failed))
@@ -216,7 +217,9 @@ async fn piped_line(
             match attach(shell, &started.job_id, Mode::Lines, interrupts).await? {
                 Outcome::Succeeded => Step::Done,
                 Outcome::Failed => Step::Failed,
-                Outcome::Detached | Outcome::Cancelled => Step::Interrupted,
+                outcome @ (Outcome::Detached | Outcome::Cancelled | Outcome::Terminated) => {
+                    Step::Interrupted(outcome.exit_code())
+                }
             },
         );
     }
@@ -357,7 +360,7 @@ async fn terminal(shell: &Shell, note: Option<&str>) -> anyhow::Result<u8> {
                 continue;
             }
             event = events.recv() => event,
-            () = signals.next() => break,
+            _ = signals.next() => break,
         };
         let Some(event) = event else { break };
         match event {

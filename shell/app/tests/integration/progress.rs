@@ -249,12 +249,23 @@ impl Attached {
         }
     }
 
+    /// The id of the work it follows, from its first JSON line.
+    fn job_id(&self) -> String {
+        let first = self.seen.first().expect("a JSON line");
+        json(first)["jobId"].as_str().unwrap().to_owned()
+    }
+
     /// SIGINT, as Ctrl-C sends; then everything it printed.
-    fn interrupt(mut self) -> Run {
+    fn interrupt(self) -> Run {
+        self.signal("-INT")
+    }
+
+    /// Sends `signal` (`-INT`, `-TERM`, `-KILL`); then everything it printed.
+    fn signal(mut self, signal: &str) -> Run {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
-                .args(["-INT", &pid])
+                .args([signal, &pid])
                 .status()
                 .unwrap()
                 .success()
@@ -400,4 +411,97 @@ fn a_failed_batch_exits_1_and_lists_what_failed_by_label() {
     let last = lines.last().unwrap();
     assert_eq!(last["status"], "failed", "{last:#}");
     assert_eq!(last["errors"][0]["label"], "landing:hero", "{last:#}");
+}
+
+/// Work whose process ended — killed, or stopped cleanly with the batch unfinished — is
+/// never shown as running: every view says it waits for a worker, with no ETA and no
+/// countdown, until `brain start` picks it up and finishes it.
+#[test]
+fn work_left_by_an_ended_process_waits_for_a_worker_until_brain_start_runs_it() {
+    for signal in ["-KILL", "-TERM"] {
+        // 30 s a section: the batch is mid-way, certainly unfinished, when the signal lands.
+        let demo = Demo::paced(30_000, "");
+        let mut attached = Attached::spawn(demo.command(&["site", "generate", "--json"]));
+        attached.wait_for("processing");
+        let id = attached.job_id();
+        let ended = attached.signal(signal);
+        if signal == "-TERM" {
+            // Not the person's Ctrl-C: nothing is cancelled; it says where the work went.
+            assert_eq!(ended.code, 143, "{ended:#?}");
+            assert!(ended.stderr.contains("Terminated: "), "{ended:#?}");
+            assert!(ended.stderr.contains("stays queued"), "{ended:#?}");
+        }
+
+        let listed = demo.run(&["jobs", "list"]).expect(0);
+        let line = listed
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&id))
+            .unwrap_or_else(|| panic!("{signal}: {id} not listed: {listed:#?}"));
+        assert!(
+            line.starts_with(&format!("{id} waiting for a worker")),
+            "{signal}: {line}"
+        );
+        assert!(
+            line.contains("start one (`brain start`)"),
+            "{signal}: {line}"
+        );
+        assert!(
+            !line.contains(" left") && !line.contains("check again in"),
+            "{signal}: a countdown for work nothing runs: {line}"
+        );
+        for args in [
+            vec!["jobs", "list", "--json"],
+            vec!["jobs", "status", &id, "--json"],
+        ] {
+            let entry = json(&demo.run(&args).expect(0).stdout)[&id].clone();
+            assert_eq!(
+                entry["waitingForWorker"], true,
+                "{signal} {args:?}: {entry:#}"
+            );
+            assert_eq!(entry["workerRunning"], false, "{signal}: {entry:#}");
+            assert!(
+                entry.get("estimatedCompletion").is_none(),
+                "{signal}: {entry:#}"
+            );
+            assert!(entry.get("checkAgainInMs").is_none(), "{signal}: {entry:#}");
+            assert!(
+                entry["checkAgainIn"]
+                    .as_str()
+                    .unwrap()
+                    .contains("brain start"),
+                "{signal}: {entry:#}"
+            );
+            assert!(
+                entry["progress"]["current"].as_u64().unwrap() < 5,
+                "{entry:#}"
+            );
+        }
+        // The status tool says the same, in its text.
+        let tool = demo
+            .run(&["tool", "status", "--args", &format!(r#"{{"id": "{id}"}}"#)])
+            .expect(0);
+        assert_eq!(
+            json(&tool.stdout)[&id]["waitingForWorker"],
+            true,
+            "{tool:#?}"
+        );
+
+        // A worker starts: the batch runs to its end, and is shown so.
+        edit_config(&demo.dir, "delay_ms = 30000", "delay_ms = 20");
+        let running = demo.start();
+        let watched = demo.run(&["jobs", "watch", &id, "--json"]).expect(0);
+        let lines = json_lines(&watched.stdout);
+        let last = lines.last().unwrap();
+        assert_eq!(last["status"], "completed", "{signal}: {last:#}");
+        assert_eq!(last["waitingForWorker"], false, "{signal}: {last:#}");
+        let listed = demo.run(&["jobs", "list"]).expect(0);
+        assert!(
+            listed
+                .stdout
+                .contains(&format!("{id} completed 5/5 (100%)")),
+            "{signal}: {listed:#?}"
+        );
+        assert_eq!(running.interrupt(), 0);
+    }
 }

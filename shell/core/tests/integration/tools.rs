@@ -96,11 +96,12 @@ async fn a_tool_enqueues_and_status_follows_it_to_the_end() {
         .await
         .unwrap();
     assert!(
-        status.text.contains("no worker is running"),
+        status.text.contains("waiting for a worker"),
         "{}",
         status.text
     );
     assert_eq!(structured(&status)[&queued_id]["workerRunning"], false);
+    assert_eq!(structured(&status)[&queued_id]["waitingForWorker"], true);
 
     shell.start_workers().await.unwrap();
     let started = shell

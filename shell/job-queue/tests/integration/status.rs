@@ -22,10 +22,14 @@ async fn queued_work_without_a_worker_says_so() {
     assert_eq!(response.status, StartStatus::Queued);
     assert_eq!(response.job_id, e.id);
     assert!(
-        response.message.contains("no worker is running"),
+        response.message.contains("waiting for a worker")
+            && response.message.contains("brain start"),
         "{}",
         response.message
     );
+    // Nothing will happen until a worker starts: no time to check back.
+    assert_eq!(response.check_status_in, None);
+    assert_eq!(response.check_status_in_ms, None);
     let value = serde_json::to_value(&response).unwrap();
     assert_eq!(value["status"], "queued");
     assert_eq!(value["success"], true);
@@ -35,10 +39,15 @@ async fn queued_work_without_a_worker_says_so() {
     let entry = state.status_entry();
     assert_eq!(entry.status, JobStatus::Pending);
     assert!(!entry.worker_running);
+    assert!(entry.waiting_for_worker);
+    assert_eq!(entry.estimated_completion_ms, None);
+    assert_eq!(entry.check_again_in_ms, None);
     assert!(
-        entry.message.contains("no worker is running"),
+        entry
+            .describe(&e.id)
+            .starts_with(&format!("{} waiting for a worker", e.id)),
         "{}",
-        entry.message
+        entry.describe(&e.id)
     );
     assert_eq!(entry.finished_at, None);
     assert_eq!(entry.result, None);
