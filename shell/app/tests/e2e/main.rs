@@ -10,6 +10,6 @@ mod browser;
 mod matrix;
 mod mcp;
 // Shared with the hermetic tier, which uses all of it; this tier uses a part.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../support/mod.rs"]
 mod support;

@@ -389,8 +389,7 @@ fn a_task_survives_a_server_restart() {
     // stopping server lets at most the running section finish).
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let status = demo.run(&["jobs", "status", &task, "--json"]).expect(0);
-        let entry = crate::support::json(&status.stdout)[&task].clone();
+        let entry = demo.status(&task);
         if entry["progress"]["current"].as_u64().unwrap_or(0) >= 1 {
             assert_ne!(entry["status"], "completed", "{entry:#}");
             break;
@@ -536,13 +535,7 @@ fn sigterm_while_a_call_waits_exits_cleanly_and_the_batch_goes_on_after_a_restar
     assert!(status.success(), "{seen:#?}");
 
     // While no server runs the batch waits in the queue, unfinished.
-    let stopped = crate::support::json(
-        &demo
-            .run(&["jobs", "status", &id, "--json"])
-            .expect(0)
-            .stdout,
-    );
-    let entry = &stopped[&id];
+    let entry = demo.status(&id);
     assert!(
         ["pending", "processing"].contains(&entry["status"].as_str().unwrap()),
         "{entry:#}"

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use expectrl::Session;
 
-use crate::support::{Demo, json};
+use crate::support::Demo;
 use crate::support::{brain, run};
 
 /// How long the screen may take to show what a test waits for.
@@ -405,14 +405,9 @@ fn two_operations_two_bars_cancel_and_quitting_leaves_work_queued() {
         t.exit_code()
     };
     assert_eq!(code, 0);
-    let status = json(
-        &demo
-            .run(&["jobs", "status", &landing, "--json"])
-            .expect(0)
-            .stdout,
-    );
-    let state = status[&landing]["status"].as_str().unwrap();
-    assert!(["pending", "processing"].contains(&state), "{status:#}");
+    let entry = demo.status(&landing);
+    let state = entry["status"].as_str().unwrap();
+    assert!(["pending", "processing"].contains(&state), "{entry:#}");
 
     // The next chat picks it up and shows its bar; Ctrl-C twice on an empty line quits.
     let mut term = Term::spawn(&demo);

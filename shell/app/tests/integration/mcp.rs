@@ -117,13 +117,7 @@ fn closing_stdin_while_a_call_waits_exits_cleanly() {
     if let Some(answer) = seen.iter().find(|m| m["id"] == 2) {
         assert!(answer.get("result").is_some(), "{answer:#}");
     }
-    let stopped = crate::support::json(
-        &demo
-            .run(&["jobs", "status", &id, "--json"])
-            .expect(0)
-            .stdout,
-    );
-    let entry = &stopped[&id];
+    let entry = demo.status(&id);
     assert!(
         ["pending", "processing"].contains(&entry["status"].as_str().unwrap()),
         "the batch stays queued for the next start: {entry:#}"
@@ -158,6 +152,16 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> (u16, Vec<(String, String
     (status, headers, String::from_utf8(body).unwrap())
 }
 
+/// A connection to `addr`: its writing half, and its reading half (reads give up after a
+/// minute, an upper bound).
+fn connect(addr: &str) -> (TcpStream, BufReader<TcpStream>) {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    (stream.try_clone().unwrap(), BufReader::new(stream))
+}
+
 /// Refusals leave a kept-alive connection usable, as a pooling client (httpx, undici)
 /// expects: the server reads the whole body before it answers, even when the body arrives
 /// after the headers and the answer is a 401. Only a body over the limit closes the
@@ -180,12 +184,7 @@ fn refusals_keep_a_pooled_connection_usable() {
         .next()
         .unwrap()
         .to_owned();
-    let stream = TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
+    let (mut writer, mut reader) = connect(&addr);
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
         "clientInfo": {"name": "raw", "version": "0"}}})
@@ -225,12 +224,7 @@ fn refusals_keep_a_pooled_connection_usable() {
     assert!(line.starts_with("HTTP/1.1 200"), "{line:?}");
 
     // Over the limit: 413, and the connection is closed, saying so.
-    let stream = TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
+    let (mut writer, mut reader) = connect(&addr);
     // 100,000 bytes announced, one byte over the limit sent: the server has read all that
     // was sent when it answers, so its close is a clean one (unread bytes would reset it).
     writer

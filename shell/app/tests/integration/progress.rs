@@ -311,13 +311,8 @@ fn ctrl_c_cancels_when_no_other_process_runs_the_work() {
     assert!(done.stderr.contains("Cancelling batch_"), "{done:#?}");
     assert!(done.stderr.contains("Cancelled batch_"), "{done:#?}");
     let id = check_json_stream(&json_lines(&done.stdout), "cancelled");
-    let status = json(
-        &demo
-            .run(&["jobs", "status", &id, "--json"])
-            .expect(0)
-            .stdout,
-    );
-    assert_eq!(status[&id]["status"], "cancelled", "{status:#}");
+    let entry = demo.status(&id);
+    assert_eq!(entry["status"], "cancelled", "{entry:#}");
 }
 
 #[test]

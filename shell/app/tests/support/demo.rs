@@ -104,6 +104,11 @@ impl Demo {
         Running::start(self.command(&["start"]))
     }
 
+    /// `brain jobs status id --json`: the entry of `id` (exit code 0 checked).
+    pub(crate) fn status(&self, id: &str) -> Value {
+        json(&self.run(&["jobs", "status", id, "--json"]).expect(0).stdout)[id].clone()
+    }
+
     /// Polls `jobs status id --json` until the job or batch is finished; asserts that its
     /// progress never went back (nor its total changed) between polls and that it
     /// completed. Returns its last entry.
@@ -112,8 +117,7 @@ impl Demo {
         let mut last: Option<(u64, u64)> = None;
         let mut seen = Vec::new();
         loop {
-            let status = self.run(&["jobs", "status", id, "--json"]).expect(0);
-            let entry = json(&status.stdout)[id].clone();
+            let entry = self.status(id);
             if let (Some(current), Some(total)) = (
                 entry["progress"]["current"].as_u64(),
                 entry["progress"]["total"].as_u64(),
