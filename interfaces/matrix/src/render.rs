@@ -290,6 +290,7 @@ mod tests {
             message: String::new(),
             worker_running: true,
             waiting_for_worker: false,
+            waiting_for: Vec::new(),
             result: None,
             errors: vec![],
         };
@@ -307,6 +308,7 @@ mod tests {
         // Nothing runs it: said so, with no estimate and no countdown.
         let waiting = JobStatusEntry {
             waiting_for_worker: true,
+            waiting_for: Vec::new(),
             worker_running: false,
             estimated_completion: None,
             estimated_completion_ms: None,

@@ -306,6 +306,7 @@ mod tests {
             message: "Generating content".into(),
             worker_running: true,
             waiting_for_worker: false,
+            waiting_for: Vec::new(),
             result: None,
             errors: vec![],
         }

@@ -174,6 +174,7 @@ impl JobProgressEvent {
             message: self.message.clone().unwrap_or_default(),
             worker_running,
             waiting_for_worker: waiting,
+            waiting_for: Vec::new(),
             result: if finished { self.result.clone() } else { None },
             errors: if finished { self.errors() } else { Vec::new() },
         }

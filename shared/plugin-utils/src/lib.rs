@@ -42,10 +42,11 @@ pub use plugin::{
     BrainDirs, PLUGIN_API_VERSION, Plugin, PluginContext, PluginError, Registrar, Registration,
     ResourceContent, ResourceHandler, ResourceSpec,
 };
-pub use request::{NewBatch, NewJob};
+pub use request::{AfterFailure, NewBatch, NewJob};
 pub use response::{
-    AsyncToolResponse, DurationRangeMs, JobKind, JobStatus, JobStatusEntry, JobStatusResponse,
-    Progress, ProgressNotification, START_A_WORKER, StartStatus, WAITING_FOR_WORKER,
+    AsyncToolResponse, Dependency, DurationRangeMs, JobKind, JobStatus, JobStatusEntry,
+    JobStatusResponse, Progress, ProgressNotification, START_A_WORKER, StartStatus,
+    WAITING_FOR_WORKER, waiting_for_line,
 };
 pub use source::{InvalidSource, Source, Target};
 pub use tool::{

@@ -21,6 +21,20 @@ pub struct NewJob {
     /// Run no earlier than this long after enqueueing.
     pub delay: Duration,
     pub metadata: Option<Value>,
+    /// Jobs or batches (by id) this job waits for: it starts only when all have ended.
+    pub after: Vec<String>,
+    /// What happens when one of them fails or is cancelled.
+    pub after_failure: AfterFailure,
+}
+
+/// What a job does when work it waits for (`after`) failed or was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AfterFailure {
+    /// It ends `cancelled` without running, its error naming the dependency.
+    #[default]
+    Cancel,
+    /// It runs anyway.
+    Run,
 }
 
 impl NewJob {
@@ -34,7 +48,20 @@ impl NewJob {
             max_attempts: None,
             delay: Duration::ZERO,
             metadata: None,
+            after: Vec::new(),
+            after_failure: AfterFailure::Cancel,
         }
+    }
+
+    /// Waits for `id` (a job or batch) to end before starting.
+    pub fn after(mut self, id: impl Into<String>) -> Self {
+        self.after.push(id.into());
+        self
+    }
+
+    pub fn after_failure(mut self, policy: AfterFailure) -> Self {
+        self.after_failure = policy;
+        self
     }
 
     pub fn source(mut self, source: Source) -> Self {
@@ -76,6 +103,8 @@ pub struct NewBatch {
     pub label: Option<String>,
     pub metadata: Option<Value>,
     pub jobs: Vec<NewJob>,
+    /// Jobs or batches every job of this batch waits for (added to each job's own `after`).
+    pub after: Vec<String>,
 }
 
 impl NewBatch {
@@ -85,7 +114,14 @@ impl NewBatch {
             label: None,
             metadata: None,
             jobs: Vec::new(),
+            after: Vec::new(),
         }
+    }
+
+    /// Every job of the batch waits for `id` (a job or batch) to end before starting.
+    pub fn after(mut self, id: impl Into<String>) -> Self {
+        self.after.push(id.into());
+        self
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {

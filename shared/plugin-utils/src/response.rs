@@ -173,6 +173,9 @@ pub struct JobStatusEntry {
     /// worker instead of counting down.
     #[serde(default)]
     pub waiting_for_worker: bool,
+    /// Unfinished work this waits for before it can start (its `after`), as it stands now.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub waiting_for: Vec<Dependency>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -198,6 +201,9 @@ impl JobStatusEntry {
         if !self.message.is_empty() {
             line.push_str(&format!(" · {}", self.message));
         }
+        if !self.waiting_for.is_empty() {
+            line.push_str(&format!(" · {}", waiting_for_line(&self.waiting_for)));
+        }
         if self.waiting_for_worker {
             line.push_str(&format!(" · {START_A_WORKER}"));
         } else if !self.status.is_finished() {
@@ -215,6 +221,41 @@ impl JobStatusEntry {
         }
         line
     }
+}
+
+/// Work a job or batch waits for before it can start, as it stands now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Dependency {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: JobKind,
+    pub status: JobStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+impl Dependency {
+    /// "batch_… (Generating content, 3/6)": how every interface names it.
+    pub fn describe(&self) -> String {
+        let mut details: Vec<String> = self.label.iter().cloned().collect();
+        if let Some(p) = self.progress {
+            details.push(format!("{}/{}", p.current, p.total));
+        }
+        if details.is_empty() {
+            self.id.clone()
+        } else {
+            format!("{} ({})", self.id, details.join(", "))
+        }
+    }
+}
+
+/// "waiting for batch_… (Generating content, 3/6) and job_… (build preview)".
+pub fn waiting_for_line(dependencies: &[Dependency]) -> String {
+    let names: Vec<String> = dependencies.iter().map(Dependency::describe).collect();
+    format!("waiting for {}", names.join(" and "))
 }
 
 /// How every interface names unfinished work that no live process runs.
@@ -314,6 +355,7 @@ mod tests {
             message: "3/10 · Generating landing:features · ~30 s left".into(),
             worker_running: true,
             waiting_for_worker: false,
+            waiting_for: Vec::new(),
             result: None,
             errors: vec![],
         };
@@ -334,6 +376,7 @@ mod tests {
             message: "failed after 3 attempts: generator timed out".into(),
             worker_running: true,
             waiting_for_worker: false,
+            waiting_for: Vec::new(),
             result: None,
             errors: vec![ItemError {
                 job_id: "job_x".into(),

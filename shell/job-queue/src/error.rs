@@ -40,6 +40,11 @@ pub enum QueueError {
     InvalidArgument { field: &'static str, reason: String },
     #[error("no job or batch with id {id:?}")]
     NotFound { id: String },
+    #[error(
+        "invalid after: no job or batch with id {id:?} to wait for (work can only wait for work that \
+         already exists, so dependencies never form a cycle)"
+    )]
+    UnknownDependency { id: String },
     #[error("the queue has shut down")]
     Closed,
     #[error("database error: {0}")]

@@ -568,8 +568,10 @@ impl Monitor {
         let now = now_ms();
         let listening = self.listening();
         match effect {
-            Effect::Enqueued(_) | Effect::Started(_) | Effect::CancelledPending(_)
+            Effect::Enqueued(_) | Effect::Started(_) | Effect::CancelledPending(..)
                 if !listening => {}
+            // The queue wakes the pools; nothing to show.
+            Effect::Unblocked { .. } => {}
             Effect::Enqueued(head) => {
                 let view = JobView::from_head(&head, JobStatus::Pending);
                 let est = self.per_job(Some(&head.job_type));
@@ -584,10 +586,10 @@ impl Monitor {
                     .sent(Instant::now());
                 self.publish(job_event(&view, Update::Lifecycle, est, now));
             }
-            Effect::CancelledPending(head) => {
+            Effect::CancelledPending(head, reason) => {
                 let mut view = JobView::from_head(&head, JobStatus::Cancelled);
                 view.finished_at = Some(now);
-                view.error = Some("cancelled before it started".into());
+                view.error = Some(reason);
                 let est = self.per_job(Some(&head.job_type));
                 self.publish(job_event(&view, Update::Lifecycle, est, now));
             }

@@ -37,6 +37,11 @@ pub struct WorkerConfig {
     pub heartbeat: Option<Duration>,
     /// Job types this pool runs; default every registered type.
     pub job_types: Option<Vec<String>>,
+    /// Limits the pool to these jobs and batches (by id), to be extended with
+    /// [`WorkerPool::extend_scope`]: a one-shot command runs its own operation and what it
+    /// depends on, and leaves other work to the brain's workers. `None`: any work of its
+    /// types. A scoped pool does not count as a worker for the whole brain.
+    pub scope: Option<Vec<String>>,
 }
 
 impl Default for WorkerConfig {
@@ -46,6 +51,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(30),
             heartbeat: None,
             job_types: None,
+            scope: None,
         }
     }
 }
@@ -60,6 +66,8 @@ pub struct ShutdownReport {
 struct PoolInner {
     queue: Queue,
     worker_id: Arc<str>,
+    /// Its `workers` row, rewritten when the scope grows.
+    row: std::sync::Mutex<WorkerRow>,
     types: Arc<[String]>,
     lease_ms: i64,
     semaphore: Arc<Semaphore>,
@@ -133,21 +141,22 @@ impl Queue {
         })?;
         let lease_ms = i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX / 4);
         let host = host_name();
+        let row = WorkerRow {
+            id: worker_id.to_string(),
+            pid: std::process::id(),
+            host: host.clone(),
+            lease_ms,
+            concurrency: config.concurrency as u32,
+            job_types: types.clone(),
+            wake_port: Some(port),
+            scope: config.scope.clone(),
+        };
+        let worker = row.clone();
         self.inner
             .writer
-            .call(|reply| Cmd::RegisterWorker {
-                worker: WorkerRow {
-                    id: worker_id.to_string(),
-                    pid: std::process::id(),
-                    host: host.clone(),
-                    lease_ms,
-                    concurrency: config.concurrency as u32,
-                    job_types: types.clone(),
-                    wake_port: Some(port),
-                },
-                reply,
-            })
+            .call(|reply| Cmd::RegisterWorker { worker, reply })
             .await?;
+        *local.scope.write().unwrap_or_else(|e| e.into_inner()) = config.scope.clone();
         *local.types.write().unwrap_or_else(|e| e.into_inner()) = types.clone();
         local
             .concurrency
@@ -156,6 +165,7 @@ impl Queue {
         let inner = Arc::new(PoolInner {
             queue: self.clone(),
             worker_id,
+            row: std::sync::Mutex::new(row),
             types: types.into(),
             lease_ms,
             semaphore: Arc::new(Semaphore::new(config.concurrency)),
@@ -184,6 +194,35 @@ impl Queue {
 impl WorkerPool {
     pub fn worker_id(&self) -> &str {
         &self.inner.worker_id
+    }
+
+    /// Lets a scoped pool also run these jobs and batches (by id); other processes see
+    /// the new scope at once. A pool that runs any work is left as it is.
+    pub async fn extend_scope(&self, ids: &[String]) -> Result<()> {
+        let inner = &self.inner;
+        let local = &inner.queue.inner.local;
+        let worker = {
+            let mut scope = local.scope.write().unwrap_or_else(|e| e.into_inner());
+            let Some(scope) = scope.as_mut() else {
+                return Ok(());
+            };
+            for id in ids {
+                if !scope.contains(id) {
+                    scope.push(id.clone());
+                }
+            }
+            let mut row = inner.row.lock().unwrap_or_else(|e| e.into_inner());
+            row.scope = Some(scope.clone());
+            row.clone()
+        };
+        inner
+            .queue
+            .inner
+            .writer
+            .call(|reply| Cmd::RegisterWorker { worker, reply })
+            .await?;
+        local.work.notify_one();
+        Ok(())
     }
 
     /// Stops claiming, waits up to `timeout` for running jobs, then puts the rest back to
@@ -254,6 +293,7 @@ impl WorkerPool {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        *local.scope.write().unwrap_or_else(|e| e.into_inner()) = None;
         *local.worker_id.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if let Err(error) = inner.queue.flush_estimates().await {
             tracing::warn!(%error, "could not save duration estimates");
@@ -301,6 +341,7 @@ impl PoolInner {
                     .call(|reply| Cmd::Claim {
                         worker_id: self.worker_id.clone(),
                         types: self.types.clone(),
+                        scope: self.scope(),
                         limit: permits.len(),
                         lease_ms: self.lease_ms,
                         reply,
@@ -341,10 +382,23 @@ impl PoolInner {
         }
     }
 
+    /// The ids a scoped pool may run now.
+    fn scope(&self) -> Option<Arc<[String]>> {
+        self.queue
+            .inner
+            .local
+            .scope
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|s| s.as_slice().into())
+    }
+
     async fn next_due(&self) -> Option<i64> {
         let reader = self.queue.inner.reader.clone();
         let types = self.types.to_vec();
-        tokio::task::spawn_blocking(move || reader.next_due(&types))
+        let scope = self.scope();
+        tokio::task::spawn_blocking(move || reader.next_due(&types, scope.as_deref()))
             .await
             .ok()?
             .ok()?

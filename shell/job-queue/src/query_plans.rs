@@ -81,7 +81,7 @@ fn full_scans(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
         .expect("explain rows");
     lines
         .into_iter()
-        .filter(|l| l == "SCAN jobs" || l == "SCAN batches")
+        .filter(|l| l == "SCAN jobs" || l == "SCAN batches" || l == "SCAN job_deps")
         .collect()
 }
 
@@ -166,6 +166,31 @@ fn every_statement_uses_an_index() {
         })
         .await
         .expect("no heartbeat renewed the held job's lease");
+        // Dependencies, starting at the held job (the pool's first heartbeat pruned the
+        // finished ones: retention is zero): one that fails cancels what waits for it,
+        // down the chain.
+        let failed = queue
+            .enqueue(
+                NewJob::new("test:echo", json!("fail"))
+                    .max_attempts(1)
+                    .after(held.id.clone()),
+            )
+            .await
+            .unwrap();
+        let after_failed = queue
+            .enqueue(NewJob::new("test:echo", json!(4)).after(failed.id.clone()))
+            .await
+            .unwrap();
+        let chained = queue
+            .enqueue_batch(
+                NewBatch::new(Source::cli())
+                    .after(after_failed.id.clone())
+                    .job(NewJob::new("test:echo", json!(5))),
+            )
+            .await
+            .unwrap();
+        queue.waits_for(&chained.id).await.unwrap();
+        queue.active_of_type("test:echo").await.unwrap();
         release.send_replace(true);
         let mut watch = queue.watch(&held.id).await.unwrap();
         while tokio::time::timeout(Duration::from_secs(20), watch.next())
@@ -173,8 +198,38 @@ fn every_statement_uses_an_index() {
             .unwrap()
             .is_some()
         {}
+        let mut watch = queue.watch(&chained.id).await.unwrap();
+        while tokio::time::timeout(Duration::from_secs(20), watch.next())
+            .await
+            .unwrap()
+            .is_some()
+        {}
         queue.prune().await.unwrap();
         pool.shutdown(Duration::from_secs(5)).await;
+
+        // A scoped pool (a one-shot command's) claims only its own work.
+        let mine = queue
+            .enqueue(NewJob::new("test:echo", json!(6)))
+            .await
+            .unwrap();
+        let scoped = queue
+            .start_workers(WorkerConfig {
+                scope: Some(Vec::new()),
+                ..WorkerConfig::default()
+            })
+            .await
+            .unwrap();
+        scoped
+            .extend_scope(std::slice::from_ref(&mine.id))
+            .await
+            .unwrap();
+        let mut watch = queue.watch(&mine.id).await.unwrap();
+        while tokio::time::timeout(Duration::from_secs(20), watch.next())
+            .await
+            .unwrap()
+            .is_some()
+        {}
+        scoped.shutdown(Duration::from_secs(5)).await;
     });
     let conn = rusqlite::Connection::open(&path).unwrap();
     // The detector itself must catch a query without an index.
@@ -187,7 +242,7 @@ fn every_statement_uses_an_index() {
         .iter()
         // The schema's statements may start with a blank line and a comment.
         .filter(|s| !s.trim_start().starts_with("--"))
-        .filter(|s| s.contains("jobs") || s.contains("batches"))
+        .filter(|s| s.contains("jobs") || s.contains("batches") || s.contains("job_deps"))
         .filter(|s| !s.starts_with("CREATE") && !s.starts_with("PRAGMA"))
         .collect();
     assert!(
@@ -201,6 +256,10 @@ fn every_statement_uses_an_index() {
         "FROM batches WHERE id",
         HEARTBEAT,
         "lease_expires_at < ",
+        "INSERT OR IGNORE INTO job_deps",
+        "SELECT job_seq FROM job_deps WHERE after_id",
+        "FROM job_deps d WHERE d.job_seq",
+        "AND (id IN (",
     ] {
         assert!(
             ours.iter().any(|s| s.contains(kind)),

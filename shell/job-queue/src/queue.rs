@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use brain_plugin_utils::{
-    AsyncToolResponse, Bus, DurationRangeMs, DynJobHandler, Event, JobHandler, JobKind,
-    JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob, ProgressCell, START_A_WORKER,
-    StartStatus, Subscription, Update, WAITING_FOR_WORKER, erase_handler, format_duration,
+    AfterFailure, AsyncToolResponse, Bus, Dependency, DurationRangeMs, DynJobHandler, Event,
+    JobHandler, JobKind, JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob,
+    ProgressCell, START_A_WORKER, StartStatus, Subscription, Update, WAITING_FOR_WORKER,
+    erase_handler, format_duration,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -106,6 +107,8 @@ pub struct JobState {
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub worker_running: bool,
+    /// Unfinished work this waits for before it can start.
+    pub waiting_for: Vec<Dependency>,
 }
 
 impl JobState {
@@ -115,6 +118,7 @@ impl JobState {
             .event
             .status_entry(self.created_at, self.worker_running);
         entry.finished_at = self.finished_at;
+        entry.waiting_for = self.waiting_for.clone();
         entry
     }
 }
@@ -136,6 +140,20 @@ pub struct WorkerInfo {
     pub host: String,
     pub concurrency: u32,
     pub job_types: Vec<String>,
+    /// The job and batch ids a one-shot command's pool is limited to; `None`: it runs any
+    /// work of its types.
+    pub scope: Option<Vec<String>>,
+}
+
+impl WorkerInfo {
+    /// Whether this process would run work `ids` (a job id and its batch id) of `job_type`.
+    pub fn runs(&self, job_type: &str, ids: &[&str]) -> bool {
+        self.job_types.iter().any(|t| t == job_type)
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|scope| scope.iter().any(|s| ids.contains(&s.as_str())))
+    }
 }
 
 /// A job running in this process.
@@ -159,6 +177,8 @@ pub(crate) struct Local {
     /// The pool's concurrency; 0 without a pool. The monitor's batch estimates use it.
     pub(crate) concurrency: Arc<AtomicUsize>,
     pub(crate) types: RwLock<Vec<String>>,
+    /// The ids this process's pool is limited to, when it is scoped.
+    pub(crate) scope: RwLock<Option<Vec<String>>>,
 }
 
 impl Local {
@@ -221,6 +241,36 @@ fn valid_job_type(value: &str) -> bool {
     matches!(value.split_once(':'), Some((plugin, name)) if part(plugin) && part(name))
 }
 
+/// At most this many ids in one job's `after`.
+const MAX_AFTER: usize = 100;
+
+/// Checks `after` (ids of jobs or batches; that they exist is checked when stored) and
+/// drops repeats.
+fn check_after(after: &[String]) -> Result<Vec<String>> {
+    if after.len() > MAX_AFTER {
+        return Err(invalid(
+            "after",
+            format!(
+                "names {} jobs or batches; at most {MAX_AFTER} are allowed",
+                after.len()
+            ),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(after.len());
+    for id in after {
+        if !(id.starts_with("job_") || id.starts_with("batch_")) || id.len() > 100 {
+            return Err(invalid(
+                "after",
+                format!("{id:?} is not a job or batch id (`job_…` or `batch_…`)"),
+            ));
+        }
+        if !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn invalid(field: &'static str, reason: impl Into<String>) -> QueueError {
     QueueError::InvalidArgument {
         field,
@@ -256,14 +306,6 @@ impl Queue {
         let reader = Arc::new(Reader::open(&path)?);
         let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
         let effects_tx = monitor_tx.clone();
-        let writer = Writer::start(
-            conn,
-            Box::new(move |effects| {
-                let _ = effects_tx.send(MonitorMsg::Effects(effects));
-            }),
-        )?;
-        let estimates: SharedEstimates = Arc::new(Mutex::new(Estimates::default()));
-        monitor::lock(&estimates).load(reader.estimates()?);
         let local = Arc::new(Local {
             worker_id: Mutex::new(None),
             running: Mutex::new(HashMap::new()),
@@ -271,7 +313,25 @@ impl Queue {
             check: Notify::new(),
             concurrency: Arc::new(AtomicUsize::new(0)),
             types: RwLock::new(Vec::new()),
+            scope: RwLock::new(None),
         });
+        let wake_local = local.clone();
+        let writer = Writer::start(
+            conn,
+            Box::new(move |effects| {
+                // Work whose last dependency just ended can start: wake every pool (this
+                // process's and the others', which may be the only ones running its type).
+                for effect in &effects {
+                    if let crate::store::Effect::Unblocked { wake_ports } = effect {
+                        wake_local.work.notify_one();
+                        wake::send(wake_ports.iter().copied(), wake::WORK);
+                    }
+                }
+                let _ = effects_tx.send(MonitorMsg::Effects(effects));
+            }),
+        )?;
+        let estimates: SharedEstimates = Arc::new(Mutex::new(Estimates::default()));
+        monitor::lock(&estimates).load(reader.estimates()?);
         let monitor_stop = CancellationToken::new();
         let monitor = Monitor::new(
             bus.clone(),
@@ -436,6 +496,8 @@ impl Queue {
             max_attempts,
             delay_ms: i64::try_from(job.delay.as_millis()).unwrap_or(i64::MAX / 4),
             label: job.label.clone(),
+            after: check_after(&job.after)?,
+            run_after_failure: job.after_failure == AfterFailure::Run,
         })
     }
 
@@ -493,6 +555,7 @@ impl Queue {
             .map(|j| {
                 self.check_job(&NewJob {
                     source: batch.source.clone(),
+                    after: batch.after.iter().chain(&j.after).cloned().collect(),
                     ..j.clone()
                 })
             })
@@ -580,26 +643,46 @@ impl Queue {
         cache.1.clone()
     }
 
-    /// Whether this process or another runs workers for `job_type` now.
+    /// Whether this process or another runs workers for any work of `job_type` now (a
+    /// one-shot command's pool, limited to its own operation, does not count).
     pub fn worker_running(&self, job_type: &str) -> bool {
-        let local = self
-            .inner
-            .local
-            .types
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|t| t == job_type);
-        local
-            || self
-                .peers()
-                .iter()
-                .any(|w| w.job_types.iter().any(|t| t == job_type))
+        self.worker_running_for(job_type, &[])
     }
 
-    /// Whether any process runs workers on this database now.
+    /// Whether a process runs workers that would run work `ids` (a job id, its batch id)
+    /// of `job_type`: any pool of that type, or a scoped pool whose scope names one of
+    /// `ids`.
+    pub fn worker_running_for(&self, job_type: &str, ids: &[&str]) -> bool {
+        let local = &self.inner.local;
+        let runs = |types: &[String], scope: Option<&Vec<String>>| {
+            types.iter().any(|t| t == job_type)
+                && scope.is_none_or(|scope| scope.iter().any(|s| ids.contains(&s.as_str())))
+        };
+        let here = runs(
+            &local.types.read().unwrap_or_else(|e| e.into_inner()),
+            local
+                .scope
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref(),
+        );
+        here || self
+            .peers()
+            .iter()
+            .any(|w| runs(&w.job_types, w.scope.as_ref()))
+    }
+
+    /// Whether any process runs workers for the whole brain now (one-shot commands' pools,
+    /// limited to their own operations, do not count).
     pub fn any_worker_running(&self) -> bool {
-        self.inner.local.concurrency.load(Ordering::Relaxed) > 0 || !self.peers().is_empty()
+        let local = &self.inner.local;
+        let here = local.concurrency.load(Ordering::Relaxed) > 0
+            && local
+                .scope
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none();
+        here || self.peers().iter().any(|w| w.scope.is_none())
     }
 
     /// Wakes this process's pool and those of other processes.
@@ -629,8 +712,81 @@ impl Queue {
                 host: w.host,
                 concurrency: w.concurrency,
                 job_types: w.job_types,
+                scope: w.scope,
             })
             .collect())
+    }
+
+    /// The unfinished work `id` waits for, directly or through what that waits for, in
+    /// the order it can run (dependencies first).
+    pub async fn waits_for(&self, id: &str) -> Result<Vec<String>> {
+        let this = self.clone();
+        let id = id.to_owned();
+        blocking(move || {
+            let reader = &this.inner.reader;
+            let mut order = Vec::new();
+            let mut stack = vec![(id.clone(), false)];
+            let mut seen = std::collections::HashSet::new();
+            while let Some((next, expanded)) = stack.pop() {
+                if expanded {
+                    if next != id {
+                        order.push(next);
+                    }
+                    continue;
+                }
+                if !seen.insert(next.clone()) {
+                    continue;
+                }
+                stack.push((next.clone(), true));
+                for dep in reader.dependencies(&next)? {
+                    if this.unfinished(&dep)? {
+                        stack.push((dep, false));
+                    }
+                }
+            }
+            Ok(order)
+        })
+        .await
+    }
+
+    fn unfinished(&self, id: &str) -> Result<bool> {
+        let reader = &self.inner.reader;
+        Ok(if id.starts_with("batch_") {
+            reader.batch(id)?.is_some_and(|b| b.finished_at.is_none())
+        } else {
+            reader.job(id)?.is_some_and(|j| !j.status.is_finished())
+        })
+    }
+
+    /// Ids of the unfinished operations of `job_type` — batches of that type and jobs
+    /// outside batches — oldest first: what new work that must come after them names.
+    pub async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>> {
+        let reader = self.inner.reader.clone();
+        let job_type = job_type.to_owned();
+        blocking(move || reader.active_of_type(&job_type)).await
+    }
+
+    /// Unfinished work `id` waits for directly, as it stands now.
+    fn waiting_for(&self, id: &str) -> Result<Vec<Dependency>> {
+        let mut out = Vec::new();
+        for dep in self.inner.reader.dependencies(id)? {
+            let state = match self.status_blocking_shallow(&dep) {
+                Ok(state) => state,
+                Err(QueueError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            if state.event.status.is_finished() {
+                continue;
+            }
+            out.push(Dependency {
+                id: dep,
+                kind: state.event.kind,
+                status: state.event.status,
+                label: state.event.label.clone(),
+                progress: state.event.progress,
+            });
+        }
+        Ok(out)
     }
 
     /// A stored job.
@@ -648,6 +804,15 @@ impl Queue {
     }
 
     fn status_blocking(&self, id: &str) -> Result<JobState> {
+        let mut state = self.status_blocking_shallow(id)?;
+        if state.event.status == JobStatus::Pending {
+            state.waiting_for = self.waiting_for(id)?;
+        }
+        Ok(state)
+    }
+
+    /// The state of `id` without what it waits for.
+    fn status_blocking_shallow(&self, id: &str) -> Result<JobState> {
         let reader = &self.inner.reader;
         if id.starts_with("batch_") {
             if let Some(row) = reader.batch(id)? {
@@ -687,7 +852,7 @@ impl Queue {
             now_ms(),
         );
         let worker_running = match &row.job_type {
-            Some(t) => self.worker_running(t),
+            Some(t) => self.worker_running_for(t, &[&row.id]),
             None => self.any_worker_running(),
         };
         Ok(JobState {
@@ -699,6 +864,7 @@ impl Queue {
                 None
             },
             worker_running,
+            waiting_for: Vec::new(),
         })
     }
 
@@ -743,7 +909,11 @@ impl Queue {
             event: monitor::job_event(&view, Update::Lifecycle, per_job, now_ms()),
             created_at: to_datetime(record.created_at),
             finished_at: record.finished_at.map(to_datetime),
-            worker_running: self.worker_running(&record.job_type),
+            worker_running: self.worker_running_for(
+                &record.job_type,
+                &[&record.id, record.batch_id.as_deref().unwrap_or_default()],
+            ),
+            waiting_for: Vec::new(),
         }
     }
 
@@ -776,6 +946,11 @@ impl Queue {
             }
             states.sort_by_key(|s| std::cmp::Reverse(s.created_at));
             states.truncate(limit);
+            for state in &mut states {
+                if state.event.status == JobStatus::Pending {
+                    state.waiting_for = this.waiting_for(&state.event.id)?;
+                }
+            }
             Ok(states)
         })
         .await

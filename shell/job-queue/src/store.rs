@@ -64,6 +64,9 @@ pub(crate) struct InsertJob {
     /// Milliseconds after the commit at which the job becomes due.
     pub(crate) delay_ms: i64,
     pub(crate) label: Option<String>,
+    /// Job and batch ids it waits for (deduplicated).
+    pub(crate) after: Vec<String>,
+    pub(crate) run_after_failure: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -159,9 +162,13 @@ pub(crate) enum Effect {
         retry_at: Option<i64>,
         finished_at: i64,
     },
-    /// A job that never ran was cancelled.
-    CancelledPending(Arc<JobHead>),
+    /// A job that never ran was cancelled, for this reason.
+    CancelledPending(Arc<JobHead>, String),
     Batch(BatchRow),
+    /// Jobs whose last dependency ended, so they can be claimed now: wake these pools.
+    Unblocked {
+        wake_ports: Vec<u16>,
+    },
 }
 
 /// The answer to a cancel request.
@@ -192,6 +199,8 @@ pub(crate) struct WorkerRow {
     pub(crate) concurrency: u32,
     pub(crate) job_types: Vec<String>,
     pub(crate) wake_port: Option<u16>,
+    /// The job and batch ids a scoped pool is limited to; `None`: any work of its types.
+    pub(crate) scope: Option<Vec<String>>,
 }
 
 impl WorkerRow {
@@ -213,6 +222,8 @@ pub(crate) enum Cmd {
     Claim {
         worker_id: Arc<str>,
         types: Arc<[String]>,
+        /// Only jobs with one of these ids or batch ids (a scoped pool).
+        scope: Option<Arc<[String]>>,
         limit: usize,
         lease_ms: i64,
         reply: Reply<Vec<Claimed>>,
@@ -472,6 +483,7 @@ impl WriterThread {
         for cmd in group {
             outs.push(execute(&tx, cmd, now, effects, &mut batches)?);
         }
+        resolve_dependencies(&tx, now, effects, &mut batches)?;
         batches.sort_unstable();
         batches.dedup();
         for id in batches {
@@ -532,7 +544,20 @@ fn execute(
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             let mut heads = Vec::with_capacity(jobs.len());
+            let mut deps = DependencyCheck::default();
             for j in jobs {
+                if !j.after.is_empty() {
+                    let head = insert_dependent(tx, j, batch_id, now, &mut deps)?;
+                    if batch_id.is_none() {
+                        effects.push(if let Some(reason) = &head.1 {
+                            Effect::CancelledPending(head.0.clone(), reason.clone())
+                        } else {
+                            Effect::Enqueued(head.0.clone())
+                        });
+                    }
+                    heads.push(head.0);
+                    continue;
+                }
                 insert.execute(params![
                     j.id,
                     j.job_type,
@@ -568,23 +593,20 @@ fn execute(
         Cmd::Claim {
             worker_id,
             types,
+            scope,
             limit,
             lease_ms,
             ..
         } => {
-            if types.is_empty() || *limit == 0 {
+            if types.is_empty() || *limit == 0 || scope.as_ref().is_some_and(|s| s.is_empty()) {
                 return Ok(Out::Claimed(Vec::new()));
             }
-            // Numbered explicitly: a bare `?` takes the largest index seen so far in the text.
-            let placeholders = (0..types.len())
-                .map(|i| format!("?{}", i + 6))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let due = due_condition(types.len(), scope.as_ref().map_or(0, |s| s.len()), 6);
             let sql = format!(
                 "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_token = ?1, \
                  lease_expires_at = ?2, started_at = COALESCE(started_at, ?3), worker_id = ?4 \
-                 WHERE seq IN (SELECT seq FROM jobs WHERE status = 'pending' AND scheduled_at <= ?3 \
-                 AND job_type IN ({placeholders}) ORDER BY priority DESC, scheduled_at, seq LIMIT ?5 + 0) \
+                 WHERE seq IN (SELECT seq FROM jobs WHERE {due} AND scheduled_at <= ?3 \
+                 ORDER BY priority DESC, scheduled_at, seq LIMIT ?5 + 0) \
                  RETURNING {HEAD_COLUMNS}, input"
             );
             // `LIMIT ?5 + 0`: a bare bound LIMIT makes SQLite re-prepare the statement for
@@ -601,6 +623,7 @@ fn execute(
             values.extend(
                 types
                     .iter()
+                    .chain(scope.iter().flat_map(|s| s.iter()))
                     .map(|t| rusqlite::types::Value::from(t.clone())),
             );
             let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
@@ -829,8 +852,8 @@ fn execute(
         }
         Cmd::RegisterWorker { worker, .. } => {
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO workers (id, pid, host, started_at, heartbeat_at, lease_ms, concurrency, job_types, wake_port) \
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO workers (id, pid, host, started_at, heartbeat_at, lease_ms, concurrency, job_types, wake_port, scope) \
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO UPDATE SET scope = ?9, heartbeat_at = ?4",
             )?
             .execute(params![
                 worker.id,
@@ -840,7 +863,8 @@ fn execute(
                 worker.lease_ms,
                 worker.concurrency,
                 worker.job_types.join(","),
-                worker.wake_port
+                worker.wake_port,
+                worker.scope.as_ref().map(|s| s.join(","))
             ])?;
             Ok(Out::Unit)
         }
@@ -874,6 +898,195 @@ fn execute(
             Ok(Out::Count(deleted as u64))
         }
     }
+}
+
+/// The condition a claimable job meets: pending, nothing left to wait for, one of the
+/// pool's types and, for a scoped pool, in its scope. Placeholders are numbered from
+/// `first` (types, then scope ids); a bare `?` would take the largest index seen so far.
+fn due_condition(types: usize, scope: usize, first: usize) -> String {
+    let list = |from: usize, n: usize| {
+        (from..from + n)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut sql = format!(
+        "status = 'pending' AND waiting_on = 0 AND job_type IN ({})",
+        list(first, types)
+    );
+    if scope > 0 {
+        let ids = list(first + types, scope);
+        sql.push_str(&format!(" AND (id IN ({ids}) OR batch_id IN ({ids}))"));
+    }
+    sql
+}
+
+/// What the dependencies named in one enqueue are, looked up once per command.
+#[derive(Default)]
+struct DependencyCheck {
+    /// id → `None` while unfinished, `Some(true)` completed, `Some(false)` failed or
+    /// cancelled.
+    ended: std::collections::HashMap<String, Option<bool>>,
+}
+
+impl DependencyCheck {
+    fn lookup(&mut self, tx: &Connection, id: &str) -> Result<Option<bool>> {
+        if let Some(known) = self.ended.get(id) {
+            return Ok(*known);
+        }
+        let job: Option<String> = tx
+            .prepare_cached("SELECT status FROM jobs WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let ended = match job {
+            Some(status) => match status_from(&status)? {
+                JobStatus::Pending | JobStatus::Processing => None,
+                JobStatus::Completed => Some(true),
+                JobStatus::Failed | JobStatus::Cancelled => Some(false),
+            },
+            None => match batch_row(tx, id)? {
+                Some(batch) if batch.finished_at.is_none() => None,
+                Some(batch) => Some(batch.failed + batch.cancelled == 0),
+                None => {
+                    return Err(QueueError::UnknownDependency { id: id.to_owned() });
+                }
+            },
+        };
+        self.ended.insert(id.to_owned(), ended);
+        Ok(ended)
+    }
+}
+
+/// Inserts a job that names dependencies: it waits for the unfinished ones, and ends
+/// cancelled at once if one already failed (unless it runs after failures). Returns its
+/// head and, if it was cancelled, why.
+fn insert_dependent(
+    tx: &Connection,
+    j: &InsertJob,
+    batch_id: Option<&str>,
+    now: i64,
+    deps: &mut DependencyCheck,
+) -> Result<(Arc<JobHead>, Option<String>)> {
+    let mut waiting = 0i64;
+    let mut failed = None;
+    for id in &j.after {
+        match deps.lookup(tx, id)? {
+            None => waiting += 1,
+            Some(true) => {}
+            Some(false) => {
+                failed.get_or_insert(id.as_str());
+            }
+        }
+    }
+    let cancelled = failed.filter(|_| !j.run_after_failure);
+    tx.prepare_cached(
+        "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
+         created_at, scheduled_at, batch_id, label, waiting_on, run_after_failure, finished_at, last_error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?
+    .execute(params![
+        j.id,
+        j.job_type,
+        j.input,
+        j.source.as_str(),
+        j.metadata,
+        if cancelled.is_some() { "cancelled" } else { "pending" },
+        j.priority,
+        j.max_attempts,
+        now,
+        now + j.delay_ms,
+        batch_id,
+        j.label,
+        if cancelled.is_some() { 0 } else { waiting },
+        j.run_after_failure,
+        cancelled.map(|_| now),
+        cancelled.map(not_run_because),
+    ])?;
+    let seq = tx.last_insert_rowid();
+    let mut link =
+        tx.prepare_cached("INSERT OR IGNORE INTO job_deps (after_id, job_seq) VALUES (?1, ?2)")?;
+    for id in &j.after {
+        link.execute(params![id, seq])?;
+    }
+    let head = Arc::new(JobHead {
+        seq,
+        id: j.id.clone(),
+        job_type: j.job_type.clone(),
+        source: j.source.clone(),
+        label: j.label.clone(),
+        batch_id: batch_id.map(str::to_owned),
+        priority: j.priority,
+        attempt: 0,
+        max_attempts: j.max_attempts,
+        started_at: None,
+    });
+    Ok((head, cancelled.map(not_run_because)))
+}
+
+/// The error of a job that did not run because work it waited for did not complete.
+fn not_run_because(id: &str) -> String {
+    format!("not run: {id}, which it waited for, did not complete")
+}
+
+/// Resolves the dependents of everything that ended in this transaction (noted by the
+/// writer's temporary triggers): one fewer thing to wait for, or — when a dependency did
+/// not complete and the job does not run after failures — cancelled, which may end more
+/// work in turn, so it repeats until nothing new ended.
+fn resolve_dependencies(
+    tx: &Connection,
+    now: i64,
+    effects: &mut Vec<Effect>,
+    batches: &mut Vec<String>,
+) -> Result<()> {
+    let mut unblocked = false;
+    loop {
+        let ended: Vec<(String, bool)> = {
+            let mut stmt = tx.prepare_cached("SELECT id, ok FROM temp.ended")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if ended.is_empty() {
+            break;
+        }
+        tx.prepare_cached("DELETE FROM temp.ended")?.execute([])?;
+        for (id, ok) in ended {
+            if !ok {
+                let sql = format!(
+                    "UPDATE jobs SET status = 'cancelled', finished_at = ?2, last_error = ?3, waiting_on = 0 \
+                     WHERE seq IN (SELECT job_seq FROM job_deps WHERE after_id = ?1) AND status = 'pending' \
+                     AND NOT run_after_failure RETURNING {HEAD_COLUMNS}"
+                );
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let reason = not_run_because(&id);
+                let mut rows = stmt.query(params![id, now, reason])?;
+                while let Some(row) = rows.next()? {
+                    let head = Arc::new(head_from_row(row)?);
+                    match &head.batch_id {
+                        Some(b) => batches.push(b.clone()),
+                        None => effects.push(Effect::CancelledPending(head, reason.clone())),
+                    }
+                }
+            }
+            let mut stmt = tx.prepare_cached(
+                "UPDATE jobs SET waiting_on = waiting_on - 1 WHERE seq IN \
+                 (SELECT job_seq FROM job_deps WHERE after_id = ?1) AND status = 'pending' AND waiting_on > 0 \
+                 RETURNING waiting_on",
+            )?;
+            let mut rows = stmt.query([&id])?;
+            while let Some(row) = rows.next()? {
+                unblocked |= row.get::<_, i64>(0)? == 0;
+            }
+        }
+    }
+    if unblocked {
+        let mut stmt =
+            tx.prepare_cached("SELECT wake_port FROM workers WHERE wake_port IS NOT NULL")?;
+        let ports = stmt.query_map([], |r| r.get(0))?;
+        effects.push(Effect::Unblocked {
+            wake_ports: ports.collect::<rusqlite::Result<_>>()?,
+        });
+    }
+    Ok(())
 }
 
 fn cancel(
@@ -931,7 +1144,10 @@ fn cancel(
         if let Some(b) = &head.batch_id {
             batches.push(b.clone());
         }
-        effects.push(Effect::CancelledPending(Arc::new(head)));
+        effects.push(Effect::CancelledPending(
+            Arc::new(head),
+            "cancelled before it started".into(),
+        ));
     }
     result.found = !result.requested.is_empty()
         || result.cancelled > 0
@@ -1231,7 +1447,7 @@ impl Reader {
     pub(crate) fn live_workers(&self, now: i64) -> Result<Vec<WorkerRow>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, pid, host, lease_ms, concurrency, job_types, wake_port FROM workers \
+                "SELECT id, pid, host, lease_ms, concurrency, job_types, wake_port, scope FROM workers \
                  WHERE heartbeat_at + lease_ms >= ?1",
             )?;
             let rows = stmt.query_map([now], |r| {
@@ -1248,6 +1464,9 @@ impl Reader {
                         .map(str::to_owned)
                         .collect(),
                     wake_port: r.get(6)?,
+                    scope: r
+                        .get::<_, Option<String>>(7)?
+                        .map(|s| s.split(',').filter(|i| !i.is_empty()).map(str::to_owned).collect()),
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -1259,18 +1478,59 @@ impl Reader {
         self.live_workers(i64::MIN / 4)
     }
 
-    /// When the next pending job of these types becomes due.
-    pub(crate) fn next_due(&self, types: &[String]) -> Result<Option<i64>> {
-        if types.is_empty() {
+    /// When the next claimable job of these types (in `scope`, when given) becomes due.
+    pub(crate) fn next_due(
+        &self,
+        types: &[String],
+        scope: Option<&[String]>,
+    ) -> Result<Option<i64>> {
+        if types.is_empty() || scope.is_some_and(|s| s.is_empty()) {
             return Ok(None);
         }
-        let placeholders = vec!["?"; types.len()].join(", ");
-        let sql = format!(
-            "SELECT MIN(scheduled_at) FROM jobs WHERE status = 'pending' AND job_type IN ({placeholders})"
-        );
+        let due = due_condition(types.len(), scope.map_or(0, |s| s.len()), 1);
+        let sql = format!("SELECT MIN(scheduled_at) FROM jobs WHERE {due}");
         self.with(|c| {
-            Ok(c.prepare_cached(&sql)?
-                .query_row(rusqlite::params_from_iter(types.iter()), |r| r.get(0))?)
+            Ok(c.prepare_cached(&sql)?.query_row(
+                rusqlite::params_from_iter(types.iter().chain(scope.into_iter().flatten())),
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// The ids a job (or a batch's waiting jobs) waits for, in the order they were named.
+    pub(crate) fn dependencies(&self, id: &str) -> Result<Vec<String>> {
+        self.with(|c| {
+            let sql = if id.starts_with("batch_") {
+                // A batch's jobs share its dependencies; any job that still waits shows them.
+                "SELECT d.after_id FROM job_deps d WHERE d.job_seq = (SELECT seq FROM jobs \
+                 WHERE batch_id = ?1 AND status = 'pending' AND waiting_on > 0 LIMIT 1)"
+            } else {
+                "SELECT d.after_id FROM job_deps d WHERE d.job_seq = (SELECT seq FROM jobs WHERE id = ?1)"
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows = stmt.query_map([id], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Ids of unfinished batches whose jobs are all of `job_type`, and of unfinished jobs of
+    /// that type outside batches, oldest first.
+    pub(crate) fn active_of_type(&self, job_type: &str) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut out: Vec<(i64, String)> = Vec::new();
+            for sql in [
+                "SELECT created_at, id FROM batches WHERE finished_at IS NULL AND job_type = ?1",
+                "SELECT created_at, id FROM jobs WHERE status IN ('pending', 'processing') \
+                 AND batch_id IS NULL AND job_type = ?1",
+            ] {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map([job_type], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            out.sort();
+            Ok(out.into_iter().map(|(_, id)| id).collect())
         })
     }
 

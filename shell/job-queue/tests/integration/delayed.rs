@@ -34,6 +34,7 @@ async fn a_delayed_job_starts_when_due_without_another_enqueue() {
             lease: Duration::from_secs(180),
             heartbeat: Some(Duration::from_secs(60)),
             job_types: None,
+            scope: None,
         })
         .await
         .unwrap();

@@ -63,6 +63,7 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
             lease: Duration::from_millis(400),
             heartbeat: Some(Duration::from_secs(3600)),
             job_types: None,
+            scope: None,
         })
         .await
         .unwrap();
@@ -80,6 +81,7 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
             lease: Duration::from_secs(30),
             heartbeat: Some(Duration::from_millis(100)),
             job_types: None,
+            scope: None,
         })
         .await
         .unwrap();

@@ -11,6 +11,7 @@ mod cancel;
 mod concurrent;
 mod crash;
 mod delayed;
+mod dependencies;
 mod lease;
 mod lifecycle;
 mod monitor;

@@ -24,6 +24,7 @@ async fn prune_deletes_finished_jobs_and_batches_and_keeps_the_rest() {
             lease: Duration::from_secs(180),
             heartbeat: Some(Duration::from_secs(60)),
             job_types: None,
+            scope: None,
         })
         .await
         .unwrap();

@@ -110,6 +110,7 @@ pub(crate) fn workers(concurrency: usize) -> WorkerConfig {
         lease: Duration::from_secs(1),
         heartbeat: None,
         job_types: None,
+        scope: None,
     }
 }
 
