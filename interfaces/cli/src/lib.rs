@@ -57,33 +57,152 @@ impl Outcome {
     }
 }
 
-/// Runs `tool` with `input` as the owner, with this process's workers, and follows what it
-/// started until it ends. A tool that answers at once (a dry run, nothing to do) has its
-/// text (or JSON) printed. The shell is shut down gracefully before returning.
+/// Runs `tool` with `input` as the owner and follows what it started until it ends. This
+/// process runs that operation and the unfinished work it depends on — following each
+/// dependency first — and nothing else: other work waits for the brain's workers, and one
+/// line says so. A tool that answers at once (a dry run, nothing to do) has its text (or
+/// JSON) printed. The shell is shut down gracefully before returning.
 pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow::Result<Outcome> {
     // Listening before the work starts: an early Ctrl-C is then ours to handle (cancel or
     // detach) rather than a kill that leaves jobs half-claimed.
     let mut interrupts = Interrupts::new().context("cannot listen for Ctrl-C")?;
     let result = async {
         shell
-            .start_workers()
+            .start_scoped_workers()
             .await
             .context("cannot start the workers")?;
         let result = shell
             .execute(tool, input, ToolContext::new(Caller::cli()))
             .await
             .with_context(|| format!("tool `{tool}`"))?;
-        match serde_json::from_value::<AsyncToolResponse>(result.structured.clone()) {
-            Ok(started) => attach(shell, &started.job_id, mode, &mut interrupts).await,
-            Err(_) => {
-                print_result(&result.structured, &result.text, mode)?;
-                Ok(Outcome::Succeeded)
+        let Ok(started) = serde_json::from_value::<AsyncToolResponse>(result.structured.clone())
+        else {
+            print_result(&result.structured, &result.text, mode)?;
+            return Ok(Outcome::Succeeded);
+        };
+        let id = started.job_id;
+        let queue = shell.queue();
+        let dependencies = queue
+            .waits_for(&id)
+            .await
+            .with_context(|| format!("cannot read what {id} waits for"))?;
+        let mut scope = dependencies.clone();
+        scope.push(id.clone());
+        shell
+            .run_also(&scope)
+            .await
+            .context("cannot hand the work to this process's workers")?;
+        let notes = Renderer::new(mode);
+        if let Some(line) = others_waiting(shell, &scope).await {
+            notes.note(&line);
+        }
+        for dependency in &dependencies {
+            if let Some(outcome) =
+                follow_dependency(shell, dependency, &id, mode, &mut interrupts).await?
+            {
+                return Ok(outcome);
             }
         }
+        attach(shell, &id, mode, &mut interrupts).await
     }
     .await;
     shell.shutdown(SHUTDOWN_GRACE).await;
     result
+}
+
+/// "2 other operations are waiting for a worker: `brain start` runs them", when unfinished
+/// work outside `scope` has no worker.
+async fn others_waiting(shell: &Shell, scope: &[String]) -> Option<String> {
+    let active = shell
+        .queue()
+        .list(brain_core::ListFilter {
+            active: true,
+            ..Default::default()
+        })
+        .await
+        .ok()?;
+    let waiting = active
+        .iter()
+        .filter(|s| !scope.contains(&s.event.id) && s.status_entry().waiting_for_worker)
+        .count();
+    match waiting {
+        0 => None,
+        1 => Some(format!(
+            "1 other operation is {WAITING_FOR_WORKER}: `brain start` runs it."
+        )),
+        n => Some(format!(
+            "{n} other operations are {WAITING_FOR_WORKER}: `brain start` runs them."
+        )),
+    }
+}
+
+/// Follows `dependency` (run here if no other process does) until it ends, saying first
+/// why: "First finishing batch_… (Generating content, 2/5), which job_… depends on."
+/// Returns an outcome only when a signal ended the command. In JSON mode only notes are
+/// printed: stdout carries the operation's own lines.
+async fn follow_dependency(
+    shell: &Shell,
+    dependency: &str,
+    id: &str,
+    mode: Mode,
+    interrupts: &mut Interrupts,
+) -> anyhow::Result<Option<Outcome>> {
+    let queue = shell.queue();
+    let mut watch = queue
+        .watch(dependency)
+        .await
+        .with_context(|| format!("cannot follow {dependency}"))?;
+    let mut renderer = Renderer::new(mode);
+    let described = match queue.status(dependency).await {
+        Ok(state) => brain_plugin_utils::Dependency {
+            id: dependency.to_owned(),
+            kind: state.event.kind,
+            status: state.event.status,
+            label: state.event.label.clone(),
+            progress: state.event.progress,
+        }
+        .describe(),
+        Err(_) => dependency.to_owned(),
+    };
+    renderer.note(&format!(
+        "First finishing {described}, which {id} depends on."
+    ));
+    loop {
+        tokio::select! {
+            event = watch.next() => {
+                let Some(event) = event else { return Ok(None) };
+                if !event.status.is_finished() {
+                    if mode != Mode::Json {
+                        renderer.event(&event)?;
+                    }
+                    continue;
+                }
+                if mode != Mode::Json {
+                    renderer.finish(&event, None)?;
+                }
+                return Ok(None);
+            }
+            signal = interrupts.next() => {
+                renderer.abandon();
+                if signal == Signal::Terminate {
+                    renderer.note(&format!(
+                        "Terminated: {id} stays queued, unfinished, after {dependency}; \
+                         `brain start` finishes both (follow it with `brain jobs watch {id}`)."
+                    ));
+                    return Ok(Some(Outcome::Terminated));
+                }
+                // Ctrl-C stops what was asked for; the dependency may be someone else's.
+                queue
+                    .cancel(id)
+                    .await
+                    .with_context(|| format!("cannot cancel {id}"))?;
+                renderer.note(&format!(
+                    "Cancelled {id}; {dependency} was left to finish (`brain start` runs it)."
+                ));
+                return Ok(Some(Outcome::Cancelled));
+            }
+        }
+    }
 }
 
 /// Starts `tool` without workers and prints its immediate answer: the `AsyncToolResponse`
@@ -197,7 +316,7 @@ async fn attach(
                     renderer.note(&format!("Stopped waiting; {id} is being cancelled."));
                     return Ok(Outcome::Cancelled);
                 }
-                let others = other_workers(shell);
+                let others = other_workers(shell, id);
                 if let Some(pid) = others.first() {
                     renderer.abandon();
                     renderer.note(&format!(
@@ -218,12 +337,14 @@ async fn attach(
     }
 }
 
-/// The pids of other processes running workers on this brain's database.
-fn other_workers(shell: &Shell) -> Vec<u32> {
+/// The pids of other processes running workers on this brain's database that would run
+/// `id` (not one-shot commands busy with their own operations).
+fn other_workers(shell: &Shell, id: &str) -> Vec<u32> {
     let me = std::process::id();
     match shell.queue().workers() {
         Ok(workers) => workers
             .into_iter()
+            .filter(|w| w.scope.as_ref().is_none_or(|s| s.iter().any(|i| i == id)))
             .map(|w| w.pid)
             .filter(|pid| *pid != me)
             .collect(),

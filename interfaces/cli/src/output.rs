@@ -139,7 +139,10 @@ impl Renderer {
         event: &JobProgressEvent,
         entry: Option<JobStatusEntry>,
     ) -> anyhow::Result<Summary> {
-        let summary = render::summary(event);
+        let mut summary = render::summary(event);
+        if let Some(waited) = entry.as_ref().and_then(render::waited) {
+            summary.line.push_str(&format!(" ({waited})"));
+        }
         match self.mode {
             Mode::Json => {
                 out_line(&json_line(&event.notification()))?;

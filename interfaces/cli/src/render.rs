@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use brain_plugin_utils::{ItemError, JobProgressEvent, JobStatus, format_short};
+use brain_plugin_utils::{ItemError, JobProgressEvent, JobStatus, JobStatusEntry, format_short};
 
 /// What a bar shows for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub(crate) fn eta(event: &JobProgressEvent) -> Option<String> {
 /// What happens now: the current operation, or what the status implies.
 fn operation(event: &JobProgressEvent) -> String {
     match (event.status, event.current_operation()) {
-        (JobStatus::Pending, _) => "waiting for a worker".to_owned(),
+        (JobStatus::Pending, _) => "queued".to_owned(),
         (_, Some(op)) if !op.is_empty() => op.to_owned(),
         (status, _) => status.to_string(),
     }
@@ -150,6 +150,15 @@ pub(crate) fn summary(event: &JobProgressEvent) -> Summary {
     }
 }
 
+/// The time an operation spent queued before it started (waiting for what it depends on,
+/// or for a worker), when over a second: the summary's duration is its own run only, so
+/// this is said apart — "waited 5.2s before it started".
+pub(crate) fn waited(entry: &JobStatusEntry) -> Option<String> {
+    let started = entry.started_at?;
+    let ms = (started - entry.created_at).num_milliseconds();
+    (ms > 1000).then(|| format!("waited {} before it started", seconds(ms as u64)))
+}
+
 /// Elapsed time in a summary: tenths of seconds below a minute ("1.2s"), where a person
 /// compares runs; the compact human form beyond ("3 min").
 pub(crate) fn seconds(ms: u64) -> String {
@@ -226,7 +235,7 @@ mod tests {
                 Some(5),
                 "ETA 3 s · Generating landing:features",
             ),
-            (&pending, 0, Some(5), "ETA 9 s · waiting for a worker"),
+            (&pending, 0, Some(5), "ETA 9 s · queued"),
             (&spinner, 0, None, "Loading templates"),
             (&zero_total, 0, None, "Loading templates"),
             // A job that reports past its total stays at the end of its bar.
@@ -345,5 +354,24 @@ mod tests {
         ] {
             assert_eq!(seconds(ms), expected, "{ms}");
         }
+    }
+
+    #[test]
+    fn waiting_before_the_start_is_said_apart_from_the_run() {
+        let created = chrono::Utc::now();
+        let entry = |started_after_ms: Option<i64>| {
+            let mut entry = event(JobKind::Job, JobStatus::Completed, "build preview")
+                .status_entry(created, true);
+            entry.created_at = created;
+            entry.started_at =
+                started_after_ms.map(|ms| created + chrono::Duration::milliseconds(ms));
+            entry
+        };
+        assert_eq!(waited(&entry(None)), None);
+        assert_eq!(waited(&entry(Some(900))), None, "under a second is noise");
+        assert_eq!(
+            waited(&entry(Some(5_240))).as_deref(),
+            Some("waited 5.2s before it started")
+        );
     }
 }

@@ -412,15 +412,37 @@ async fn build(
     let site = shared.site()?;
     let environment = input.environment;
     let pages = site.routes.len();
-    let job = NewJob::new(BUILD_JOB, json!(input))
-        .source(call.caller.source.clone())
-        .label(format!("build {environment}"));
-    let message = format!(
+    // A build renders the content as it is when it runs: it waits for the operations
+    // writing that environment's content now, so it never renders half-written content.
+    let writers: &[&str] = match environment {
+        Environment::Preview => &[GENERATE_JOB],
+        Environment::Production => &[PROMOTE_JOB, ROLLBACK_JOB],
+    };
+    let after = active(shared, writers).await?;
+    let job = after.iter().fold(
+        NewJob::new(BUILD_JOB, json!(input))
+            .source(call.caller.source.clone())
+            .label(format!("build {environment}")),
+        |job, id| job.after(id.clone()),
+    );
+    let mut message = format!(
         "Building the {environment} site ({pages} page{})",
         if pages == 1 { "" } else { "s" }
     );
+    if !after.is_empty() {
+        message.push_str(&format!(" once {} has ended", after.join(" and ")));
+    }
     let started = shared.ctx.enqueue(job, &message).await?;
     Ok(ToolResult::started(started))
+}
+
+/// The unfinished operations of these job types: what new work must wait for.
+async fn active(shared: &Shared, job_types: &[&str]) -> Result<Vec<String>, ToolError> {
+    let mut ids = Vec::new();
+    for job_type in job_types {
+        ids.extend(shared.ctx.active_operations(job_type).await?);
+    }
+    Ok(ids)
 }
 
 /// Which way content moves: preview → production, or out of production.
@@ -475,13 +497,21 @@ async fn publish(
     if pending.is_empty() {
         return Ok(nothing(nothing_text.to_owned()));
     }
-    let batch = section_batch(
+    let mut batch = section_batch(
         job_type,
         label,
         &call.caller.source,
         &pending,
         publish_input,
     );
+    // Promoting copies preview content: not while a generate still writes it.
+    if let Publish::Promote = direction {
+        batch.after = active(shared, &[GENERATE_JOB]).await?;
+    }
+    let mut message = message;
+    if !batch.after.is_empty() {
+        message.push_str(&format!(" once {} has ended", batch.after.join(" and ")));
+    }
     let started = shared.ctx.enqueue_batch(batch, &message).await?;
     Ok(ToolResult::started(started))
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::event::Event;
+use crate::event::{Event, JobProgressEvent};
 use crate::permission::{Caller, Permission};
 use crate::plugin::{PluginError, ResourceContent};
 use crate::response::JobStatusEntry;
@@ -19,6 +19,18 @@ pub struct ResourceInfo {
     pub description: String,
     pub mime_type: String,
 }
+
+/// A live view of one job or batch, wherever it runs: its current state first, then every
+/// change, ending with the final state (then `None`). It subscribes before it reads, so no
+/// change in between is lost, and it reads the store for work another process runs.
+#[async_trait]
+pub trait FollowStream: Send {
+    /// The next state; `None` after the final one, or if the shell stopped.
+    async fn next(&mut self) -> Option<JobProgressEvent>;
+}
+
+/// What [`ShellHandle::follow`] returns.
+pub type Follow = Box<dyn FollowStream>;
 
 /// What the shell offers an interface.
 #[async_trait]
@@ -42,6 +54,10 @@ pub trait ShellHandle: Send + Sync {
 
     /// The status of a job or batch.
     async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError>;
+
+    /// Follows a job or batch until it ends — the one way an interface watches an
+    /// operation it started or was asked about, whichever process runs it.
+    async fn follow(&self, id: &str) -> Result<Follow, ToolError>;
 
     /// Events on the bus that `filter` accepts.
     fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event>;

@@ -31,7 +31,7 @@ pub use event::{
 };
 pub use generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 pub use human::{format_duration, format_range, format_short, round_check_interval};
-pub use interface::{Interface, ResourceInfo, ShellHandle};
+pub use interface::{Follow, FollowStream, Interface, ResourceInfo, ShellHandle};
 pub use job::{
     DynJobHandler, JobContext, JobError, JobHandler, JobInfo, ProgressCell, ProgressSnapshot,
     erase_handler,

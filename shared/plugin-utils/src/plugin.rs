@@ -72,6 +72,11 @@ pub trait PluginContext: Send + Sync {
     /// The status of a job or batch.
     async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError>;
 
+    /// Ids of this plugin's unfinished operations of `job_type` (batches of that type and
+    /// jobs outside batches), oldest first: what new work that must come after them names
+    /// in `after`.
+    async fn active_operations(&self, job_type: &str) -> Result<Vec<String>, ToolError>;
+
     /// Cancels a job or batch.
     async fn cancel(&self, id: &str) -> Result<(), ToolError>;
 

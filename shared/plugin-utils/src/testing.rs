@@ -184,6 +184,25 @@ impl PluginContext for RecordingContext {
         ))
     }
 
+    /// Everything recorded counts as unfinished: the ids it answered for batches of
+    /// `job_type`, then for jobs of it.
+    async fn active_operations(&self, job_type: &str) -> Result<Vec<String>, ToolError> {
+        let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let batch_ids = batches.iter().enumerate().filter_map(|(i, b)| {
+            b.jobs
+                .iter()
+                .all(|j| j.job_type == job_type)
+                .then(|| format!("batch_test_{}", i + 1))
+        });
+        let job_ids = jobs
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.job_type == job_type)
+            .map(|(i, _)| format!("job_test_{}", i + 1));
+        Ok(batch_ids.chain(job_ids).collect())
+    }
+
     async fn cancel(&self, _id: &str) -> Result<(), ToolError> {
         Ok(())
     }

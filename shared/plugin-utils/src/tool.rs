@@ -56,6 +56,10 @@ impl ToolError {
 pub struct ToolResult {
     pub structured: Value,
     pub text: String,
+    /// The handle of the job or batch a slow tool started (also `structured`, as JSON):
+    /// what an interface follows, without parsing the JSON back.
+    #[serde(skip)]
+    pub started: Option<AsyncToolResponse>,
 }
 
 impl ToolResult {
@@ -65,13 +69,16 @@ impl ToolResult {
             structured: serde_json::to_value(structured)
                 .unwrap_or_else(|e| Value::String(e.to_string())),
             text: text.into(),
+            started: None,
         }
     }
 
     /// The answer of a slow tool that started a job or batch.
     pub fn started(response: AsyncToolResponse) -> Self {
         let text = response.human_text();
-        Self::new(response, text)
+        let mut result = Self::new(&response, text);
+        result.started = Some(response);
+        result
     }
 }
 

@@ -15,6 +15,7 @@ pub(crate) fn queue_error(error: QueueError) -> ToolError {
         QueueError::NotFound { id } => {
             ToolError::invalid("id", format!("no job or batch with id {id:?}"))
         }
+        QueueError::UnknownDependency { .. } => ToolError::invalid("after", error.to_string()),
         QueueError::InvalidJobType { .. } | QueueError::UnknownJobType { .. } => {
             ToolError::invalid("type", error.to_string())
         }

@@ -63,6 +63,14 @@ impl PluginContext for PluginCtx {
         status_entry(&self.queue, id).await
     }
 
+    async fn active_operations(&self, job_type: &str) -> Result<Vec<String>, ToolError> {
+        self.own_type(job_type)?;
+        self.queue
+            .active_of_type(job_type)
+            .await
+            .map_err(queue_error)
+    }
+
     async fn cancel(&self, id: &str) -> Result<(), ToolError> {
         self.queue.cancel(id).await.map(|_| ()).map_err(queue_error)
     }

@@ -16,5 +16,7 @@ pub use config::{
     RESERVED_ENV,
 };
 pub use error::ConfigError;
+// What interfaces pass to the queue's listing (`Shell::queue().list`).
+pub use brain_job_queue::ListFilter;
 pub use notes::INDEX_JOB;
 pub use shell::{SHELL_PLUGIN_ID, SHELL_SECTIONS, Shell, ShellBuilder, ShellError};

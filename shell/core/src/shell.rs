@@ -372,8 +372,28 @@ impl Shell {
         result
     }
 
-    /// Starts this process's workers (concurrency and lease from `[queue]`).
+    /// Starts this process's workers for the whole brain (concurrency and lease from
+    /// `[queue]`).
     pub async fn start_workers(&self) -> Result<(), ShellError> {
+        self.start_pool(None).await
+    }
+
+    /// Starts workers that run only the operations named with [`Shell::run_also`] (and
+    /// nothing else): a one-shot command runs its own work and leaves the rest to the
+    /// brain's workers.
+    pub async fn start_scoped_workers(&self) -> Result<(), ShellError> {
+        self.start_pool(Some(Vec::new())).await
+    }
+
+    /// Lets scoped workers run these operations (job or batch ids) too.
+    pub async fn run_also(&self, ids: &[String]) -> Result<(), ShellError> {
+        if let Some(pool) = self.inner.workers.lock().await.as_ref() {
+            pool.extend_scope(ids).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_pool(&self, scope: Option<Vec<String>>) -> Result<(), ShellError> {
         let mut workers = self.inner.workers.lock().await;
         if workers.is_none() {
             let q = &self.inner.config.queue;
@@ -383,6 +403,7 @@ impl Shell {
                 .start_workers(WorkerConfig {
                     concurrency: q.concurrency,
                     lease: Duration::from_secs(u64::from(q.lease_seconds)),
+                    scope,
                     ..WorkerConfig::default()
                 })
                 .await?;
@@ -524,6 +545,16 @@ impl ShellHandle for Shell {
 
     async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
         builtin::status_entry(&self.inner.queue, id).await
+    }
+
+    async fn follow(&self, id: &str) -> Result<brain_plugin_utils::Follow, ToolError> {
+        let watch = self
+            .inner
+            .queue
+            .watch(id)
+            .await
+            .map_err(builtin::queue_error)?;
+        Ok(Box::new(watch))
     }
 
     fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event> {

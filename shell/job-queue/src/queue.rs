@@ -1147,6 +1147,13 @@ impl Watch {
     }
 }
 
+#[async_trait::async_trait]
+impl brain_plugin_utils::FollowStream for Watch {
+    async fn next(&mut self) -> Option<JobProgressEvent> {
+        Watch::next(self).await
+    }
+}
+
 /// Whether a polled state says something new (timing alone changes every read).
 fn changed(last: Option<&JobProgressEvent>, new: &JobProgressEvent) -> bool {
     last.is_none_or(|l| {

@@ -48,6 +48,48 @@ async fn the_tool_enqueues_one_build_job() {
     );
 }
 
+/// A build renders what is on disk when it runs: started while content for its
+/// environment is being written, it waits for that operation (preview: generate;
+/// production: promote and rollback), and so does a promote for a generate.
+#[tokio::test]
+async fn a_build_waits_for_the_operations_writing_its_content() {
+    let brain = Brain::new();
+    brain.call("site_build", json!({})).await.unwrap();
+    assert!(
+        brain.recording.jobs()[0].after.is_empty(),
+        "nothing to wait for"
+    );
+
+    brain
+        .call("site_generate", json!({"force": true}))
+        .await
+        .unwrap();
+    let result = brain.call("site_build", json!({})).await.unwrap();
+    assert_eq!(brain.recording.jobs()[1].after, vec!["batch_test_1"]);
+    assert!(
+        result.text.contains("once batch_test_1 has ended"),
+        "{}",
+        result.text
+    );
+    // Production content comes from promote and rollback, not from generate.
+    brain
+        .call("site_build", json!({"environment": "production"}))
+        .await
+        .unwrap();
+    assert!(brain.recording.jobs()[2].after.is_empty());
+
+    brain.generate_all().await;
+    brain.call("site_promote", json!({})).await.unwrap();
+    let promote = &brain.recording.batches()[1];
+    assert_eq!(promote.jobs[0].job_type, "site-builder:promote");
+    assert_eq!(promote.after, vec!["batch_test_1"]);
+    brain
+        .call("site_build", json!({"environment": "production"}))
+        .await
+        .unwrap();
+    assert_eq!(brain.recording.jobs()[3].after, vec!["batch_test_2"]);
+}
+
 #[tokio::test]
 async fn pages_have_titles_navigation_and_every_section() {
     let brain = Brain::new();

@@ -11,6 +11,7 @@ mod config;
 mod init;
 #[cfg(feature = "mcp")]
 mod mcp;
+mod ownership;
 mod progress;
 mod site;
 mod start;
