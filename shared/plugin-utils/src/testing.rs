@@ -189,12 +189,11 @@ impl PluginContext for RecordingContext {
     async fn active_operations(&self, job_type: &str) -> Result<Vec<String>, ToolError> {
         let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        let batch_ids = batches.iter().enumerate().filter_map(|(i, b)| {
-            b.jobs
-                .iter()
-                .all(|j| j.job_type == job_type)
-                .then(|| format!("batch_test_{}", i + 1))
-        });
+        let batch_ids = batches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.jobs.iter().all(|j| j.job_type == job_type))
+            .map(|(i, _)| format!("batch_test_{}", i + 1));
         let job_ids = jobs
             .iter()
             .enumerate()
