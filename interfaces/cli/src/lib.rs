@@ -16,9 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_utils::{
-    AsyncToolResponse, Caller, START_A_WORKER, ToolContext, WAITING_FOR_WORKER,
-};
+use brain_plugin_utils::{Caller, START_A_WORKER, ToolContext, WAITING_FOR_WORKER};
 use serde_json::Value;
 
 pub use output::Mode;
@@ -75,8 +73,7 @@ pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow:
             .execute(tool, input, ToolContext::new(Caller::cli()))
             .await
             .with_context(|| format!("tool `{tool}`"))?;
-        let Ok(started) = serde_json::from_value::<AsyncToolResponse>(result.structured.clone())
-        else {
+        let Some(started) = result.started else {
             print_result(&result.structured, &result.text, mode)?;
             return Ok(Outcome::Succeeded);
         };
@@ -212,7 +209,7 @@ pub async fn detach(shell: &Shell, tool: &str, input: Value, json: bool) -> anyh
         .execute(tool, input, ToolContext::new(Caller::cli()))
         .await
         .with_context(|| format!("tool `{tool}`"))?;
-    let started = serde_json::from_value::<AsyncToolResponse>(result.structured.clone()).ok();
+    let started = result.started.clone();
     let mode = if json { Mode::Json } else { Mode::Lines };
     match started {
         Some(started) if !json => {

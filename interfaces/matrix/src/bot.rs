@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brain_plugin_utils::{
-    AsyncToolResponse, Caller, Event, JobStatusResponse, Permission, ShellHandle, Source,
-    ToolContext, ToolError,
+    Caller, Event, JobStatusResponse, Permission, ShellHandle, Source, ToolContext, ToolError,
 };
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
@@ -465,14 +464,6 @@ async fn reply(
     Ok(room.send(content).await?.response.event_id)
 }
 
-/// Tools that start jobs; their answer gets a progress message.
-fn starts_work(tool: &str) -> bool {
-    matches!(
-        tool,
-        "site_generate" | "site_build" | "site_promote" | "site_rollback"
-    )
-}
-
 async fn handle(
     bot: &Arc<Bot>,
     room: &Room,
@@ -496,14 +487,6 @@ async fn handle(
         Source::with_detail("matrix", room.room_id().as_str()).unwrap_or_else(|_| Source::system());
     let caller =
         Caller::new(source.clone(), bot.level(&event.sender)).with_user(event.sender.as_str());
-    // Subscribed before the tool runs, so no event of the work it starts can be missed.
-    let subscription = starts_work(tool).then(|| {
-        let source = source.clone();
-        bot.shell.subscribe(Box::new(move |e| match e {
-            Event::JobProgress(p) => p.source == source,
-            _ => false,
-        }))
-    });
     let result = bot
         .shell
         .execute(tool, input, ToolContext::new(caller))
@@ -525,11 +508,17 @@ async fn handle(
             return Ok(());
         }
     };
-    if let (Some(mut subscription), Ok(started)) = (
-        subscription,
-        serde_json::from_value::<AsyncToolResponse>(result.structured.clone()),
-    ) {
-        let initial = render::started_line(&started);
+    if let Some(started) = &result.started {
+        // The shell's follow stream reads the current state first, so nothing the work did
+        // since it started is missed, and it sees the work wherever it runs.
+        let mut follow = match bot.shell.follow(&started.job_id).await {
+            Ok(follow) => follow,
+            Err(error) => {
+                reply(room, event, &format!("❌ {error}")).await?;
+                return Ok(());
+            }
+        };
+        let initial = render::started_line(started);
         let original = reply(room, event, &initial).await?;
         let _ = room.typing_notice(false).await;
         let (tx, rx) = watch::channel(Line {
@@ -545,22 +534,16 @@ async fn handle(
             .await
         });
         loop {
-            let e = tokio::select! {
-                e = subscription.recv() => e,
+            let progress = tokio::select! {
+                e = follow.next() => e,
                 () = bot.stopping.cancelled() => {
                     tx.send_replace(Line { text: render::stopped_line(&started.job_id, prefix), done: true });
                     break;
                 }
             };
-            let Some(e) = e else {
+            let Some(progress) = progress else {
                 break;
             };
-            let Event::JobProgress(progress) = e else {
-                continue;
-            };
-            if progress.id != started.job_id {
-                continue;
-            }
             let done = render::is_final(&progress);
             tx.send_replace(Line {
                 text: render::progress_line(&progress),

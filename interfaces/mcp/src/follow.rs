@@ -7,9 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brain_plugin_utils::{
-    AsyncToolResponse, Event, JobStatus, JobStatusEntry, ToolResult, format_short,
-};
+use brain_plugin_utils::{AsyncToolResponse, JobStatus, JobStatusEntry, ToolResult, format_short};
 use rmcp::model::{
     CallToolResult, MetaObject, NotificationMetaObject, ProgressNotificationParam, ProgressToken,
 };
@@ -219,11 +217,11 @@ pub(crate) async fn follow(
     let waited_since = Instant::now();
     let deadline = waited_since + shared.config.wait;
     let keep_alive = shared.config.keep_alive;
-    // Subscribed before reading the state, so a change in between is not missed.
-    let filter_id = id.clone();
-    let mut sub = shell.subscribe(Box::new(
-        move |e| matches!(e, Event::JobProgress(p) if p.id == filter_id),
-    ));
+    // The shell's follow stream: it subscribes before it reads, and reads the store when
+    // another process runs the work (`brain start` beside this server).
+    let Ok(mut follow) = shell.follow(&id).await else {
+        return still_running(started, initial, Duration::ZERO);
+    };
     let Ok(mut entry) = shell.job_status(&id).await else {
         return still_running(started, initial, Duration::ZERO);
     };
@@ -246,8 +244,8 @@ pub(crate) async fn follow(
         let flush_at = dirty.then(|| notifier.last_sent + MIN_INTERVAL);
         let keep_alive_at = notifier.last_sent + keep_alive;
         tokio::select! {
-            event = sub.recv() => match event {
-                Some(Event::JobProgress(e)) => {
+            event = follow.next() => match event {
+                Some(e) => {
                     entry = e.status_entry(entry.created_at, entry.worker_running);
                     if e.status != last_status {
                         last_status = e.status;
@@ -258,8 +256,7 @@ pub(crate) async fn follow(
                     }
                     dirty = true;
                 }
-                Some(_) => {}
-                // The bus closed: the shell is stopping.
+                // The shell is stopping.
                 None => return still_running(started, initial, waited_since.elapsed()),
             },
             () = sleep_until_opt(flush_at) => {

@@ -250,8 +250,9 @@ fn job_events(shell: &dyn ShellHandle) -> brain_plugin_utils::Subscription<Event
     shell.subscribe(Box::new(|e| matches!(e, Event::JobProgress(_))))
 }
 
-/// Forwards job changes as resource updates for the URIs `wanted` accepts, at most two per
-/// second per URI (the newest change always goes out), until `send` fails.
+/// Forwards this process's job events as updates of `brain://jobs` while `wanted` accepts
+/// it, at most two per second (the newest change always goes out), until `send` fails.
+/// (One job's URI follows that job wherever it runs: [`follow_updates`].)
 async fn forward_updates<W, S, F>(
     mut sub: brain_plugin_utils::Subscription<Event>,
     shell: Arc<dyn ShellHandle>,
@@ -271,7 +272,9 @@ async fn forward_updates<W, S, F>(
             event = sub.recv() => match event { Some(e) => Some(e), None => return },
             () = follow::sleep_until_opt(next_due) => None,
         };
-        if let Some(Event::JobProgress(e)) = event {
+        if let Some(Event::JobProgress(e)) = event
+            && wanted(JOBS_URI)
+        {
             let id = e.id.clone();
             let visible = match allowed.get(&id) {
                 Some(v) => *v,
@@ -283,14 +286,10 @@ async fn forward_updates<W, S, F>(
                 }
             };
             if visible {
-                for uri in [format!("{JOB_URI_PREFIX}{id}"), JOBS_URI.to_owned()] {
-                    if wanted(&uri) {
-                        throttles
-                            .entry(uri)
-                            .or_insert_with(Throttle::per_second_2)
-                            .mark();
-                    }
-                }
+                throttles
+                    .entry(JOBS_URI.to_owned())
+                    .or_insert_with(Throttle::per_second_2)
+                    .mark();
             }
         }
         let now = tokio::time::Instant::now();
@@ -300,6 +299,56 @@ async fn forward_updates<W, S, F>(
             }
         }
         throttles.retain(|_, t| t.due().is_some() || t.recent(now));
+    }
+}
+
+/// Sends `uri` as updated on every change of job `id` — whichever process runs it — at
+/// most twice a second, the final change included, while `wanted` still accepts the URI
+/// and `send` succeeds.
+async fn follow_updates<W, S, F>(
+    shell: Arc<dyn ShellHandle>,
+    id: String,
+    uri: String,
+    wanted: W,
+    send: S,
+) where
+    W: Fn(&str) -> bool,
+    S: Fn(String) -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let Ok(mut changes) = shell.follow(&id).await else {
+        return;
+    };
+    // The stream starts with the state as it is, which is no change.
+    if changes.next().await.is_none() {
+        return;
+    }
+    let mut throttle = Throttle::per_second_2();
+    let mut ended = false;
+    loop {
+        if !ended {
+            tokio::select! {
+                change = changes.next() => match change {
+                    Some(change) => {
+                        ended = change.status.is_finished();
+                        throttle.mark();
+                    }
+                    None => ended = true,
+                },
+                () = follow::sleep_until_opt(throttle.due()) => {}
+            }
+        } else {
+            follow::sleep_until_opt(throttle.due()).await;
+        }
+        if !wanted(&uri) {
+            return;
+        }
+        if throttle.take_if_ready(tokio::time::Instant::now()) && !send(uri.clone()).await {
+            return;
+        }
+        if ended && throttle.due().is_none() {
+            return;
+        }
     }
 }
 
@@ -497,8 +546,7 @@ impl ServerHandler for BrainServer {
             }
             Err(error) => return Ok(tool_error(error.to_string()).into()),
         };
-        let Ok(started) = serde_json::from_value::<AsyncToolResponse>(result.structured.clone())
-        else {
+        let Some(started) = result.started.clone() else {
             return Ok(text_result(result.structured, result.text, false).into());
         };
         if tasks_declared(&ctx) {
@@ -681,22 +729,47 @@ impl ServerHandler for BrainServer {
     ) -> Result<(), ErrorData> {
         let principal = self.principal(&ctx)?;
         let uri = request.uri;
-        match job_uri_id(&uri) {
-            Some(id) if self.may_read(&principal, id).await => {}
-            None if uri == JOBS_URI => {}
+        let job = match job_uri_id(&uri) {
+            Some(id) if self.may_read(&principal, id).await => Some(id.to_owned()),
+            None if uri == JOBS_URI => None,
             _ => {
                 return Err(ErrorData::resource_not_found(
                     format!("cannot subscribe to {uri}: no such job, or not yours"),
                     Some(json!({"uri": uri})),
                 ));
             }
-        }
+        };
         self.conn
             .subscriptions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(uri);
-        self.ensure_forwarder(ctx.peer.clone(), principal);
+            .insert(uri.clone());
+        match job {
+            Some(id) => {
+                let subscriptions = self.conn.subscriptions.clone();
+                let peer = ctx.peer.clone();
+                tokio::spawn(follow_updates(
+                    self.shared.shell.clone(),
+                    id,
+                    uri,
+                    move |uri: &str| {
+                        subscriptions
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .contains(uri)
+                    },
+                    move |uri: String| {
+                        let peer = peer.clone();
+                        async move {
+                            peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                                .await
+                                .is_ok()
+                        }
+                    },
+                ));
+            }
+            None => self.ensure_forwarder(ctx.peer.clone(), principal),
+        }
         Ok(())
     }
 
@@ -738,21 +811,38 @@ impl ServerHandler for BrainServer {
             .into_iter()
             .collect();
         let sink = cx.sink().clone();
-        let sub = job_events(self.shell());
-        let forward = forward_updates(
-            sub,
-            self.shared.shell.clone(),
-            principal,
-            |uri: &str| uris.contains(uri),
-            |uri: String| {
-                let sink = sink.clone();
-                async move { sink.notify_resource_updated(uri).await.is_ok() }
-            },
-        );
+        let send = move |uri: String| {
+            let sink = sink.clone();
+            async move { sink.notify_resource_updated(uri).await.is_ok() }
+        };
+        let mut jobs = tokio::task::JoinSet::new();
+        for uri in &uris {
+            if let Some(id) = job_uri_id(uri)
+                && self.may_read(&principal, id).await
+            {
+                jobs.spawn(follow_updates(
+                    self.shared.shell.clone(),
+                    id.to_owned(),
+                    uri.clone(),
+                    |_: &str| true,
+                    send.clone(),
+                ));
+            }
+        }
+        let all_jobs = uris.contains(JOBS_URI);
+        let forward = async {
+            if all_jobs {
+                let sub = job_events(self.shell());
+                forward_updates(sub, self.shared.shell.clone(), principal, |_| true, send).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             () = forward => {}
             () = cx.cancelled() => {}
         }
+        jobs.abort_all();
         Ok(())
     }
 

@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_utils::{AsyncToolResponse, Caller, ToolContext, ToolResult};
+use brain_plugin_utils::{Caller, ToolContext, ToolResult};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -211,7 +211,7 @@ async fn piped_line(
         Err(message) => return failed(&message),
     };
     if command.site_call().is_some()
-        && let Ok(started) = serde_json::from_value::<AsyncToolResponse>(result.structured)
+        && let Some(started) = result.started
     {
         return Ok(
             match attach(shell, &started.job_id, Mode::Lines, interrupts).await? {
@@ -479,8 +479,8 @@ impl Session {
             Ok(result) => result,
             Err(message) => return self.error(&message),
         };
-        match serde_json::from_value::<AsyncToolResponse>(result.structured) {
-            Ok(started) => {
+        match result.started {
+            Some(started) => {
                 // "… Check status in 10 seconds with the status tool." is for an LLM; here
                 // the bar shows the status.
                 let text = started.human_text();
@@ -489,7 +489,7 @@ impl Session {
                 self.follow(started.job_id);
             }
             // Nothing to do, a plan: the answer is the result.
-            Err(_) => self.screen.print(&result.text),
+            None => self.screen.print(&result.text),
         }
     }
 

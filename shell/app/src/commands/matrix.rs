@@ -16,13 +16,19 @@ const SECTION: &str = "matrix";
 
 /// `brain matrix`'s options.
 #[derive(Debug, Args)]
-pub(crate) struct MatrixArgs {}
+pub(crate) struct MatrixArgs {
+    /// Run no job workers here, only the bot: a `brain start` beside it runs the work
+    /// (until one does, the work waits for a worker)
+    #[arg(long)]
+    no_workers: bool,
+}
 
-pub(crate) async fn run(brain: &Brain, _args: MatrixArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(brain: &Brain, args: MatrixArgs) -> anyhow::Result<()> {
     if !cfg!(feature = "matrix") {
         return Err(without());
     }
-    crate::commands::start::serve(brain, |shell| {
+    let workers = crate::commands::start::Workers::from_flag(args.no_workers);
+    crate::commands::start::serve(brain, workers, |shell| {
         let bot = configured(shell)?.ok_or_else(|| {
             exit::usage(format!(
                 "no [matrix] section in {}: add homeserver, user_id, password (or \

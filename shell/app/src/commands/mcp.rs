@@ -26,6 +26,10 @@ pub(crate) struct McpArgs {
     /// and the job goes on (default: [mcp] wait_seconds, else 45).
     #[arg(long, value_name = "SECONDS")]
     wait_seconds: Option<u64>,
+    /// Run no job workers here, only the MCP server: a `brain start` beside it runs the
+    /// work (until one does, the work waits for a worker)
+    #[arg(long)]
+    no_workers: bool,
 }
 
 #[cfg(feature = "mcp")]
@@ -41,17 +45,18 @@ mod with_mcp {
 
     use super::McpArgs;
     use crate::commands::Brain;
-    use crate::commands::start::{self, SHUTDOWN_GRACE, Signals};
+    use crate::commands::start::{self, SHUTDOWN_GRACE, Signals, Workers};
     use crate::exit;
 
     pub(crate) async fn run(brain: &Brain, args: McpArgs) -> anyhow::Result<()> {
         let wait = args.wait_seconds.map(Duration::from_secs);
+        let workers = Workers::from_flag(args.no_workers);
         let Some(text) = &args.http else {
-            return stdio(brain, wait).await;
+            return stdio(brain, wait, workers).await;
         };
         let addr = brain_mcp::parse_addr(text)
             .map_err(|message| exit::usage(format!("invalid --http {text:?}: {message}")))?;
-        start::serve(brain, |shell| {
+        start::serve(brain, workers, |shell| {
             let config = mcp_config(shell, Some(addr), wait)?;
             Ok(McpInterface::from_config(config)
                 .map(|mcp| Arc::new(mcp) as Arc<dyn Interface>)
@@ -69,11 +74,11 @@ mod with_mcp {
 
     /// One MCP connection over stdin/stdout, as the owner, until the client closes stdin or a
     /// stop signal.
-    async fn stdio(brain: &Brain, wait: Option<Duration>) -> anyhow::Result<()> {
+    async fn stdio(brain: &Brain, wait: Option<Duration>, workers: Workers) -> anyhow::Result<()> {
         let mut signals = Signals::new().context("cannot listen for stop signals")?;
         let shell = brain.open_shell().await?;
         let config = mcp_config(&shell, None, wait)?;
-        start::start_work(&shell).await?;
+        start::start_work(&shell, workers).await?;
         let stop = CancellationToken::new();
         let serving = brain_mcp::serve_stdio(shell.handle(), config, stop.clone());
         tokio::pin!(serving);

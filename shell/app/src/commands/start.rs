@@ -20,7 +20,7 @@ use crate::commands::Brain;
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
-    serve(brain, |shell| {
+    serve(brain, Workers::Run, |shell| {
         Ok([
             crate::commands::mcp::configured(shell)?,
             crate::commands::matrix::configured(shell)?,
@@ -32,10 +32,29 @@ pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
     .await
 }
 
+/// Whether a serving process runs job workers for the whole brain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Workers {
+    Run,
+    /// `--no-workers`: only the interface; a `brain start` beside it does the work.
+    None,
+}
+
+impl Workers {
+    pub(crate) fn from_flag(no_workers: bool) -> Workers {
+        if no_workers {
+            Workers::None
+        } else {
+            Workers::Run
+        }
+    }
+}
+
 /// Runs the brain with the interfaces `pick` chooses from its configuration (`brain start`:
 /// every configured one; `brain matrix`: the bot) until a stop signal.
 pub(crate) async fn serve(
     brain: &Brain,
+    workers: Workers,
     pick: impl FnOnce(&Shell) -> anyhow::Result<Vec<Arc<dyn Interface>>>,
 ) -> anyhow::Result<()> {
     // Listening before anything starts: a signal that arrives early still stops us cleanly
@@ -44,7 +63,7 @@ pub(crate) async fn serve(
     let shell = brain.open_shell().await?;
     // Checked before anything starts: a bad [mcp] or [matrix] stops us with nothing to undo.
     let picked = pick(&shell)?;
-    start_work(&shell).await?;
+    start_work(&shell, workers).await?;
     let mut interfaces = Vec::new();
     for interface in picked {
         interface
@@ -54,10 +73,13 @@ pub(crate) async fn serve(
         interfaces.push(interface);
     }
     let dir = std::path::absolute(&brain.dir).unwrap_or_else(|_| brain.dir.clone());
+    let running = match workers {
+        Workers::Run => format!("workers: {}", shell.config().queue.concurrency),
+        Workers::None => "no workers: `brain start` runs the work".to_owned(),
+    };
     eprintln!(
-        "brain running in {} (workers: {}); Ctrl-C to stop",
-        dir.display(),
-        shell.config().queue.concurrency
+        "brain running in {} ({running}); Ctrl-C to stop",
+        dir.display()
     );
 
     let signal = signals.next().await;
@@ -81,13 +103,16 @@ pub(crate) async fn serve(
     }
 }
 
-/// Starts what a long-running brain runs besides its interfaces: the job workers, an
-/// incremental notes index (so search answers from fresh notes), the plugins' own parts.
-pub(crate) async fn start_work(shell: &Shell) -> anyhow::Result<()> {
-    shell
-        .start_workers()
-        .await
-        .context("cannot start the workers")?;
+/// Starts what a long-running brain runs besides its interfaces: the job workers (unless
+/// `Workers::None`), an incremental notes index (so search answers from fresh notes), the
+/// plugins' own parts.
+pub(crate) async fn start_work(shell: &Shell, workers: Workers) -> anyhow::Result<()> {
+    if workers == Workers::Run {
+        shell
+            .start_workers()
+            .await
+            .context("cannot start the workers")?;
+    }
     if let Err(error) = shell.index_notes_in_background().await {
         eprintln!("warning: could not start indexing the notes: {error}");
     }

@@ -11,6 +11,7 @@ use brain_matrix::testing::{Limits, Person, Seen, Synapse};
 use serde_json::{Value, json};
 
 use crate::support::Demo;
+use crate::support::mcp::HttpBrain;
 use crate::support::{brain, edit_config};
 
 const BOT: &str = "@bot:localhost";
@@ -40,12 +41,14 @@ struct Bot {
 }
 
 impl Bot {
-    /// Starts the bot with `brain <subcommand>` (`matrix`, or `start`, which runs it as a
-    /// configured interface) and waits until it has synced once (commands sent from now on
+    /// Starts the bot with `brain <subcommand>` (`matrix`, `matrix --no-workers`, or
+    /// `start`, which runs it as a configured interface) and waits until it has synced once (commands sent from now on
     /// run).
     fn start(demo: &Demo, name: &str, subcommand: &str) -> Bot {
         let log = demo.tmp.path().join(format!("{name}.log"));
-        let mut command = brain(demo.tmp.path(), &["--dir", "demo", subcommand]);
+        let mut args = vec!["--dir", "demo"];
+        args.extend(subcommand.split_whitespace());
+        let mut command = brain(demo.tmp.path(), &args);
         command
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
@@ -446,4 +449,54 @@ async fn with_default_rate_limits_a_long_batch_still_ends_with_the_final_state()
         "the server never refused an edit; the test did not test it:\n{}",
         bot.log()
     );
+}
+
+/// The bot runs no workers; another process (`brain mcp --http`, a whole-brain worker
+/// without the bot) runs the batch `!generate` starts. The bot's progress message still
+/// follows it to the final state: it follows the queue, not its own process's events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_s_progress_follows_work_another_process_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    let demo = demo(&synapse, 400, 200, "");
+    let bot = Bot::start(&demo, "bot", "matrix --no-workers");
+    let worker = HttpBrain::start(&demo, "127.0.0.1:0");
+    let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
+    let room = alice.create_room(BOT, false).await.unwrap();
+    alice
+        .wait_membership(&room, BOT, "join", WAIT)
+        .await
+        .unwrap();
+    let generate = alice.send(&room, "!generate").await.unwrap();
+    let texts = follow(&alice, &room, &generate, "✅ Generated 5 sections", 200).await;
+    let seen = alice.seen();
+    let original = reply_to(&seen, &generate).unwrap();
+    let id = job_id(original);
+    let entry = demo.status(&id);
+    assert_eq!(entry["status"], "completed", "{entry:#}");
+    let finished = chrono::DateTime::parse_from_rfc3339(entry["finishedAt"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis();
+    let last = edits_of(&seen, &original.event_id)
+        .last()
+        .unwrap()
+        .origin_ms;
+    eprintln!(
+        "final edit {} ms after the batch ended in the other process ({} edits)",
+        last as i64 - finished,
+        texts.len()
+    );
+    assert!(
+        bot.log()
+            .contains("(no workers: `brain start` runs the work)"),
+        "{}",
+        bot.log()
+    );
+    assert_eq!(worker.stop(), 0);
+    bot.stop();
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::Demo;
-use crate::support::mcp::{HttpBrain, stdio_brain};
+use crate::support::mcp::{HttpBrain, stdio_brain, stdio_brain_with};
 use crate::support::process::{json_lines, next_matching, wait_within};
+use crate::support::{Demo, edit_config};
 
 #[test]
 fn stdio_survives_malformed_json_rpc() {
@@ -122,6 +122,77 @@ fn closing_stdin_while_a_call_waits_exits_cleanly() {
         ["pending", "processing"].contains(&entry["status"].as_str().unwrap()),
         "the batch stays queued for the next start: {entry:#}"
     );
+}
+
+/// The README's setup: `brain start` runs the work, `brain mcp` (here with `--no-workers`,
+/// so certainly none of it) serves an LLM host. A call with a progress token follows the
+/// batch another process runs — through a restart of that process — and answers with the
+/// completed result, not the handle at the end of its wait bound.
+#[test]
+fn a_call_follows_work_another_process_runs_to_its_result() {
+    // 30 s a section: the batch is certainly processing while the first worker runs.
+    let demo = Demo::paced(30_000, "");
+    let worker = demo.start();
+    let mut child = stdio_brain_with(&demo, &["--no-workers", "--wait-seconds", "300"]);
+    let mut stdin = child.stdin.take().unwrap();
+    let messages = json_lines(&mut child);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}});
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "site_generate", "arguments": {"force": true},
+        "_meta": {"progressToken": "elsewhere"}}});
+    writeln!(stdin, "{init}").unwrap();
+    writeln!(
+        stdin,
+        "{{\"jsonrpc\": \"2.0\", \"method\": \"notifications/initialized\"}}"
+    )
+    .unwrap();
+    writeln!(stdin, "{call}").unwrap();
+    stdin.flush().unwrap();
+    let mut seen = Vec::new();
+    let processing = next_matching(&messages, Duration::from_secs(60), &mut seen, |m| {
+        m["method"] == "notifications/progress" && m["params"]["_meta"]["status"] == "processing"
+    });
+    let id = processing["params"]["_meta"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The worker stops mid-batch (its section goes back to the queue); another one, with
+    // a quick generator, finishes the batch.
+    assert_eq!(worker.interrupt(), 0);
+    edit_config(&demo.dir, "delay_ms = 30000", "delay_ms = 20");
+    let worker = demo.start();
+    let answer = next_matching(&messages, Duration::from_secs(120), &mut seen, |m| {
+        m["id"] == 2
+    });
+    let answered = chrono::Utc::now();
+    let result = &answer["result"];
+    assert_eq!(
+        result["structuredContent"]["status"], "completed",
+        "{answer:#}"
+    );
+    let last = seen
+        .iter()
+        .rev()
+        .find(|m| m["method"] == "notifications/progress")
+        .unwrap();
+    assert_eq!(
+        last["params"]["progress"].as_f64(),
+        Some(5.0),
+        "the final count last: {last:#}"
+    );
+    let entry = demo.status(&id);
+    let finished =
+        chrono::DateTime::parse_from_rfc3339(entry["finishedAt"].as_str().unwrap()).unwrap();
+    eprintln!(
+        "the call answered {} ms after the batch ended in the other process",
+        (answered - finished.with_timezone(&chrono::Utc)).num_milliseconds()
+    );
+    drop(stdin);
+    wait_within(&mut child, Duration::from_secs(20)).expect("brain mcp exits after stdin closes");
+    assert_eq!(worker.interrupt(), 0);
 }
 
 /// One HTTP/1.1 response read off a kept-alive connection: status, headers (lower-case

@@ -68,7 +68,14 @@ impl Drop for HttpBrain {
 
 /// `brain mcp` on stdio for raw JSON-RPC: stdin and stdout piped, stderr dropped.
 pub(crate) fn stdio_brain(demo: &Demo) -> Child {
-    super::brain(demo.tmp.path(), &["--dir", "demo", "mcp"])
+    stdio_brain_with(demo, &[])
+}
+
+/// `brain mcp extra…` on stdio, as [`stdio_brain`].
+pub(crate) fn stdio_brain_with(demo: &Demo, extra: &[&str]) -> Child {
+    let mut args = vec!["--dir", "demo", "mcp"];
+    args.extend_from_slice(extra);
+    super::brain(demo.tmp.path(), &args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
