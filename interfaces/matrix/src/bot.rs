@@ -509,6 +509,11 @@ async fn handle(
         }
     };
     if let Some(started) = &result.started {
+        // Quick work answers with its outcome: one message, no "⏳" to edit a moment later.
+        if let Some(ended) = bot.shell.settle(&started.job_id).await {
+            reply(room, event, &render::final_line(&ended)).await?;
+            return Ok(());
+        }
         // The shell's follow stream reads the current state first, so nothing the work did
         // since it started is missed, and it sees the work wherever it runs.
         let mut follow = match bot.shell.follow(&started.job_id).await {

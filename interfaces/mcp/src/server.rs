@@ -566,6 +566,21 @@ impl ServerHandler for BrainServer {
                 .await
                 .into())
             }
+            // Without a token: work that ends within the answer time answers with its
+            // result, longer work with its handle.
+            None if wait => {
+                let id = &started.job_id;
+                let ended = match self.shell().settle(id).await {
+                    Some(_) => self.shell().job_status(id).await.ok(),
+                    None => None,
+                };
+                Ok(match ended {
+                    Some(entry) => finished_result(id, &entry),
+                    None => text_result(result.structured, result.text, false),
+                }
+                .into())
+            }
+            // `wait: false` asks for the handle at once.
             _ => Ok(text_result(result.structured, result.text, false).into()),
         }
     }

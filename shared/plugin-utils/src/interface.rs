@@ -59,6 +59,11 @@ pub trait ShellHandle: Send + Sync {
     /// operation it started or was asked about, whichever process runs it.
     async fn follow(&self, id: &str) -> Result<Follow, ToolError>;
 
+    /// Waits up to the configured answer time (`[queue] answer_within_ms`) for work an
+    /// interface just started: its final state if it ended by then (the interface answers
+    /// with the result), else `None` (it answers with the handle).
+    async fn settle(&self, id: &str) -> Option<JobProgressEvent>;
+
     /// Events on the bus that `filter` accepts.
     fn subscribe(&self, filter: Box<dyn Fn(&Event) -> bool + Send + Sync>) -> Subscription<Event>;
 

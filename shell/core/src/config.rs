@@ -90,6 +90,10 @@ pub struct QueueSection {
     pub max_events_per_second: u32,
     /// Seconds a claimed job stays leased without a heartbeat (2..=3600, default 30).
     pub lease_seconds: u32,
+    /// Milliseconds an interface waits for work it started before it answers (0..=60000,
+    /// default 1500): work done by then answers with its result, longer work with its
+    /// handle.
+    pub answer_within_ms: u32,
 }
 
 impl Default for QueueSection {
@@ -99,6 +103,7 @@ impl Default for QueueSection {
             retention_days: 7,
             max_events_per_second: 10,
             lease_seconds: 30,
+            answer_within_ms: 1500,
         }
     }
 }
@@ -304,6 +309,10 @@ impl Config {
         queue.insert(
             "lease_seconds".into(),
             Value::Integer(q.lease_seconds.into()),
+        );
+        queue.insert(
+            "answer_within_ms".into(),
+            Value::Integer(q.answer_within_ms.into()),
         );
         let mut logging = Table::new();
         logging.insert(
@@ -621,6 +630,7 @@ impl Validator<'_> {
                 "retention_days",
                 "max_events_per_second",
                 "lease_seconds",
+                "answer_within_ms",
             ],
         )?;
         let logging = self.section(&mut root, "logging", &["level", "file"])?;
@@ -658,6 +668,13 @@ impl Validator<'_> {
                 "lease_seconds",
                 2..=3600,
                 defaults.lease_seconds,
+            )?,
+            answer_within_ms: self.integer(
+                &queue,
+                "queue",
+                "answer_within_ms",
+                0..=60_000,
+                defaults.answer_within_ms,
             )?,
         };
         let logging = LoggingSection {
@@ -904,7 +921,8 @@ mod tests {
                 concurrency: 4,
                 retention_days: 7,
                 max_events_per_second: 10,
-                lease_seconds: 30
+                lease_seconds: 30,
+                answer_within_ms: 1500
             }
         );
         assert_eq!(
@@ -929,6 +947,7 @@ mod tests {
             retention_days = 30
             max_events_per_second = 100
             lease_seconds = 2
+            answer_within_ms = 0
             [logging]
             level = "DEBUG"
             file = "logs/brain.log"
@@ -949,7 +968,8 @@ mod tests {
                 concurrency: 8,
                 retention_days: 30,
                 max_events_per_second: 100,
-                lease_seconds: 2
+                lease_seconds: 2,
+                answer_within_ms: 0
             }
         );
         assert_eq!(config.logging.level, LogLevel::Debug);
@@ -1223,7 +1243,7 @@ mod tests {
         let error = check("[queue]\nconcurency = 8", &[]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown key `queue.concurency` (allowed: concurrency, retention_days, max_events_per_second, lease_seconds)"
+            "unknown key `queue.concurency` (allowed: concurrency, retention_days, max_events_per_second, lease_seconds, answer_within_ms)"
         );
     }
 

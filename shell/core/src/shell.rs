@@ -547,6 +547,25 @@ impl ShellHandle for Shell {
         builtin::status_entry(&self.inner.queue, id).await
     }
 
+    async fn settle(&self, id: &str) -> Option<brain_plugin_utils::JobProgressEvent> {
+        let wait = Duration::from_millis(u64::from(self.inner.config.queue.answer_within_ms));
+        if wait.is_zero() {
+            return None;
+        }
+        let mut watch = self.inner.queue.watch(id).await.ok()?;
+        tokio::time::timeout(wait, async {
+            while let Some(event) = watch.next().await {
+                if event.status.is_finished() {
+                    return Some(event);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
     async fn follow(&self, id: &str) -> Result<brain_plugin_utils::Follow, ToolError> {
         let watch = self
             .inner

@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_utils::{Caller, ToolContext, ToolResult};
+use brain_plugin_utils::{Caller, ShellHandle, ToolContext, ToolResult};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -481,11 +481,14 @@ impl Session {
         };
         match result.started {
             Some(started) => {
-                // "… Check status in 10 seconds with the status tool." is for an LLM; here
-                // the bar shows the status.
-                let text = started.human_text();
-                let text = text.split(" Check status in ").next().unwrap_or(&text);
-                self.screen.print(text);
+                // Quick work: only its summary (the follow below prints it at once).
+                if self.shell.settle(&started.job_id).await.is_none() {
+                    // "… Check status in 10 seconds with the status tool." is for an LLM;
+                    // here the bar shows the status.
+                    let text = started.human_text();
+                    let text = text.split(" Check status in ").next().unwrap_or(&text);
+                    self.screen.print(text);
+                }
                 self.follow(started.job_id);
             }
             // Nothing to do, a plan: the answer is the result.

@@ -123,6 +123,9 @@ max_events_per_second = 10
 # Seconds a running job stays claimed without a heartbeat before another worker may take
 # it over (2-3600).
 lease_seconds = 30
+# Milliseconds the chat, MCP and Matrix interfaces wait for work they started before they
+# answer (0-60000): work done by then answers with its result, longer work with its job id.
+answer_within_ms = 1500
 
 # Logs go to stderr, or are appended to `file` (relative to this folder).
 # `--log-level`, RUST_LOG and BRAIN_LOG_LEVEL override the level.

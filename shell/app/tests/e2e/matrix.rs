@@ -22,8 +22,15 @@ const CAROL: &str = "@carol:localhost";
 const WAIT: Duration = Duration::from_secs(120);
 
 /// A demo brain whose content generation takes `delay_ms` per section, one at a time,
-/// with `[matrix]` pointing at `synapse` (anchor: alice).
+/// with `[matrix]` pointing at `synapse` (anchor: alice). Every command's work answers with
+/// a progress message (`answer_within_ms = 0`), whatever its speed: what these tests follow.
 fn demo(synapse: &Synapse, delay_ms: u32, edit_interval_ms: u32, extra: &str) -> Demo {
+    let demo = progress_demo(synapse, delay_ms, edit_interval_ms, extra);
+    edit_config(&demo.dir, "answer_within_ms = 1500", "answer_within_ms = 0");
+    demo
+}
+
+fn progress_demo(synapse: &Synapse, delay_ms: u32, edit_interval_ms: u32, extra: &str) -> Demo {
     Demo::paced(
         delay_ms,
         &format!(
@@ -499,4 +506,52 @@ async fn a_command_s_progress_follows_work_another_process_runs() {
     );
     assert_eq!(worker.stop(), 0);
     bot.stop();
+}
+
+/// Work that ends within `answer_within_ms` answers with its outcome: one message, already
+/// final, never edited. (A minute here, so that the build certainly ends within it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_work_answers_with_its_outcome_in_one_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    let demo = progress_demo(&synapse, 0, 200, "");
+    edit_config(
+        &demo.dir,
+        "answer_within_ms = 1500",
+        "answer_within_ms = 60000",
+    );
+    let _bot = Bot::start(&demo, "bot", "matrix");
+    let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
+    let room = alice.create_room(BOT, false).await.unwrap();
+    alice
+        .wait_membership(&room, BOT, "join", WAIT)
+        .await
+        .unwrap();
+    let build = alice.send(&room, "!build").await.unwrap();
+    let seen = alice
+        .wait_for("the answer to !build", WAIT, |seen| {
+            reply_to(seen, &build).is_some()
+        })
+        .await
+        .unwrap();
+    let answer = reply_to(&seen, &build).unwrap().clone();
+    assert!(
+        answer.body.starts_with("✅ Built preview in "),
+        "{answer:#?}"
+    );
+    // Another command answered after it: by then an edit of the first answer would have
+    // been seen too, and there is none.
+    let status = alice.send(&room, "!status").await.unwrap();
+    let seen = alice
+        .wait_for("the answer to !status", WAIT, |seen| {
+            reply_to(seen, &status).is_some()
+        })
+        .await
+        .unwrap();
+    assert!(edits_of(&seen, &answer.event_id).is_empty(), "{seen:#?}");
 }

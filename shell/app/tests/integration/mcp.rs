@@ -133,21 +133,11 @@ fn a_call_follows_work_another_process_runs_to_its_result() {
     // 30 s a section: the batch is certainly processing while the first worker runs.
     let demo = Demo::paced(30_000, "");
     let worker = demo.start();
-    let mut child = stdio_brain_with(&demo, &["--no-workers", "--wait-seconds", "300"]);
-    let mut stdin = child.stdin.take().unwrap();
-    let messages = json_lines(&mut child);
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"}}});
+    let (mut child, mut stdin, messages) =
+        session(&demo, &["--no-workers", "--wait-seconds", "300"]);
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
         "name": "site_generate", "arguments": {"force": true},
         "_meta": {"progressToken": "elsewhere"}}});
-    writeln!(stdin, "{init}").unwrap();
-    writeln!(
-        stdin,
-        "{{\"jsonrpc\": \"2.0\", \"method\": \"notifications/initialized\"}}"
-    )
-    .unwrap();
     writeln!(stdin, "{call}").unwrap();
     stdin.flush().unwrap();
     let mut seen = Vec::new();
@@ -193,6 +183,91 @@ fn a_call_follows_work_another_process_runs_to_its_result() {
     drop(stdin);
     wait_within(&mut child, Duration::from_secs(20)).expect("brain mcp exits after stdin closes");
     assert_eq!(worker.interrupt(), 0);
+}
+
+/// `brain mcp extra…` on stdio after the initialize handshake: its stdin and its messages.
+fn session(
+    demo: &Demo,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::sync::mpsc::Receiver<Value>,
+) {
+    let mut child = stdio_brain_with(demo, extra);
+    let mut stdin = child.stdin.take().unwrap();
+    let messages = json_lines(&mut child);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}});
+    writeln!(stdin, "{init}").unwrap();
+    writeln!(
+        stdin,
+        "{{\"jsonrpc\": \"2.0\", \"method\": \"notifications/initialized\"}}"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    (child, stdin, messages)
+}
+
+/// A call without a progress token waits `answer_within_ms` for the work it started: work
+/// done by then answers with its result, longer work with the job handle.
+#[test]
+fn quick_work_answers_with_its_result_and_slow_work_with_its_handle() {
+    // A minute to answer: the build certainly ends within it.
+    let demo = Demo::paced(30_000, "");
+    edit_config(
+        &demo.dir,
+        "answer_within_ms = 1500",
+        "answer_within_ms = 60000",
+    );
+    let (mut child, mut stdin, messages) = session(&demo, &[]);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "site_build", "arguments": {}}});
+    writeln!(stdin, "{call}").unwrap();
+    stdin.flush().unwrap();
+    let mut seen = Vec::new();
+    let answer = next_matching(&messages, Duration::from_secs(120), &mut seen, |m| {
+        m["id"] == 2
+    });
+    let result = &answer["result"]["structuredContent"];
+    assert_eq!(result["status"], "completed", "{answer:#}");
+    assert!(
+        result["jobId"].as_str().unwrap().starts_with("job_"),
+        "{answer:#}"
+    );
+    assert!(
+        answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("completed"),
+        "{answer:#}"
+    );
+    drop(stdin);
+    wait_within(&mut child, Duration::from_secs(20)).expect("brain mcp exits");
+
+    // 30 s a section against a fifth of a second to answer: the handle.
+    edit_config(
+        &demo.dir,
+        "answer_within_ms = 60000",
+        "answer_within_ms = 200",
+    );
+    let (mut child, mut stdin, messages) = session(&demo, &[]);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "site_generate", "arguments": {"force": true}}});
+    writeln!(stdin, "{call}").unwrap();
+    stdin.flush().unwrap();
+    let answer = next_matching(&messages, Duration::from_secs(120), &mut seen, |m| {
+        m["id"] == 2
+    });
+    let result = &answer["result"]["structuredContent"];
+    assert_eq!(result["status"], "started", "{answer:#}");
+    assert!(
+        result["jobId"].as_str().unwrap().starts_with("batch_"),
+        "{answer:#}"
+    );
+    drop(stdin);
+    wait_within(&mut child, Duration::from_secs(30)).expect("brain mcp exits");
 }
 
 /// One HTTP/1.1 response read off a kept-alive connection: status, headers (lower-case
