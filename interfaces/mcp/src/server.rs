@@ -352,9 +352,10 @@ async fn follow_updates<W, S, F>(
     }
 }
 
-/// SEP-2663 pollIntervalMs: the job's checkStatusIn, within sensible bounds.
+/// SEP-2663 pollIntervalMs: the job's checkStatusIn (aimed just after the expected end
+/// when the estimate is confident), at least a second and at most an hour.
 fn poll_interval_ms(check_status_in_ms: Option<u64>) -> u64 {
-    check_status_in_ms.unwrap_or(5_000).clamp(500, 60_000)
+    check_status_in_ms.unwrap_or(5_000).clamp(1_000, 3_600_000)
 }
 
 fn text_result(structured: Value, text: String, is_error: bool) -> CallToolResult {
@@ -911,7 +912,8 @@ mod tests {
     #[test]
     fn poll_interval_is_bounded() {
         assert_eq!(poll_interval_ms(None), 5_000);
-        assert_eq!(poll_interval_ms(Some(10)), 500);
-        assert_eq!(poll_interval_ms(Some(3_600_000)), 60_000);
+        assert_eq!(poll_interval_ms(Some(10)), 1_000);
+        assert_eq!(poll_interval_ms(Some(630_000)), 630_000);
+        assert_eq!(poll_interval_ms(Some(u64::MAX)), 3_600_000);
     }
 }

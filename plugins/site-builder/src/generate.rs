@@ -145,8 +145,10 @@ impl JobHandler for GenerateJob {
         Ok(output(false))
     }
 
+    /// The generator's usual time plus gathering notes and writing the file (a few
+    /// milliseconds): a type's first estimate, before it has a history.
     fn default_duration(&self) -> Duration {
-        Duration::from_secs(5)
+        self.shared.ctx.generator().typical_duration() + Duration::from_millis(5)
     }
 }
 

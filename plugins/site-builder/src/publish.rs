@@ -88,8 +88,9 @@ impl JobHandler for PromoteJob {
         })
     }
 
+    /// Copying or removing one file: a few milliseconds.
     fn default_duration(&self) -> Duration {
-        Duration::from_millis(200)
+        Duration::from_millis(5)
     }
 }
 
@@ -136,7 +137,8 @@ impl JobHandler for RollbackJob {
         })
     }
 
+    /// Copying or removing one file: a few milliseconds.
     fn default_duration(&self) -> Duration {
-        Duration::from_millis(200)
+        Duration::from_millis(5)
     }
 }

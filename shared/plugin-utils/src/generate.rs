@@ -71,6 +71,12 @@ pub trait ContentGenerator: Send + Sync + 'static {
     /// The provider's name as configured (`local`, `openai`).
     fn name(&self) -> &str;
 
+    /// How long one `generate` call usually takes: what a job type that calls it expects
+    /// per item before it has a history of its own.
+    fn typical_duration(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+
     /// Produces JSON matching `request.schema`.
     async fn generate(
         &self,

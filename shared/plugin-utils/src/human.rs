@@ -47,22 +47,6 @@ pub fn format_range(min: Duration, max: Duration) -> String {
     format!("{low}-{high}")
 }
 
-/// The polling interval to suggest for roughly `d`: clamped to 2..=60 seconds, then rounded
-/// to the nearest human step (2, 3, 5, 10, 15, 20, 30, 45, 60 s), so a client is told
-/// "check again in 10 seconds", never "in 11.3 seconds". Halfway between two steps rounds
-/// up, which keeps the function monotone.
-pub fn round_check_interval(d: Duration) -> Duration {
-    let ms = d.as_millis().clamp(2_000, 60_000);
-    let mut best = CHECK_STEPS_SECS[0];
-    for &step in &CHECK_STEPS_SECS {
-        // `<=` so a tie goes to the later, larger step.
-        if ms.abs_diff(u128::from(step) * 1000) <= ms.abs_diff(u128::from(best) * 1000) {
-            best = step;
-        }
-    }
-    Duration::from_secs(best)
-}
-
 /// The compact form for progress lines: "<1 s", "25 s", "3 min", "1 h 20 min", "2 d".
 /// Rounds like [`format_duration`] so a progress line and a status message agree, except
 /// that below one second it says so ("<1 s"): a progress line may show elapsed time, where
@@ -84,9 +68,6 @@ pub fn format_short(d: Duration) -> String {
         format!("{} {unit}", spoken.count)
     }
 }
-
-/// What [`round_check_interval`] may answer, in seconds, ascending.
-const CHECK_STEPS_SECS: [u64; 9] = [2, 3, 5, 10, 15, 20, 30, 45, 60];
 
 const MINUTE: u128 = 60;
 const HOUR: u128 = 60 * MINUTE;
@@ -260,37 +241,6 @@ mod tests {
     }
 
     #[test]
-    fn round_check_interval_table() {
-        #[track_caller]
-        fn check(d: Duration, expected_secs: u64) {
-            assert_eq!(
-                round_check_interval(d),
-                s(expected_secs),
-                "round_check_interval({d:?})"
-            );
-        }
-        check(Duration::ZERO, 2);
-        check(s(1), 2);
-        check(s(2), 2);
-        check(ms(2_499), 2);
-        check(ms(2_500), 3);
-        check(s(4), 5);
-        check(s(7), 5);
-        check(ms(7_500), 10);
-        check(s(11), 10);
-        check(s(13), 15);
-        check(s(24), 20);
-        check(s(25), 30);
-        check(s(37), 30);
-        check(s(38), 45);
-        check(s(52), 45);
-        check(ms(52_500), 60);
-        check(s(60), 60);
-        check(h(5), 60);
-        check(Duration::MAX, 60);
-    }
-
-    #[test]
     fn format_short_table() {
         #[track_caller]
         fn check(d: Duration, expected: &str) {
@@ -378,19 +328,6 @@ mod tests {
             // "10 seconds".
             prop_assert!(text != "0 seconds" && !text.split(' ').any(|w| w == "0"), "{text}");
             prop_assert!(well_formed(&text), "{text}");
-        }
-
-        #[test]
-        fn round_check_interval_is_a_step(d in any_duration()) {
-            let r = round_check_interval(d);
-            prop_assert!(r >= s(2) && r <= s(60));
-            prop_assert!(r.subsec_nanos() == 0 && CHECK_STEPS_SECS.contains(&r.as_secs()));
-        }
-
-        #[test]
-        fn round_check_interval_is_monotone(a in any_duration(), b in any_duration()) {
-            let (a, b) = if a <= b { (a, b) } else { (b, a) };
-            prop_assert!(round_check_interval(a) <= round_check_interval(b));
         }
 
         #[test]

@@ -30,7 +30,7 @@ pub use event::{
     BatchDetails, Event, ItemError, JobDetails, JobProgressEvent, PluginEvent, Timing, Update,
 };
 pub use generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
-pub use human::{format_duration, format_range, format_short, round_check_interval};
+pub use human::{format_duration, format_range, format_short};
 pub use interface::{Follow, FollowStream, Interface, ResourceInfo, ShellHandle};
 pub use job::{
     DynJobHandler, JobContext, JobError, JobHandler, JobInfo, ProgressCell, ProgressSnapshot,

@@ -75,6 +75,11 @@ impl ContentGenerator for LocalGenerator {
         NAME
     }
 
+    /// The configured pause plus composing the section (a few milliseconds).
+    fn typical_duration(&self) -> Duration {
+        self.delay + Duration::from_millis(5)
+    }
+
     async fn generate(
         &self,
         request: &GenerationRequest,

@@ -294,6 +294,11 @@ impl ContentGenerator for OpenAiGenerator {
         NAME
     }
 
+    /// A chat completion that writes a section of JSON: several seconds with common models.
+    fn typical_duration(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(6)
+    }
+
     async fn generate(
         &self,
         request: &GenerationRequest,

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use brain_plugin_utils::{format_range, round_check_interval};
+use brain_plugin_utils::format_range;
 
 /// The largest time left ever reported: beyond a month an estimate means "unknown", and the
 /// cap keeps garbage inputs from producing absurd or overflowing durations.
@@ -36,6 +36,24 @@ const FEW_SAMPLES: u64 = 5;
 
 /// The smallest duration, in seconds, that enters the logarithmic blend (`ln 0` is -inf).
 const BLEND_FLOOR_SECS: f64 = 0.001;
+
+/// History is tight enough to aim a check just after the expected end when its spread is
+/// at most this share of its mean; a running job or batch is steady while its observed
+/// pace is within this factor of the history's.
+const TIGHT: f64 = 0.25;
+
+/// Checks are never sooner than this: a client polling faster learns nothing new.
+const CHECK_FLOOR: Duration = Duration::from_secs(1);
+
+/// A check aimed at the expected end comes this share of the time left after it…
+const AIM_MARGIN_SHARE: f64 = 0.05;
+
+/// …and at least this long after it: the time for the end to be written and read.
+const AIM_MARGIN_MIN: Duration = Duration::from_millis(150);
+
+/// When the estimate is not confident, checks come at half the time left, at most this
+/// far apart.
+const UNSURE_CHECK_MAX: Duration = Duration::from_secs(60);
 
 /// Exponentially weighted mean and spread of one job type's durations, persisted per type.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,6 +119,9 @@ pub struct Estimate {
     pub expected: Duration,
     pub min: Duration,
     pub max: Duration,
+    /// The job type's history is tight (spread at most a quarter of the mean): a check can
+    /// aim just after the expected end.
+    pub confident: bool,
 }
 
 impl Estimate {
@@ -111,7 +132,7 @@ impl Estimate {
 
     /// When a client should first look at something that has not started yet.
     pub fn check_in(&self) -> Duration {
-        check_again_in(self.expected)
+        check_again_in(self.expected, self.confident)
     }
 }
 
@@ -127,6 +148,7 @@ pub(crate) fn per_job(stats: Option<&DurationStats>, default: Duration) -> Estim
             expected: default,
             min: default / 2,
             max: default.saturating_mul(2),
+            confident: false,
         };
     };
     let mean = stats.mean_ms;
@@ -142,6 +164,7 @@ pub(crate) fn per_job(stats: Option<&DurationStats>, default: Duration) -> Estim
         // Clamped again after the conversion so rounding can never invert the order.
         min: duration_from_secs(min / 1000.0).min(expected),
         max: duration_from_secs(max / 1000.0).max(expected),
+        confident: spread <= TIGHT * mean,
     }
 }
 
@@ -154,6 +177,7 @@ pub(crate) fn for_batch(per_job: Estimate, jobs: u64, concurrency: u32) -> Estim
         expected: times(per_job.expected, waves),
         min: times(per_job.min, waves),
         max: times(per_job.max, waves),
+        confident: per_job.confident,
     }
 }
 
@@ -232,11 +256,75 @@ pub(crate) fn eta_batch(
     capped(blend(observed, history, finished as f64 / total as f64))
 }
 
-/// When a client should look again: about half the time left, clamped to [2 s, 60 s] and
-/// rounded to human steps. Half, so that a good estimate is checked once before it is due
-/// and once around when it is; monotone in `eta`.
-pub(crate) fn check_again_in(eta: Duration) -> Duration {
-    round_check_interval(eta / 2)
+/// When a client should look again, given the time left `eta` and whether the estimate is
+/// `confident` (tight history and, once running, a steady pace).
+///
+/// Confident: just after the expected end — `eta` plus 5% of it, at least 150 ms — so one
+/// look finds it done, at most a twentieth late. Otherwise half the time left (at most a
+/// minute): a second look then has the work's own pace to go on. Never under a second;
+/// monotone in `eta` for either kind.
+pub(crate) fn check_again_in(eta: Duration, confident: bool) -> Duration {
+    let eta = eta.min(ETA_CAP);
+    let check = if confident {
+        eta + eta.mul_f64(AIM_MARGIN_SHARE).max(AIM_MARGIN_MIN)
+    } else {
+        (eta / 2).min(UNSURE_CHECK_MAX)
+    };
+    check.clamp(CHECK_FLOOR, ETA_CAP)
+}
+
+/// Whether a running job keeps the pace its history predicts: with progress, the duration
+/// its own rate projects is within a factor [`TIGHT`]`+1` of the expected one; without,
+/// it has not overrun the expected duration by more than that.
+pub(crate) fn steady_job(
+    per_job: Estimate,
+    elapsed: Duration,
+    progress: Option<(u64, u64)>,
+) -> bool {
+    let expected = per_job.expected.as_secs_f64();
+    let elapsed = elapsed.as_secs_f64();
+    let projected = match progress {
+        Some((current, total)) if total > 0 && current > 0 && current < total => {
+            elapsed * total as f64 / current as f64
+        }
+        _ => elapsed,
+    };
+    within_pace(
+        projected,
+        expected,
+        progress.is_some_and(|(c, t)| t > 0 && c > 0),
+    )
+}
+
+/// Whether a running batch keeps the pace its job type's history predicts: once items have
+/// finished, the duration its own rate projects is within a factor [`TIGHT`]`+1` of the
+/// history's; before, its first wave has not overrun.
+pub(crate) fn steady_batch(
+    per_job: Estimate,
+    total: u64,
+    finished: u64,
+    concurrency: u32,
+    elapsed: Duration,
+) -> bool {
+    let expected = per_job.expected.as_secs_f64();
+    let elapsed = elapsed.as_secs_f64();
+    if finished == 0 || total == 0 {
+        return within_pace(elapsed, expected, false);
+    }
+    let waves = total.div_ceil(u64::from(concurrency.max(1)));
+    let projected = elapsed * total as f64 / finished.min(total) as f64;
+    within_pace(projected, waves as f64 * expected, true)
+}
+
+/// `projected` against `expected` (seconds): within a factor both ways when it is a
+/// projection, only "not overrun" when it is the time so far.
+fn within_pace(projected: f64, expected: f64, is_projection: bool) -> bool {
+    let slow = projected <= expected * (1.0 + TIGHT);
+    if is_projection {
+        slow && projected * (1.0 + TIGHT) >= expected
+    } else {
+        slow
+    }
 }
 
 /// Whole milliseconds of `d`, saturating at `u64::MAX` (which `Duration::MAX` exceeds).
@@ -301,6 +389,7 @@ mod tests {
             expected: s(expected),
             min: s(min),
             max: s(max),
+            confident: false,
         }
     }
 
@@ -507,20 +596,61 @@ mod tests {
     #[test]
     fn check_again_in_table() {
         #[track_caller]
-        fn check(eta: f64, every: f64) {
+        fn check(eta: f64, confident: bool, every: f64) {
             assert_secs(
-                check_again_in(s(eta)),
+                check_again_in(s(eta), confident),
                 every,
-                &format!("check_again_in({eta})"),
+                &format!("check_again_in({eta}, {confident})"),
             );
         }
-        check(0.0, 2.0);
-        check(3.0, 2.0);
-        check(10.0, 5.0);
-        check(21.0, 10.0);
-        check(60.0, 30.0);
-        check(90.0, 45.0);
-        check(3600.0, 60.0);
+        // Unsure: half the time left, between 1 s and a minute.
+        check(0.0, false, 1.0);
+        check(1.5, false, 1.0);
+        check(3.0, false, 1.5);
+        check(10.0, false, 5.0);
+        check(90.0, false, 45.0);
+        check(3600.0, false, 60.0);
+        // Confident: just after the expected end.
+        check(0.1, true, 1.0);
+        check(2.0, true, 2.15);
+        check(3.0, true, 3.15);
+        check(8.0, true, 8.4);
+        check(40.0, true, 42.0);
+        check(600.0, true, 630.0);
+    }
+
+    #[test]
+    fn pace_table() {
+        let e = est(10.0, 5.0, 20.0);
+        // A job: its own rate, or not overrunning without progress.
+        assert!(steady_job(e, s(5.0), Some((5, 10))));
+        assert!(!steady_job(e, s(5.0), Some((2, 10))), "projects 25 s");
+        assert!(!steady_job(e, s(5.0), Some((9, 10))), "projects 5.6 s");
+        assert!(steady_job(e, s(12.0), None));
+        assert!(!steady_job(e, s(13.0), None));
+        // A batch of 10 on 2 workers: 5 waves of 10 s.
+        assert!(steady_batch(e, 10, 4, 2, s(20.0)));
+        assert!(!steady_batch(e, 10, 2, 2, s(20.0)), "projects 100 s");
+        assert!(steady_batch(e, 10, 0, 2, s(12.0)));
+        assert!(!steady_batch(e, 10, 0, 2, s(13.0)));
+    }
+
+    #[test]
+    fn confidence_comes_from_tight_history() {
+        let stats = |mean_ms: f64, spread_ms: f64| DurationStats {
+            mean_ms,
+            var_ms2: spread_ms * spread_ms,
+            samples: 5,
+        };
+        assert!(!per_job(None, s(5.0)).confident);
+        assert!(per_job(Some(&stats(1000.0, 0.0)), s(5.0)).confident);
+        assert!(per_job(Some(&stats(1000.0, 250.0)), s(5.0)).confident);
+        assert!(!per_job(Some(&stats(1000.0, 300.0)), s(5.0)).confident);
+        let mut e = per_job(Some(&stats(1000.0, 0.0)), s(5.0));
+        assert!(for_batch(e, 5, 1).confident);
+        assert_secs(e.check_in(), 1.15, "confident: just after the end");
+        e.confident = false;
+        assert_secs(e.check_in(), 1.0, "unsure: half, at least a second");
     }
 
     #[test]
@@ -554,11 +684,18 @@ mod tests {
     }
 
     fn any_estimate() -> impl Strategy<Value = Estimate> {
-        (any_duration(), any_duration(), any_duration()).prop_map(|(expected, min, max)| Estimate {
-            expected,
-            min,
-            max,
-        })
+        (
+            any_duration(),
+            any_duration(),
+            any_duration(),
+            any::<bool>(),
+        )
+            .prop_map(|(expected, min, max, confident)| Estimate {
+                expected,
+                min,
+                max,
+                confident,
+            })
     }
 
     fn any_count() -> impl Strategy<Value = u64> {
@@ -751,13 +888,21 @@ mod tests {
 
         /// Property 3.
         #[test]
-        fn check_again_in_is_a_monotone_step(a in any_duration(), b in any_duration()) {
-            const STEPS: [u64; 9] = [2, 3, 5, 10, 15, 20, 30, 45, 60];
-            let every = check_again_in(a);
-            prop_assert!(every >= s(2.0) && every <= s(60.0));
-            prop_assert!(every.subsec_nanos() == 0 && STEPS.contains(&every.as_secs()));
+        fn check_again_in_is_bounded_and_monotone(
+            a in any_duration(),
+            b in any_duration(),
+            confident in any::<bool>(),
+        ) {
+            let every = check_again_in(a, confident);
+            prop_assert!(every >= s(1.0) && every <= ETA_CAP);
+            if !confident {
+                prop_assert!(every <= s(60.0));
+            } else if a < ETA_CAP / 2 {
+                // Aimed after the end: a confident check is never early.
+                prop_assert!(every > a);
+            }
             let (low, high) = if a <= b { (a, b) } else { (b, a) };
-            prop_assert!(check_again_in(low) <= check_again_in(high));
+            prop_assert!(check_again_in(low, confident) <= check_again_in(high, confident));
         }
 
         /// Property 4.

@@ -165,9 +165,11 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn timing(started_at: Option<i64>, end: i64, eta: Option<Duration>) -> Timing {
+/// Timing of unfinished work with `eta` left (none when finished); `confident` says whether
+/// the check can aim just after the end (see [`estimate::check_again_in`]).
+fn timing(started_at: Option<i64>, end: i64, eta: Option<Duration>, confident: bool) -> Timing {
     let elapsed = started_at.map_or(0, |s| (end - s).max(0) as u64);
-    let check = eta.map(estimate::check_again_in);
+    let check = eta.map(|eta| estimate::check_again_in(eta, confident));
     Timing {
         started_at: started_at.map(to_datetime),
         elapsed_ms: elapsed,
@@ -186,6 +188,7 @@ pub(crate) fn job_event(
     now: i64,
 ) -> JobProgressEvent {
     let finished = view.status.is_finished();
+    let mut confident = per_job.confident;
     let eta = match view.status {
         JobStatus::Pending => Some(
             per_job.expected
@@ -196,6 +199,7 @@ pub(crate) fn job_event(
         JobStatus::Processing => {
             let elapsed =
                 Duration::from_millis(view.started_at.map_or(0, |s| (now - s).max(0) as u64));
+            confident &= estimate::steady_job(per_job, elapsed, view.progress);
             Some(estimate::eta_job(per_job, elapsed, view.progress))
         }
         _ => None,
@@ -213,6 +217,7 @@ pub(crate) fn job_event(
         },
         end,
         eta,
+        confident,
     );
     let what = view.label.clone().unwrap_or_else(|| view.job_type.clone());
     let message = match view.status {
@@ -290,11 +295,13 @@ pub(crate) fn batch_event(
 ) -> JobProgressEvent {
     let status = row.status();
     let finished = row.finished();
+    let mut confident = per_job.confident;
     let eta = match status {
         JobStatus::Pending => Some(estimate::for_batch(per_job, row.total, concurrency).expected),
         JobStatus::Processing => {
             let elapsed =
                 Duration::from_millis(row.started_at.map_or(0, |s| (now - s).max(0) as u64));
+            confident &= estimate::steady_batch(per_job, row.total, finished, concurrency, elapsed);
             Some(estimate::eta_batch(
                 per_job,
                 row.total,
@@ -311,7 +318,7 @@ pub(crate) fn batch_event(
     } else {
         now
     };
-    let timing = timing(row.started_at, end, eta);
+    let timing = timing(row.started_at, end, eta, confident);
     let what = row.label.clone().unwrap_or_else(|| "batch".to_owned());
     let took = format_short(Duration::from_millis(timing.elapsed_ms));
     let message = match status {
@@ -427,7 +434,13 @@ pub(crate) struct Monitor {
     job_throttle: HashMap<i64, Throttle>,
     batches: HashMap<String, BatchState>,
     deadlines: BinaryHeap<Reverse<(Instant, Key)>>,
+    /// When the duration history was last written.
+    saved_estimates: Instant,
 }
+
+/// A job that ends outside a batch writes the duration history at most this often (other
+/// processes estimate from the stored history); a batch that ends writes it at once.
+const SAVE_AFTER_A_JOB: Duration = Duration::from_secs(1);
 
 impl Monitor {
     pub(crate) fn new(
@@ -447,6 +460,7 @@ impl Monitor {
             job_throttle: HashMap::new(),
             batches: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            saved_estimates: Instant::now(),
         }
     }
 
@@ -491,8 +505,9 @@ impl Monitor {
         });
     }
 
-    fn save_estimates(&self) {
+    fn save_estimates(&mut self) {
         if let Some(rows) = lock(&self.estimates).take_changes() {
+            self.saved_estimates = Instant::now();
             let _ = self.writer.send(Cmd::SaveEstimates { rows, reply: None });
         }
     }
@@ -608,6 +623,10 @@ impl Monitor {
                 {
                     let took = Duration::from_millis((finished_at - started).max(0) as u64);
                     lock(&self.estimates).observe(&head.job_type, took);
+                    if head.batch_id.is_none() && self.saved_estimates.elapsed() >= SAVE_AFTER_A_JOB
+                    {
+                        self.save_estimates();
+                    }
                 }
                 match &head.batch_id {
                     Some(batch) => {
@@ -711,6 +730,9 @@ impl Monitor {
             }
             if status.is_finished() {
                 self.batches.remove(&id);
+                // The next operation's estimate, in whichever process, has this one's
+                // durations to go on.
+                self.save_estimates();
             }
         } else {
             self.batch_progress(&id);

@@ -597,6 +597,7 @@ impl Queue {
                     expected: all.iter().map(|e| e.expected).sum::<Duration>() / n,
                     min: all.iter().map(|e| e.min).sum::<Duration>() / n,
                     max: all.iter().map(|e| e.max).sum::<Duration>() / n,
+                    confident: all.iter().all(|e| e.confident),
                 }
             };
             estimate::for_batch(per_job, count, self.concurrency_for_estimates())

@@ -12,6 +12,7 @@ mod init;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod ownership;
+mod polling;
 mod progress;
 mod site;
 mod start;

@@ -126,14 +126,18 @@ async fn enqueue_refuses_unknown_types_and_invalid_arguments() {
 /// Waits until every connection to the database at `path` has closed: SQLite checkpoints
 /// and removes the WAL file when the last one does. The queue's connections (writer,
 /// reader, checkpointer) close at nearly the same moment, and then each may see another
-/// still open and leave the file; so once the WAL lingers, a connection of our own is
-/// opened and closed — being the last, it removes the file.
+/// still open and leave the file; so once the WAL lingers, a connection of our own reads
+/// the database and closes — being the last, it removes the file.
 async fn wait_closed(path: &Path) {
     let wal = path.with_extension("db-wal");
     let started = std::time::Instant::now();
     wait_for("the queue to close its database", || async {
         if wal.exists() && started.elapsed() > std::time::Duration::from_millis(500) {
-            drop(rusqlite::Connection::open(path));
+            // It must read the database: only a connection that opened the WAL checkpoints
+            // and removes it when it closes last.
+            if let Ok(conn) = rusqlite::Connection::open(path) {
+                let _ = conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()));
+            }
         }
         (!wal.exists()).then_some(())
     })
