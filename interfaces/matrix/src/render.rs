@@ -119,6 +119,10 @@ pub fn status_markdown(id: &str, entry: &JobStatusEntry) -> String {
     if let Some(op) = &entry.current_operation {
         lines.push(format!("- Current operation: {op}"));
     }
+    if !entry.waiting_for.is_empty() {
+        let line = brain_plugin_utils::waiting_for_line(&entry.waiting_for);
+        lines.push(format!("- {}{}", line[..1].to_uppercase(), &line[1..]));
+    }
     if let Some(eta) = &entry.estimated_completion {
         lines.push(format!("- Estimated completion: {eta}"));
     }
@@ -308,7 +312,13 @@ mod tests {
         // Nothing runs it: said so, with no estimate and no countdown.
         let waiting = JobStatusEntry {
             waiting_for_worker: true,
-            waiting_for: Vec::new(),
+            waiting_for: vec![brain_plugin_utils::Dependency {
+                id: "batch_0".into(),
+                kind: JobKind::Batch,
+                status: JobStatus::Processing,
+                label: Some("Generating content".into()),
+                progress: Some(Progress::new(3, 6)),
+            }],
             worker_running: false,
             estimated_completion: None,
             estimated_completion_ms: None,
@@ -320,6 +330,10 @@ mod tests {
         assert!(text.contains("(`batch_1`): waiting for a worker"), "{text}");
         assert!(!text.contains("Estimated completion"), "{text}");
         assert!(text.contains("brain start"), "{text}");
+        assert!(
+            text.contains("- Waiting for batch_0 (Generating content, 3/6)"),
+            "{text}"
+        );
 
         // A batch cancelled before anything ran: no "10/10".
         let cancelled = JobStatusEntry {

@@ -7,7 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brain_plugin_utils::{AsyncToolResponse, JobStatus, JobStatusEntry, ToolResult, format_short};
+use brain_plugin_utils::{
+    AsyncToolResponse, JobStatus, JobStatusEntry, ToolResult, WAITING_FOR_WORKER, format_short,
+    waiting_for_line,
+};
 use rmcp::model::{
     CallToolResult, MetaObject, NotificationMetaObject, ProgressNotificationParam, ProgressToken,
 };
@@ -73,13 +76,18 @@ pub(crate) async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
-/// The progress line: "3/10 · Generating landing:features · ~25 s left".
+/// The progress line: "3/10 · Generating landing:features · ~25 s left"; work nothing runs
+/// starts "waiting for a worker", work waiting for other work says for what.
 pub(crate) fn status_text(entry: &JobStatusEntry) -> String {
     let mut parts = Vec::new();
     match entry.status {
+        _ if entry.waiting_for_worker => parts.push(WAITING_FOR_WORKER.to_owned()),
         // The message of a queued job says so already.
         JobStatus::Pending | JobStatus::Processing => {}
         other => parts.push(other.to_string()),
+    }
+    if !entry.waiting_for.is_empty() {
+        parts.push(waiting_for_line(&entry.waiting_for));
     }
     if let Some(p) = entry.progress {
         parts.push(format!("{}/{}", p.current, p.total));
@@ -318,6 +326,23 @@ mod tests {
         let done = status_text(&entry(JobStatus::Completed, 10));
         assert!(done.starts_with("completed · 10/10"), "{done}");
         assert!(!done.contains("left"), "{done}");
+
+        // A task's statusMessage says when nothing runs the work, and what it waits for.
+        let mut waiting = entry(JobStatus::Pending, 0);
+        waiting.waiting_for_worker = true;
+        waiting.estimated_completion_ms = None;
+        waiting.waiting_for = vec![brain_plugin_utils::Dependency {
+            id: "batch_1".into(),
+            kind: JobKind::Batch,
+            status: JobStatus::Processing,
+            label: Some("Generating content".into()),
+            progress: Some(Progress::new(3, 6)),
+        }];
+        assert_eq!(
+            status_text(&waiting),
+            "waiting for a worker · waiting for batch_1 (Generating content, 3/6) · 0/10 · \
+             Generating landing:features"
+        );
     }
 
     #[tokio::test(start_paused = true)]
