@@ -257,7 +257,8 @@ fn every_statement_uses_an_index() {
         HEARTBEAT,
         "lease_expires_at < ",
         "INSERT OR IGNORE INTO job_deps",
-        "SELECT job_seq FROM job_deps WHERE after_id",
+        "UPDATE job_deps SET resolved = 1",
+        "SELECT EXISTS (SELECT 1 FROM job_deps WHERE resolved = 0)",
         "FROM job_deps d WHERE d.job_seq",
         "AND (id IN (",
     ] {

@@ -140,14 +140,19 @@ ALTER TABLE jobs ADD COLUMN run_after_failure INTEGER NOT NULL DEFAULT 0;
 DROP INDEX jobs_claim;
 CREATE INDEX jobs_claim ON jobs (priority DESC, scheduled_at, seq) WHERE status = 'pending' AND waiting_on = 0;
 
--- job_seq waits for after_id (a job or batch id) to end. Kept after it ends, so a status
--- can say what a job waited for; deleted with the job.
+-- job_seq waits for after_id (a batch, or a job outside batches) to end; `resolved` once
+-- that end has been counted for it. Kept afterwards, so a status can say what a job waited
+-- for; deleted with the job.
 CREATE TABLE job_deps (
     after_id TEXT NOT NULL,
     job_seq INTEGER NOT NULL,
+    resolved INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (after_id, job_seq)
 ) WITHOUT ROWID;
 CREATE INDEX job_deps_job ON job_deps (job_seq);
+-- The writer asks once per transaction whether anything still waits: almost never, so
+-- the work that ends pays nothing for dependencies.
+CREATE INDEX job_deps_open ON job_deps (after_id) WHERE resolved = 0;
 CREATE TRIGGER jobs_deps_delete AFTER DELETE ON jobs
 BEGIN
     DELETE FROM job_deps WHERE job_seq = OLD.seq;
@@ -158,26 +163,6 @@ END;
 ALTER TABLE workers ADD COLUMN scope TEXT;
 "#,
 ];
-
-/// Per-connection triggers of the writer: they note every job and batch that ended in the
-/// transaction and that something depends on, in `temp.ended`, so the writer resolves
-/// their dependents before it commits (`store::resolve_dependencies`). Temporary, because a
-/// trigger of the database itself cannot write to a temporary table.
-pub(crate) const WRITER_TRIGGERS: &str = r#"
-CREATE TEMP TABLE IF NOT EXISTS ended (id TEXT NOT NULL, ok INTEGER NOT NULL);
-CREATE TEMP TRIGGER IF NOT EXISTS job_ended AFTER UPDATE OF status ON main.jobs
-WHEN NEW.status IN ('completed', 'failed', 'cancelled') AND OLD.status IN ('pending', 'processing')
-    AND EXISTS (SELECT 1 FROM main.job_deps WHERE after_id = NEW.id)
-BEGIN
-    INSERT INTO ended (id, ok) VALUES (NEW.id, NEW.status = 'completed');
-END;
-CREATE TEMP TRIGGER IF NOT EXISTS batch_ended AFTER UPDATE OF finished_at ON main.batches
-WHEN OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL
-    AND EXISTS (SELECT 1 FROM main.job_deps WHERE after_id = NEW.id)
-BEGIN
-    INSERT INTO ended (id, ok) VALUES (NEW.id, NEW.failed + NEW.cancelled = 0);
-END;
-"#;
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -281,7 +266,6 @@ pub(crate) fn open_and_migrate(path: &Path) -> Result<Connection> {
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
-    conn.execute_batch(WRITER_TRIGGERS)?;
     Ok(conn)
 }
 

@@ -934,12 +934,20 @@ impl DependencyCheck {
         if let Some(known) = self.ended.get(id) {
             return Ok(*known);
         }
-        let job: Option<String> = tx
-            .prepare_cached("SELECT status FROM jobs WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+        let job: Option<(String, Option<String>)> = tx
+            .prepare_cached("SELECT status, batch_id FROM jobs WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let ended = match job {
-            Some(status) => match status_from(&status)? {
+            Some((_, Some(batch))) => {
+                return Err(QueueError::InvalidArgument {
+                    field: "after",
+                    reason: format!(
+                        "{id} is one item of {batch}: work waits for whole operations, so name {batch}"
+                    ),
+                });
+            }
+            Some((status, None)) => match status_from(&status)? {
                 JobStatus::Pending | JobStatus::Processing => None,
                 JobStatus::Completed => Some(true),
                 JobStatus::Failed | JobStatus::Cancelled => Some(false),
@@ -1003,10 +1011,12 @@ fn insert_dependent(
         cancelled.map(not_run_because),
     ])?;
     let seq = tx.last_insert_rowid();
-    let mut link =
-        tx.prepare_cached("INSERT OR IGNORE INTO job_deps (after_id, job_seq) VALUES (?1, ?2)")?;
+    let mut link = tx.prepare_cached(
+        "INSERT OR IGNORE INTO job_deps (after_id, job_seq, resolved) VALUES (?1, ?2, ?3)",
+    )?;
     for id in &j.after {
-        link.execute(params![id, seq])?;
+        // Work that has ended already is counted now (it is not in `waiting_on`).
+        link.execute(params![id, seq, deps.lookup(tx, id)?.is_some()])?;
     }
     let head = Arc::new(JobHead {
         seq,
@@ -1028,54 +1038,90 @@ fn not_run_because(id: &str) -> String {
     format!("not run: {id}, which it waited for, did not complete")
 }
 
-/// Resolves the dependents of everything that ended in this transaction (noted by the
-/// writer's temporary triggers): one fewer thing to wait for, or — when a dependency did
-/// not complete and the job does not run after failures — cancelled, which may end more
-/// work in turn, so it repeats until nothing new ended.
+/// Resolves the dependents of the operations that ended in this transaction: one fewer
+/// thing to wait for, or — when a dependency did not complete and the job does not run
+/// after failures — cancelled, which may end more operations in turn, so it repeats until
+/// nothing new ended. Operations are batches and jobs outside batches; which ended is read
+/// off this transaction's effects and the batches it touched. Each dependency row is
+/// counted once (`resolved`), so looking at an operation twice changes nothing. One indexed
+/// probe per transaction when nothing waits, which is almost always.
 fn resolve_dependencies(
     tx: &Connection,
     now: i64,
     effects: &mut Vec<Effect>,
     batches: &mut Vec<String>,
 ) -> Result<()> {
+    let waiting: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM job_deps WHERE resolved = 0)")?
+        .query_row([], |r| r.get(0))?;
+    if !waiting {
+        return Ok(());
+    }
+    let mut ended: Vec<(String, bool)> = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Finished { head, status, .. }
+                if head.batch_id.is_none() && status.is_finished() =>
+            {
+                Some((head.id.clone(), *status == JobStatus::Completed))
+            }
+            Effect::CancelledPending(head, _) if head.batch_id.is_none() => {
+                Some((head.id.clone(), false))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut looked_at = 0;
     let mut unblocked = false;
     loop {
-        let ended: Vec<(String, bool)> = {
-            let mut stmt = tx.prepare_cached("SELECT id, ok FROM temp.ended")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        // Batches touched since the last look: the ones that have ended.
+        while looked_at < batches.len() {
+            let id = batches[looked_at].clone();
+            looked_at += 1;
+            if let Some(row) = batch_row(tx, &id)?
+                && row.finished_at.is_some()
+            {
+                ended.push((id, row.failed + row.cancelled == 0));
+            }
+        }
+        let Some((id, ok)) = ended.pop() else { break };
+        let dependents: Vec<i64> = {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE job_deps SET resolved = 1 WHERE after_id = ?1 AND resolved = 0 RETURNING job_seq",
+            )?;
+            let rows = stmt.query_map([&id], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        if ended.is_empty() {
-            break;
-        }
-        tx.prepare_cached("DELETE FROM temp.ended")?.execute([])?;
-        for (id, ok) in ended {
+        for seq in dependents {
             if !ok {
                 let sql = format!(
                     "UPDATE jobs SET status = 'cancelled', finished_at = ?2, last_error = ?3, waiting_on = 0 \
-                     WHERE seq IN (SELECT job_seq FROM job_deps WHERE after_id = ?1) AND status = 'pending' \
-                     AND NOT run_after_failure RETURNING {HEAD_COLUMNS}"
+                     WHERE seq = ?1 AND status = 'pending' AND NOT run_after_failure RETURNING {HEAD_COLUMNS}"
                 );
-                let mut stmt = tx.prepare_cached(&sql)?;
                 let reason = not_run_because(&id);
-                let mut rows = stmt.query(params![id, now, reason])?;
-                while let Some(row) = rows.next()? {
-                    let head = Arc::new(head_from_row(row)?);
+                let cancelled = tx
+                    .prepare_cached(&sql)?
+                    .query_row(params![seq, now, reason], head_from_row)
+                    .optional()?;
+                if let Some(head) = cancelled {
                     match &head.batch_id {
                         Some(b) => batches.push(b.clone()),
-                        None => effects.push(Effect::CancelledPending(head, reason.clone())),
+                        None => {
+                            ended.push((head.id.clone(), false));
+                            effects.push(Effect::CancelledPending(Arc::new(head), reason));
+                        }
                     }
+                    continue;
                 }
             }
-            let mut stmt = tx.prepare_cached(
-                "UPDATE jobs SET waiting_on = waiting_on - 1 WHERE seq IN \
-                 (SELECT job_seq FROM job_deps WHERE after_id = ?1) AND status = 'pending' AND waiting_on > 0 \
-                 RETURNING waiting_on",
-            )?;
-            let mut rows = stmt.query([&id])?;
-            while let Some(row) = rows.next()? {
-                unblocked |= row.get::<_, i64>(0)? == 0;
-            }
+            let left: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE jobs SET waiting_on = waiting_on - 1 WHERE seq = ?1 AND status = 'pending' \
+                     AND waiting_on > 0 RETURNING waiting_on",
+                )?
+                .query_row([seq], |r| r.get(0))
+                .optional()?;
+            unblocked |= left == Some(0);
         }
     }
     if unblocked {

@@ -229,6 +229,26 @@ async fn unknown_or_malformed_dependencies_are_refused_and_nothing_is_stored() {
     );
     assert!(err.to_string().contains("\"landing:hero\""), "{err}");
 
+    // An item of a batch is not an operation of its own: the batch is what is waited for.
+    let batch = t
+        .queue
+        .enqueue_batch(NewBatch::new(Source::cli()).job(NewJob::new("test:echo", json!(6))))
+        .await
+        .unwrap();
+    let err = t
+        .queue
+        .enqueue(NewJob::new("test:echo", json!(7)).after(batch.job_ids[0].clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, QueueError::InvalidArgument { field: "after", .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&format!("name {}", batch.id)),
+        "{err}"
+    );
+
     let many = (0..101).fold(NewJob::new("test:echo", json!(5)), |j, i| {
         j.after(format!("job_{i}"))
     });
@@ -243,8 +263,12 @@ async fn unknown_or_malformed_dependencies_are_refused_and_nothing_is_stored() {
         })
         .await
         .unwrap();
-    let ids: Vec<&str> = stored.iter().map(|s| s.event.id.as_str()).collect();
-    assert_eq!(ids, vec![kept.id.as_str()], "only the first job is stored");
+    let mut ids: Vec<&str> = stored.iter().map(|s| s.event.id.as_str()).collect();
+    ids.sort_unstable();
+    // (Listed with batch items, the batch shows as its item.)
+    let mut expected = vec![kept.id.as_str(), batch.job_ids[0].as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "nothing refused is stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
