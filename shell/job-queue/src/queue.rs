@@ -769,6 +769,15 @@ impl Queue {
 
     /// Unfinished work `id` waits for directly, as it stands now.
     fn waiting_for(&self, id: &str) -> Result<Vec<Dependency>> {
+        Ok(self
+            .waiting_for_states(id)?
+            .into_iter()
+            .map(|(dependency, _)| dependency)
+            .collect())
+    }
+
+    /// [`Queue::waiting_for`], with each dependency's timing.
+    fn waiting_for_states(&self, id: &str) -> Result<Vec<(Dependency, JobState)>> {
         let mut out = Vec::new();
         for dep in self.inner.reader.dependencies(id)? {
             let state = match self.status_blocking_shallow(&dep) {
@@ -779,13 +788,16 @@ impl Queue {
             if state.event.status.is_finished() {
                 continue;
             }
-            out.push(Dependency {
-                id: dep,
-                kind: state.event.kind,
-                status: state.event.status,
-                label: state.event.label.clone(),
-                progress: state.event.progress,
-            });
+            out.push((
+                Dependency {
+                    id: dep,
+                    kind: state.event.kind,
+                    status: state.event.status,
+                    label: state.event.label.clone(),
+                    progress: state.event.progress,
+                },
+                state,
+            ));
         }
         Ok(out)
     }
@@ -807,7 +819,28 @@ impl Queue {
     fn status_blocking(&self, id: &str) -> Result<JobState> {
         let mut state = self.status_blocking_shallow(id)?;
         if state.event.status == JobStatus::Pending {
-            state.waiting_for = self.waiting_for(id)?;
+            let waits = self.waiting_for_states(id)?;
+            // Work that waits ends after what it waits for: its estimate starts there, and
+            // the next look is due when the first of those is expected to end.
+            let ahead = waits
+                .iter()
+                .filter_map(|(_, s)| s.event.timing.estimated_completion_ms)
+                .max();
+            let check = waits
+                .iter()
+                .filter_map(|(_, s)| s.event.timing.check_again_in_ms)
+                .min();
+            let timing = &mut state.event.timing;
+            if let (Some(ahead), Some(own)) = (ahead, timing.estimated_completion_ms) {
+                let total = Duration::from_millis(ahead.saturating_add(own));
+                timing.estimated_completion_ms = Some(estimate::millis(total));
+                timing.estimated_completion = Some(format_duration(total));
+            }
+            if let Some(check) = check {
+                timing.check_again_in_ms = Some(check);
+                timing.check_again_in = Some(format_duration(Duration::from_millis(check)));
+            }
+            state.waiting_for = waits.into_iter().map(|(d, _)| d).collect();
         }
         Ok(state)
     }

@@ -56,8 +56,17 @@ async fn a_job_waits_for_a_batch_and_starts_after_it_ends() {
             .then_some(())
     })
     .await;
+    let ahead = t.queue.status(&batch.id).await.unwrap();
     let waiting = t.queue.status(&build.id).await.unwrap();
     assert_eq!(waiting.event.status, JobStatus::Pending);
+    // Its estimate starts where the batch's ends (a few seconds of its own on top).
+    assert!(
+        waiting.event.timing.estimated_completion_ms.unwrap()
+            > ahead.event.timing.estimated_completion_ms.unwrap(),
+        "{:?} vs {:?}",
+        waiting.event.timing,
+        ahead.event.timing
+    );
     assert_eq!(waiting.waiting_for.len(), 1, "{:?}", waiting.waiting_for);
     assert_eq!(waiting.waiting_for[0].id, batch.id);
     let line = waiting.status_entry().describe(&build.id);
