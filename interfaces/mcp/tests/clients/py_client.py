@@ -191,6 +191,8 @@ async def scenario_tasks(opts) -> dict[str, Any]:
         # The second: take the task handle ourselves, cancel it, and watch it end.
         handle = await c.session.call_tool("site_generate", json.loads(opts.args), allow_claimed=True)
         handle = handle if isinstance(handle, CreateTask) else CreateTask.model_validate(handle.model_dump(by_alias=True))
+        # Looked at once at once: a batch of several seconds is certainly still working.
+        first = await get_task(c.session, handle.task_id)
         await c.session.send_request(CancelTask(params=TaskIdParams(task_id=handle.task_id)), Ack)
         cancelled = None
         for _ in range(100):
@@ -201,6 +203,7 @@ async def scenario_tasks(opts) -> dict[str, Any]:
             await asyncio.sleep(0.2)
         return {"protocol": c.protocol_version, "created": ext.created, "polls": ext.polls,
                 "completed": result_json(completed), "cancelHandle": handle.model_dump(by_alias=True),
+                "firstPoll": {"status": first.status, "message": first.status_message},
                 "cancelled": cancelled}
 
 
