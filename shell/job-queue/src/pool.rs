@@ -581,6 +581,23 @@ impl PoolInner {
                 .await;
             match beat {
                 Ok(result) => {
+                    if result.unregistered {
+                        // Taken for dead while this process was paused: back in the list,
+                        // so other processes wake it and count it again.
+                        let worker = self.row.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        match queue
+                            .writer
+                            .call(|reply| Cmd::RegisterWorker { worker, reply })
+                            .await
+                        {
+                            Ok(()) => tracing::warn!(
+                                "this process's worker row was gone (was it paused?); registered again"
+                            ),
+                            Err(error) => {
+                                tracing::warn!(%error, "could not register the worker again")
+                            }
+                        }
+                    }
                     let running = queue.local.running();
                     // Compare tokens: the job may have been claimed again since the beat.
                     let run =
@@ -619,18 +636,22 @@ impl PoolInner {
         let reader = self.queue.inner.reader.clone();
         let me = self.worker_id.to_string();
         let host = host.to_owned();
-        let dead = tokio::task::spawn_blocking(move || {
+        let rows = tokio::task::spawn_blocking(move || {
             reader.all_workers().map(|rows| {
-                rows.into_iter()
-                    .filter(|w| w.id != me && w.known_dead(&host))
-                    .map(|w| w.id)
-                    .collect::<Vec<_>>()
+                let (dead, alive): (Vec<_>, Vec<_>) = rows
+                    .into_iter()
+                    .filter(|w| w.host == host)
+                    .partition(|w| w.id != me && w.known_dead(&host));
+                (
+                    dead.into_iter().map(|w| w.id).collect::<Vec<_>>(),
+                    alive.into_iter().map(|w| w.id).collect::<Vec<_>>(),
+                )
             })
         })
         .await;
-        let dead_workers = match dead {
-            Ok(Ok(d)) => d,
-            _ => Vec::new(),
+        let (dead_workers, alive_workers) = match rows {
+            Ok(Ok(rows)) => rows,
+            _ => (Vec::new(), Vec::new()),
         };
         match self
             .queue
@@ -638,6 +659,7 @@ impl PoolInner {
             .writer
             .call(|reply| Cmd::Sweep {
                 dead_workers,
+                alive_workers,
                 reply,
             })
             .await

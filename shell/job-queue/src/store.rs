@@ -188,6 +188,9 @@ pub(crate) struct HeartbeatResult {
     pub(crate) cancel_requested: Vec<(i64, i64)>,
     /// (seq, lease token) of runs whose lease was taken over (or that ended elsewhere).
     pub(crate) lost: Vec<(i64, i64)>,
+    /// The worker's row was gone (another process took it for dead while this one was
+    /// paused): it must register again.
+    pub(crate) unregistered: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +256,9 @@ pub(crate) enum Cmd {
     /// Leases that expired, and jobs of workers on this host whose process is gone.
     Sweep {
         dead_workers: Vec<String>,
+        /// Workers whose process is alive on this host (paused, say): their rows stay,
+        /// however old their heartbeat.
+        alive_workers: Vec<String>,
         reply: Reply<u64>,
     },
     RegisterWorker {
@@ -761,14 +767,18 @@ fn execute(
             lease_ms,
             ..
         } => {
-            tx.prepare_cached("UPDATE workers SET heartbeat_at = ?2 WHERE id = ?1")?
+            let registered = tx
+                .prepare_cached("UPDATE workers SET heartbeat_at = ?2 WHERE id = ?1")?
                 .execute(params![worker_id.as_ref(), now])?;
             let mut stmt = tx.prepare_cached(
                 "UPDATE jobs SET lease_expires_at = ?3, progress_current = ?4, progress_total = ?5, \
                  progress_message = ?6 WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' \
                  RETURNING cancel_requested",
             )?;
-            let mut result = HeartbeatResult::default();
+            let mut result = HeartbeatResult {
+                unregistered: registered == 0,
+                ..HeartbeatResult::default()
+            };
             for (seq, token, p) in leases {
                 let cancel: Option<bool> = stmt
                     .query_row(
@@ -810,15 +820,26 @@ fn execute(
             Ok(Out::Unit)
         }
         Cmd::Cancel { id, .. } => cancel(tx, id, now, effects, batches).map(Out::Cancel),
-        Cmd::Sweep { dead_workers, .. } => {
+        Cmd::Sweep {
+            dead_workers,
+            alive_workers,
+            ..
+        } => {
             for worker in dead_workers {
                 tx.prepare_cached("UPDATE jobs SET lease_expires_at = 0 WHERE status = 'processing' AND worker_id = ?1")?
                     .execute([worker])?;
                 tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?
                     .execute([worker])?;
             }
-            tx.prepare_cached("DELETE FROM workers WHERE heartbeat_at + 3 * lease_ms < ?1")?
-                .execute([now])?;
+            // A live process's row is never deleted (a paused one heartbeats again when it
+            // resumes); elsewhere only a long silence tells.
+            let alive = serde_json::to_string(alive_workers)
+                .map_err(|e| QueueError::Corrupt(e.to_string()))?;
+            tx.prepare_cached(
+                "DELETE FROM workers WHERE heartbeat_at + 3 * lease_ms < ?1 \
+                 AND id NOT IN (SELECT value FROM json_each(?2))",
+            )?
+            .execute(params![now, alive])?;
             let sql = format!(
                 "UPDATE jobs SET \
                  status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END, \

@@ -44,12 +44,36 @@ fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the operating system's random number generator is unavailable");
 }
 
-/// This machine's name, to tell whether a worker row's pid can be checked here.
+/// Where this process's pids mean something: the host name, the boot and the pid
+/// namespace ("laptop boot=3f2c… pidns=4026531836"). A worker row whose `host` is exactly
+/// this can have its pid checked here; any other (another machine, an earlier boot, a
+/// container or sandbox sharing the folder under the same host name) only by its lease.
 pub(crate) fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".to_owned())
+    static IDENTITY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IDENTITY
+        .get_or_init(|| {
+            let read = |path: &str| {
+                std::fs::read_to_string(path)
+                    .ok()
+                    .map(|s| s.trim().to_owned())
+            };
+            let host = read("/proc/sys/kernel/hostname")
+                .or_else(|| read("/etc/hostname"))
+                .unwrap_or_else(|| "unknown".to_owned());
+            let boot = read("/proc/sys/kernel/random/boot_id").unwrap_or_else(|| "?".to_owned());
+            // "pid:[4026531836]": the namespace's inode.
+            let pidns = std::fs::read_link("/proc/self/ns/pid")
+                .ok()
+                .and_then(|link| {
+                    let text = link.to_string_lossy().into_owned();
+                    text.strip_prefix("pid:[")
+                        .and_then(|rest| rest.strip_suffix(']'))
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| "?".to_owned());
+            format!("{host} boot={boot} pidns={pidns}")
+        })
+        .clone()
 }
 
 /// Whether a process with this pid exists on this machine. `None` when it cannot be told.

@@ -9,6 +9,7 @@ mod chat;
 mod cli;
 mod config;
 mod init;
+mod liveness;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod ownership;

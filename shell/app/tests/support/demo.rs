@@ -189,7 +189,8 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    fn start(mut command: Command) -> Running {
+    /// Runs `command` (a `brain … start`) in the background, once it says it runs.
+    pub(crate) fn start(mut command: Command) -> Running {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -231,11 +232,27 @@ impl Running {
     }
 
     /// Sends SIGINT (what Ctrl-C sends); returns the exit code, waiting up to 15 s.
-    pub(crate) fn interrupt(mut self) -> i32 {
-        let pid = self.child.id().to_string();
+    pub(crate) fn interrupt(self) -> i32 {
+        self.interrupt_and_read().0
+    }
+
+    /// Sends SIGINT; returns the exit code and everything it wrote to stderr.
+    pub(crate) fn interrupt_and_read(self) -> (i32, String) {
+        let pid = self.child.id();
+        self.interrupt_pid_and_read(pid)
+    }
+
+    /// The pid of what was started (for a wrapper such as `unshare`, the wrapper's).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGINT to `pid` (the process itself, or one a wrapper started), then waits
+    /// for what was started to exit; its exit code and stderr.
+    pub(crate) fn interrupt_pid_and_read(mut self, pid: u32) -> (i32, String) {
         assert!(
             Command::new("kill")
-                .args(["-INT", &pid])
+                .args(["-INT", &pid.to_string()])
                 .status()
                 .unwrap()
                 .success()
@@ -246,9 +263,10 @@ impl Running {
                 while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
                     self.seen.push(line);
                 }
-                return status.code().unwrap_or_else(|| {
+                let code = status.code().unwrap_or_else(|| {
                     panic!("killed by a signal; it said:\n{}", self.seen.join("\n"))
                 });
+                return (code, self.seen.join("\n"));
             }
             assert!(
                 Instant::now() < deadline,

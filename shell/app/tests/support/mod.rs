@@ -9,7 +9,7 @@ mod demo;
 pub(crate) mod mcp;
 pub(crate) mod process;
 
-pub(crate) use demo::{Demo, json};
+pub(crate) use demo::{Demo, Running, json};
 
 /// What one run of `brain` did.
 #[derive(Debug)]

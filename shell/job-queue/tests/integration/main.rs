@@ -14,6 +14,7 @@ mod delayed;
 mod dependencies;
 mod lease;
 mod lifecycle;
+mod liveness;
 mod monitor;
 mod priorities;
 mod prune;
