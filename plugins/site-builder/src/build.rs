@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use brain_plugin_utils::{JobContext, JobError, JobHandler, JsonSchema};
+use brain_plugin_utils::{JobContext, JobError, JobHandler, JsonSchema, SideEffect};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Site;
@@ -123,9 +123,12 @@ fn build(
     }
 
     let output = format!("dist/{environment}");
-    staging
-        .swap_into(&dist.join(environment.name()), &dist, environment)
-        .map_err(|e| JobError::permanent(format!("cannot move the new site to {output}: {e}")))?;
+    // Staged: the new site replaces the old one in one step (never neither) when this
+    // run's completion commits; a run whose lease was taken over leaves the site alone.
+    ctx.stage(SideEffect::ReplaceDir {
+        from: staging.keep(),
+        to: dist.join(environment.name()),
+    });
     ctx.report_progress(total, total, &format!("Built {output}"));
     Ok(BuildOutput {
         environment,
@@ -274,7 +277,7 @@ fn escape_xml(text: &str) -> String {
     out
 }
 
-/// A build folder, deleted when dropped unless it was swapped in: every early return
+/// A build folder, deleted when dropped unless it was kept for the swap: every early return
 /// (an error, a cancellation, a panic unwinding) cleans up after itself.
 struct StagingDir {
     path: PathBuf,
@@ -288,49 +291,10 @@ impl StagingDir {
         Ok(StagingDir { path, done: false })
     }
 
-    /// Puts the build at `target`: the current site is renamed away, the build renamed in,
-    /// the old site deleted (on a thread of its own: the new site is in place already, and
-    /// deleting a thousand folders takes longer than rendering a hundred pages; should the
-    /// process end first, the next build removes the rest). Two builds finishing at once
-    /// both succeed, the later one last.
-    fn swap_into(
-        mut self,
-        target: &Path,
-        dist: &Path,
-        environment: Environment,
-    ) -> std::io::Result<()> {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let old = dist.join(format!(".old-{environment}-{}", unique_suffix()));
-            let moved_away = match std::fs::rename(target, &old) {
-                Ok(()) => true,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-                Err(e) => return Err(e),
-            };
-            match std::fs::rename(&self.path, target) {
-                Ok(()) => {
-                    self.done = true;
-                    if moved_away {
-                        std::thread::spawn(move || std::fs::remove_dir_all(&old));
-                    }
-                    return Ok(());
-                }
-                // Another build swapped its site in between our two renames: move that
-                // one away too (this build is newer).
-                Err(_) if attempts < 3 && target.exists() => {
-                    if moved_away {
-                        let _ = std::fs::remove_dir_all(&old);
-                    }
-                }
-                Err(e) => {
-                    if moved_away {
-                        let _ = std::fs::rename(&old, target);
-                    }
-                    return Err(e);
-                }
-            }
-        }
+    /// The folder, left in place for the staged replacement to move.
+    fn keep(mut self) -> PathBuf {
+        self.done = true;
+        self.path.clone()
     }
 }
 
@@ -343,13 +307,14 @@ impl Drop for StagingDir {
 }
 
 /// Folders left behind: old sites whose deletion did not finish (never in use), and build
-/// folders of a process that died mid-build — only those older than an hour, as a younger
-/// one may belong to a build running right now.
+/// folders of a process that died mid-build or of a run whose completion was refused —
+/// only those older than an hour, as a younger one may belong to a build running (or
+/// waiting to be applied) right now.
 fn remove_stale(dist: &Path, environment: Environment) {
     let Ok(entries) = std::fs::read_dir(dist) else {
         return;
     };
-    let old_site = format!(".old-{environment}-");
+    let old_site = format!(".{environment}.old-");
     let build = format!(".build-{environment}-");
     for entry in entries.flatten() {
         let name = entry.file_name();

@@ -18,10 +18,10 @@
 //! items[1].title: invalid type: …`). Writing is atomic (a temporary file renamed over the
 //! old one), so a reader never sees half a file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use brain_plugin_utils::JsonSchema;
+pub use brain_plugin_utils::write_atomic;
+use brain_plugin_utils::{JsonSchema, SideEffect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -215,7 +215,29 @@ pub fn format_content(content: &SectionContent) -> Result<String, String> {
     Ok(text)
 }
 
-/// Writes a section's content atomically; returns [`content_file`].
+/// The write of a section's content, to stage (a job) or apply (anyone else), and
+/// [`content_file`].
+pub(crate) fn content_write(
+    root: &Path,
+    environment: Environment,
+    route: &Route,
+    section: &Section,
+    content: &SectionContent,
+) -> Result<(String, SideEffect), ContentError> {
+    let file = content_file(environment, route, section);
+    let text = format_content(content).map_err(|message| ContentError {
+        file: file.clone(),
+        message,
+    })?;
+    let write = SideEffect::WriteFile {
+        path: content_path(root, environment, route, section),
+        bytes: text.into_bytes(),
+    };
+    Ok((file, write))
+}
+
+/// Writes a section's content atomically now; returns [`content_file`]. (A job stages
+/// [`content_write`] instead, so only its committed run writes.)
 pub fn write_content(
     root: &Path,
     environment: Environment,
@@ -223,46 +245,12 @@ pub fn write_content(
     section: &Section,
     content: &SectionContent,
 ) -> Result<String, ContentError> {
-    let file = content_file(environment, route, section);
-    let text = format_content(content).map_err(|message| ContentError {
-        file: file.clone(),
-        message,
-    })?;
-    write_atomic(
-        &content_path(root, environment, route, section),
-        text.as_bytes(),
-    )
-    .map_err(|e| ContentError {
+    let (file, write) = content_write(root, environment, route, section, content)?;
+    write.apply().map_err(|e| ContentError {
         file: file.clone(),
         message: format!("cannot write: {e}"),
     })?;
     Ok(file)
-}
-
-/// Writes `bytes` to a temporary file beside `path` and renames it over `path`: readers see
-/// the old file or the new one, never a mix, and a crash leaves at worst a stray `.tmp-`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "a file path has a parent")
-    })?;
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp-{}", unique_suffix()));
-    let written = (|| {
-        let mut file = std::fs::File::create_new(&temp)?;
-        file.write_all(bytes)?;
-        // Durable before it becomes visible: a rename of an unsynced file can survive a
-        // power cut as an empty file.
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
 }
 
 /// A short random string for temporary names (the std hasher is randomly keyed per

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::config::{Route, Section, Site};
-use crate::content::{Environment, content_file, exists, write_content};
+use crate::content::{Environment, content_file, content_write, exists};
 use crate::state::{Shared, at};
 use crate::templates::{SectionContent, Template};
 
@@ -139,8 +139,11 @@ impl JobHandler for GenerateJob {
 
         check_cancelled(&ctx)?;
         ctx.report_progress(2, 3, &format!("Writing {label}"));
-        write_content(root, Environment::Preview, route, section, &content)
+        // Staged: written when this run's completion commits, never by a run whose lease
+        // another worker took over.
+        let (_, write) = content_write(root, Environment::Preview, route, section, &content)
             .map_err(|e| JobError::permanent(e.to_string()))?;
+        ctx.stage(write);
         ctx.report_progress(3, 3, &format!("Wrote {file}"));
         Ok(output(false))
     }

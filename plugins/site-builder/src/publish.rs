@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{JobContext, JobError, JobHandler, JsonSchema};
+use brain_plugin_utils::{JobContext, JobError, JobHandler, JsonSchema, SideEffect};
 use serde::{Deserialize, Serialize};
 
-use crate::content::{Environment, content_file, content_path, parse_content, write_atomic};
+use crate::content::{Environment, content_file, content_path, parse_content};
 use crate::state::{Shared, at};
 
 /// The input of a promote or rollback job: one section.
@@ -74,11 +74,11 @@ impl JobHandler for PromoteJob {
         parse_content(&text, section.template)
             .map_err(|message| JobError::permanent(format!("{preview}: {message}")))?;
         let file = content_file(Environment::Production, route, section);
-        write_atomic(
-            &content_path(root, Environment::Production, route, section),
-            text.as_bytes(),
-        )
-        .map_err(|e| JobError::permanent(format!("{file}: cannot write: {e}")))?;
+        // Staged: written only if this run's completion commits.
+        ctx.stage(SideEffect::WriteFile {
+            path: content_path(root, Environment::Production, route, section),
+            bytes: text.into_bytes(),
+        });
         ctx.report_progress(1, 1, &format!("Promoted {}", route.label(section)));
         Ok(PublishOutput {
             route: route.id.clone(),
@@ -117,16 +117,16 @@ impl JobHandler for RollbackJob {
         ctx.report_progress(0, 1, &format!("Rolling back {}", route.label(section)));
         let file = content_file(Environment::Production, route, section);
         let path = content_path(self.shared.root(), Environment::Production, route, section);
-        let removed = match std::fs::remove_file(&path) {
-            Ok(()) => true,
-            // Already gone (another rollback, a person): the goal is met.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(e) => return Err(JobError::permanent(format!("{file}: cannot remove: {e}"))),
-        };
-        // The route's folder goes with its last section; `remove_dir` refuses a folder that
-        // still holds anything, which is exactly the case to leave alone.
+        // Already gone (another rollback, a person): the goal is met, nothing to remove.
+        let removed = path.exists();
+        // Staged: removed only if this run's completion commits. The route's folder goes
+        // with its last section.
         if let Some(folder) = path.parent() {
-            let _ = std::fs::remove_dir(folder);
+            let folder = folder.to_owned();
+            if removed {
+                ctx.stage(SideEffect::RemoveFile { path });
+            }
+            ctx.stage(SideEffect::RemoveEmptyDir { path: folder });
         }
         ctx.report_progress(1, 1, &format!("Rolled back {}", route.label(section)));
         Ok(PublishOutput {

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::effect::SideEffect;
 use crate::source::Source;
 
 /// Why a job did not complete.
@@ -201,12 +202,14 @@ pub struct JobInfo {
     pub source: Source,
 }
 
-/// Handed to a running handler: who it is, how to report progress, when to stop.
+/// Handed to a running handler: who it is, how to report progress, when to stop, and
+/// where to stage its durable side effects.
 #[derive(Clone)]
 pub struct JobContext {
     info: Arc<JobInfo>,
     progress: Arc<ProgressCell>,
     cancel: CancellationToken,
+    staged: Arc<Mutex<Vec<SideEffect>>>,
 }
 
 impl JobContext {
@@ -216,7 +219,26 @@ impl JobContext {
             info: Arc::new(info),
             progress,
             cancel,
+            staged: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// Stages a durable side effect (a file written, removed, a folder replaced) instead of
+    /// performing it: the queue applies it, in the order staged, only if this run's
+    /// completion commits — never for a run whose lease another worker took over, and not
+    /// if the handler fails. Anything a job changes outside itself that must not happen
+    /// twice, or after another run's, belongs here.
+    pub fn stage(&self, effect: SideEffect) {
+        self.staged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(effect);
+    }
+
+    /// The effects staged so far, taken out (the queue's side; a plugin's test may apply
+    /// them itself).
+    pub fn take_staged(&self) -> Vec<SideEffect> {
+        std::mem::take(&mut *self.staged.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn info(&self) -> &JobInfo {

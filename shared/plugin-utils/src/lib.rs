@@ -11,6 +11,7 @@
 #![doc = include_str!("../README.md")]
 
 mod capture;
+mod effect;
 mod event;
 mod generate;
 mod human;
@@ -26,6 +27,7 @@ pub mod testing;
 mod tool;
 
 pub use brain_messaging::{Bus, BusEvent, Delivery, Subscription, TryRecvError};
+pub use effect::{SideEffect, write_atomic};
 pub use event::{
     BatchDetails, Event, ItemError, JobDetails, JobProgressEvent, PluginEvent, Timing, Update,
 };

@@ -172,8 +172,10 @@ impl Queue {
             stop: CancellationToken::new(),
             shutting_down: AtomicBool::new(false),
         });
-        // Recover jobs of processes that died on this machine before anything is claimed.
+        // Recover jobs of processes that died on this machine before anything is claimed,
+        // and apply effects a process committed but stopped before applying.
         inner.sweep(&host).await;
+        apply_outbox(self, None).await;
         let heartbeat = config
             .heartbeat
             .unwrap_or(config.lease / 3)
@@ -429,6 +431,7 @@ impl PoolInner {
             lease_token: job.lease_token,
             cell: cell.clone(),
         });
+        let mut staging: Option<JobContext> = None;
         let result = match self.queue.handler(&head.job_type) {
             None => Err(JobError::permanent(format!(
                 "no handler for job type {:?} in this process",
@@ -448,6 +451,7 @@ impl PoolInner {
                     cell.clone(),
                     cancel.clone(),
                 );
+                staging = Some(ctx.clone());
                 match CatchUnwind(handler.run_json(&job.input, ctx)).await {
                     Ok(result) => result,
                     Err(panic) => Err(JobError::retryable(format!(
@@ -457,7 +461,20 @@ impl PoolInner {
                 }
             }
         };
-        let outcome = self.outcome(&head, result, &cancel, &cancel_requested);
+        let mut outcome = self.outcome(&head, result, &cancel, &cancel_requested);
+        if let Outcome::Completed { effects, .. } = &mut outcome {
+            *effects = staging.map(|ctx| ctx.take_staged()).unwrap_or_default();
+            if let Some(bad) = effects.iter().find(|e| e.path().to_str().is_none()) {
+                outcome = Outcome::Failed {
+                    error: format!(
+                        "a staged side effect's path is not UTF-8: {}",
+                        bad.path().display()
+                    ),
+                };
+            }
+        }
+        let has_effects =
+            matches!(&outcome, Outcome::Completed { effects, .. } if !effects.is_empty());
         let p = cell.peek();
         let progress = Some(ProgressRow {
             current: p.current,
@@ -484,6 +501,10 @@ impl PoolInner {
             Err(error) => {
                 tracing::error!(job = %head.id, %error, "could not record the job's outcome")
             }
+        }
+        if has_effects && matches!(accepted, Ok(true)) {
+            // Before the job leaves the running set, so a shutdown waits for it.
+            apply_outbox(&self.queue, Some(&head.id)).await;
         }
         {
             // A newer run of this job (it was released or its lease lapsed, and this
@@ -517,6 +538,7 @@ impl PoolInner {
         match result {
             Ok(value) => Outcome::Completed {
                 result: value.to_string(),
+                effects: Vec::new(),
             },
             Err(_) if cancel_requested.load(Ordering::SeqCst) => Outcome::Cancelled {
                 reason: "cancelled".into(),
@@ -690,6 +712,44 @@ impl PoolInner {
                 _ = self.stop.cancelled() => return,
             }
         }
+    }
+}
+
+/// Applies the stored side effects of `job_id` (a run that just completed here), or all
+/// that are left (at start: a process stopped between a completion and its apply), in
+/// order, and deletes their rows. An effect that fails to apply stays for the next start.
+async fn apply_outbox(queue: &Queue, job_id: Option<&str>) {
+    let reader = queue.inner.reader.clone();
+    let job = job_id.map(str::to_owned);
+    let applied = tokio::task::spawn_blocking(move || {
+        let rows = reader.outbox(job.as_deref())?;
+        let mut done = Vec::with_capacity(rows.len());
+        for (id, effect) in rows {
+            match effect.apply() {
+                Ok(()) => done.push(id),
+                Err(error) => {
+                    tracing::warn!(%error, path = %effect.path().display(), "a side effect could not be applied; it is tried again at the next start");
+                    break;
+                }
+            }
+        }
+        Ok::<_, QueueError>(done)
+    })
+    .await;
+    match applied {
+        Ok(Ok(ids)) if !ids.is_empty() => {
+            if let Err(error) = queue
+                .inner
+                .writer
+                .call(|reply| Cmd::OutboxDone { ids, reply })
+                .await
+            {
+                tracing::warn!(%error, "applied side effects could not be marked done");
+            }
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "cannot read the side effects to apply"),
+        Err(error) => tracing::warn!(%error, "applying side effects stopped"),
     }
 }
 

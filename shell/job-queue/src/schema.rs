@@ -162,6 +162,22 @@ END;
 -- own operation and what it depends on); NULL: it runs any work of its types.
 ALTER TABLE workers ADD COLUMN scope TEXT;
 "#,
+    // v3: the outbox of durable side effects, stored with the completion that owns them.
+    r#"
+-- Effects a run staged, inserted in the transaction that completes it (so only the run
+-- holding the lease has any) and deleted once applied; rows left by a process that stopped
+-- in between are applied at the next pool start. `kind`: write, remove, replace-dir
+-- (`path` is then the folder moved in, `target` where it goes).
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    target TEXT,
+    bytes BLOB
+);
+CREATE INDEX outbox_job ON outbox (job_id);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use brain_plugin_utils::{JobStatus, Source};
+use brain_plugin_utils::{JobStatus, SideEffect, Source};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -83,6 +83,9 @@ pub(crate) struct InsertBatch {
 pub(crate) enum Outcome {
     Completed {
         result: String,
+        /// Side effects the run staged: stored with the completion, so only the run that
+        /// still holds the lease has any applied.
+        effects: Vec<SideEffect>,
     },
     /// Run again at `retry_at` (unless cancellation was requested meanwhile).
     Retry {
@@ -278,6 +281,11 @@ pub(crate) enum Cmd {
         limit: usize,
         reply: Reply<u64>,
     },
+    /// Effects applied: their outbox rows go.
+    OutboxDone {
+        ids: Vec<i64>,
+        reply: Reply<()>,
+    },
 }
 
 /// The handle to the writer thread.
@@ -386,7 +394,9 @@ impl Cmd {
                     if let Out::Count(v) = o { Some(v) } else { None }
                 }));
             }
-            Cmd::RegisterWorker { reply, .. } | Cmd::UnregisterWorker { reply, .. } => {
+            Cmd::RegisterWorker { reply, .. }
+            | Cmd::UnregisterWorker { reply, .. }
+            | Cmd::OutboxDone { reply, .. } => {
                 let _ = reply.send(out.map(|_| ()));
             }
             Cmd::SaveEstimates { reply, .. } => {
@@ -658,7 +668,7 @@ fn execute(
         } => {
             let (sql, result, error, retry_at): (&str, Option<&str>, Option<&str>, Option<i64>) =
                 match outcome {
-                    Outcome::Completed { result } => (
+                    Outcome::Completed { result, .. } => (
                         "UPDATE jobs SET status = 'completed', result = ?3, finished_at = ?4, lease_token = NULL, \
                          lease_expires_at = NULL, progress_current = COALESCE(?6, progress_current), \
                          progress_total = COALESCE(?7, progress_total), progress_message = COALESCE(?8, progress_message) \
@@ -726,15 +736,18 @@ fn execute(
             // journal on the hottest statement of the queue. (`?5` still counts as a
             // parameter: SQLite sizes the list by the largest index.)
             let status = match outcome {
-                Outcome::Completed { .. } | Outcome::Cancelled { .. } => {
+                Outcome::Completed { effects, .. } => {
                     if stmt.execute(values)? == 0 {
                         return Ok(Out::Bool(false));
                     }
-                    if matches!(outcome, Outcome::Completed { .. }) {
-                        JobStatus::Completed
-                    } else {
-                        JobStatus::Cancelled
+                    store_effects(tx, &head.id, effects)?;
+                    JobStatus::Completed
+                }
+                Outcome::Cancelled { .. } => {
+                    if stmt.execute(values)? == 0 {
+                        return Ok(Out::Bool(false));
                     }
+                    JobStatus::Cancelled
                 }
                 _ => {
                     let stored: Option<String> = stmt.query_row(values, |r| r.get(0)).optional()?;
@@ -904,6 +917,13 @@ fn execute(
             }
             Ok(Out::Unit)
         }
+        Cmd::OutboxDone { ids, .. } => {
+            let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
+            Ok(Out::Unit)
+        }
         Cmd::Prune { before, limit, .. } => {
             // A batch's jobs go only with the batch, so a batch never loses items it reports.
             let deleted = tx
@@ -919,6 +939,28 @@ fn execute(
             Ok(Out::Count(deleted as u64))
         }
     }
+}
+
+/// Stores a completed run's staged effects in its completion's transaction.
+fn store_effects(tx: &Connection, job_id: &str, effects: &[SideEffect]) -> Result<()> {
+    if effects.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO outbox (job_id, kind, path, target, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for effect in effects {
+        let text = |p: &Path| p.to_string_lossy().into_owned();
+        let (path, target, bytes) = match effect {
+            SideEffect::WriteFile { path, bytes } => (text(path), None, Some(bytes.as_slice())),
+            SideEffect::RemoveFile { path } | SideEffect::RemoveEmptyDir { path } => {
+                (text(path), None, None)
+            }
+            SideEffect::ReplaceDir { from, to } => (text(from), Some(text(to)), None),
+        };
+        stmt.execute(params![job_id, effect.kind(), path, target, bytes])?;
+    }
+    Ok(())
 }
 
 /// The condition a claimable job meets: pending, nothing left to wait for, one of the
@@ -1598,6 +1640,53 @@ impl Reader {
             }
             out.sort();
             Ok(out.into_iter().map(|(_, id)| id).collect())
+        })
+    }
+
+    /// Effects stored with a completion and not applied yet, oldest first: (row id, effect).
+    /// For `job_id` only, or all of them.
+    pub(crate) fn outbox(&self, job_id: Option<&str>) -> Result<Vec<(i64, SideEffect)>> {
+        self.with(|c| {
+            let sql = if job_id.is_some() {
+                "SELECT id, kind, path, target, bytes FROM outbox WHERE job_id = ?1 ORDER BY id"
+            } else {
+                "SELECT id, kind, path, target, bytes FROM outbox ORDER BY id"
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let read = |r: &Row<'_>| {
+                let kind: String = r.get(1)?;
+                let path = PathBuf::from(r.get::<_, String>(2)?);
+                let effect = match kind.as_str() {
+                    "write" => Some(SideEffect::WriteFile {
+                        path,
+                        bytes: r.get::<_, Option<Vec<u8>>>(4)?.unwrap_or_default(),
+                    }),
+                    "remove" => Some(SideEffect::RemoveFile { path }),
+                    "remove-empty-dir" => Some(SideEffect::RemoveEmptyDir { path }),
+                    "replace-dir" => {
+                        r.get::<_, Option<String>>(3)?
+                            .map(|to| SideEffect::ReplaceDir {
+                                from: path,
+                                to: PathBuf::from(to),
+                            })
+                    }
+                    _ => None,
+                };
+                Ok((r.get::<_, i64>(0)?, effect))
+            };
+            let rows = match job_id {
+                Some(id) => stmt
+                    .query_map([id], read)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+                None => stmt
+                    .query_map([], read)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            };
+            // A kind this build does not know (written by a newer one) is left alone.
+            Ok(rows
+                .into_iter()
+                .filter_map(|(id, effect)| effect.map(|e| (id, e)))
+                .collect())
         })
     }
 

@@ -307,7 +307,15 @@ impl Brain {
             .find(|(t, _)| t == job_type)
             .map(|(_, h)| h.clone())
             .unwrap_or_else(|| panic!("no handler {job_type}"));
-        handler.run_json(&input.to_string(), ctx).await
+        // As the queue does for a run whose completion commits: its staged effects apply.
+        let staged = ctx.clone();
+        let result = handler.run_json(&input.to_string(), ctx).await;
+        if result.is_ok() {
+            for effect in staged.take_staged() {
+                effect.apply().unwrap();
+            }
+        }
+        result
     }
 
     pub(crate) async fn run_job(&self, job_type: &str, input: Value) -> Result<Value, JobError> {

@@ -1,13 +1,90 @@
-//! Worker presence across pid namespaces: a second `brain start` in another pid namespace
-//! (a container or sandbox sharing the folder, same host name) cannot check the first
-//! one's pid, so it must not take it for dead and run its running job a second time.
-//! Needs root for `unshare -pf --mount-proc` (CI runs as root); elsewhere it says so and
-//! checks nothing unless `CI` is set, where a missing `unshare` fails it.
+//! Workers that are paused or live in another pid namespace. A `brain start` stopped
+//! (SIGSTOP) past its lease has its job taken over by another worker; when it resumes, the
+//! content file it staged is not written after the other run completed, and it is a worker
+//! again. A second `brain start` in another pid namespace (a container or sandbox sharing
+//! the folder, same host name) cannot check the first one's pid, so it must not take it
+//! for dead and run its running job a second time — that test needs root for `unshare -pf
+//! --mount-proc` (CI runs as root); elsewhere it says so and checks nothing unless `CI` is
+//! set, where a missing `unshare` fails it.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Demo, Running};
+use crate::support::{Demo, Running, edit_config};
+
+fn signal(pid: u32, name: &str) {
+    assert!(
+        Command::new("kill")
+            .args([name, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// The worker that was paused past its lease: its job is taken over; resumed, it writes
+/// nothing, and works again. (Whether its handler reaches the write or sees the lost lease
+/// first is a race on resume; either way the file must not change. The engine's lease test
+/// forces the write path.)
+#[test]
+fn a_worker_paused_past_its_lease_writes_nothing_when_it_resumes() {
+    // A 2 s lease; 4 s to generate the one section asked for: the paused worker is
+    // certainly mid-run when it stops.
+    let demo = Demo::paced(4_000, "");
+    edit_config(&demo.dir, "lease_seconds = 30", "lease_seconds = 2");
+    let mut paused = demo.start();
+    let queued = demo
+        .run(&["site", "generate", "--route", "about", "--detach"])
+        .expect(0);
+    let id = queued
+        .stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while demo.status(&id)["status"] != "processing" {
+        assert!(Instant::now() < deadline, "the generate never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(paused.pid(), "-STOP");
+    // Another worker takes the job over once the lease lapses, and completes it.
+    let other = demo.start();
+    let entry = demo.wait_completed(&id);
+    let file = demo.dir.join("content/preview/about/text.md");
+    let written = std::fs::metadata(&file).unwrap().modified().unwrap();
+    signal(paused.pid(), "-CONT");
+    // Resumed: its run ends, and its result — and its file — are refused.
+    paused.wait_for_line("its result is discarded", Duration::from_secs(60));
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        written,
+        "the paused worker wrote the file after the other run completed"
+    );
+    assert_eq!(entry["status"], "completed", "{entry:#}");
+    // And it is a worker again: a new operation is picked up by someone, and the paused
+    // process's row is listed.
+    assert_eq!(other.interrupt(), 0);
+    let again = demo
+        .run(&[
+            "site", "generate", "--route", "about", "--force", "--detach",
+        ])
+        .expect(0);
+    assert!(
+        again.stdout.contains("A brain process is running workers"),
+        "{again:#?}"
+    );
+    let id = again
+        .stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned();
+    demo.wait_completed(&id);
+    assert_eq!(paused.interrupt(), 0);
+}
 
 fn unshare_works() -> bool {
     Command::new("unshare")

@@ -242,6 +242,26 @@ impl Running {
         self.interrupt_pid_and_read(pid)
     }
 
+    /// Waits (up to `bound`) for a line of its stderr containing `needle`; returns it.
+    pub(crate) fn wait_for_line(&mut self, needle: &str, bound: Duration) -> String {
+        let deadline = Instant::now() + bound;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {needle:?} within {bound:?}; it said:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
     /// The pid of what was started (for a wrapper such as `unshare`, the wrapper's).
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()

@@ -1,12 +1,13 @@
 //! Lease takeover between two handles on one file (as two processes would have): a worker
-//! that stops renewing its lease loses the job to another, and its late result is fenced
-//! off by the lease token.
+//! that stops renewing its lease loses the job to another, and its late result — and the
+//! file it staged — is fenced off by the lease token. Effects committed but not applied
+//! (the process stopped in between) are applied at the next start.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use brain_job_queue::{NewJob, WorkerConfig};
-use brain_plugin_utils::{Event, JobStatus};
+use brain_plugin_utils::{Event, JobStatus, SideEffect};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
@@ -17,6 +18,13 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
     let t = TestQueue::with_config(fast_config());
     let a = t.queue.clone();
     let b = open(&t.path(), fast_config());
+    // Both runs stage a write of the same file: only the committed run's may happen.
+    let file = t.dir.path().join("content/landing/hero.md");
+    let write = |text: &str| SideEffect::WriteFile {
+        path: file.clone(),
+        bytes: text.as_bytes().to_vec(),
+    };
+    let (write_a, write_b) = (write("A"), write("B"));
 
     let (a_started_tx, mut a_started) = mpsc::unbounded_channel();
     let (a_returned_tx, mut a_returned) = mpsc::unbounded_channel();
@@ -29,10 +37,12 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
         func(move |_input, ctx| {
             let (started, returned) = (a_started_tx.clone(), a_returned_tx.clone());
             let mut released = release.subscribe();
+            let write_a = write_a.clone();
             async move {
                 let _ = started.send(ctx.attempt());
                 // Ignores cancellation: a worker that hangs.
                 let _ = released.wait_for(|r| *r).await;
+                ctx.stage(write_a);
                 let _ = returned.send(());
                 Ok(json!("A"))
             }
@@ -45,8 +55,10 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
         "test:takeover",
         func(move |_input, ctx| {
             let r = r.clone();
+            let write_b = write_b.clone();
             async move {
                 r.push(ctx.attempt());
+                ctx.stage(write_b);
                 Ok(json!("B"))
             }
         }),
@@ -90,6 +102,7 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
     assert_eq!(record.result, Some(json!("B")));
     assert_eq!(record.attempt, 2);
     assert_eq!(b_runs.items(), vec![2]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "B");
     let done = next_event(&mut b_events, |ev| ev.id == e.id && ev.status.is_finished()).await;
     assert_eq!(done.status, JobStatus::Completed);
     assert_eq!(done.result, Some(json!("B")));
@@ -115,6 +128,11 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
         "A's late result overwrote B's"
     );
     assert_eq!(record.attempt, 2);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "B",
+        "A's late run wrote its file"
+    );
 
     // Exactly one completion, announced by B (above); A announced none.
     let completions = |events: &mut brain_plugin_utils::Subscription<Event>| {
@@ -132,4 +150,28 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
     assert_eq!(completions(&mut b_events), 0);
     assert_eq!(completions(&mut a_events), 0);
     pool_b.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A process that committed a completion and stopped before applying its effects: the
+/// next pool to start applies them, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn effects_left_by_a_stopped_process_are_applied_at_the_next_start() {
+    let t = TestQueue::new();
+    let file = t.dir.path().join("dist/note.txt");
+    rusqlite::Connection::open(t.path())
+        .unwrap()
+        .execute(
+            "INSERT INTO outbox (job_id, kind, path, bytes) VALUES ('job_x', 'write', ?1, ?2)",
+            rusqlite::params![file.to_string_lossy(), b"left over".to_vec()],
+        )
+        .unwrap();
+    assert!(!file.exists());
+    let pool = t.queue.start_workers(workers(1)).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "left over");
+    let left: i64 = rusqlite::Connection::open(t.path())
+        .unwrap()
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+    pool.shutdown(Duration::from_secs(5)).await;
 }
