@@ -305,7 +305,9 @@ fn section_batch(
             batch.job(
                 NewJob::new(job_type, input(r, s))
                     .source(source.clone())
-                    .label(r.label(s)),
+                    .label(r.label(s))
+                    // One run per section at a time: overlapping requests share it.
+                    .unique(r.label(s)),
             )
         },
     )

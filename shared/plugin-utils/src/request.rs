@@ -25,6 +25,9 @@ pub struct NewJob {
     pub after: Vec<String>,
     /// What happens when one of them fails or is cancelled.
     pub after_failure: AfterFailure,
+    /// At most one pending or running job per job type and key: enqueueing another while
+    /// one is under way shares that one instead (the caller gets its handle).
+    pub unique_key: Option<String>,
 }
 
 /// What a job does when work it waits for (`after`) failed or was cancelled.
@@ -50,7 +53,14 @@ impl NewJob {
             metadata: None,
             after: Vec::new(),
             after_failure: AfterFailure::Cancel,
+            unique_key: None,
         }
+    }
+
+    /// Shares the work with a pending or running job of the same type and key, if any.
+    pub fn unique(mut self, key: impl Into<String>) -> Self {
+        self.unique_key = Some(key.into());
+        self
     }
 
     /// Waits for `id` (a job or batch) to end before starting.

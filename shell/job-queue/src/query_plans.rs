@@ -189,6 +189,13 @@ fn every_statement_uses_an_index() {
             )
             .await
             .unwrap();
+        // Unique work: the second is shared, not stored.
+        for _ in 0..2 {
+            queue
+                .enqueue(NewJob::new("test:held", json!(8)).unique("section"))
+                .await
+                .unwrap();
+        }
         queue.waits_for(&chained.id).await.unwrap();
         queue.active_of_type("test:echo").await.unwrap();
         release.send_replace(true);
@@ -261,6 +268,7 @@ fn every_statement_uses_an_index() {
         "SELECT EXISTS (SELECT 1 FROM job_deps WHERE resolved = 0)",
         "FROM job_deps d WHERE d.job_seq",
         "AND (id IN (",
+        "SELECT COALESCE(batch_id, id) FROM jobs",
     ] {
         assert!(
             ours.iter().any(|s| s.contains(kind)),

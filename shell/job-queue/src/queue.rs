@@ -60,13 +60,30 @@ impl Default for QueueConfig {
 /// What enqueueing answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enqueued {
+    /// The operation to follow: the new one, or — when all of it was under way already —
+    /// the one doing it.
     pub id: String,
     pub kind: JobKind,
-    /// The job ids (one for a job, each item for a batch).
+    /// The job ids stored (one for a job, each item for a batch; none when `already`).
     pub job_ids: Vec<String>,
     pub estimate: Estimate,
     /// Whether any process runs workers for this work now.
     pub worker_running: bool,
+    /// All of it was under way already (same job types and unique keys): `id` is that.
+    pub already: bool,
+    /// How many of the jobs asked for were not stored because one is under way.
+    pub shared: usize,
+    /// The operations doing them.
+    pub shared_with: Vec<String>,
+}
+
+/// A job or batch, by its id.
+fn kind_of(id: &str) -> JobKind {
+    if id.starts_with("batch_") {
+        JobKind::Batch
+    } else {
+        JobKind::Job
+    }
 }
 
 impl Enqueued {
@@ -76,6 +93,15 @@ impl Enqueued {
     pub fn response(&self, message: impl Into<String>) -> AsyncToolResponse {
         let check = self.worker_running.then(|| self.estimate.check_in());
         let mut message = message.into();
+        if self.already {
+            message.push_str(": already under way, and this request shares it");
+        } else if self.shared > 0 {
+            message.push_str(&format!(
+                " ({} more already under way in {})",
+                self.shared,
+                self.shared_with.join(" and ")
+            ));
+        }
         if !self.worker_running {
             message.push_str(&format!(" ({WAITING_FOR_WORKER}: {START_A_WORKER})"));
         }
@@ -498,6 +524,15 @@ impl Queue {
             label: job.label.clone(),
             after: check_after(&job.after)?,
             run_after_failure: job.after_failure == AfterFailure::Run,
+            unique_key: match &job.unique_key {
+                Some(key) if key.is_empty() || key.len() > 200 => {
+                    return Err(invalid(
+                        "unique_key",
+                        format!("must be 1-200 bytes, got {} bytes", key.len()),
+                    ));
+                }
+                other => other.clone(),
+            },
         })
     }
 
@@ -506,7 +541,8 @@ impl Queue {
         let row = self.check_job(&job)?;
         let id = row.id.clone();
         let job_type = row.job_type.clone();
-        self.inner
+        let inserted = self
+            .inner
             .writer
             .call(|reply| Cmd::Enqueue {
                 batch: None,
@@ -516,12 +552,20 @@ impl Queue {
             .await?;
         self.wake_workers();
         let estimate = monitor::lock(&self.inner.estimates).per_job(Some(&job_type));
+        // Already under way (same type and key): the handle is that operation's.
+        let (id, job_ids) = match inserted.shared_with.first() {
+            Some(owner) if inserted.heads.is_empty() => (owner.clone(), Vec::new()),
+            _ => (id.clone(), vec![id]),
+        };
         Ok(Enqueued {
-            job_ids: vec![id.clone()],
+            kind: kind_of(&id),
+            already: job_ids.is_empty(),
             id,
-            kind: JobKind::Job,
+            job_ids,
             estimate,
             worker_running: self.worker_running(&job_type),
+            shared_with: inserted.shared_with,
+            shared: inserted.skipped,
         })
     }
 
@@ -531,8 +575,8 @@ impl Queue {
             .iter()
             .map(|j| self.check_job(j))
             .collect::<Result<Vec<_>>>()?;
-        let ids = rows.iter().map(|r| r.id.clone()).collect();
-        self.inner
+        let inserted = self
+            .inner
             .writer
             .call(|reply| Cmd::Enqueue {
                 batch: None,
@@ -541,7 +585,7 @@ impl Queue {
             })
             .await?;
         self.wake_workers();
-        Ok(ids)
+        Ok(inserted.heads.iter().map(|h| h.id.clone()).collect())
     }
 
     /// Enqueues a batch: its jobs are committed together with the batch record.
@@ -563,7 +607,6 @@ impl Queue {
         let first_type = rows[0].job_type.clone();
         let same_type = rows.iter().all(|r| r.job_type == first_type);
         let id = random_id("batch_");
-        let job_ids = rows.iter().map(|r| r.id.clone()).collect();
         let record = InsertBatch {
             id: id.clone(),
             source: batch.source.clone(),
@@ -571,8 +614,8 @@ impl Queue {
             metadata: batch.metadata.as_ref().map(Value::to_string),
             job_type: same_type.then(|| first_type.clone()),
         };
-        let count = rows.len() as u64;
-        self.inner
+        let inserted = self
+            .inner
             .writer
             .call(|reply| Cmd::Enqueue {
                 batch: Some(record),
@@ -581,6 +624,14 @@ impl Queue {
             })
             .await?;
         self.wake_workers();
+        let count = inserted.heads.len().max(1) as u64;
+        let job_ids: Vec<String> = inserted.heads.iter().map(|h| h.id.clone()).collect();
+        // Everything already under way (same types and keys): the handle is that
+        // operation's.
+        let id = match inserted.shared_with.first() {
+            Some(owner) if job_ids.is_empty() => owner.clone(),
+            _ => id,
+        };
         let estimate = {
             let estimates = monitor::lock(&self.inner.estimates);
             let per_job = if same_type {
@@ -603,11 +654,14 @@ impl Queue {
             estimate::for_batch(per_job, count, self.concurrency_for_estimates())
         };
         Ok(Enqueued {
+            kind: kind_of(&id),
+            already: job_ids.is_empty(),
             id,
-            kind: JobKind::Batch,
             job_ids,
             estimate,
             worker_running: self.worker_running(&first_type),
+            shared_with: inserted.shared_with,
+            shared: inserted.skipped,
         })
     }
 

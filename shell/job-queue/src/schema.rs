@@ -178,6 +178,13 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_job ON outbox (job_id);
 "#,
+    // v4: unique operations.
+    r#"
+-- At most one pending or running job per (job type, key): a second enqueue shares it.
+ALTER TABLE jobs ADD COLUMN unique_key TEXT;
+CREATE UNIQUE INDEX jobs_unique ON jobs (job_type, unique_key)
+    WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing');
+"#,
 ];
 
 /// The schema version this build writes.

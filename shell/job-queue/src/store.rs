@@ -67,6 +67,17 @@ pub(crate) struct InsertJob {
     /// Job and batch ids it waits for (deduplicated).
     pub(crate) after: Vec<String>,
     pub(crate) run_after_failure: bool,
+    pub(crate) unique_key: Option<String>,
+}
+
+/// What an enqueue stored.
+#[derive(Debug, Default)]
+pub(crate) struct Inserted {
+    pub(crate) heads: Vec<Arc<JobHead>>,
+    /// Jobs not stored because a pending or running job with their type and key exists.
+    pub(crate) skipped: usize,
+    /// The operations (batches, or jobs outside batches) doing the skipped jobs' work.
+    pub(crate) shared_with: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,7 +234,7 @@ pub(crate) enum Cmd {
     Enqueue {
         batch: Option<InsertBatch>,
         jobs: Vec<InsertJob>,
-        reply: Reply<Vec<Arc<JobHead>>>,
+        reply: Reply<Inserted>,
     },
     Claim {
         worker_id: Arc<str>,
@@ -330,7 +341,7 @@ struct WriterThread {
 
 /// A command's answer, held until the transaction commits.
 enum Out {
-    Heads(Vec<Arc<JobHead>>),
+    Inserted(Inserted),
     Claimed(Vec<Claimed>),
     Bool(bool),
     Heartbeat(HeartbeatResult),
@@ -350,7 +361,11 @@ impl Cmd {
         match self {
             Cmd::Enqueue { reply, .. } => {
                 let _ = reply.send(pick(out, |o| {
-                    if let Out::Heads(v) = o { Some(v) } else { None }
+                    if let Out::Inserted(v) = o {
+                        Some(v)
+                    } else {
+                        None
+                    }
                 }));
             }
             Cmd::Claim { reply, .. } => {
@@ -546,6 +561,42 @@ fn execute(
 ) -> Result<Out> {
     match cmd {
         Cmd::Enqueue { batch, jobs, .. } => {
+            let mut inserted = Inserted::default();
+            // Jobs whose type and key a pending or running job has are not stored: that one
+            // does their work.
+            let mut fresh = Vec::with_capacity(jobs.len());
+            let mut keys = std::collections::HashSet::new();
+            for j in jobs {
+                if let Some(key) = &j.unique_key
+                    && !keys.insert((j.job_type.as_str(), key.as_str()))
+                {
+                    // The same work twice in one enqueue: once is enough.
+                    inserted.skipped += 1;
+                    continue;
+                }
+                let existing = match &j.unique_key {
+                    None => None,
+                    Some(key) => tx
+                        .prepare_cached(
+                            "SELECT COALESCE(batch_id, id) FROM jobs WHERE job_type = ?1 AND unique_key = ?2 \
+                             AND unique_key IS NOT NULL AND status IN ('pending', 'processing')",
+                        )?
+                        .query_row(params![j.job_type, key], |r| r.get::<_, String>(0))
+                        .optional()?,
+                };
+                match existing {
+                    Some(owner) => {
+                        inserted.skipped += 1;
+                        if !inserted.shared_with.contains(&owner) {
+                            inserted.shared_with.push(owner);
+                        }
+                    }
+                    None => fresh.push(j),
+                }
+            }
+            if fresh.is_empty() {
+                return Ok(Out::Inserted(inserted));
+            }
             if let Some(b) = batch {
                 tx.prepare_cached(
                     "INSERT INTO batches (id, source, label, metadata, job_type, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -556,12 +607,12 @@ fn execute(
             let batch_id = batch.as_ref().map(|b| b.id.as_str());
             let mut insert = tx.prepare_cached(
                 "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
-                 created_at, scheduled_at, batch_id, label) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11)",
+                 created_at, scheduled_at, batch_id, label, unique_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
-            let mut heads = Vec::with_capacity(jobs.len());
+            let mut heads = Vec::with_capacity(fresh.len());
             let mut deps = DependencyCheck::default();
-            for j in jobs {
+            for j in fresh {
                 if !j.after.is_empty() {
                     let head = insert_dependent(tx, j, batch_id, now, &mut deps)?;
                     if batch_id.is_none() {
@@ -585,7 +636,8 @@ fn execute(
                     now,
                     now + j.delay_ms,
                     batch_id,
-                    j.label
+                    j.label,
+                    j.unique_key
                 ])?;
                 let head = Arc::new(JobHead {
                     seq: tx.last_insert_rowid(),
@@ -604,7 +656,8 @@ fn execute(
                 }
                 heads.push(head);
             }
-            Ok(Out::Heads(heads))
+            inserted.heads = heads;
+            Ok(Out::Inserted(inserted))
         }
         Cmd::Claim {
             worker_id,
@@ -1052,8 +1105,9 @@ fn insert_dependent(
     let cancelled = failed.filter(|_| !j.run_after_failure);
     tx.prepare_cached(
         "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
-         created_at, scheduled_at, batch_id, label, waiting_on, run_after_failure, finished_at, last_error) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         created_at, scheduled_at, batch_id, label, waiting_on, run_after_failure, finished_at, last_error, \
+         unique_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         j.id,
@@ -1072,6 +1126,7 @@ fn insert_dependent(
         j.run_after_failure,
         cancelled.map(|_| now),
         cancelled.map(not_run_because),
+        j.unique_key,
     ])?;
     let seq = tx.last_insert_rowid();
     let mut link = tx.prepare_cached(

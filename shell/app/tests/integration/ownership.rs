@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::Demo;
 use crate::support::edit_config;
+use crate::support::{Demo, json};
 
 /// Polls `done` every 50 ms for at most a minute.
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -183,4 +183,34 @@ fn a_cancelled_generate_cancels_the_build_waiting_for_it_with_the_reason() {
     );
     // Nothing of it ran: no site was built.
     assert!(!demo.dir.join("dist/preview/index.html").exists());
+}
+
+/// Two overlapping generates of the same sections share the work: the second is told the
+/// first is under way and gets its handle; nothing is generated twice.
+#[test]
+fn overlapping_generates_share_the_work() {
+    let demo = Demo::paced(20, "");
+    let first = demo
+        .run(&["site", "generate", "--force", "--detach"])
+        .expect(0);
+    let batch = detached_id(&first.stdout);
+    let second = demo
+        .run(&["site", "generate", "--force", "--detach"])
+        .expect(0);
+    assert!(
+        second
+            .stdout
+            .contains("already under way, and this request shares it"),
+        "{second:#?}"
+    );
+    assert_eq!(detached_id(&second.stdout), batch, "{second:#?}");
+    let listed = json(&demo.run(&["jobs", "list", "--json"]).expect(0).stdout);
+    assert_eq!(listed.as_object().unwrap().len(), 1, "{listed:#}");
+    // The one batch is followed to its end by the attached command, which runs it.
+    let attached = demo.run(&["site", "generate", "--force"]).expect(0);
+    assert!(
+        attached.stdout.contains("✔ Generated 5 sections"),
+        "{attached:#?}"
+    );
+    assert_eq!(demo.status(&batch)["status"], "completed");
 }

@@ -23,3 +23,4 @@ mod shutdown;
 mod smoke;
 mod status;
 mod two_processes;
+mod unique;
