@@ -273,12 +273,46 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Checks the file, then applies pending migrations in one transaction.
+/// How long opening waits for another process's write lock before giving up, as the
+/// writer does for every other write.
+const OPEN_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Checks the file, then applies pending migrations in one transaction. A database that is
+/// up to date is not written at all (a read-only brain can still be read); when it needs a
+/// migration and another process holds the write lock, it waits, as every write does.
 pub(crate) fn open_and_migrate(path: &Path) -> Result<Connection> {
     check_file(path)?;
+    let deadline = std::time::Instant::now() + OPEN_PATIENCE;
+    let mut delay = Duration::from_millis(5);
+    loop {
+        match open_once(path) {
+            Err(QueueError::Sqlite(e))
+                if crate::store::is_busy(&e) && std::time::Instant::now() < deadline =>
+            {
+                tracing::debug!("database busy; opening again in {delay:?}");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(250));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One try of [`open_and_migrate`]: busy errors are the caller's to retry.
+fn open_once(path: &Path) -> Result<Connection> {
     let mut conn = connect(path)?;
     // This becomes the writer's connection: checkpoints run on a thread of their own.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let application_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if application_id != APPLICATION_ID || version != SCHEMA_VERSION {
+        migrate(&mut conn, path)?;
+    }
+    Ok(conn)
+}
+
+/// Applies the migrations this file lacks, in one transaction under the write lock.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Checked again under the write lock: another process may have migrated meanwhile.
     check_identity(&tx, path)?;
@@ -289,7 +323,7 @@ pub(crate) fn open_and_migrate(path: &Path) -> Result<Connection> {
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
-    Ok(conn)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod init;
 mod liveness;
+mod locks;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod ownership;

@@ -1,0 +1,56 @@
+//! "database is locked" never reaches a person: while another process holds the queue's
+//! write lock longer than SQLite's busy timeout (5 s), a command that must write waits and
+//! then succeeds — both when the database needs migrating at open and when it only
+//! enqueues.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::Demo;
+
+/// Runs `brain site generate --detach` while `hold` keeps a write transaction open for
+/// longer than the busy timeout; it must succeed once the lock is released.
+fn detach_under_a_held_lock(demo: &Demo, hold: &rusqlite::Connection) {
+    hold.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let child = demo
+        .command(&["site", "generate", "--detach"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Longer than the busy timeout: only waiting (retrying) gets the command through.
+    std::thread::sleep(Duration::from_secs(6));
+    hold.execute_batch("COMMIT").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("Queued batch batch_"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!stderr.contains("locked"), "{stderr}");
+}
+
+#[test]
+fn a_held_write_lock_delays_a_command_but_never_fails_it() {
+    // A brain whose queue does not exist yet: the command must create and migrate it.
+    let demo = Demo::paced(20, "");
+    let db = demo.dir.join(".brain/brain.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&db);
+    let hold = rusqlite::Connection::open(&db).unwrap();
+    detach_under_a_held_lock(&demo, &hold);
+
+    // Up to date: opening writes nothing; the enqueue waits for the lock.
+    let listed = demo.run(&["jobs", "list", "--json"]).expect(0);
+    let id = crate::support::json(&listed.stdout)
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    demo.run(&["jobs", "cancel", &id]).expect(0);
+    detach_under_a_held_lock(&demo, &hold);
+}
