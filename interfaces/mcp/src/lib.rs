@@ -6,6 +6,7 @@
 
 mod config;
 mod follow;
+mod framing;
 mod http;
 mod server;
 
@@ -38,7 +39,7 @@ pub async fn serve_stdio(
     });
     let server = BrainServer::new(shared, Some(Principal::stdio()));
     let running = tokio::select! {
-        running = server.serve(rmcp::transport::stdio()) => {
+        running = server.serve(framing::stdio_pumps(tokio::io::stdin(), tokio::io::stdout())) => {
             running.map_err(|e| McpError::Transport(e.to_string()))?
         }
         () = stop.cancelled() => return Ok(()),

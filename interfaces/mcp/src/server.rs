@@ -41,13 +41,23 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// A fresh identity for one stdio connection: its tasks are its own.
+    /// The identity of a stdio connection: the OS user running it, so the same person's
+    /// next `brain mcp` on this brain sees the tasks an earlier one started (`stdio-uid1000`).
     pub fn stdio() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
+        #[cfg(unix)]
+        let user = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self").map(|m| format!("uid{}", m.uid()))
+        };
+        #[cfg(not(unix))]
+        let user: std::io::Result<String> = Err(std::io::ErrorKind::Unsupported.into());
+        let user = user
+            .ok()
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("USERNAME").ok())
+            .unwrap_or_else(|| "owner".to_owned());
         Self {
-            name: format!("stdio-{}-{nanos:08x}", std::process::id()),
+            name: format!("stdio-{user}"),
             permission: Permission::Anchor,
         }
     }

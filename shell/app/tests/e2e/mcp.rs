@@ -420,6 +420,20 @@ fn a_task_survives_a_server_restart() {
     assert_eq!(report["error"]["code"], -32602, "{report:#}");
 }
 
+/// A stdio server's caller is the OS user, not the process: the next `brain mcp` on the
+/// same brain answers for the tasks an earlier one started.
+#[test]
+fn a_stdio_task_survives_a_server_restart() {
+    let demo = Demo::paced(1500, "");
+    let target = stdio_target(&demo);
+    let target = strs(&target);
+    let report = py("task_start", &target, &[]);
+    let task = report["task"]["taskId"].as_str().unwrap().to_owned();
+    // That server has exited (the client closed its stdin); a new one answers.
+    let report = py("task_get", &target, &["--task", &task]);
+    assert_eq!(report["ok"]["taskId"], task.as_str(), "{report:#}");
+}
+
 #[test]
 fn brain_start_serves_mcp_over_http_when_configured() {
     // A free port for [mcp] http (brain start has no --http flag to ask for port 0).

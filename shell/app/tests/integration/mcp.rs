@@ -35,17 +35,46 @@ fn stdio_survives_malformed_json_rpc() {
     .unwrap();
     stdin.flush().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut answers = Vec::new();
-    while answers.len() < 2 {
+    let mut next = || -> Value {
         let line = lines.next().expect("brain mcp answered").unwrap();
-        let msg: Value = serde_json::from_str(&line).expect("stdout carries only JSON-RPC");
+        serde_json::from_str(&line).expect("stdout carries only JSON-RPC")
+    };
+    let mut answers = Vec::new();
+    let mut parse_errors = Vec::new();
+    while answers.len() < 2 {
+        let msg = next();
         if msg["id"] == 1 || msg["id"] == 2 {
             answers.push(msg);
+        } else if msg["error"]["code"] == -32700 {
+            parse_errors.push(msg);
         }
     }
     assert!(
         answers[1]["result"]["tools"].as_array().unwrap().len() > 3,
         "{answers:#?}"
+    );
+    // The line that was not JSON got a parse error with a null id (JSON-RPC 2.0).
+    assert_eq!(parse_errors.len(), 1, "{parse_errors:#?}");
+    assert!(
+        parse_errors[0].as_object().unwrap().contains_key("id") && parse_errors[0]["id"].is_null(),
+        "{parse_errors:#?}"
+    );
+    // An invalid request gets an error answer that carries an id.
+    writeln!(
+        stdin,
+        "{{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": \"tools/call\", \"params\": [1, 2]}}"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    let invalid = loop {
+        let msg = next();
+        if msg.get("error").is_some() {
+            break msg;
+        }
+    };
+    assert!(
+        invalid.as_object().unwrap().contains_key("id"),
+        "{invalid:#}"
     );
     drop(stdin);
     let status = child.wait().unwrap();
