@@ -297,10 +297,22 @@ where
 /// Deserializes a tool input, naming the field at fault.
 pub fn parse_input<I: DeserializeOwned>(input: Value) -> Result<I, ToolError> {
     // A missing `arguments` object arrives as null; tools with all-optional fields accept it.
-    let input = if input.is_null() {
-        Value::Object(Default::default())
-    } else {
-        input
+    let input = match input {
+        Value::Null => Value::Object(Default::default()),
+        Value::Object(_) => input,
+        // serde would read an array as a struct's fields in order: `[]` would pass as `{}`.
+        other => {
+            let kind = match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            return Err(ToolError::InvalidInput {
+                field: String::new(),
+                message: format!("the input must be a JSON object, got {kind}"),
+            });
+        }
     };
     serde_path_to_error::deserialize(input).map_err(|e| {
         let path = e.path().to_string();
@@ -331,6 +343,30 @@ pub fn validate_tool_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_input_must_be_an_object() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Optional {
+            #[serde(default)]
+            force: bool,
+        }
+        assert!(
+            !parse_input::<Optional>(Value::Null).unwrap().force,
+            "missing arguments"
+        );
+        for bad in [
+            serde_json::json!([]),
+            serde_json::json!([true]),
+            serde_json::json!(5),
+        ] {
+            let err = parse_input::<Optional>(bad.clone()).unwrap_err();
+            assert!(
+                err.to_string().contains("must be a JSON object"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[derive(Deserialize, JsonSchema)]
     #[allow(dead_code)]

@@ -785,6 +785,13 @@ impl Validator<'_> {
     fn file(&self, value: Option<&Value>, dir: &Path) -> Result<Option<PathBuf>, ConfigError> {
         let Some(value) = value else { return Ok(None) };
         match value.as_str() {
+            // Logging into the brain's own files would corrupt them.
+            Some(file) if is_brain_file(&dir.join(file), dir) => Err(self.invalid(
+                "logging.file",
+                value,
+                "a file that is not brain.toml or one of the brain's databases in .brain/ \
+                 (e.g. \".brain/brain.log\")",
+            )),
             Some(file) if !file.trim().is_empty() => Ok(Some(dir.join(file))),
             _ => Err(self.invalid(
                 "logging.file",
@@ -881,6 +888,24 @@ fn default_name(dir: &Path) -> String {
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| "brain".to_owned());
     name.chars().take(NAME_MAX_CHARS).collect()
+}
+
+/// Whether `path` is one of the files the brain itself keeps: `brain.toml`, or a database
+/// (or its journal) in `.brain/`.
+fn is_brain_file(path: &Path, dir: &Path) -> bool {
+    let normal: PathBuf = path.components().collect();
+    let dir: PathBuf = dir.components().collect();
+    if normal == dir.join(CONFIG_FILE) {
+        return true;
+    }
+    let name = normal
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    normal.parent() == Some(dir.join(".brain").as_path())
+        && [".db", ".db-wal", ".db-shm", ".db-journal"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
 }
 
 #[cfg(test)]
@@ -1090,6 +1115,20 @@ mod tests {
                 "logging.file",
                 "\"\"",
                 "a file path",
+            ),
+            (
+                "[logging]\nfile = \"brain.toml\"",
+                &[],
+                "logging.file",
+                "\"brain.toml\"",
+                "not brain.toml or one of the brain's databases",
+            ),
+            (
+                "[logging]\nfile = \"./.brain/brain.db\"",
+                &[],
+                "logging.file",
+                "\"./.brain/brain.db\"",
+                "not brain.toml or one of the brain's databases",
             ),
             (
                 "[brain]\nname = \"\"",

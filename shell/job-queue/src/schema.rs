@@ -200,6 +200,17 @@ pub(crate) fn check_file(path: &Path) -> Result<()> {
         path: path.to_owned(),
         source,
     };
+    // A FIFO, device or folder under the database's name: opening one for reading would
+    // block or fail obscurely, so only a regular file (or nothing) goes on.
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(QueueError::NotADatabase {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

@@ -1,7 +1,9 @@
 //! Finding the notes: every `*.md` file (any case) under the notes folder, recursively,
 //! with the `stat` facts the no-change pass compares. Hidden directories and files
 //! (`.git`, `.obsidian`, editor lock files like `.#note.md`) are not notes. Symbolic
-//! links to files are followed; links to directories are not (they could loop).
+//! links to files inside the notes folder are followed; links to files outside it are
+//! reported and not indexed (public search would serve them); links to directories are
+//! not followed (they could loop).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -71,8 +73,22 @@ pub(crate) fn scan(root: &Path) -> Result<Scan, NotesError> {
             if !is_markdown(name) {
                 continue;
             }
-            // `metadata` follows a symlink; `DirEntry::metadata` would describe the link.
+            // `metadata` follows a symlink; `DirEntry::metadata` would describe the link. A
+            // link to a file outside the notes folder is not indexed: the public search
+            // would serve whatever it points at.
             let metadata = if file_type.is_symlink() {
+                let inside = match fs::canonicalize(entry.path()) {
+                    Ok(target) => fs::canonicalize(root).is_ok_and(|root| target.starts_with(root)),
+                    // A dangling link: the metadata below reports it.
+                    Err(_) => true,
+                };
+                if !inside {
+                    scan.problems.push((
+                        path,
+                        "a link to a file outside the notes folder; not indexed".to_owned(),
+                    ));
+                    continue;
+                }
                 fs::metadata(entry.path())
             } else {
                 entry.metadata()
@@ -120,6 +136,25 @@ fn mtime_ns(metadata: &fs::Metadata) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn links_to_files_outside_the_notes_folder_are_not_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let notes = dir.path().join("notes");
+        std::fs::create_dir(&notes).unwrap();
+        std::fs::write(notes.join("inside.md"), "# Inside").unwrap();
+        std::fs::write(dir.path().join("secret.md"), "# Secret").unwrap();
+        std::os::unix::fs::symlink(notes.join("inside.md"), notes.join("link-in.md")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.md"), notes.join("link-out.md"))
+            .unwrap();
+        let found = scan(&notes).unwrap();
+        let paths: Vec<&str> = found.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["inside.md", "link-in.md"]);
+        assert_eq!(found.problems.len(), 1, "{:?}", found.problems);
+        assert_eq!(found.problems[0].0, "link-out.md");
+        assert!(found.problems[0].1.contains("outside the notes folder"));
+    }
 
     #[test]
     fn markdown_names() {

@@ -19,6 +19,11 @@ pub(crate) async fn run(brain: &Brain, args: ToolArgs) -> anyhow::Result<()> {
             "--args is not valid JSON ({e}); pass an object, e.g. --args '{{\"id\": \"job_…\"}}'"
         ))
     })?;
+    if !input.is_object() {
+        return Err(usage(format!(
+            "--args must be a JSON object, got {input}; e.g. --args '{{\"id\": \"job_…\"}}'"
+        )));
+    }
     let shell = brain.open_shell().await?;
     let result = shell
         .execute(&args.name, input, ToolContext::new(Caller::cli()))

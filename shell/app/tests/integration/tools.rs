@@ -10,6 +10,17 @@ fn invalid_input_names_the_field() {
     let run = brain_run(&dir, &["tool", "status", "--args", r#"{"id": 5}"#]).expect(2);
     assert!(run.stderr.contains("`id`"), "{}", run.stderr);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+    // Not an object: refused before anything starts, and nothing is queued.
+    for args in ["[]", "null", "5"] {
+        let run = brain_run(&dir, &["tool", "site_generate", "--args", args]).expect(2);
+        assert!(
+            run.stderr.contains("--args must be a JSON object"),
+            "{args}: {}",
+            run.stderr
+        );
+    }
+    let listed = brain_run(&dir, &["jobs", "list", "--json"]).expect(0);
+    assert_eq!(listed.stdout.trim(), "{}", "{listed:#?}");
 }
 
 #[test]

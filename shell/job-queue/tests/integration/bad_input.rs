@@ -152,6 +152,25 @@ fn open_err(path: &Path) -> QueueError {
 async fn open_refuses_files_that_are_not_its_databases_untouched() {
     let dir = tempfile::tempdir().unwrap();
 
+    // A FIFO under the database's name: refused at once instead of blocking on it.
+    let fifo = dir.path().join("fifo.db");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let path = fifo.clone();
+    let err = within(
+        "a FIFO to be refused",
+        tokio::task::spawn_blocking(move || open_err(&path)),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(err, QueueError::NotADatabase { .. }), "{err:?}");
+    assert!(err.to_string().contains("fifo.db"), "{err}");
+
     let text = dir.path().join("notes.db");
     let notes = b"hello, these are my notes; not a database\n".repeat(10);
     std::fs::write(&text, &notes).unwrap();
