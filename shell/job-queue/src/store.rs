@@ -70,6 +70,24 @@ pub(crate) struct InsertJob {
     pub(crate) unique_key: Option<String>,
 }
 
+impl InsertJob {
+    /// The head of the row just stored as `seq`.
+    fn head(&self, seq: i64, batch_id: Option<&str>) -> Arc<JobHead> {
+        Arc::new(JobHead {
+            seq,
+            id: self.id.clone(),
+            job_type: self.job_type.clone(),
+            source: self.source.clone(),
+            label: self.label.clone(),
+            batch_id: batch_id.map(str::to_owned),
+            priority: self.priority,
+            attempt: 0,
+            max_attempts: self.max_attempts,
+            started_at: None,
+        })
+    }
+}
+
 /// What an enqueue stored.
 #[derive(Debug, Default)]
 pub(crate) struct Inserted {
@@ -639,18 +657,7 @@ fn execute(
                     j.label,
                     j.unique_key
                 ])?;
-                let head = Arc::new(JobHead {
-                    seq: tx.last_insert_rowid(),
-                    id: j.id.clone(),
-                    job_type: j.job_type.clone(),
-                    source: j.source.clone(),
-                    label: j.label.clone(),
-                    batch_id: batch_id.map(str::to_owned),
-                    priority: j.priority,
-                    attempt: 0,
-                    max_attempts: j.max_attempts,
-                    started_at: None,
-                });
+                let head = j.head(tx.last_insert_rowid(), batch_id);
                 if batch_id.is_none() {
                     effects.push(Effect::Enqueued(head.clone()));
                 }
@@ -1136,19 +1143,7 @@ fn insert_dependent(
         // Work that has ended already is counted now (it is not in `waiting_on`).
         link.execute(params![id, seq, deps.lookup(tx, id)?.is_some()])?;
     }
-    let head = Arc::new(JobHead {
-        seq,
-        id: j.id.clone(),
-        job_type: j.job_type.clone(),
-        source: j.source.clone(),
-        label: j.label.clone(),
-        batch_id: batch_id.map(str::to_owned),
-        priority: j.priority,
-        attempt: 0,
-        max_attempts: j.max_attempts,
-        started_at: None,
-    });
-    Ok((head, cancelled.map(not_run_because)))
+    Ok((j.head(seq, batch_id), cancelled.map(not_run_because)))
 }
 
 /// The error of a job that did not run because work it waited for did not complete.

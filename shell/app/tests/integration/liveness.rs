@@ -8,9 +8,9 @@
 //! set, where a missing `unshare` fails it.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Demo, Running, edit_config};
+use crate::support::{Demo, Running, detached_id, edit_config, wait_until};
 
 fn signal(pid: u32, name: &str) {
     assert!(
@@ -36,22 +36,17 @@ fn a_worker_paused_past_its_lease_writes_nothing_when_it_resumes() {
     let queued = demo
         .run(&["site", "generate", "--route", "about", "--detach"])
         .expect(0);
-    let id = queued
-        .stdout
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .trim_end_matches(':')
-        .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while demo.status(&id)["status"] != "processing" {
-        assert!(Instant::now() < deadline, "the generate never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let id = detached_id(&queued.stdout);
+    wait_until("the generate to start", || {
+        demo.status(&id)["status"] == "processing"
+    });
     signal(paused.pid(), "-STOP");
     // Another worker takes the job over once the lease lapses, and completes it.
     let other = demo.start();
     let entry = demo.wait_completed(&id);
+    // Its effects are applied just after the completion commits; a stopped process has
+    // applied them all (its shutdown waits for them).
+    assert_eq!(other.interrupt(), 0);
     let file = demo.dir.join("content/preview/about/text.md");
     let written = std::fs::metadata(&file).unwrap().modified().unwrap();
     signal(paused.pid(), "-CONT");
@@ -63,9 +58,7 @@ fn a_worker_paused_past_its_lease_writes_nothing_when_it_resumes() {
         "the paused worker wrote the file after the other run completed"
     );
     assert_eq!(entry["status"], "completed", "{entry:#}");
-    // And it is a worker again: a new operation is picked up by someone, and the paused
-    // process's row is listed.
-    assert_eq!(other.interrupt(), 0);
+    // And it is a worker again — the only one now — and runs new work.
     let again = demo
         .run(&[
             "site", "generate", "--route", "about", "--force", "--detach",
@@ -75,13 +68,7 @@ fn a_worker_paused_past_its_lease_writes_nothing_when_it_resumes() {
         again.stdout.contains("A brain process is running workers"),
         "{again:#?}"
     );
-    let id = again
-        .stdout
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .trim_end_matches(':')
-        .to_owned();
+    let id = detached_id(&again.stdout);
     demo.wait_completed(&id);
     assert_eq!(paused.interrupt(), 0);
 }
@@ -107,18 +94,10 @@ fn a_worker_in_another_pid_namespace_does_not_take_the_first_for_dead() {
     let demo = Demo::paced(30_000, "");
     let first = demo.start();
     let queued = demo.run(&["site", "generate", "--detach"]).expect(0);
-    let id = queued
-        .stdout
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .trim_end_matches(':')
-        .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while demo.status(&id)["status"] != "processing" {
-        assert!(Instant::now() < deadline, "the generate never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let id = detached_id(&queued.stdout);
+    wait_until("the generate to start", || {
+        demo.status(&id)["status"] == "processing"
+    });
     // The second worker sweeps for dead workers before it says it runs.
     let mut command = Command::new("unshare");
     command

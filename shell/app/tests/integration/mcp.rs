@@ -105,21 +105,10 @@ fn closing_stdin_while_a_call_waits_exits_cleanly() {
     // 25 s of batch: far more than rmcp's 5 s drain of open calls after EOF plus the
     // section that is running when the shell stops, so the batch is left unfinished.
     let demo = Demo::paced(5000, "");
-    let mut child = stdio_brain(&demo);
-    let mut stdin = child.stdin.take().unwrap();
-    let messages = json_lines(&mut child);
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"}}});
+    let (mut child, mut stdin, messages) = session(&demo, &[]);
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
         "name": "site_generate", "arguments": {"force": true},
         "_meta": {"progressToken": "held"}}});
-    writeln!(stdin, "{init}").unwrap();
-    writeln!(
-        stdin,
-        "{{\"jsonrpc\": \"2.0\", \"method\": \"notifications/initialized\"}}"
-    )
-    .unwrap();
     writeln!(stdin, "{call}").unwrap();
     stdin.flush().unwrap();
     let mut seen = Vec::new();

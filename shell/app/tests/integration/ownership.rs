@@ -3,21 +3,9 @@
 //! the generate writing its content, across processes and restarts, and does not run when
 //! that generate is cancelled.
 
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
-use crate::support::edit_config;
-use crate::support::{Demo, json};
-
-/// Polls `done` every 50 ms for at most a minute.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::support::{Demo, detached_id, edit_config, json, wait_until};
 
 /// The id in a "job_…: pending — build preview" status line on stderr.
 fn id_in_status_line(stderr: &str, prefix: &str) -> String {
@@ -25,16 +13,6 @@ fn id_in_status_line(stderr: &str, prefix: &str) -> String {
         .lines()
         .find_map(|l| l.split(':').next().filter(|id| id.starts_with(prefix)))
         .unwrap_or_else(|| panic!("no {prefix} status line in:\n{stderr}"))
-        .to_owned()
-}
-
-/// The id a detached start printed: "Queued batch batch_…: …" / "Queued job job_…: …".
-fn detached_id(stdout: &str) -> String {
-    stdout
-        .split_whitespace()
-        .nth(2)
-        .unwrap_or_else(|| panic!("no id in {stdout:?}"))
-        .trim_end_matches(':')
         .to_owned()
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{Demo, json};
-use crate::support::{Run, edit_config};
+use crate::support::{Run, detached_id, edit_config};
 
 /// The JSON lines of a `--json` run; each must parse.
 fn json_lines(stdout: &str) -> Vec<Value> {
@@ -159,13 +159,7 @@ fn detach_says_whether_a_worker_runs_and_jobs_watch_follows_another_process() {
             .contains("No brain process is running workers"),
         "{queued:#?}"
     );
-    let first = queued
-        .stdout
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .trim_end_matches(':')
-        .to_owned();
+    let first = detached_id(&queued.stdout);
 
     let as_json = demo.run(&["site", "build", "--detach", "--json"]).expect(0);
     let response = json(&as_json.stdout);

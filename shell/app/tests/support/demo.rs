@@ -136,7 +136,10 @@ impl Demo {
                 }
             }
             match entry["status"].as_str() {
-                Some("completed") => return entry,
+                // Its files are written just after the completion commits: once no staged
+                // effect is left to apply, they are in place.
+                Some("completed") if self.effects_left() == 0 => return entry,
+                Some("completed") => {}
                 Some("failed" | "cancelled") => panic!("{id} did not complete: {entry:#}"),
                 _ => {}
             }
@@ -146,6 +149,17 @@ impl Demo {
             );
             std::thread::sleep(Duration::from_millis(25));
         }
+    }
+
+    /// Side effects committed and not applied yet (the queue's outbox).
+    pub(crate) fn effects_left(&self) -> i64 {
+        let db = self.dir.join(".brain/brain.db");
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+            .unwrap()
     }
 
     /// Every file under `content/<environment>/` (relative to it) with its bytes and mtime.

@@ -72,3 +72,25 @@ pub(crate) fn edit_config(dir: &Path, from: &str, to: &str) {
     assert!(text.contains(from), "{from:?} not in brain.toml");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
+
+/// The id a detached start printed: "Queued batch batch_…: …" (the third word).
+pub(crate) fn detached_id(stdout: &str) -> String {
+    stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_else(|| panic!("no id in {stdout:?}"))
+        .trim_end_matches(':')
+        .to_owned()
+}
+
+/// Polls `done` every 50 ms for at most a minute (an upper bound, never a pace).
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -102,7 +102,11 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
     assert_eq!(record.result, Some(json!("B")));
     assert_eq!(record.attempt, 2);
     assert_eq!(b_runs.items(), vec![2]);
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "B");
+    // Effects are applied just after the completion commits.
+    wait_for("B's file", || async {
+        std::fs::read_to_string(&file).ok().filter(|t| t == "B")
+    })
+    .await;
     let done = next_event(&mut b_events, |ev| ev.id == e.id && ev.status.is_finished()).await;
     assert_eq!(done.status, JobStatus::Completed);
     assert_eq!(done.result, Some(json!("B")));
