@@ -118,16 +118,17 @@ pub async fn serve_http(
 /// close` header, so a client reusing the pooled connection for its next request sees
 /// "server disconnected without sending a response". Read first, every refusal (ours, or
 /// rmcp's 403 for a foreign Host or Origin) leaves the connection usable; a body over the
-/// limit is refused with `Connection: close`, as it cannot be drained cheaply.
+/// limit is read to its end and dropped (within bounds), then refused with `Connection:
+/// close` — so the client, done sending, reads the 413 rather than a reset.
 async fn authenticate(
     State(config): State<Arc<McpConfig>>,
     request: Request,
     next: Next,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, config.max_body_bytes).await {
+    let body = match read_body(body, config.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(error) => return unreadable_body(&error, config.max_body_bytes),
+        Err(refusal) => return refusal,
     };
     let mut request = Request::from_parts(parts, Body::from(body));
     let principal = if config.tokens.is_empty() {
@@ -159,11 +160,53 @@ async fn authenticate(
     next.run(request).await
 }
 
+/// How much of a body over the limit is read and dropped before the refusal, and for how
+/// long: a client still sending when the connection closes gets a reset instead of the
+/// 413. Beyond either bound the connection closes anyway.
+const DRAIN_BYTES: usize = 16 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// The whole body, if it is at most `limit` bytes; else the refusal — 413 once the rest of
+/// an oversized body has been read (within [`DRAIN_BYTES`] and [`DRAIN_TIME`]), 400 for a
+/// body that could not be read.
+async fn read_body(mut body: Body, limit: usize) -> Result<axum::body::Bytes, Response> {
+    use http_body_util::BodyExt;
+    let mut kept = Vec::new();
+    let mut over = 0usize;
+    let reading = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| unreadable_body(&error.to_string(), false, limit))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if over > 0 || kept.len() + data.len() > limit {
+                over += data.len();
+                kept = Vec::new();
+                if over > DRAIN_BYTES {
+                    break;
+                }
+                continue;
+            }
+            kept.extend_from_slice(&data);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(DRAIN_TIME, reading).await {
+        Ok(Err(refusal)) => return Err(refusal),
+        Err(_) if over == 0 => {
+            return Err(unreadable_body("it took too long to arrive", false, limit));
+        }
+        _ => {}
+    }
+    if over > 0 {
+        return Err(unreadable_body("", true, limit));
+    }
+    Ok(kept.into())
+}
+
 /// 413 for a body over the limit, 400 for one that could not be read; both close the
-/// connection (what is left of the body is still on it).
-fn unreadable_body(error: &axum::Error, limit: usize) -> Response {
-    let too_large = std::error::Error::source(error)
-        .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+/// connection (what may be left of the body is still on it).
+fn unreadable_body(error: &str, too_large: bool, limit: usize) -> Response {
     let (status, message) = if too_large {
         (
             StatusCode::PAYLOAD_TOO_LARGE,
