@@ -3,27 +3,51 @@
 //! then succeeds — both when the database needs migrating at open and when it only
 //! enqueues.
 
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::Demo;
 
-/// Runs `brain site generate --detach` while `hold` keeps a write transaction open for
-/// longer than the busy timeout; it must succeed once the lock is released.
+/// Runs `brain site generate --detach` while `hold` keeps a write transaction open, until
+/// the command has waited out SQLite's busy timeout and is retrying (its debug log says
+/// so); it must succeed once the lock is released.
 fn detach_under_a_held_lock(demo: &Demo, hold: &rusqlite::Connection) {
     hold.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let child = demo
+    let mut child = demo
         .command(&["site", "generate", "--detach"])
+        .env("BRAIN_LOG_LEVEL", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Longer than the busy timeout: only waiting (retrying) gets the command through.
-    std::thread::sleep(Duration::from_secs(6));
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line.clone());
+        }
+    });
+    // The condition: the busy timeout has passed and the command is retrying, which is
+    // where one that gives up would have failed.
+    let mut said = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{e}; it said:\n{}", said.join("\n")));
+        let retrying = line.contains("database busy;");
+        said.push(line);
+        if retrying {
+            break;
+        }
+    }
     hold.execute_batch("COMMIT").unwrap();
     let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
+    said.extend(lines.try_iter());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = said.join("\n");
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(
         stdout.starts_with("Queued batch batch_"),
