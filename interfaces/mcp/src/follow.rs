@@ -23,6 +23,8 @@ use crate::server::{Shared, finished_result};
 
 /// At most one notification per this interval for a call or a resource (2 per second).
 const MIN_INTERVAL: Duration = Duration::from_millis(500);
+/// Between the final progress notification and the answer (see `follow`).
+const ANSWER_GAP: Duration = Duration::from_millis(50);
 
 /// Rate-limits one stream of updates: the first goes out at once, later ones at most once
 /// per interval, and the newest pending change is never lost.
@@ -285,6 +287,11 @@ pub(crate) async fn follow(
     // The last notification shows the final count, so a client's bar ends where the work
     // did (the rate limit yields to that once).
     notifier.send(&entry).await;
+    // The TypeScript SDK dispatches a notification a microtask after a response read in the
+    // same chunk, so the answer retires the token first and the client reports "unknown
+    // token" (typescript-sdk issue #2580). A short gap lets a client that is reading keep
+    // them in separate reads; the order on the wire is right either way.
+    tokio::time::sleep(ANSWER_GAP).await;
     finished_result(&id, &entry)
 }
 

@@ -1,6 +1,6 @@
 // The TypeScript SDK (1.32.x) against `brain mcp` over stdio: a tool call with onprogress and
-// resetTimeoutOnProgress, checking that no "unknown progress token" error is raised (which
-// would mean a progress notification came after the answer).
+// resetTimeoutOnProgress. Reports the SDK's errors and the order progress notifications and
+// responses arrived in, so a test can check that no notification came after its answer.
 // usage: MCP_NPM_DIR=<npm folder> node ts_client.mjs <brain binary> <brain dir> [tool args JSON]
 // Prints one JSON report on stdout.
 import path from 'node:path';
@@ -17,6 +17,16 @@ const client = new Client({ name: 'brain-ts-test', version: '0.0.1' });
 const errors = [];
 client.onerror = (e) => errors.push(String(e.message ?? e));
 await client.connect(transport);
+// The order messages arrive in, before the SDK dispatches them: the SDK runs a notification
+// handler a microtask after a response read in the same chunk (typescript-sdk issue #2580),
+// so its "unknown token" error alone cannot tell a late notification from that race.
+const wire = [];
+const dispatch = transport.onmessage;
+transport.onmessage = (message, extra) => {
+  if (message.method === 'notifications/progress') wire.push({ progressToken: message.params.progressToken });
+  else if (message.id !== undefined && message.method === undefined) wire.push({ response: message.id });
+  dispatch(message, extra);
+};
 const progress = [];
 const started = Date.now();
 const result = await client.callTool({ name: 'site_generate', arguments: JSON.parse(argsJson) }, CallToolResultSchema, {
@@ -33,4 +43,5 @@ console.log(JSON.stringify({
   progress,
   result: { isError: result.isError ?? false, structured: result.structuredContent ?? null, text: result.content?.[0]?.text ?? '' },
   errors,
+  wire,
 }));

@@ -83,6 +83,38 @@ fn strs(v: &[String]) -> Vec<&str> {
 }
 
 /// Checks a progress report: increasing progress with messages, then the final result.
+/// No progress notification arrived after the answer to its call (the order on the wire), and
+/// the SDK raised no error other than its own race: an "unknown token" for a notification that
+/// arrived *before* the answer, in the same read (typescript-sdk issue #2580).
+fn assert_no_late_progress(report: &Value) {
+    let wire = report["wire"].as_array().unwrap();
+    let answered: Vec<&Value> = wire.iter().filter_map(|m| m.get("response")).collect();
+    assert!(
+        wire.iter().any(|m| m.get("progressToken").is_some()) && !answered.is_empty(),
+        "the client saw progress and answers: {wire:?}"
+    );
+    for (at, message) in wire.iter().enumerate() {
+        if let Some(token) = message.get("progressToken") {
+            assert!(
+                !wire[..at].iter().any(|m| m.get("response") == Some(token)),
+                "progress for {token} after its answer: {wire:?}"
+            );
+            assert!(
+                answered.contains(&token),
+                "progress for an unknown call {token}"
+            );
+        }
+    }
+    for error in report["errors"].as_array().unwrap() {
+        let error = error.as_str().unwrap();
+        assert!(
+            error.starts_with("Received a progress notification for an unknown token"),
+            "{report:#}"
+        );
+        eprintln!("the SDK's race (issue #2580), the notification came first on the wire: {error}");
+    }
+}
+
 fn assert_progress_then_result(report: &Value) {
     let progress = report["progress"].as_array().unwrap();
     assert!(progress.len() >= 3, "{report:#}");
@@ -253,7 +285,7 @@ fn progress_stops_at_the_bound_and_typescript_sees_no_late_progress() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(report["errors"], json!([]), "{report:#}");
+    assert_no_late_progress(&report);
     assert_progress_then_result(&report);
     assert!(
         report["tools"]
