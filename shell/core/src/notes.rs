@@ -29,6 +29,9 @@ const FRESH_FOR: Duration = Duration::from_secs(2);
 pub(crate) struct Notes {
     index: NotesIndex,
     refreshed: Arc<Mutex<Option<Instant>>>,
+    /// The last refresh's links to files outside the notes folder (not indexed), which a
+    /// search names so its caller knows what it did not look at.
+    links_outside: Arc<Mutex<Vec<String>>>,
 }
 
 impl Notes {
@@ -36,7 +39,18 @@ impl Notes {
         Self {
             index,
             refreshed: Arc::new(Mutex::new(None)),
+            links_outside: Arc::default(),
         }
+    }
+
+    /// Notes what a refresh found.
+    fn refreshed(&self, report: &IndexReport) {
+        for skipped in &report.skipped {
+            tracing::warn!(note = %skipped.path, error = %skipped.error, "note skipped");
+        }
+        *self.links_outside.lock().unwrap_or_else(|e| e.into_inner()) =
+            report.links_outside.clone();
+        *self.refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     /// Brings the index up to date if it may be stale, then runs `f` on it.
@@ -56,8 +70,7 @@ impl Notes {
                     .index
                     .reindex(&mut |_, _, _| {}, &|| false)
                     .map_err(notes_error)?;
-                log_skipped(&report);
-                *this.refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                this.refreshed(&report);
             }
             f(&this.index).map_err(notes_error)
         })
@@ -74,6 +87,14 @@ impl Notes {
         self.fresh(move |index| index.search(&query, limit)).await
     }
 
+    /// Links to files outside the notes folder, which searches do not look at.
+    fn links_outside(&self) -> Vec<String> {
+        self.links_outside
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub(crate) async fn tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
         let tag = tag.to_owned();
         self.fresh(move |index| index.tagged(&tag, limit)).await
@@ -82,12 +103,6 @@ impl Notes {
 
 fn notes_error(error: brain_notes::NotesError) -> ToolError {
     ToolError::failed(format!("notes index: {error}"))
-}
-
-fn log_skipped(report: &IndexReport) {
-    for skipped in &report.skipped {
-        tracing::warn!(note = %skipped.path, error = %skipped.error, "note skipped");
-    }
 }
 
 /// Indexes the whole notes folder as a job, with progress.
@@ -118,8 +133,7 @@ impl JobHandler for IndexNotes {
                     brain_notes::NotesError::Cancelled => JobError::Cancelled,
                     other => JobError::retryable(other.to_string()),
                 })?;
-            log_skipped(&report);
-            *notes.refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            notes.refreshed(&report);
             Ok(report)
         })
         .await
@@ -153,8 +167,12 @@ struct QueryInput {
 struct IndexInput {}
 
 #[derive(Debug, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 struct SearchOutput {
     notes: Vec<NoteHit>,
+    /// Links in the notes folder to files outside it: never indexed, so never searched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    links_not_searched: Vec<String>,
 }
 
 pub(crate) fn tools(
@@ -165,7 +183,8 @@ pub(crate) fn tools(
     let n = notes.clone();
     let search = ToolSpec::new(
         "search",
-        "Full-text search of the notes: the best matches, ranked, with a snippet of each.",
+        "Full-text search of the notes: the best matches, ranked, with a snippet of each. \
+         Links to files outside the notes folder are not indexed, and the answer lists them.",
         move |input: SearchInput, _ctx| {
             let n = n.clone();
             async move {
@@ -177,7 +196,7 @@ pub(crate) fn tools(
                     ));
                 }
                 let hits = n.search(&input.query, limit as usize).await?;
-                let text = if hits.is_empty() {
+                let mut text = if hits.is_empty() {
                     format!("No note matches {:?}.", input.query)
                 } else {
                     hits.iter()
@@ -185,7 +204,18 @@ pub(crate) fn tools(
                         .collect::<Vec<_>>()
                         .join("\n")
                 };
-                Ok(ToolResult::new(SearchOutput { notes: hits }, text))
+                let links = n.links_outside();
+                if !links.is_empty() {
+                    text.push_str(&format!(
+                        "\nNot searched: {} (links to files outside the notes folder are not indexed).",
+                        links.join(", ")
+                    ));
+                }
+                let output = SearchOutput {
+                    notes: hits,
+                    links_not_searched: links,
+                };
+                Ok(ToolResult::new(output, text))
             }
         },
     )

@@ -3,12 +3,14 @@
 //! body drawn from a vocabulary where a few hundred words are shared by many notes) and
 //! measures (1) a cold index into a new database; (2) a refresh with nothing changed, which
 //! should only stat the files; (3) a refresh after one note changed; (4) search latency,
-//! p50 and p99 over 200 queries of one to three words. Every figure is the median of the
-//! runs (3 by default) and is printed beside its target; targets are shown, never asserted.
+//! p50 and p99 over 200 queries of one to three words; (5) one large note (a 50 MB journal
+//! by default) added, then searches that match it near its start, only at its end, and in
+//! every paragraph (p50 over 30). Every figure is the median of the runs (3 by default) and
+//! is printed beside its target; targets are shown, never asserted.
 //!
 //! Run it with `cargo run --release -p brain-notes --example notes-bench`. Options:
 //! `--json` (one `{"name", "value", "unit"}` object per line on stdout; the rest goes to
-//! stderr), `--runs N`, `--notes N`.
+//! stderr), `--runs N`, `--notes N`, `--large-mb N`.
 
 #![allow(clippy::print_stdout)]
 
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use brain_notes::NotesIndex;
 use serde_json::Value;
 
-const USAGE: &str = "usage: notes-bench [--json] [--runs N] [--notes N]";
+const USAGE: &str = "usage: notes-bench [--json] [--runs N] [--notes N] [--large-mb N]";
 
 const QUERIES: usize = 200;
 
@@ -27,6 +29,7 @@ struct Options {
     json: bool,
     runs: usize,
     notes: usize,
+    large_mb: usize,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -34,6 +37,7 @@ fn parse_args() -> Result<Options, String> {
         json: false,
         runs: 3,
         notes: 10_000,
+        large_mb: 50,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -47,6 +51,7 @@ fn parse_args() -> Result<Options, String> {
             "--json" => options.json = true,
             "--runs" => options.runs = number("--runs")?,
             "--notes" => options.notes = number("--notes")?,
+            "--large-mb" => options.large_mb = number("--large-mb")?,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -68,14 +73,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let mut runs = Vec::new();
     for run in 1..=options.runs {
-        let figures = run_once(options.notes, run as u64)?;
+        let figures = run_once(options.notes, options.large_mb, run as u64)?;
         eprintln!(
-            "run {run}: cold {:.2} s, unchanged {:.1} ms, one change {:.1} ms, search p50 {:.2} ms p99 {:.2} ms",
+            "run {run}: cold {:.2} s, unchanged {:.1} ms, one change {:.1} ms, search p50 {:.2} ms p99 {:.2} ms, {} MB note: indexed in {:.2} s, searched in {:.2} ms (p50)",
             figures.cold.as_secs_f64(),
             ms(figures.unchanged),
             ms(figures.one_change),
             ms(figures.search_p50),
             ms(figures.search_p99),
+            options.large_mb,
+            figures.large_index.as_secs_f64(),
+            ms(figures.large_search_p50),
         );
         runs.push(figures);
     }
@@ -100,6 +108,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         ),
         ("search_p50", ms(median(|f| f.search_p50)), "ms", "-"),
         ("search_p99", ms(median(|f| f.search_p99)), "ms", "-"),
+        ("large_note_index", ms(median(|f| f.large_index)), "ms", "-"),
+        (
+            "large_note_search_p50",
+            ms(median(|f| f.large_search_p50)),
+            "ms",
+            "< 50 ms",
+        ),
     ];
     for (name, value, unit, target) in report {
         if options.json {
@@ -127,9 +142,11 @@ struct Figures {
     one_change: Duration,
     search_p50: Duration,
     search_p99: Duration,
+    large_index: Duration,
+    large_search_p50: Duration,
 }
 
-fn run_once(notes: usize, seed: u64) -> Result<Figures, Box<dyn Error>> {
+fn run_once(notes: usize, large_mb: usize, seed: u64) -> Result<Figures, Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let notes_dir = dir.path().join("notes");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
@@ -177,12 +194,42 @@ fn run_once(notes: usize, seed: u64) -> Result<Figures, Box<dyn Error>> {
     latencies.sort_unstable();
     eprintln!("  {hits} hits over {QUERIES} queries");
     let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    let (search_p50, search_p99) = (percentile(50), percentile(99));
+
+    // One large journal: "zeppelin" near its start, "walrus" only at its end, "errands" in
+    // every paragraph.
+    let paragraph = "Another day of ordinary notes about meetings, errands and small plans.\n";
+    let mut journal = String::from("---\ntitle: Journal\n---\nThe zeppelin flew over.\n");
+    while journal.len() < large_mb << 20 {
+        journal.push_str(paragraph);
+    }
+    journal.push_str("Finally a walrus appeared.\n");
+    std::fs::write(notes_dir.join("journal.md"), &journal)?;
+    let started = Instant::now();
+    let report = index.reindex(&mut |_, _, _| {}, &|| false)?;
+    let large_index = started.elapsed();
+    check(report.added == 1, "the journal was added")?;
+    let mut latencies = Vec::new();
+    for _ in 0..10 {
+        for query in ["zeppelin", "walrus", "errands"] {
+            let started = Instant::now();
+            let hits = index.search(query, 10)?;
+            latencies.push(started.elapsed());
+            check(
+                hits.iter().any(|h| h.path == "journal.md"),
+                "the journal is found",
+            )?;
+        }
+    }
+    latencies.sort_unstable();
     Ok(Figures {
         cold,
         unchanged,
         one_change,
-        search_p50: percentile(50),
-        search_p99: percentile(99),
+        search_p50,
+        search_p99,
+        large_index,
+        large_search_p50: latencies[latencies.len() / 2],
     })
 }
 

@@ -35,6 +35,13 @@ pub enum NotesError {
     },
     #[error("indexing was cancelled")]
     Cancelled,
+    #[error(
+        "the search for {query:?} was stopped after {budget:?}; search for fewer or longer words"
+    )]
+    SearchTooLong {
+        query: String,
+        budget: std::time::Duration,
+    },
 }
 
 /// Why one note could not be parsed. `message` names the line when one is known (it is

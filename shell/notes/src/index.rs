@@ -6,7 +6,11 @@
 //! differs are parsed and re-indexed. Changes are written in transactions of up to
 //! [`BATCH_FILES`] files; every write to a note updates the full-text index in the same
 //! transaction, so a crash can lose at most the current batch, never desynchronise the
-//! two. Searches use a second connection, so they run beside a refresh (WAL).
+//! two. Queries take a connection of their own from a small pool, so they run beside a
+//! refresh (WAL) and beside each other.
+//!
+//! A search is bounded: its SQL stops after [`SEARCH_BUDGET`], and its snippets read at
+//! most [`SNIPPET_BUDGET`] bytes of the hits' text (`snippet.rs`), whatever the notes' sizes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,7 @@ use crate::error::NotesError;
 use crate::parse::{Note, parse_note};
 use crate::scan::{FoundFile, scan};
 use crate::schema;
+use crate::snippet::{self, Terms};
 
 /// Changed files per write transaction: large enough that commits are not the cost of a
 /// cold index, small enough that a cancelled or crashed refresh keeps most of its work.
@@ -34,8 +39,19 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// Longer queries are cut: more words only make matching slower, never better.
 const MAX_QUERY_WORDS: usize = 32;
 
-/// Tokens around the match in a search snippet.
-const SNIPPET_TOKENS: i32 = 20;
+/// A note's body is stored in pieces of about this size; a snippet reads whole pieces.
+const CHUNK_BYTES: usize = 16 * 1024;
+
+/// The longest a search's SQL runs (matching and ranking): beyond it the search stops with
+/// an error that says so, instead of holding a connection and a thread.
+const SEARCH_BUDGET: Duration = Duration::from_secs(2);
+
+/// Text read for the snippets of one search, all hits together: a note's match beyond it
+/// gets the note's opening as its snippet.
+const SNIPPET_BUDGET: usize = 1024 * 1024;
+
+/// Idle query connections kept open; more are opened while queries run side by side.
+const IDLE_READERS: usize = 4;
 
 /// What a refresh did. Each scanned file is counted once in `added`, `updated`,
 /// `unchanged` or `skipped` (unless it was deleted during the refresh); `removed` counts
@@ -52,6 +68,9 @@ pub struct IndexReport {
     pub unchanged: u64,
     /// Files that could not be indexed, with why.
     pub skipped: Vec<SkippedNote>,
+    /// Links to files outside the notes folder, never indexed (also in `skipped`): search
+    /// is a public tool, and would serve whatever they point at.
+    pub links_outside: Vec<String>,
 }
 
 /// A file the refresh could not index.
@@ -75,8 +94,8 @@ struct Inner {
     notes_dir: PathBuf,
     /// Refreshes; held for a whole refresh so two never interleave.
     writer: Mutex<Connection>,
-    /// Queries.
-    reader: Mutex<Connection>,
+    /// Idle query connections: a query takes one (or opens one) and gives it back.
+    readers: Mutex<Vec<Connection>>,
 }
 
 impl std::fmt::Debug for NotesIndex {
@@ -117,7 +136,7 @@ impl NotesIndex {
                 db_path: db_path.to_owned(),
                 notes_dir: notes_dir.to_owned(),
                 writer: Mutex::new(writer),
-                reader: Mutex::new(reader),
+                readers: Mutex::new(vec![reader]),
             }),
         })
     }
@@ -153,6 +172,7 @@ impl NotesIndex {
                 .into_iter()
                 .map(|(path, error)| SkippedNote { path, error })
                 .collect(),
+            links_outside: found.outside,
             ..IndexReport::default()
         };
         let mut batch = Batch::new(&conn);
@@ -217,20 +237,56 @@ impl NotesIndex {
     /// Full-text search over titles, tags and bodies, best first (bm25; a title match
     /// weighs ten body matches, a tag five), at most `limit` hits. Any text is a valid
     /// query: its words are matched as prefixes, all of them if any note has all, else any.
-    /// `snippet` is a passage with the matched words in `[` `]`; `score` is higher for
-    /// better matches.
+    /// `snippet` is a passage with the matched words in `[` `]` (or the note's opening when
+    /// its matches lie beyond the search's text budget); `score` is higher for better
+    /// matches. Stops with [`NotesError::SearchTooLong`] after [`SEARCH_BUDGET`].
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<NoteHit>, NotesError> {
+        self.search_within(query, limit, SEARCH_BUDGET)
+    }
+
+    fn search_within(
+        &self,
+        query: &str,
+        limit: usize,
+        budget: Duration,
+    ) -> Result<Vec<NoteHit>, NotesError> {
         let words = query_words(query);
         if words.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let conn = lock(&self.inner.reader);
-        let hits = run_search(&conn, &fts_query(&words, " AND "), limit)?;
-        if hits.is_empty() && words.len() > 1 {
-            return run_search(&conn, &fts_query(&words, " OR "), limit);
-        }
-        Ok(hits)
+        self.with_reader(|conn| {
+            let started = Instant::now();
+            conn.progress_handler(1000, Some(move || started.elapsed() > budget));
+            let found = (|| {
+                let hits = run_search(conn, &fts_query(&words, " AND "), limit)?;
+                if hits.is_empty() && words.len() > 1 {
+                    return run_search(conn, &fts_query(&words, " OR "), limit);
+                }
+                Ok(hits)
+            })();
+            conn.progress_handler(0, None::<fn() -> bool>);
+            let found = found.map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+                {
+                    NotesError::SearchTooLong {
+                        query: words.join(" "),
+                        budget,
+                    }
+                }
+                other => other.into(),
+            })?;
+            let terms = Terms::new(&words);
+            let mut budget = SNIPPET_BUDGET;
+            found
+                .into_iter()
+                .map(|found| {
+                    let snippet = note_snippet(conn, &found, &terms, &mut budget)?;
+                    Ok(found.hit(snippet))
+                })
+                .collect()
+        })
     }
 
     /// Notes with this tag (case-insensitive, a leading `#` ignored), newest `date` first
@@ -241,64 +297,99 @@ impl NotesIndex {
             return Ok(Vec::new());
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let conn = lock(&self.inner.reader);
-        let mut statement = conn.prepare_cached(
-            "SELECT n.path, n.title, n.tags, n.summary
-             FROM note_tags t JOIN notes n ON n.id = t.note_id
-             WHERE t.tag = ?1
-             ORDER BY n.date IS NULL, n.date DESC, n.path
-             LIMIT ?2 + 0",
-        )?;
-        let hits = statement
-            .query_map(params![tag, limit], |row| {
-                let summary: String = row.get(3)?;
-                Ok(NoteHit {
-                    path: row.get(0)?,
-                    title: row.get(1)?,
-                    tags: json_column(row, 2)?,
-                    snippet: summary.clone(),
-                    summary,
-                    score: 0.0,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(hits)
+        self.with_reader(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT n.path, n.title, n.tags, n.summary
+                 FROM note_tags t JOIN notes n ON n.id = t.note_id
+                 WHERE t.tag = ?1
+                 ORDER BY n.date IS NULL, n.date DESC, n.path
+                 LIMIT ?2 + 0",
+            )?;
+            let hits = statement
+                .query_map(params![tag, limit], |row| {
+                    let summary: String = row.get(3)?;
+                    Ok(NoteHit {
+                        path: row.get(0)?,
+                        title: row.get(1)?,
+                        tags: json_column(row, 2)?,
+                        snippet: summary.clone(),
+                        summary,
+                        score: 0.0,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(hits)
+        })
     }
 
     /// The indexed note at `path` (relative to the notes folder, `/`-separated).
     pub fn get(&self, path: &str) -> Result<Option<Note>, NotesError> {
-        let conn = lock(&self.inner.reader);
-        let mut statement = conn.prepare_cached(
-            "SELECT path, title, tags, date, summary, body, frontmatter
-             FROM notes WHERE path = ?1",
-        )?;
-        let note = statement
-            .query_row([path], |row| {
-                Ok(Note {
-                    path: row.get(0)?,
-                    title: row.get(1)?,
-                    tags: json_column(row, 2)?,
-                    date: row.get(3)?,
-                    summary: row.get(4)?,
-                    body: row.get(5)?,
-                    frontmatter: json_column(row, 6)?,
+        self.with_reader(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let note = tx
+                .prepare_cached(
+                    "SELECT id, path, title, tags, date, summary, frontmatter
+                     FROM notes WHERE path = ?1",
+                )?
+                .query_row([path], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        Note {
+                            path: row.get(1)?,
+                            title: row.get(2)?,
+                            tags: json_column(row, 3)?,
+                            date: row.get(4)?,
+                            summary: row.get(5)?,
+                            body: String::new(),
+                            frontmatter: json_column(row, 6)?,
+                        },
+                    ))
                 })
-            })
-            .optional()?;
-        Ok(note)
+                .optional()?;
+            let Some((id, mut note)) = note else {
+                return Ok(None);
+            };
+            let mut chunks =
+                tx.prepare_cached("SELECT text FROM note_chunks WHERE note_id = ?1 ORDER BY seq")?;
+            let mut rows = chunks.query([id])?;
+            while let Some(row) = rows.next()? {
+                note.body.push_str(&row.get::<_, String>(0)?);
+            }
+            Ok(Some(note))
+        })
     }
 
     /// How many notes are indexed.
     pub fn count(&self) -> Result<u64, NotesError> {
-        let conn = lock(&self.inner.reader);
-        let count: i64 = conn.query_row("SELECT count(*) FROM notes", [], |row| row.get(0))?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        self.with_reader(|conn| {
+            let count: i64 = conn.query_row("SELECT count(*) FROM notes", [], |row| row.get(0))?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        })
+    }
+
+    /// Runs `f` on an idle query connection (opening one when none is idle), so queries
+    /// never wait for each other.
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, NotesError>,
+    ) -> Result<T, NotesError> {
+        let idle = lock(&self.inner.readers).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => schema::connect(&self.inner.db_path)?,
+        };
+        let result = f(&conn);
+        let mut idle = lock(&self.inner.readers);
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
     }
 }
 
-/// A panic elsewhere while holding a connection leaves it usable: an open transaction was
-/// rolled back when its guard dropped.
-fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+/// A panic elsewhere while holding the lock leaves what it guards usable: an open
+/// transaction was rolled back when its guard dropped.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -418,7 +509,7 @@ impl<'c> Batch<'c> {
                 unindex(tx, id)?;
                 tx.prepare_cached(
                     "UPDATE notes SET mtime_ns = ?2, size = ?3, hash = ?4, title = ?5, tags = ?6,
-                         tag_text = ?7, date = ?8, summary = ?9, body = ?10, frontmatter = ?11
+                         tag_text = ?7, date = ?8, summary = ?9, frontmatter = ?10
                      WHERE id = ?1",
                 )?
                 .execute(params![
@@ -431,7 +522,6 @@ impl<'c> Batch<'c> {
                     tag_text,
                     note.date,
                     note.summary,
-                    note.body,
                     frontmatter,
                 ])?;
                 tx.prepare_cached("DELETE FROM note_tags WHERE note_id = ?1")?
@@ -441,8 +531,8 @@ impl<'c> Batch<'c> {
             None => {
                 tx.prepare_cached(
                     "INSERT INTO notes (path, mtime_ns, size, hash, title, tags, tag_text, date,
-                         summary, body, frontmatter)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                         summary, frontmatter)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![
                     note.path,
@@ -454,7 +544,6 @@ impl<'c> Batch<'c> {
                     tag_text,
                     note.date,
                     note.summary,
-                    note.body,
                     frontmatter,
                 ])?;
                 tx.last_insert_rowid()
@@ -464,6 +553,14 @@ impl<'c> Batch<'c> {
             "INSERT INTO notes_fts (rowid, title, tag_text, body) VALUES (?1, ?2, ?3, ?4)",
         )?
         .execute(params![id, note.title, tag_text, note.body])?;
+        let mut insert_chunk =
+            tx.prepare_cached("INSERT INTO note_chunks (note_id, seq, text) VALUES (?1, ?2, ?3)")?;
+        for (seq, chunk) in snippet::chunks(&note.body, CHUNK_BYTES)
+            .into_iter()
+            .enumerate()
+        {
+            insert_chunk.execute(params![id, seq as i64, chunk])?;
+        }
         let mut insert_tag =
             tx.prepare_cached("INSERT OR IGNORE INTO note_tags (tag, note_id) VALUES (?1, ?2)")?;
         for tag in &note.tags {
@@ -485,22 +582,19 @@ impl<'c> Batch<'c> {
     }
 }
 
-/// Removes a note's text from the full-text index, which (external content) needs the
-/// exact values it indexed: the row's current ones. Says whether the note exists.
+/// Removes a note's text: its chunks and its entry in the full-text index. Says whether
+/// the note exists.
 fn unindex(tx: &Transaction<'_>, id: i64) -> Result<bool, NotesError> {
-    let old: Option<(String, String, String)> = tx
-        .prepare_cached("SELECT title, tag_text, body FROM notes WHERE id = ?1")?
-        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .optional()?;
-    let Some((title, tag_text, body)) = old else {
-        return Ok(false);
-    };
-    tx.prepare_cached(
-        "INSERT INTO notes_fts (notes_fts, rowid, title, tag_text, body)
-         VALUES ('delete', ?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![id, title, tag_text, body])?;
-    Ok(true)
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM notes WHERE id = ?1")?
+        .exists([id])?;
+    if exists {
+        tx.prepare_cached("DELETE FROM notes_fts WHERE rowid = ?1")?
+            .execute([id])?;
+        tx.prepare_cached("DELETE FROM note_chunks WHERE note_id = ?1")?
+            .execute([id])?;
+    }
+    Ok(exists)
 }
 
 /// Serializing plain strings and JSON values cannot fail; should it, it surfaces as a
@@ -561,38 +655,161 @@ fn fts_query(words: &[&str], operator: &str) -> String {
         .join(operator)
 }
 
-fn run_search(conn: &Connection, fts_query: &str, limit: i64) -> Result<Vec<NoteHit>, NotesError> {
-    // Ranked and cut in the inner query, so snippets are built for the hits alone.
+/// A note found by a search, before its snippet.
+struct Found {
+    id: i64,
+    path: String,
+    title: String,
+    tags: Vec<String>,
+    tag_text: String,
+    summary: String,
+    score: f64,
+}
+
+impl Found {
+    fn hit(self, snippet: String) -> NoteHit {
+        NoteHit {
+            path: self.path,
+            title: self.title,
+            tags: self.tags,
+            summary: self.summary,
+            snippet,
+            score: self.score,
+        }
+    }
+}
+
+fn run_search(conn: &Connection, fts_query: &str, limit: i64) -> rusqlite::Result<Vec<Found>> {
     let mut statement = conn.prepare_cached(
-        "SELECT n.path, n.title, n.tags, n.summary, f.snippet, f.rank
+        "SELECT n.id, n.path, n.title, n.tags, n.tag_text, n.summary, f.rank
          FROM (
-             SELECT rowid, rank, snippet(notes_fts, -1, '[', ']', '…', ?3) AS snippet
-             FROM notes_fts WHERE notes_fts MATCH ?1
+             SELECT rowid, rank FROM notes_fts WHERE notes_fts MATCH ?1
              ORDER BY rank LIMIT ?2 + 0
          ) f
          JOIN notes n ON n.id = f.rowid
          ORDER BY f.rank",
     )?;
-    let hits = statement
-        .query_map(params![fts_query, limit, SNIPPET_TOKENS], |row| {
-            let rank: f64 = row.get(5)?;
-            Ok(NoteHit {
-                path: row.get(0)?,
-                title: row.get(1)?,
-                tags: json_column(row, 2)?,
-                summary: row.get(3)?,
-                snippet: row.get(4)?,
+    statement
+        .query_map(params![fts_query, limit], |row| {
+            let rank: f64 = row.get(6)?;
+            Ok(Found {
+                id: row.get(0)?,
+                path: row.get(1)?,
+                title: row.get(2)?,
+                tags: json_column(row, 3)?,
+                tag_text: row.get(4)?,
+                summary: row.get(5)?,
                 // bm25 is lower for better matches.
                 score: -rank,
             })
         })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(hits)
+        .collect()
+}
+
+/// The snippet of one hit: the window with the most distinct query words among its body
+/// (read chunk by chunk while `budget` lasts, stopping at a window with every word), its
+/// title and its tags, the body preferred on a tie; the body's opening when no word was
+/// found within the budget.
+fn note_snippet(
+    conn: &Connection,
+    found: &Found,
+    terms: &Terms,
+    budget: &mut usize,
+) -> Result<String, NotesError> {
+    let mut best: Option<snippet::Window> = None;
+    let mut opening = None;
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, text, seq = (SELECT max(seq) FROM note_chunks WHERE note_id = ?1)
+         FROM note_chunks WHERE note_id = ?1 ORDER BY seq",
+    )?;
+    let mut rows = statement.query([found.id])?;
+    let mut first = true;
+    while let Some(row) = rows.next()? {
+        let text: String = row.get(1)?;
+        // The first chunk is always read: it is the opening when nothing else is found.
+        if !first && text.len() > *budget {
+            break;
+        }
+        *budget = budget.saturating_sub(text.len());
+        let more_before = row.get::<_, i64>(0)? > 0;
+        let more_after = !row.get::<_, bool>(2)?;
+        if first {
+            opening = Some(snippet::opening(&text, more_after));
+            first = false;
+        }
+        if let Some(window) = snippet::best_window(&text, terms, more_before, more_after)
+            && best.as_ref().is_none_or(|b| window.distinct > b.distinct)
+        {
+            let complete = window.distinct == terms.len();
+            best = Some(window);
+            if complete {
+                break;
+            }
+        }
+    }
+    for field in [&found.title, &found.tag_text] {
+        if let Some(window) = snippet::best_window(field, terms, false, false)
+            && best.as_ref().is_none_or(|b| window.distinct > b.distinct)
+        {
+            best = Some(window);
+        }
+    }
+    Ok(best
+        .map(|b| b.text)
+        .or(opening)
+        .unwrap_or_else(|| found.summary.clone()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn index_of(notes: usize) -> (tempfile::TempDir, NotesIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("notes");
+        std::fs::create_dir(&folder).unwrap();
+        for n in 0..notes {
+            let text = format!("# Note {n}\n\nAbout rust and other things, number {n}.\n");
+            std::fs::write(folder.join(format!("n{n}.md")), text).unwrap();
+        }
+        let index = NotesIndex::open(&dir.path().join("notes.db"), &folder).unwrap();
+        index.reindex(&mut |_, _, _| {}, &|| false).unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn a_search_does_not_wait_for_another_query() {
+        let (_dir, index) = index_of(3);
+        // While one query holds a connection, a search on another thread completes (with
+        // one shared connection behind a lock it would wait until the first ended: here,
+        // never). The bound is only an upper bound.
+        let held = index.with_reader(|_held| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let other = index.clone();
+            std::thread::spawn(move || tx.send(other.search("rust", 10)));
+            Ok(rx.recv_timeout(Duration::from_secs(60)))
+        });
+        let hits = held.unwrap().expect("the second search finished").unwrap();
+        assert_eq!(hits.len(), 3);
+    }
+
+    #[test]
+    fn a_search_over_its_time_budget_stops_and_says_so() {
+        let (_dir, index) = index_of(200);
+        let error = index
+            .search_within("rust things", 50, Duration::ZERO)
+            .unwrap_err();
+        assert!(
+            matches!(&error, NotesError::SearchTooLong { query, .. } if query == "rust things"),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("fewer or longer words"),
+            "{error}"
+        );
+        // The connection is usable afterwards, without the budget.
+        assert_eq!(index.search("rust", 50).unwrap().len(), 50);
+    }
 
     #[test]
     fn queries_are_quoted_prefix_terms() {

@@ -5,16 +5,18 @@
 //!
 //! ```text
 //! notes/**/*.md ──scan (stat)──► changed? ──read, BLAKE3──► new content? ──parse_note──►
-//!     notes table + notes_fts, same transaction (bm25: title > tags > body)
+//!     notes + note_chunks + notes_fts, same transaction (bm25: title > tags > body)
 //! ```
 //!
-//! Searches return [`NoteHit`]s, the shape plugins and interfaces see.
+//! Searches return [`NoteHit`]s, the shape plugins and interfaces see; they are bounded in
+//! time and in the text read for snippets, whatever the size of a note.
 
 mod error;
 mod index;
 mod parse;
 mod scan;
 mod schema;
+mod snippet;
 
 pub use error::{NoteError, NotesError};
 pub use index::{IndexReport, NotesIndex, SkippedNote};

@@ -25,8 +25,11 @@ pub(crate) struct FoundFile {
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
     pub(crate) files: Vec<FoundFile>,
-    /// (path, why): unreadable directories, names that are not UTF-8.
+    /// (path, why): unreadable directories, names that are not UTF-8, links leaving the
+    /// folder.
     pub(crate) problems: Vec<(String, String)>,
+    /// Links to files outside the notes folder (also in `problems`).
+    pub(crate) outside: Vec<String>,
 }
 
 /// Walks `root`. Only an unreadable `root` is an error; anything below it is a problem
@@ -84,9 +87,10 @@ pub(crate) fn scan(root: &Path) -> Result<Scan, NotesError> {
                 };
                 if !inside {
                     scan.problems.push((
-                        path,
+                        path.clone(),
                         "a link to a file outside the notes folder; not indexed".to_owned(),
                     ));
+                    scan.outside.push(path);
                     continue;
                 }
                 fs::metadata(entry.path())
@@ -154,6 +158,7 @@ mod tests {
         assert_eq!(found.problems.len(), 1, "{:?}", found.problems);
         assert_eq!(found.problems[0].0, "link-out.md");
         assert!(found.problems[0].1.contains("outside the notes folder"));
+        assert_eq!(found.outside, ["link-out.md"]);
     }
 
     #[test]

@@ -65,6 +65,44 @@ CREATE VIRTUAL TABLE notes_fts USING fts5(
 -- `ORDER BY rank` ranks by bm25 with a title match worth ten body matches, a tag five.
 INSERT INTO notes_fts (notes_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0)');
 "#,
+    // v2: bodies in chunks, and a contentless full-text index. FTS5's snippet() re-reads a
+    // whole note and is quadratic in its size; snippets are now built from chunks (see
+    // `snippet.rs`), so the index needs no copy of the text. The index is a cache of the
+    // notes folder: it is emptied here and the next refresh reads every note again.
+    r#"
+DROP TABLE notes_fts;
+DROP TABLE notes;
+DELETE FROM note_tags;
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    title TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    tag_text TEXT NOT NULL,
+    date TEXT,
+    summary TEXT NOT NULL,
+    frontmatter TEXT NOT NULL
+);
+
+-- A note's body in pieces of about 16 KB, cut after whitespace, in order.
+CREATE TABLE note_chunks (
+    note_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE UNIQUE INDEX note_chunks_key ON note_chunks (note_id, seq);
+
+-- Contentless: the index alone (matching, bm25); rows are deleted by rowid.
+CREATE VIRTUAL TABLE notes_fts USING fts5(
+    title, tag_text, body,
+    content = '', contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO notes_fts (notes_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0)');
+"#,
 ];
 
 /// The schema version this build writes.
@@ -173,7 +211,7 @@ fn header_ids(file: &mut std::fs::File) -> Option<(i32, i32)> {
 }
 
 /// Opens a read-write connection with the index's pragmas.
-fn connect(path: &Path) -> Result<Connection, NotesError> {
+pub(crate) fn connect(path: &Path) -> Result<Connection, NotesError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE

@@ -127,3 +127,50 @@ async fn the_index_job_reports_progress_and_skips_broken_notes() {
     assert_eq!(report["scanned"], 3, "{report}");
     shell.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_names_the_links_it_did_not_follow() {
+    let brain = Brain::new("");
+    write_notes(&brain);
+    // A file outside the brain folder, linked from the notes folder: public search must not
+    // serve it, and says it did not look at it.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.md"),
+        "# Secret\n\nThe tomatoes code.\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.md"),
+        brain.dir.path().join("notes/secret.md"),
+    )
+    .unwrap();
+    let shell = brain.shell(vec![]).await.unwrap();
+    let public = Caller::new(
+        Source::with_detail("matrix", "!r:x").unwrap(),
+        Permission::Public,
+    );
+    let found = shell
+        .execute(
+            "search",
+            json!({"query": "tomatoes"}),
+            ToolContext::new(public),
+        )
+        .await
+        .unwrap();
+    let titles: Vec<_> = found.structured["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Gardening log"], "{}", found.structured);
+    assert_eq!(found.structured["linksNotSearched"], json!(["secret.md"]));
+    assert!(
+        found
+            .text
+            .contains("Not searched: secret.md (links to files outside the notes folder"),
+        "{}",
+        found.text
+    );
+}

@@ -114,7 +114,7 @@ fn refuses_a_newer_schema() {
             error,
             NotesError::NewerSchema {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -169,4 +169,39 @@ fn the_index_is_cheap_to_share_between_threads() {
     brain.reindex();
     search.join().unwrap();
     assert_eq!(brain.index.count().unwrap(), 50);
+}
+
+#[test]
+fn an_index_of_the_previous_schema_is_rebuilt_from_the_notes() {
+    let brain = Brain::new();
+    brain.write("a.md", &note("Alpha", &["x"], "Some zeppelin text."));
+    let db = brain.db.clone();
+    drop(brain.index);
+    // A version 1 index (bodies in `notes`, external-content FTS) with a stale row.
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "DROP TABLE notes_fts; DROP TABLE note_chunks; DROP TABLE notes;
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+             mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, hash BLOB NOT NULL,
+             title TEXT NOT NULL, tags TEXT NOT NULL, tag_text TEXT NOT NULL, date TEXT,
+             summary TEXT NOT NULL, body TEXT NOT NULL, frontmatter TEXT NOT NULL);
+         CREATE VIRTUAL TABLE notes_fts USING fts5(title, tag_text, body,
+             content = 'notes', content_rowid = 'id');
+         INSERT INTO notes VALUES (1, 'gone.md', 0, 0, x'00', 'Gone', '[]', '', NULL, '',
+             'old body', '{}');
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let index = NotesIndex::open(&db, &brain.notes).unwrap();
+    assert_eq!(index.count().unwrap(), 0, "the old rows are dropped");
+    let report = index.reindex(&mut |_, _, _| {}, &|| false).unwrap();
+    assert_eq!(report.added, 1);
+    let hits = index.search("zeppelin", 10).unwrap();
+    assert_eq!(hits[0].path, "a.md");
+    assert!(
+        hits[0].snippet.contains("[zeppelin]"),
+        "{}",
+        hits[0].snippet
+    );
 }

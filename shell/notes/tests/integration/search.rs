@@ -201,3 +201,79 @@ thread_local! {
     // One sample per test thread: building it per case would dominate the run time.
     static SAMPLE: Brain = sample();
 }
+
+/// A journal of `megabytes` MB: filler paragraphs, with "zeppelin" once near the start and
+/// "walrus" once at the very end.
+fn journal(megabytes: usize) -> String {
+    let paragraph = "Another day of ordinary notes about meetings, errands and small plans.\n";
+    let mut body = String::from("Start. The zeppelin flew over the harbour.\n");
+    while body.len() < megabytes << 20 {
+        body.push_str(paragraph);
+    }
+    body.push_str("Finally a walrus appeared.\n");
+    note("Journal", &["daily"], &body)
+}
+
+#[test]
+fn a_large_note_gets_a_bounded_snippet() {
+    let brain = sample();
+    brain.write("journal.md", &journal(4));
+    brain.reindex();
+
+    let hits = brain.index.search("zeppelin", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0].snippet.contains("The [zeppelin] flew"),
+        "{}",
+        hits[0].snippet
+    );
+    assert!(hits[0].snippet.len() < 400, "{}", hits[0].snippet);
+
+    // Found by the index, but beyond the text a search reads for snippets (1 MB): the
+    // snippet is the note's opening, still short.
+    let hits = brain.index.search("walrus", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0].snippet.starts_with("Start. The zeppelin"),
+        "{}",
+        hits[0].snippet
+    );
+    assert!(hits[0].snippet.ends_with('…') && hits[0].snippet.len() < 400);
+
+    // A word in every paragraph: still one short window.
+    let hits = brain.index.search("errands", 10).unwrap();
+    assert!(hits[0].snippet.contains("[errands]"), "{}", hits[0].snippet);
+    assert!(hits[0].snippet.len() < 400);
+
+    // The whole text is kept, in order, for whoever reads the note.
+    let note = brain.index.get("journal.md").unwrap().unwrap();
+    assert!(note.body.starts_with("Start. The zeppelin"));
+    assert!(note.body.trim_end().ends_with("Finally a walrus appeared."));
+    assert!(note.body.len() > 4 << 20);
+}
+
+#[test]
+fn a_match_near_the_end_of_a_small_note_is_in_its_snippet() {
+    let brain = Brain::new();
+    // Over one stored chunk (16 KB), under the snippet budget.
+    let body = "Filler words here. ".repeat(2000) + "The answer is forty-two.";
+    brain.write("long.md", &note("Long", &[], &body));
+    brain.reindex();
+    let hits = brain.index.search("answer", 10).unwrap();
+    assert!(
+        hits[0].snippet.contains("The [answer] is"),
+        "{}",
+        hits[0].snippet
+    );
+    assert!(hits[0].snippet.starts_with('…') && !hits[0].snippet.ends_with('…'));
+}
+
+#[test]
+fn title_and_tag_matches_are_marked_when_the_body_has_none() {
+    let brain = sample();
+    let hits = brain.index.search("ownership", 10).unwrap();
+    assert_eq!(hits[0].path, "ideas/rust.md");
+    assert_eq!(hits[0].snippet, "Rust [ownership]");
+    let hits = brain.index.search("garden", 10).unwrap();
+    assert_eq!(hits[0].snippet, "[Garden] plans");
+}
