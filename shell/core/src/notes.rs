@@ -65,7 +65,8 @@ impl Notes {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .is_none_or(|at| at.elapsed() > FRESH_FOR);
-            if stale {
+            // A read-only index (a read-only brain) is searched as it is.
+            if stale && !this.index.is_read_only() {
                 let report = this
                     .index
                     .reindex(&mut |_, _, _| {}, &|| false)

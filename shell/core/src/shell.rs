@@ -36,7 +36,7 @@ pub enum ShellError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("job queue: {0}")]
-    Queue(#[from] QueueError),
+    Queue(QueueError),
     #[error("could not create {path}: {source}")]
     Io {
         path: PathBuf,
@@ -68,9 +68,23 @@ pub enum ShellError {
     #[error("plugin {plugin:?} failed to register: {message}")]
     Register { plugin: String, message: String },
     #[error("notes index: {0}")]
-    Notes(#[from] brain_notes::NotesError),
+    Notes(brain_notes::NotesError),
     #[error("{0}")]
     Ai(String),
+}
+
+// Not `#[from]`: the messages carry the inner error, and a source too would print it twice
+// in an error chain.
+impl From<QueueError> for ShellError {
+    fn from(error: QueueError) -> Self {
+        ShellError::Queue(error)
+    }
+}
+
+impl From<brain_notes::NotesError> for ShellError {
+    fn from(error: brain_notes::NotesError) -> Self {
+        ShellError::Notes(error)
+    }
 }
 
 pub(crate) struct RegisteredTool {

@@ -48,7 +48,14 @@ pub enum QueueError {
     #[error("the queue has shut down")]
     Closed,
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// An SQLite error about the database file itself (damaged, read-only, disk full).
+    // `cause`, not `source`: the message carries it, and a source would print it twice.
+    #[error("{path}: {}", file_problem(cause))]
+    File {
+        path: PathBuf,
+        cause: rusqlite::Error,
+    },
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -59,3 +66,58 @@ pub enum QueueError {
 }
 
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
+
+// Not `#[from]`: the message carries the SQLite error (see `QueueError::File`).
+impl From<rusqlite::Error> for QueueError {
+    fn from(error: rusqlite::Error) -> Self {
+        QueueError::Sqlite(error)
+    }
+}
+
+impl QueueError {
+    /// An SQLite error about the file itself as an error naming `path`; others as they are.
+    pub(crate) fn naming(self, path: &std::path::Path) -> QueueError {
+        use rusqlite::ErrorCode;
+        match self {
+            QueueError::Sqlite(cause)
+                if matches!(
+                    cause.sqlite_error_code(),
+                    Some(
+                        ErrorCode::DatabaseCorrupt
+                            | ErrorCode::NotADatabase
+                            | ErrorCode::ReadOnly
+                            | ErrorCode::CannotOpen
+                            | ErrorCode::PermissionDenied
+                            | ErrorCode::DiskFull
+                            | ErrorCode::SystemIoFailure
+                    )
+                ) =>
+            {
+                QueueError::File {
+                    path: path.to_owned(),
+                    cause,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// What is wrong with the job database, in words.
+fn file_problem(error: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => format!(
+            "the job database is damaged ({error}); restore it from a backup, or move it (with \
+             its -wal and -shm files) aside to start with an empty queue"
+        ),
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            format!(
+                "the job database cannot be written ({error}); a read-only brain can list and \
+                 watch its jobs, not start or change any"
+            )
+        }
+        Some(ErrorCode::DiskFull) => format!("the disk is full ({error})"),
+        _ => format!("job database error: {error}"),
+    }
+}

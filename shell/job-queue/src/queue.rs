@@ -328,8 +328,8 @@ impl Queue {
                 "Queue::open must be called inside a tokio runtime",
             )
         })?;
-        let conn = schema::open_and_migrate(&path)?;
-        let reader = Arc::new(Reader::open(&path)?);
+        let conn = schema::open_and_migrate(&path).map_err(|e| e.naming(&path))?;
+        let reader = Arc::new(Reader::open(&path).map_err(|e| e.naming(&path))?);
         let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
         let effects_tx = monitor_tx.clone();
         let local = Arc::new(Local {

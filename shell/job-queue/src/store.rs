@@ -489,10 +489,18 @@ impl WriterThread {
                                 None => cmd.respond(Err(QueueError::Closed)),
                             }
                         }
-                        Err(error) => cmd.respond(Err(error)),
+                        Err(error) => cmd.respond(Err(self.naming(error))),
                     }
                 }
             }
+        }
+    }
+
+    /// Errors about the database file name it.
+    fn naming(&self, error: QueueError) -> QueueError {
+        match self.conn.path() {
+            Some(path) => error.naming(Path::new(path)),
+            None => error,
         }
     }
 
@@ -1438,6 +1446,7 @@ pub struct ListFilter {
 /// Read access for status queries; WAL lets it run beside the writer and other processes.
 pub(crate) struct Reader {
     conn: Mutex<Connection>,
+    path: PathBuf,
 }
 
 impl Reader {
@@ -1446,6 +1455,7 @@ impl Reader {
         conn.pragma_update(None, "query_only", true)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            path: path.to_owned(),
         })
     }
 
@@ -1459,10 +1469,10 @@ impl Reader {
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_millis(200));
                 }
-                other => return other,
+                other => return other.map_err(|e| e.naming(&self.path)),
             }
         }
-        f(&conn)
+        f(&conn).map_err(|e| e.naming(&self.path))
     }
 
     pub(crate) fn job(&self, id: &str) -> Result<Option<JobRecord>> {

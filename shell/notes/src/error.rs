@@ -26,8 +26,23 @@ pub enum NotesError {
         found: i32,
         supported: i32,
     },
+    // `cause`, not `source`: the message carries it (see `From<rusqlite::Error>`).
+    #[error("{path}: {}", file_problem(cause))]
+    File {
+        path: PathBuf,
+        cause: rusqlite::Error,
+    },
+    #[error(
+        "{path} is read-only and was written by an older brains (it needs an upgrade, which \
+         writes to it); make it writable, or remove it to index the notes again"
+    )]
+    ReadOnlyUpgrade { path: PathBuf },
+    #[error(
+        "the notes index {path} is read-only (opened from a read-only folder or file); it can be searched but not refreshed"
+    )]
+    ReadOnly { path: PathBuf },
     #[error("notes index database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -42,6 +57,30 @@ pub enum NotesError {
         query: String,
         budget: std::time::Duration,
     },
+}
+
+// Not `#[from]`: the message already carries the SQLite error, and a `source` too would
+// print it twice in an error chain.
+impl From<rusqlite::Error> for NotesError {
+    fn from(error: rusqlite::Error) -> Self {
+        NotesError::Sqlite(error)
+    }
+}
+
+/// What is wrong with the index file, in words, for an SQLite error met opening it.
+fn file_problem(error: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => format!(
+            "the notes index is damaged ({error}); remove it (and its -wal and -shm files) and \
+             it is rebuilt from the notes"
+        ),
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            format!("cannot open the notes index for writing ({error})")
+        }
+        Some(ErrorCode::DiskFull) => format!("the disk is full ({error})"),
+        _ => format!("notes index error: {error}"),
+    }
 }
 
 /// Why one note could not be parsed. `message` names the line when one is known (it is

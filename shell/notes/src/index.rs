@@ -96,6 +96,7 @@ struct Inner {
     writer: Mutex<Connection>,
     /// Idle query connections: a query takes one (or opens one) and gives it back.
     readers: Mutex<Vec<Connection>>,
+    access: schema::Access,
 }
 
 impl std::fmt::Debug for NotesIndex {
@@ -128,17 +129,25 @@ enum Action {
 impl NotesIndex {
     /// Opens (creating) the index database at `db_path` for the notes under `notes_dir`.
     /// Refuses a file that is not SQLite, another application's database, or a newer
-    /// schema, without touching it (errors name the path).
+    /// schema, without touching it (errors name the path). An index that cannot be written
+    /// (a read-only folder) is opened for searching only: `reindex` then says so
+    /// ([`NotesError::ReadOnly`]).
     pub fn open(db_path: &Path, notes_dir: &Path) -> Result<NotesIndex, NotesError> {
-        let (writer, reader) = schema::open(db_path)?;
+        let (writer, reader, access) = schema::open(db_path)?;
         Ok(NotesIndex {
             inner: Arc::new(Inner {
                 db_path: db_path.to_owned(),
                 notes_dir: notes_dir.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(vec![reader]),
+                access,
             }),
         })
+    }
+
+    /// Whether the index can only be searched (its file cannot be written).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.access == schema::Access::ReadOnly
     }
 
     /// The folder the notes are read from.
@@ -161,6 +170,20 @@ impl NotesIndex {
         progress: &mut dyn FnMut(u64, u64, &str),
         cancelled: &dyn Fn() -> bool,
     ) -> Result<IndexReport, NotesError> {
+        self.refresh(progress, cancelled)
+            .map_err(|e| schema::name_file(&self.inner.db_path, e))
+    }
+
+    fn refresh(
+        &self,
+        progress: &mut dyn FnMut(u64, u64, &str),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<IndexReport, NotesError> {
+        if self.inner.access == schema::Access::ReadOnly {
+            return Err(NotesError::ReadOnly {
+                path: self.inner.db_path.clone(),
+            });
+        }
         let conn = lock(&self.inner.writer);
         let found = scan(&self.inner.notes_dir)?;
         let mut known = load_known(&conn)?;
@@ -376,9 +399,9 @@ impl NotesIndex {
         let idle = lock(&self.inner.readers).pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => schema::connect(&self.inner.db_path)?,
+            None => schema::connect(&self.inner.db_path, self.inner.access)?,
         };
-        let result = f(&conn);
+        let result = f(&conn).map_err(|e| schema::name_file(&self.inner.db_path, e));
         let mut idle = lock(&self.inner.readers);
         if idle.len() < IDLE_READERS {
             idle.push(conn);

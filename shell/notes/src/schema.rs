@@ -210,18 +210,55 @@ fn header_ids(file: &mut std::fs::File) -> Option<(i32, i32)> {
     Some((at(68)?, at(60)?))
 }
 
-/// Opens a read-write connection with the index's pragmas.
-pub(crate) fn connect(path: &Path) -> Result<Connection, NotesError> {
+/// How the index was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    ReadWrite,
+    /// The file or its folder cannot be written (a read-only mount, a backup): it is
+    /// searched as it is and never refreshed.
+    ReadOnly,
+}
+
+/// Opens a connection with the index's pragmas: read-write, or read-only (immutable when
+/// its `-wal` and `-shm` files cannot be created) when `access` says so.
+pub(crate) fn connect(path: &Path, access: Access) -> Result<Connection, NotesError> {
+    if access == Access::ReadOnly {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|conn| {
+            // Fails when the WAL index cannot be created beside the file.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            Ok(conn)
+        })
+        .or_else(|_| {
+            // Nothing can write a file in a read-only folder, so reading it as immutable
+            // is safe.
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            Connection::open_with_flags(
+                uri,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        })
+        .map_err(|source| open_error(path, source))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        return Ok(conn);
+    }
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    )
+    .map_err(|source| open_error(path, source))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // WAL lets searches run beside a reindex; NORMAL sync is crash-safe in WAL mode and
     // only risks the last commits on power loss (the next reindex redoes them).
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|source| open_error(path, source))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
@@ -229,12 +266,125 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, NotesError> {
     Ok(conn)
 }
 
+/// A path as a URI path: `%`, `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An error opening or reading the file itself, naming it.
+pub(crate) fn open_error(path: &Path, source: rusqlite::Error) -> NotesError {
+    NotesError::File {
+        path: path.to_owned(),
+        cause: source,
+    }
+}
+
+/// An SQLite error about the file itself (damaged, read-only, disk full, I/O) as an error
+/// naming the file; any other error as it is.
+pub(crate) fn name_file(path: &Path, error: NotesError) -> NotesError {
+    use rusqlite::ErrorCode;
+    match error {
+        NotesError::Sqlite(cause)
+            if matches!(
+                cause.sqlite_error_code(),
+                Some(
+                    ErrorCode::DatabaseCorrupt
+                        | ErrorCode::NotADatabase
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::PermissionDenied
+                        | ErrorCode::DiskFull
+                        | ErrorCode::SystemIoFailure
+                )
+            ) =>
+        {
+            open_error(path, cause)
+        }
+        other => other,
+    }
+}
+
+/// Whether an open failed because the file cannot be written.
+fn read_only(error: &NotesError) -> bool {
+    let code = match error {
+        NotesError::File { cause, .. } | NotesError::Sqlite(cause) => cause.sqlite_error_code(),
+        NotesError::Io { source, .. } => {
+            return matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            );
+        }
+        _ => None,
+    };
+    matches!(
+        code,
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
 /// Checks the file, applies pending migrations in one transaction, and returns the
-/// (writer, reader) connections.
-pub(crate) fn open(path: &Path) -> Result<(Connection, Connection), NotesError> {
+/// (writer, reader) connections and how they were opened. A current index is not written
+/// at all (a full disk or a read-only copy still opens); one that cannot be written is
+/// opened read-only.
+pub(crate) fn open(path: &Path) -> Result<(Connection, Connection, Access), NotesError> {
+    open_unnamed(path).map_err(|e| name_file(path, e))
+}
+
+fn open_unnamed(path: &Path) -> Result<(Connection, Connection, Access), NotesError> {
     check_file(path)?;
-    let mut writer = connect(path)?;
-    let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let opened = connect(path, Access::ReadWrite).and_then(|conn| {
+        // SQLite opens a file it cannot write read-only without a word.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(open_error(
+                path,
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    None,
+                ),
+            ));
+        }
+        let current = is_current(&conn)?;
+        Ok((conn, current))
+    });
+    let writer = match opened {
+        Ok((conn, true)) => conn,
+        Ok((mut conn, false)) => {
+            migrate(&mut conn, path)?;
+            conn
+        }
+        Err(e) if read_only(&e) && path.exists() => {
+            let conn = connect(path, Access::ReadOnly)?;
+            if !is_current(&conn)? {
+                return Err(NotesError::ReadOnlyUpgrade {
+                    path: path.to_owned(),
+                });
+            }
+            let reader = connect(path, Access::ReadOnly)?;
+            return Ok((conn, reader, Access::ReadOnly));
+        }
+        Err(e) => return Err(e),
+    };
+    let reader = connect(path, Access::ReadWrite)?;
+    Ok((writer, reader, Access::ReadWrite))
+}
+
+/// Whether the file is a notes index of this build's schema (nothing to migrate).
+fn is_current(conn: &Connection) -> Result<bool, NotesError> {
+    let application_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok(application_id == APPLICATION_ID && version == SCHEMA_VERSION)
+}
+
+/// Applies the migrations the file lacks, in one transaction under the write lock.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), NotesError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Checked again under the write lock: another process may have migrated meanwhile.
     check_identity(&tx, path)?;
     let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -248,6 +398,5 @@ pub(crate) fn open(path: &Path) -> Result<(Connection, Connection), NotesError> 
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
-    let reader = connect(path)?;
-    Ok((writer, reader))
+    Ok(())
 }

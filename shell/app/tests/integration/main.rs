@@ -8,6 +8,7 @@
 mod chat;
 mod cli;
 mod config;
+mod faults;
 mod init;
 mod liveness;
 mod locks;
