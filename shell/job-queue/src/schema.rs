@@ -260,6 +260,10 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The size the write-ahead log is cut back to once checkpointed (bytes): a burst of
+/// writes grows it, and without a limit it would stay at its largest while brains runs.
+pub const WAL_SIZE_LIMIT: i64 = 4 << 20;
+
 /// Opens a read-write connection with the queue's pragmas.
 pub(crate) fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
@@ -275,6 +279,9 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
+    // A checkpoint folds the log back but leaves the file at its largest; whichever
+    // connection next starts the log over cuts it to this size.
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     conn.set_prepared_statement_cache_capacity(64);
     #[cfg(test)]
     conn.trace_v2(

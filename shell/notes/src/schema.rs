@@ -262,6 +262,8 @@ pub(crate) fn connect(path: &Path, access: Access) -> Result<Connection, NotesEr
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
+    // The log is cut back to 4 MB when it starts over, not left at its largest.
+    conn.pragma_update(None, "journal_size_limit", 4 << 20)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }

@@ -24,3 +24,4 @@ mod smoke;
 mod status;
 mod two_processes;
 mod unique;
+mod wal;
