@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use brain_plugin_utils::{JobContext, JobError, JobHandler, JsonSchema, SideEffect};
+use brain_plugin_utils::{
+    JobContext, JobError, JobHandler, JsonSchema, SideEffect, process_tag, tagged_process_gone,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Site;
@@ -286,7 +288,13 @@ struct StagingDir {
 
 impl StagingDir {
     fn create(dist: &Path, environment: Environment) -> std::io::Result<StagingDir> {
-        let path = dist.join(format!(".build-{environment}-{}", unique_suffix()));
+        // Tagged with this process, so the next build can tell a folder left by a process
+        // that died mid-build (removed) from one still being built (kept).
+        let path = dist.join(format!(
+            ".build-{environment}-{}-{}",
+            process_tag(),
+            unique_suffix()
+        ));
         std::fs::create_dir(&path)?;
         Ok(StagingDir { path, done: false })
     }
@@ -306,33 +314,44 @@ impl Drop for StagingDir {
     }
 }
 
-/// Folders left behind: old sites whose deletion did not finish (never in use), and build
-/// folders of a process that died mid-build or of a run whose completion was refused —
-/// only those older than an hour, as a younger one may belong to a build running (or
-/// waiting to be applied) right now.
+/// Folders left behind. Build folders of a process that died (a kill mid-build) are
+/// removed at once; those of a live process, or of one this process cannot see (another
+/// pid namespace), only once older than an hour — a run whose completion was refused
+/// leaves one. An old site whose deletion did not finish is removed, unless the site
+/// itself is missing (a kill between the two renames of a swap, where the system cannot
+/// exchange folders): then it is put back.
 fn remove_stale(dist: &Path, environment: Environment) {
     let Ok(entries) = std::fs::read_dir(dist) else {
         return;
     };
     let old_site = format!(".{environment}.old-");
     let build = format!(".build-{environment}-");
+    let site = dist.join(environment.name());
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(&old_site) {
+            if !site.exists() && std::fs::rename(entry.path(), &site).is_ok() {
+                continue;
+            }
             let _ = std::fs::remove_dir_all(entry.path());
             continue;
         }
-        if !name.starts_with(&build) {
+        let Some(rest) = name.strip_prefix(&build) else {
             continue;
-        }
+        };
+        let gone = rest
+            .split('-')
+            .next()
+            .and_then(tagged_process_gone)
+            .unwrap_or(false);
         let old = entry
             .metadata()
             .and_then(|m| m.modified())
             .ok()
             .and_then(|modified| SystemTime::now().duration_since(modified).ok())
             .is_some_and(|age| age > Duration::from_secs(3600));
-        if old {
+        if gone || old {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -341,6 +360,46 @@ fn remove_stale(dist: &Path, environment: Environment) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brain_plugin_utils::process_tag_for;
+
+    #[test]
+    fn folders_of_gone_builds_go_and_a_missing_site_comes_back() {
+        let dist = tempfile::tempdir().unwrap();
+        let folder = |name: &str| {
+            let path = dist.path().join(name);
+            std::fs::create_dir_all(&path).unwrap();
+            std::fs::write(path.join("index.html"), name).unwrap();
+            path
+        };
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let gone = folder(&format!(".build-preview-{}-1", process_tag_for(dead)));
+        let live = folder(&format!(".build-preview-{}-2", process_tag()));
+        let unknown = folder(".build-preview-p1n9b0-3");
+        let other_environment = folder(&format!(".build-production-{}-4", process_tag_for(dead)));
+        // A swap killed between its two renames: the old site aside, none in place.
+        let old = folder(".preview.old-5");
+
+        remove_stale(dist.path(), Environment::Preview);
+        assert!(!gone.exists(), "its process is gone");
+        assert!(live.exists() && unknown.exists() && other_environment.exists());
+        assert!(!old.exists());
+        assert_eq!(
+            std::fs::read_to_string(dist.path().join("preview/index.html")).unwrap(),
+            ".preview.old-5",
+            "the old site is back in place"
+        );
+
+        // With a site in place, an old one aside is only removed.
+        let old = folder(".preview.old-6");
+        remove_stale(dist.path(), Environment::Preview);
+        assert!(!old.exists());
+        assert_eq!(
+            std::fs::read_to_string(dist.path().join("preview/index.html")).unwrap(),
+            ".preview.old-5"
+        );
+    }
 
     #[test]
     fn xml_is_escaped() {

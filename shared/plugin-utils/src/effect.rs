@@ -107,6 +107,53 @@ fn unique_suffix() -> String {
     )
 }
 
+/// A tag naming this process, for folders it leaves while it works (a build folder waiting
+/// for its swap): `p<pid>n<pid namespace>b<boot id>`, letters and digits only. See
+/// [`tagged_process_gone`].
+pub fn process_tag() -> String {
+    process_tag_for(std::process::id())
+}
+
+/// The tag [`process_tag`] gives process `pid` of this namespace and boot.
+pub fn process_tag_for(pid: u32) -> String {
+    format!("p{pid}n{}b{}", pid_namespace(), boot_id())
+}
+
+/// Whether the process a tag names is gone: `Some(true)` when it ran in this pid namespace
+/// and boot and no such process exists, `Some(false)` when it runs, `None` when it cannot be
+/// told (another namespace or boot — a container sharing the folder — or no tag).
+pub fn tagged_process_gone(tag: &str) -> Option<bool> {
+    let rest = tag.strip_prefix('p')?;
+    let (pid, rest) = rest.split_once('n')?;
+    let (namespace, boot) = rest.split_once('b')?;
+    let pid: u32 = pid.parse().ok()?;
+    if namespace != pid_namespace() || boot != boot_id() {
+        return None;
+    }
+    Some(!Path::new("/proc").join(pid.to_string()).exists())
+}
+
+/// The pid namespace's inode number ("0" where there is no /proc).
+fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|link| {
+            link.to_string_lossy()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect()
+        })
+        .unwrap_or_else(|| "0".to_owned())
+}
+
+/// The first 8 hex digits of the boot id ("0" where there is none).
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.chars().filter(char::is_ascii_hexdigit).take(8).collect())
+        .unwrap_or_else(|| "0".to_owned())
+}
+
 /// [`SideEffect::ReplaceDir`]: an atomic exchange where the system has one (Linux
 /// `renameat2(RENAME_EXCHANGE)`), else the old folder renamed away and the new one in.
 fn replace_dir(from: &Path, to: &Path) -> io::Result<()> {
@@ -165,6 +212,19 @@ fn exchange(_a: &Path, _b: &Path) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_tells_a_live_process_from_a_gone_one() {
+        assert_eq!(tagged_process_gone(&process_tag()), Some(false));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(tagged_process_gone(&process_tag_for(pid)), Some(true));
+        let foreign = process_tag().replacen('n', "n9", 1);
+        assert_eq!(tagged_process_gone(&foreign), None, "another namespace");
+        assert_eq!(tagged_process_gone("build"), None);
+        assert!(process_tag().chars().all(|c| c.is_ascii_alphanumeric()));
+    }
 
     #[test]
     fn effects_apply_and_apply_again_changes_nothing() {

@@ -27,7 +27,7 @@ pub mod testing;
 mod tool;
 
 pub use brain_messaging::{Bus, BusEvent, Delivery, Subscription, TryRecvError};
-pub use effect::{SideEffect, write_atomic};
+pub use effect::{SideEffect, process_tag, process_tag_for, tagged_process_gone, write_atomic};
 pub use event::{
     BatchDetails, Event, ItemError, JobDetails, JobProgressEvent, PluginEvent, Timing, Update,
 };
