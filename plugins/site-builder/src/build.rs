@@ -95,11 +95,12 @@ fn build(
     let renderer = Renderer::load(root).map_err(JobError::permanent)?;
     let dist = root.join("dist");
     std::fs::create_dir_all(&dist)
-        .map_err(|e| JobError::permanent(format!("cannot create dist/: {e}")))?;
+        .map_err(|e| JobError::permanent(format!("cannot create dist/: {e}")).or_waiting(&e))?;
     remove_stale(&dist, environment);
 
-    let staging = StagingDir::create(&dist, environment)
-        .map_err(|e| JobError::permanent(format!("cannot create a build folder in dist/: {e}")))?;
+    let staging = StagingDir::create(&dist, environment).map_err(|e| {
+        JobError::permanent(format!("cannot create a build folder in dist/: {e}")).or_waiting(&e)
+    })?;
     let values = SiteValues::new(site, environment);
     let warnings = render_pages(
         root,
@@ -247,7 +248,10 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
         }
         std::fs::write(path, bytes)
     };
-    write().map_err(|e| JobError::permanent(format!("cannot write {}: {e}", path.display())))
+    // A full disk is waited out (the job runs again once space is freed).
+    write().map_err(|e| {
+        JobError::permanent(format!("cannot write {}: {e}", path.display())).or_waiting(&e)
+    })
 }
 
 /// `sitemap.xml`: every page's absolute URL.

@@ -19,6 +19,14 @@ use tokio_util::sync::CancellationToken;
 use crate::effect::SideEffect;
 use crate::source::Source;
 
+/// Whether an I/O error says the disk (or the user's quota) is full.
+pub fn is_storage_full(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
 /// Why a job did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -33,6 +41,10 @@ pub enum JobError {
     /// The handler saw its cancellation token and stopped.
     #[error("cancelled")]
     Cancelled,
+    /// Something the job needs is exhausted for now — the disk is full: the job waits and
+    /// runs again later, without spending an attempt, for as long as it takes.
+    #[error("{message}")]
+    Waiting { message: String },
 }
 
 impl JobError {
@@ -49,6 +61,26 @@ impl JobError {
         JobError::Failed {
             message: message.into(),
             retryable: false,
+        }
+    }
+
+    /// Waits and runs again later without spending an attempt (see [`JobError::Waiting`]).
+    pub fn waiting(message: impl Into<String>) -> Self {
+        JobError::Waiting {
+            message: message.into(),
+        }
+    }
+
+    /// This error, or [`JobError::waiting`] with its message when `cause` says the disk (or
+    /// the user's quota) is full — which goes away when space is freed:
+    /// `JobError::permanent(format!("cannot write x: {e}")).or_waiting(&e)`.
+    #[must_use]
+    pub fn or_waiting(self, cause: &std::io::Error) -> Self {
+        match self {
+            JobError::Failed { message, .. } if is_storage_full(cause) => {
+                JobError::Waiting { message }
+            }
+            other => other,
         }
     }
 

@@ -36,7 +36,7 @@ pub use human::{format_duration, format_range, format_short};
 pub use interface::{Follow, FollowStream, Interface, ResourceInfo, ShellHandle};
 pub use job::{
     DynJobHandler, JobContext, JobError, JobHandler, JobInfo, ProgressCell, ProgressSnapshot,
-    erase_handler,
+    erase_handler, is_storage_full,
 };
 pub use outcome::Outcome;
 pub use permission::{Caller, Permission};

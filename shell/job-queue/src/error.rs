@@ -75,6 +75,16 @@ impl From<rusqlite::Error> for QueueError {
 }
 
 impl QueueError {
+    /// Whether the database's disk is full (writes can succeed again once space is freed).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            QueueError::Sqlite(cause) | QueueError::File { cause, .. } => {
+                cause.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+            _ => false,
+        }
+    }
+
     /// An SQLite error about the file itself as an error naming `path`; others as they are.
     pub(crate) fn naming(self, path: &std::path::Path) -> QueueError {
         use rusqlite::ErrorCode;

@@ -175,6 +175,7 @@ impl Queue {
         // Recover jobs of processes that died on this machine before anything is claimed,
         // and apply effects a process committed but stopped before applying.
         inner.sweep(&host).await;
+        // What cannot be applied now (a full disk) is tried again at the next start.
         apply_outbox(self, None).await;
         let heartbeat = config
             .heartbeat
@@ -353,8 +354,12 @@ impl PoolInner {
                     Ok(c) => c,
                     Err(QueueError::Closed) => return,
                     Err(error) => {
-                        tracing::error!(%error, "claiming jobs failed; retrying shortly");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        // A full disk, say: the claim is tried again until it goes through.
+                        tracing::warn!(%error, "claiming jobs failed; retrying shortly");
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            () = self.stop.cancelled() => return,
+                        }
                         continue;
                     }
                 };
@@ -483,14 +488,15 @@ impl PoolInner {
         });
         // Free the slot before the commit: the next claim shares the same group commit.
         drop(permit);
-        let accepted = queue
-            .writer
-            .call(|reply| Cmd::Finish {
-                head: head.clone(),
-                lease_token: job.lease_token,
-                outcome,
-                progress,
-                reply: Some(reply),
+        let accepted = self
+            .until_disk_has_space("record a job's outcome", || {
+                queue.writer.call(|reply| Cmd::Finish {
+                    head: head.clone(),
+                    lease_token: job.lease_token,
+                    outcome: outcome.clone(),
+                    progress: progress.clone(),
+                    reply: Some(reply),
+                })
             })
             .await;
         match &accepted {
@@ -503,8 +509,16 @@ impl PoolInner {
             }
         }
         if has_effects && matches!(accepted, Ok(true)) {
-            // Before the job leaves the running set, so a shutdown waits for it.
-            apply_outbox(&self.queue, Some(&head.id)).await;
+            // Before the job leaves the running set, so a shutdown waits for it. An effect
+            // that cannot be applied now (a full disk) is tried again with back-off; at a
+            // shutdown it is left for the next start.
+            let mut delay = Duration::from_millis(100);
+            while !apply_outbox(&self.queue, Some(&head.id)).await
+                && !self.shutting_down.load(Ordering::SeqCst)
+            {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(WAIT_MAX);
+            }
         }
         {
             // A newer run of this job (it was released or its lease lapsed, and this
@@ -524,6 +538,32 @@ impl PoolInner {
         if matches!(accepted, Ok(true)) {
             // A retry may be due soon; the dispatcher recomputes its timer.
             queue.local.work.notify_one();
+        }
+    }
+
+    /// Runs a write again, with back-off, while it fails because the disk is full — the
+    /// worker keeps what it has to record until space is freed — unless the pool is
+    /// shutting down.
+    async fn until_disk_has_space<T, F>(
+        &self,
+        what: &str,
+        mut write: impl FnMut() -> F,
+    ) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match write().await {
+                Err(error)
+                    if error.is_disk_full() && !self.shutting_down.load(Ordering::SeqCst) =>
+                {
+                    tracing::warn!(%error, "cannot {what}; trying again in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(WAIT_MAX);
+                }
+                other => return other,
+            }
         }
     }
 
@@ -552,6 +592,16 @@ impl PoolInner {
             Err(JobError::InvalidInput(message)) => Outcome::Failed {
                 error: format!("invalid job input: {message}"),
             },
+            Err(JobError::Waiting { message }) => {
+                // No attempt is spent, so the attempt number cannot pace these: each wait
+                // is the longest back-off, at most WAIT_MAX (with jitter).
+                let delay = backoff(config.retry_base, config.retry_max.min(WAIT_MAX), 32);
+                let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 4);
+                Outcome::Wait {
+                    error: message,
+                    retry_at: now_ms() + delay_ms,
+                }
+            }
             Err(error) if error.is_retryable() && head.attempt < head.max_attempts => {
                 let delay = backoff(config.retry_base, config.retry_max, head.attempt);
                 let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 4);
@@ -718,7 +768,9 @@ impl PoolInner {
 /// Applies the stored side effects of `job_id` (a run that just completed here), or all
 /// that are left (at start: a process stopped between a completion and its apply), in
 /// order, and deletes their rows. An effect that fails to apply stays for the next start.
-async fn apply_outbox(queue: &Queue, job_id: Option<&str>) {
+/// Applies the staged effects of `job_id` (or of every job); whether everything to apply
+/// was applied and marked done.
+async fn apply_outbox(queue: &Queue, job_id: Option<&str>) -> bool {
     let reader = queue.inner.reader.clone();
     let job = job_id.map(str::to_owned);
     let applied = tokio::task::spawn_blocking(move || {
@@ -728,30 +780,45 @@ async fn apply_outbox(queue: &Queue, job_id: Option<&str>) {
             match effect.apply() {
                 Ok(()) => done.push(id),
                 Err(error) => {
-                    tracing::warn!(%error, path = %effect.path().display(), "a side effect could not be applied; it is tried again at the next start");
-                    break;
+                    tracing::warn!(%error, path = %effect.path().display(), "a side effect could not be applied; it is tried again");
+                    return Ok::<_, QueueError>((done, false));
                 }
             }
         }
-        Ok::<_, QueueError>(done)
+        Ok((done, true))
     })
     .await;
     match applied {
-        Ok(Ok(ids)) if !ids.is_empty() => {
-            if let Err(error) = queue
+        Ok(Ok((ids, complete))) => {
+            if ids.is_empty() {
+                return complete;
+            }
+            match queue
                 .inner
                 .writer
                 .call(|reply| Cmd::OutboxDone { ids, reply })
                 .await
             {
-                tracing::warn!(%error, "applied side effects could not be marked done");
+                Ok(_) => complete,
+                Err(error) => {
+                    tracing::warn!(%error, "applied side effects could not be marked done");
+                    false
+                }
             }
         }
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "cannot read the side effects to apply"),
-        Err(error) => tracing::warn!(%error, "applying side effects stopped"),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot read the side effects to apply");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "applying side effects stopped");
+            false
+        }
     }
 }
+
+/// The longest wait between tries while the disk is full.
+const WAIT_MAX: Duration = Duration::from_secs(5);
 
 /// Exponential back-off with "equal jitter": half fixed, half random, so retries of many
 /// jobs that failed together spread out.

@@ -129,6 +129,12 @@ pub(crate) enum Outcome {
     },
     /// Shutdown: back to pending without spending an attempt.
     Released,
+    /// Something the job needs is exhausted (the disk is full): pending again at
+    /// `retry_at`, without spending an attempt.
+    Wait {
+        error: String,
+        retry_at: i64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -773,16 +779,22 @@ fn execute(
                         Some(error),
                         None,
                     ),
-                    Outcome::Released => (
+                    Outcome::Released | Outcome::Wait { .. } => (
                         "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, \
                          finished_at = CASE WHEN cancel_requested THEN ?4 END, \
-                         attempt = MAX(attempt - 1, 0), scheduled_at = ?4, lease_token = NULL, lease_expires_at = NULL, \
+                         attempt = MAX(attempt - 1, 0), scheduled_at = COALESCE(?5, ?4), lease_token = NULL, lease_expires_at = NULL, \
                          worker_id = NULL, last_error = COALESCE(?3, last_error), progress_current = COALESCE(?6, progress_current), \
                          progress_total = COALESCE(?7, progress_total), progress_message = COALESCE(?8, progress_message) \
                          WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' RETURNING status, ?5",
                         None,
-                        None,
-                        None,
+                        match outcome {
+                            Outcome::Wait { error, .. } => Some(error.as_str()),
+                            _ => None,
+                        },
+                        match outcome {
+                            Outcome::Wait { retry_at, .. } => Some(*retry_at),
+                            _ => None,
+                        },
                     ),
                 };
             let value = match outcome {

@@ -12,6 +12,7 @@ mod concurrent;
 mod crash;
 mod delayed;
 mod dependencies;
+mod disk_full;
 mod lease;
 mod lifecycle;
 mod liveness;
