@@ -13,6 +13,7 @@ mod bot;
 pub mod command;
 pub mod config;
 pub mod edit;
+pub mod lock;
 pub mod render;
 // Test support (a throwaway Synapse, a person's client): only for test builds that ask.
 #[cfg(feature = "testing")]
@@ -28,12 +29,16 @@ use tokio::sync::Mutex;
 
 pub use bot::{BotError, state_dir};
 pub use config::{ConfigError, Login, MatrixConfig, SECTION};
+pub use lock::{BotLock, LockError};
 
 /// The Matrix interface as the shell starts and stops it.
 pub struct MatrixInterface {
     config: MatrixConfig,
     dir: PathBuf,
     running: Mutex<Option<bot::Running>>,
+    /// Held from [`MatrixInterface::claim`] (or the start) until this is dropped: one bot
+    /// per brain.
+    lock: std::sync::Mutex<Option<BotLock>>,
 }
 
 impl MatrixInterface {
@@ -44,7 +49,22 @@ impl MatrixInterface {
             config,
             dir: state_dir(data_dir),
             running: Mutex::new(None),
+            lock: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Makes this the brain's only bot: takes the lock in `.brain/matrix/` now (a start
+    /// takes it too if this was not called), so that a second bot is refused before its
+    /// process starts anything else. The error names the process that runs the bot.
+    pub fn claim(&self) -> Result<(), LockError> {
+        let mut lock = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lock.is_none() {
+            *lock = Some(BotLock::acquire(&self.dir)?);
+        }
+        Ok(())
     }
 
     /// The device the bot runs as, once started.
@@ -67,6 +87,7 @@ impl Interface for MatrixInterface {
         if running.is_some() {
             return Ok(());
         }
+        self.claim().map_err(|e| PluginError::new(e.to_string()))?;
         // Boxed: keeps matrix-sdk's deep future out of the callers' layouts.
         let started = Box::pin(bot::start(self.config.clone(), &self.dir, shell))
             .await

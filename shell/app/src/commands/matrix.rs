@@ -55,7 +55,11 @@ fn bot(shell: &Shell) -> anyhow::Result<Arc<dyn Interface>> {
     let config = MatrixConfig::from_json(&shell.config().section_json(SECTION))
         // A configuration error (exit 2), like the shell's own sections'.
         .map_err(|error| exit::usage(format!("invalid configuration: {error}")))?;
-    Ok(Arc::new(MatrixInterface::new(config, &shell.dirs().data)))
+    let bot = MatrixInterface::new(config, &shell.dirs().data);
+    // Here, before the workers or anything else start: a second bot for this brain (`brain
+    // start` beside `brain matrix`) stops with the first one's pid and nothing to undo.
+    bot.claim()?;
+    Ok(Arc::new(bot))
 }
 
 #[cfg(not(feature = "matrix"))]

@@ -560,3 +560,75 @@ async fn quick_work_answers_with_its_outcome_in_one_message() {
         .unwrap();
     assert!(edits_of(&seen, &answer.event_id).is_empty(), "{seen:#?}");
 }
+
+/// Runs `brain --dir demo args…`, which must refuse to start because another process runs
+/// the brain's bot: it exits within a bound (never reaching "brain running"), not 0, and
+/// says so naming `holder`'s pid and command. Returns what it printed.
+fn refused(demo: &Demo, name: &str, args: &[&str], holder: &Bot, holder_command: &str) -> String {
+    let log = demo.tmp.path().join(format!("{name}.log"));
+    let mut command = demo.command(args);
+    command
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = command.spawn().unwrap();
+    let status = crate::support::process::wait_within(&mut child, WAIT);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("`brain {args:?}` did not stop beside a running bot:\n{stderr}");
+    };
+    assert!(
+        !status.success(),
+        "{args:?} exited with {status}:\n{stderr}"
+    );
+    for expected in [
+        format!("pid {}", holder.child.id()),
+        format!("--dir demo {holder_command}`"),
+        "one bot per brain".to_owned(),
+        ".brain/matrix/bot.lock".to_owned(),
+    ] {
+        assert!(stderr.contains(&expected), "{expected:?} in:\n{stderr}");
+    }
+    assert!(!stderr.contains("brain running in"), "{stderr}");
+    stderr
+}
+
+/// One bot per brain: while `brain start` runs the bot, `brain matrix` (with or without
+/// workers) and a second `brain start` refuse, naming it; once it is killed (SIGKILL: no
+/// clean-up of its own), `brain matrix` starts and answers, and now `brain start` is refused
+/// naming that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bot_per_brain_a_second_is_refused_naming_the_first_until_it_dies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    let demo = demo(&synapse, 0, 500, "");
+    let mut first = Bot::start(&demo, "first", "start");
+    refused(&demo, "second-matrix", &["matrix"], &first, "start");
+    refused(
+        &demo,
+        "second-matrix-no-workers",
+        &["matrix", "--no-workers"],
+        &first,
+        "start",
+    );
+    refused(&demo, "second-start", &["start"], &first, "start");
+
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let second = Bot::start(&demo, "second", "matrix");
+    let (alice, room) = alice_with_the_bot(&synapse).await;
+    let help = alice.send(&room, "!help").await.unwrap();
+    alice
+        .wait_for("the answer to !help", WAIT, |seen| {
+            reply_to(seen, &help).is_some()
+        })
+        .await
+        .unwrap();
+    refused(&demo, "third-start", &["start"], &second, "matrix");
+    second.stop();
+}
