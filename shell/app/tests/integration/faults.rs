@@ -174,3 +174,86 @@ fn a_damaged_database_is_named_and_left_as_it_is() {
         "{refused:#?}"
     );
 }
+
+/// A tmpfs of 8 MB at `at` (root only), unmounted on drop.
+struct SmallDisk {
+    at: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(at: PathBuf) -> Option<SmallDisk> {
+        std::fs::create_dir_all(&at).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+            .arg(&at)
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk { at })
+    }
+
+    /// Fills it to the last byte.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.at.join("filler")).unwrap();
+        let mut size = 64 * 1024;
+        let block = vec![0u8; size];
+        while size > 0 {
+            match file.write(&block[..size]) {
+                Ok(_) => {}
+                Err(_) => size /= 2,
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.at).status();
+    }
+}
+
+#[test]
+fn on_a_full_disk_commands_that_read_work_and_a_write_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(tmp.path().join("disk")) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root: mounting a tmpfs must work there"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    crate::support::brain_run(&disk.at, &["init", "demo"]).expect(0);
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--dir", "demo"];
+        all.extend_from_slice(args);
+        run(brain(&disk.at, &all))
+    };
+    std::fs::write(
+        disk.at.join("demo/notes/zeppelin.md"),
+        "# Zeppelin\n\nThe zeppelin flew over.\n",
+    )
+    .unwrap();
+    cli(&["tool", "search", "--args", r#"{"query": "zeppelin"}"#]).expect(0);
+    let queued = cli(&["site", "generate", "--detach"]).expect(0);
+    let id = detached_id(&queued.stdout);
+
+    // An empty log: the enqueue below must grow it, which a full disk refuses (a log with
+    // room left would take the write, and the test would prove nothing).
+    checkpoint(&disk.at.join("demo/.brain/brain.db"));
+    disk.fill();
+    let listed = cli(&["jobs", "list"]).expect(0);
+    assert!(listed.stdout.contains(&id), "{listed:#?}");
+    let found = json(
+        &cli(&["tool", "search", "--args", r#"{"query": "zeppelin"}"#])
+            .expect(0)
+            .stdout,
+    );
+    assert_eq!(found["notes"][0]["path"], "zeppelin.md", "{found:#}");
+    let refused = cli(&["site", "build", "--detach"]);
+    assert_ne!(refused.code, 0, "{refused:#?}");
+    assert!(
+        refused.stderr.contains("brain.db") && refused.stderr.contains("disk is full"),
+        "{refused:#?}"
+    );
+}
