@@ -13,16 +13,22 @@ use brain_plugin_utils::{
 };
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
 use matrix_sdk::event_handler::Ctx;
+use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::FilterDefinition;
 use matrix_sdk::ruma::api::error::{ErrorKind, RetryAfter};
 use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{
     AddMentions, ForwardThread, MessageType, OriginalSyncRoomMessageEvent, Relation,
-    ReplacementMetadata, RoomMessageEventContent,
+    ReplacementMetadata, RoomMessageEventContent, SyncRoomMessageEvent,
 };
-use matrix_sdk::ruma::{MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedUserId, UInt, UserId};
+use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent};
+use matrix_sdk::ruma::{
+    EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedUserId, UInt, UserId,
+};
+use matrix_sdk::sync::SyncResponse;
 use matrix_sdk::{Client, Room, RoomState, SessionMeta, SessionTokens};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -108,12 +114,13 @@ pub(crate) async fn start(
     });
     client.add_event_handler_context(bot.clone());
     // Before the first sync: invites that came while the bot was down are answered too.
+    // (Messages are not handled by an event handler: the sync loop reads them.)
     client.add_event_handler(on_invite);
     let settings = SyncSettings::default()
         .filter(FilterDefinition::with_lazy_loading().into())
-        .timeout(Duration::from_secs(30));
+        .timeout(SYNC_TIMEOUT);
     let mut attempt = 0;
-    let response = loop {
+    let first = loop {
         match client.sync_once(settings.clone()).await {
             Ok(response) => break response,
             Err(error) if attempt < 5 => {
@@ -128,11 +135,13 @@ pub(crate) async fn start(
     // first answer may be the one the previous run asked for and never saw, older than
     // messages sent since. A second sync from its fresh token, without waiting, catches up
     // to now.
+    let mut last_seen = LastSeen::default();
+    last_seen.note(&first);
     let response = match client
         .sync_once(
             settings
                 .clone()
-                .token(response.next_batch.clone())
+                .token(first.next_batch.clone())
                 .timeout(Duration::ZERO),
         )
         .await
@@ -140,16 +149,17 @@ pub(crate) async fn start(
         Ok(newer) => newer,
         Err(error) => {
             tracing::warn!(%error, "catch-up sync failed; continuing from the first");
-            response
+            first
         }
     };
+    last_seen.note(&response);
     client
         .encryption()
         .wait_for_e2ee_initialization_tasks()
         .await;
-    // After the first syncs: what they delivered (commands sent while the bot was down) is
-    // backlog and never dispatched to this handler.
-    client.add_event_handler(on_message);
+    // From here on, what a sync delivers is new: the loop below reads each response's
+    // timelines itself (not through an event handler), so that it can fill a limited
+    // timeline's gap first and handle every command in order.
     let device = client
         .device_id()
         .map(ToString::to_string)
@@ -159,21 +169,187 @@ pub(crate) async fn start(
         bot.spawn(announce(b, c));
     }
     tracing::info!(user = %bot.me, %device, "Matrix bot ready");
-    let sync_client = client.clone();
-    let sync = tokio::spawn(async move {
-        let mut settings = settings.token(response.next_batch);
-        loop {
-            if let Err(error) = sync_client.sync(settings.clone()).await {
-                tracing::warn!(%error, "Matrix sync stopped; restarting in 5 s");
+    let sync = tokio::spawn(sync_loop(
+        client.clone(),
+        bot.clone(),
+        settings,
+        response.next_batch,
+        last_seen,
+    ));
+    Ok(Running { client, sync, bot })
+}
+
+/// How long a sync waits on the server for something to happen (a long poll: it answers as
+/// soon as an event arrives).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Syncs until aborted: each response's new messages are handled, a limited timeline's gap
+/// first. matrix-sdk's own `Client::sync` is not used because it waits a second before the
+/// next request whenever the last one came back within a second — which a command arriving
+/// just after the bot's own reply always does, delaying its answer by up to that second.
+/// This loop asks again at once, and only pauses when the server answers an empty sync
+/// early (a server that ignores the timeout would otherwise be hammered).
+async fn sync_loop(
+    client: Client,
+    bot: Arc<Bot>,
+    settings: SyncSettings,
+    mut token: String,
+    mut last_seen: LastSeen,
+) {
+    loop {
+        let asked = std::time::Instant::now();
+        match client
+            .sync_once(settings.clone().token(token.clone()))
+            .await
+        {
+            Ok(response) => {
+                token.clone_from(&response.next_batch);
+                let empty = is_empty(&response);
+                tracing::debug!(rooms = response.rooms.joined.len(), "synced");
+                handle_sync(&bot, &client, response, &mut last_seen).await;
+                if empty && asked.elapsed() < SYNC_TIMEOUT / 2 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Matrix sync failed; retrying in 5 s");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
-            // The store keeps the newest token; resume from it.
-            settings = SyncSettings::default()
-                .filter(FilterDefinition::with_lazy_loading().into())
-                .timeout(Duration::from_secs(30));
         }
-    });
-    Ok(Running { client, sync, bot })
+    }
+}
+
+/// Whether a sync brought nothing at all (what a long poll that timed out answers).
+fn is_empty(response: &SyncResponse) -> bool {
+    let rooms = &response.rooms;
+    rooms.joined.is_empty()
+        && rooms.invited.is_empty()
+        && rooms.left.is_empty()
+        && rooms.knocked.is_empty()
+        && response.to_device.is_empty()
+        && response.presence.is_empty()
+        && response.account_data.is_empty()
+}
+
+/// The newest event the bot has seen in each room: where a limited timeline's gap ends.
+#[derive(Default)]
+struct LastSeen(HashMap<OwnedRoomId, OwnedEventId>);
+
+impl LastSeen {
+    fn note(&mut self, response: &SyncResponse) {
+        for (room, update) in &response.rooms.joined {
+            if let Some(id) = update
+                .timeline
+                .events
+                .iter()
+                .rev()
+                .find_map(|e| e.event_id())
+            {
+                self.0.insert(room.clone(), id);
+            }
+        }
+    }
+}
+
+/// How many `/messages` pages (of [`GAP_PAGE`] events) a gap is fetched over at most: a
+/// bound for a bot that was away for long; what lies beyond is not run (and logged).
+const GAP_PAGES: usize = 20;
+const GAP_PAGE: u32 = 100;
+
+/// Handles the messages of one sync, room by room, oldest first: when a room's timeline was
+/// limited (the server sent only its newest events), the events before them back to the
+/// last one the bot saw are fetched and handled first.
+async fn handle_sync(
+    bot: &Arc<Bot>,
+    client: &Client,
+    response: SyncResponse,
+    last_seen: &mut LastSeen,
+) {
+    for (room_id, update) in response.rooms.joined {
+        let Some(room) = client.get_room(&room_id) else {
+            continue;
+        };
+        let mut events = Vec::new();
+        if update.timeline.limited
+            && let Some(from) = update.timeline.prev_batch.as_deref()
+        {
+            let until = last_seen.0.get(&room_id).cloned();
+            events = fetch_gap(bot, &room, from, until.as_deref()).await;
+        }
+        events.extend(update.timeline.events);
+        for event in &events {
+            let Ok(event) = event.raw().deserialize() else {
+                continue;
+            };
+            last_seen
+                .0
+                .insert(room_id.clone(), event.event_id().to_owned());
+            if let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                SyncRoomMessageEvent::Original(message),
+            )) = event
+            {
+                on_message(bot, &room, message).await;
+            }
+        }
+    }
+}
+
+/// The events of `room` before the `from` token back to (not including) `until`, oldest
+/// first; stops at the bot's backlog (older than its start), the room's beginning or
+/// [`GAP_PAGES`].
+async fn fetch_gap(
+    bot: &Bot,
+    room: &Room,
+    from: &str,
+    until: Option<&EventId>,
+) -> Vec<TimelineEvent> {
+    let mut gap = Vec::new();
+    let mut token = Some(from.to_owned());
+    let mut reached = false;
+    'pages: for _ in 0..GAP_PAGES {
+        let Some(from) = token.take() else {
+            reached = true;
+            break;
+        };
+        let mut options = MessagesOptions::backward().from(from.as_str());
+        options.limit = UInt::from(GAP_PAGE);
+        let page = match room.messages(options).await {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(room = %room.room_id(), %error, "cannot fetch the messages a limited sync left out; commands among them are not run");
+                return order(gap);
+            }
+        };
+        if page.chunk.is_empty() {
+            reached = true;
+            break;
+        }
+        // Backwards: newest first.
+        for event in page.chunk {
+            if until.is_some() && event.event_id().as_deref() == until {
+                reached = true;
+                break 'pages;
+            }
+            if event.timestamp().is_some_and(|ts| bot.is_backlog(ts)) {
+                reached = true;
+                break 'pages;
+            }
+            gap.push(event);
+        }
+        token = page.end;
+    }
+    if reached {
+        tracing::info!(room = %room.room_id(), events = gap.len(), "a sync left out earlier events; fetched them");
+    } else {
+        tracing::warn!(room = %room.room_id(), events = gap.len(), "a sync left out more events than the bot fetches; older commands are not run");
+    }
+    order(gap)
+}
+
+/// Newest-first events, oldest first.
+fn order(mut events: Vec<TimelineEvent>) -> Vec<TimelineEvent> {
+    events.reverse();
+    events
 }
 
 async fn build_client(homeserver: &str, store: &Path) -> Result<Client, BotError> {
@@ -348,6 +524,13 @@ impl Bot {
             .any(|r| r == room.room_id().as_str() || Some(r) == alias.as_ref())
     }
 
+    /// Whether an event sent at `ts` is backlog: from before the bot started (less the
+    /// clock-skew slack), never a command.
+    fn is_backlog(&self, ts: MilliSecondsSinceUnixEpoch) -> bool {
+        let slack = UInt::try_from(BACKLOG_SLACK_MS).unwrap_or_default();
+        ts.0.saturating_add(slack) < self.started_at.0
+    }
+
     /// Remembers `id`; false when it was handled already.
     fn first_time(&self, id: &OwnedEventId) -> bool {
         let Ok(mut handled) = self.handled.lock() else {
@@ -401,8 +584,9 @@ async fn on_invite(event: StrippedRoomMemberEvent, room: Room, Ctx(bot): Ctx<Arc
     });
 }
 
-async fn on_message(event: OriginalSyncRoomMessageEvent, room: Room, Ctx(bot): Ctx<Arc<Bot>>) {
-    if room.state() != RoomState::Joined || event.sender == bot.me || !bot.room_allowed(&room) {
+/// Handles one new message: a command or question for the bot runs in a task of its own.
+async fn on_message(bot: &Arc<Bot>, room: &Room, event: OriginalSyncRoomMessageEvent) {
+    if room.state() != RoomState::Joined || event.sender == bot.me || !bot.room_allowed(room) {
         return;
     }
     // An edit of an earlier message ("* !build") must not run it again.
@@ -412,8 +596,7 @@ async fn on_message(event: OriginalSyncRoomMessageEvent, room: Room, Ctx(bot): C
     let MessageType::Text(text) = &event.content.msgtype else {
         return;
     };
-    let slack = UInt::try_from(BACKLOG_SLACK_MS).unwrap_or_default();
-    if event.origin_server_ts.0.saturating_add(slack) < bot.started_at.0 {
+    if bot.is_backlog(event.origin_server_ts) {
         return;
     }
     let mentioned = event
@@ -438,12 +621,11 @@ async fn on_message(event: OriginalSyncRoomMessageEvent, room: Room, Ctx(bot): C
     if !bot.first_time(&event.event_id) {
         return;
     }
-    let b = bot.clone();
+    let (b, room) = (bot.clone(), room.clone());
     bot.spawn(async move {
         if let Err(error) = handle(&b, &room, &event, command).await {
             tracing::warn!(room = %room.room_id(), %error, "command not answered");
         }
-        let _ = room.typing_notice(false).await;
     });
 }
 
@@ -470,9 +652,9 @@ async fn handle(
     event: &OriginalSyncRoomMessageEvent,
     command: Command,
 ) -> Result<(), matrix_sdk::Error> {
-    let _ = room.typing_notice(true).await;
     let prefix = &bot.config.command_prefix;
     let Some((tool, input)) = command.tool() else {
+        // Answered at once: no typing notice first (a request that would delay the answer).
         let text = match &command {
             Command::Usage { message } => format!("{prefix}{message}"),
             Command::Unknown { name } => {
@@ -483,6 +665,51 @@ async fn handle(
         reply(room, event, &text).await?;
         return Ok(());
     };
+    let mut typing = Typing::start(room);
+    let answered = run_tool(bot, room, event, &command, (tool, input), &mut typing).await;
+    typing.stop().await;
+    answered
+}
+
+/// "The bot is typing…" while a tool runs. Started without waiting, so the work and its
+/// answer need not wait for this request; stopped only once the request that started it is
+/// done, so that the stop cannot overtake it.
+struct Typing {
+    room: Room,
+    started: Option<JoinHandle<()>>,
+}
+
+impl Typing {
+    fn start(room: &Room) -> Typing {
+        let r = room.clone();
+        let started = tokio::spawn(async move {
+            let _ = r.typing_notice(true).await;
+        });
+        Typing {
+            room: room.clone(),
+            started: Some(started),
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(started) = self.started.take() {
+            let _ = started.await;
+            let _ = self.room.typing_notice(false).await;
+        }
+    }
+}
+
+/// Runs the tool a command asks for as the sender and answers: with the result, or with a
+/// progress message kept up to date until the work it started ends.
+async fn run_tool(
+    bot: &Arc<Bot>,
+    room: &Room,
+    event: &OriginalSyncRoomMessageEvent,
+    command: &Command,
+    (tool, input): (&str, serde_json::Value),
+    typing: &mut Typing,
+) -> Result<(), matrix_sdk::Error> {
+    let prefix = &bot.config.command_prefix;
     let source =
         Source::with_detail("matrix", room.room_id().as_str()).unwrap_or_else(|_| Source::system());
     let caller =
@@ -525,7 +752,7 @@ async fn handle(
         };
         let initial = render::started_line(started);
         let original = reply(room, event, &initial).await?;
-        let _ = room.typing_notice(false).await;
+        typing.stop().await;
         let (tx, rx) = watch::channel(Line {
             text: initial.clone(),
             done: false,
@@ -567,7 +794,7 @@ async fn handle(
         return Ok(());
     }
     let text = match (
-        &command,
+        command,
         serde_json::from_value::<JobStatusResponse>(result.structured.clone()),
     ) {
         (Command::Status { .. }, Ok(status)) => render::status_list_markdown(&status),

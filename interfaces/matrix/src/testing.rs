@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::encryption::EncryptionSettings;
+use matrix_sdk::ruma::api::client::filter::FilterDefinition;
 use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoom;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, Relation, ReplacementMetadata,
     RoomMessageEventContent,
 };
-use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UInt, UserId};
 use matrix_sdk::{Client, Room};
 
 /// The error of a test helper: what failed, as text.
@@ -334,8 +335,15 @@ impl Person {
             .wait_for_e2ee_initialization_tasks()
             .await;
         let c = client.clone();
+        // Every message, however many arrive between two syncs: with the server's default of
+        // 10 a sync, a burst would leave gaps in what the person saw (the bot fills its gaps
+        // itself; this client does not).
+        let mut filter = FilterDefinition::default();
+        filter.room.timeline.limit = Some(UInt::from(1000u32));
         let sync = tokio::spawn(async move {
-            let settings = SyncSettings::default().timeout(Duration::from_secs(1));
+            let settings = SyncSettings::default()
+                .timeout(Duration::from_secs(1))
+                .filter(filter.into());
             loop {
                 let _ = c.sync(settings.clone()).await;
                 tokio::time::sleep(Duration::from_millis(200)).await;

@@ -561,6 +561,15 @@ async fn quick_work_answers_with_its_outcome_in_one_message() {
     assert!(edits_of(&seen, &answer.event_id).is_empty(), "{seen:#?}");
 }
 
+/// Sends `signal` (`STOP`, `CONT`, `KILL`, …) to the bot's process.
+fn signal(bot: &Bot, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &bot.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal}");
+}
+
 /// Runs `brain --dir demo args…`, which must refuse to start because another process runs
 /// the brain's bot: it exits within a bound (never reaching "brain running"), not 0, and
 /// says so naming `holder`'s pid and command. Returns what it printed.
@@ -631,4 +640,115 @@ async fn one_bot_per_brain_a_second_is_refused_naming_the_first_until_it_dies() 
         .unwrap();
     refused(&demo, "third-start", &["start"], &second, "matrix");
     second.stop();
+}
+
+/// More events between two syncs than the server sends (Synapse: the newest 10, with
+/// `limited: true`): the bot is stopped (SIGSTOP, as a suspended laptop would be) while the
+/// person sends 20 commands, then resumed. It fetches what the sync left out and answers
+/// every command exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_twenty_commands_gets_twenty_replies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    let demo = demo(&synapse, 0, 500, "");
+    let bot = Bot::start(&demo, "bot", "matrix");
+    let (alice, room) = alice_with_the_bot(&synapse).await;
+    let first = alice.send(&room, "!help").await.unwrap();
+    alice
+        .wait_for("the answer to the first !help", WAIT, |seen| {
+            reply_to(seen, &first).is_some()
+        })
+        .await
+        .unwrap();
+
+    signal(&bot, "STOP");
+    let mut commands = Vec::new();
+    for i in 0..20 {
+        let command = if i % 2 == 0 { "!help" } else { "!jobs" };
+        commands.push(alice.send(&room, command).await.unwrap());
+    }
+    signal(&bot, "CONT");
+    alice
+        .wait_for("an answer to each of the 20 commands", WAIT, |seen| {
+            commands.iter().all(|c| reply_to(seen, c).is_some())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nthe bot's log:\n{}", bot.log()));
+    // Answered after them all: a second answer to one of them would have come by now.
+    let last = alice.send(&room, "!help").await.unwrap();
+    let seen = alice
+        .wait_for("the answer to the last !help", WAIT, |seen| {
+            reply_to(seen, &last).is_some()
+        })
+        .await
+        .unwrap();
+    for command in &commands {
+        let replies = seen
+            .iter()
+            .filter(|s| s.sender == BOT && s.reply_to.as_deref() == Some(command.as_str()))
+            .count();
+        assert_eq!(replies, 1, "replies to {command}: {seen:#?}");
+    }
+    // The burst did overflow a sync: the bot fetched the events it left out.
+    assert!(
+        bot.log()
+            .contains("a sync left out earlier events; fetched them"),
+        "{}",
+        bot.log()
+    );
+    bot.stop();
+}
+
+/// Prints how soon the bot answers a command (median and worst of 20, by the server's
+/// timestamps of the command and the reply), sent at varied moments of its sync cycle.
+/// A measurement, not a timed assertion: it asserts only that every command is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_reply_latency_is_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    let demo = demo(&synapse, 0, 500, "");
+    let bot = Bot::start(&demo, "bot", "matrix");
+    let (alice, room) = alice_with_the_bot(&synapse).await;
+    let mut latencies = Vec::new();
+    for i in 0..21u64 {
+        // Pacing only: spreads the commands over the bot's sync cycle.
+        tokio::time::sleep(Duration::from_millis(i * 137 % 700)).await;
+        let body = if i % 2 == 0 { "!help" } else { "!status" };
+        let command = alice.send(&room, body).await.unwrap();
+        let seen = alice
+            .wait_for("the answer", WAIT, |seen| {
+                reply_to(seen, &command).is_some() && seen.iter().any(|s| s.event_id == command)
+            })
+            .await
+            .unwrap();
+        let sent = seen
+            .iter()
+            .find(|s| s.event_id == command)
+            .unwrap()
+            .origin_ms;
+        let answered = reply_to(&seen, &command).unwrap().origin_ms;
+        // The first is a warm-up (the room's first command).
+        if i > 0 {
+            latencies.push(answered.saturating_sub(sent));
+        }
+    }
+    latencies.sort_unstable();
+    eprintln!(
+        "first reply: median {} ms, worst {} ms over {} commands ({:?})",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1],
+        latencies.len(),
+        latencies
+    );
+    bot.stop();
 }
