@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::command::{self, Addressee, Command};
 use crate::config::{Login, MatrixConfig};
+use crate::echo;
 use crate::edit::{self, Line, SendError};
 use crate::render;
 
@@ -621,9 +622,17 @@ async fn on_message(bot: &Arc<Bot>, room: &Room, event: OriginalSyncRoomMessageE
     if !bot.first_time(&event.event_id) {
         return;
     }
+    let too_long = (text.body.len() > echo::MAX_COMMAND_BYTES).then_some(text.body.len());
     let (b, room) = (bot.clone(), room.clone());
     bot.spawn(async move {
-        if let Err(error) = handle(&b, &room, &event, command).await {
+        let answered = match too_long {
+            // Refused before anything runs: no tool sees it, the refusal quotes none of it.
+            Some(bytes) => reply(&room, &event, &[], &echo::too_long(bytes))
+                .await
+                .map(|_| ()),
+            None => handle(&b, &room, &event, command).await,
+        };
+        if let Err(error) = answered {
             tracing::warn!(room = %room.room_id(), %error, "command not answered");
         }
     });
@@ -637,12 +646,16 @@ fn notice(markdown: &str) -> RoomMessageEventContent {
     )
 }
 
+/// Replies to `to` with `markdown`, in which no long piece of `inputs` (what the person
+/// typed) is repeated whole.
 async fn reply(
     room: &Room,
     to: &OriginalSyncRoomMessageEvent,
+    inputs: &[&str],
     markdown: &str,
 ) -> Result<OwnedEventId, matrix_sdk::Error> {
-    let content = notice(markdown).make_reply_to(to, ForwardThread::Yes, AddMentions::No);
+    let markdown = echo::clip_echoes(markdown, inputs);
+    let content = notice(&markdown).make_reply_to(to, ForwardThread::Yes, AddMentions::No);
     Ok(room.send(content).await?.response.event_id)
 }
 
@@ -653,20 +666,34 @@ async fn handle(
     command: Command,
 ) -> Result<(), matrix_sdk::Error> {
     let prefix = &bot.config.command_prefix;
+    let body = event.content.body();
+    let mut inputs = vec![body];
+    inputs.extend(command.inputs());
+    inputs.extend(body.split_whitespace());
     let Some((tool, input)) = command.tool() else {
         // Answered at once: no typing notice first (a request that would delay the answer).
         let text = match &command {
             Command::Usage { message } => format!("{prefix}{message}"),
-            Command::Unknown { name } => {
-                format!("Unknown command `{prefix}{name}`. `{prefix}help` lists them.")
-            }
+            Command::Unknown { name } => format!(
+                "Unknown command `{prefix}{}`. `{prefix}help` lists them.",
+                echo::shorten(name, 40)
+            ),
             _ => command::help_text(prefix),
         };
-        reply(room, event, &text).await?;
+        reply(room, event, &inputs, &text).await?;
         return Ok(());
     };
     let mut typing = Typing::start(room);
-    let answered = run_tool(bot, room, event, &command, (tool, input), &mut typing).await;
+    let answered = run_tool(
+        bot,
+        room,
+        event,
+        &command,
+        (tool, input),
+        &inputs,
+        &mut typing,
+    )
+    .await;
     typing.stop().await;
     answered
 }
@@ -707,6 +734,7 @@ async fn run_tool(
     event: &OriginalSyncRoomMessageEvent,
     command: &Command,
     (tool, input): (&str, serde_json::Value),
+    inputs: &[&str],
     typing: &mut Typing,
 ) -> Result<(), matrix_sdk::Error> {
     let prefix = &bot.config.command_prefix;
@@ -727,18 +755,18 @@ async fn run_tool(
                 "⛔ Sorry, `{prefix}{}` needs {required} permission; you are {caller}.",
                 command.name()
             );
-            reply(room, event, &text).await?;
+            reply(room, event, inputs, &text).await?;
             return Ok(());
         }
         Err(error) => {
-            reply(room, event, &format!("❌ {error}")).await?;
+            reply(room, event, inputs, &format!("❌ {error}")).await?;
             return Ok(());
         }
     };
     if let Some(started) = &result.started {
         // Quick work answers with its outcome: one message, no "⏳" to edit a moment later.
         if let Some(ended) = bot.shell.settle(&started.job_id).await {
-            reply(room, event, &render::final_line(&ended)).await?;
+            reply(room, event, inputs, &render::final_line(&ended)).await?;
             return Ok(());
         }
         // The shell's follow stream reads the current state first, so nothing the work did
@@ -746,12 +774,12 @@ async fn run_tool(
         let mut follow = match bot.shell.follow(&started.job_id).await {
             Ok(follow) => follow,
             Err(error) => {
-                reply(room, event, &format!("❌ {error}")).await?;
+                reply(room, event, inputs, &format!("❌ {error}")).await?;
                 return Ok(());
             }
         };
         let initial = render::started_line(started);
-        let original = reply(room, event, &initial).await?;
+        let original = reply(room, event, inputs, &initial).await?;
         typing.stop().await;
         let (tx, rx) = watch::channel(Line {
             text: initial.clone(),
@@ -800,7 +828,7 @@ async fn run_tool(
         (Command::Status { .. }, Ok(status)) => render::status_list_markdown(&status),
         _ => result.text.clone(),
     };
-    reply(room, event, &text).await?;
+    reply(room, event, inputs, &text).await?;
     Ok(())
 }
 

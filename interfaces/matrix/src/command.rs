@@ -218,6 +218,26 @@ impl Command {
         Some(input)
     }
 
+    /// What the person typed that the command carries (arguments, the question, an unknown
+    /// name): what a reply must not repeat at length.
+    pub fn inputs(&self) -> Vec<&str> {
+        match self {
+            Command::Generate { route, section } => {
+                route.iter().chain(section).map(String::as_str).collect()
+            }
+            Command::Status { id } => id.iter().map(String::as_str).collect(),
+            Command::Cancel { id } => vec![id],
+            Command::Query { question } => vec![question],
+            Command::Unknown { name } => vec![name],
+            Command::Build { .. }
+            | Command::Promote
+            | Command::Rollback
+            | Command::Jobs
+            | Command::Help
+            | Command::Usage { .. } => Vec::new(),
+        }
+    }
+
     /// The command's name as typed (for refusals: "You may not run !build").
     pub fn name(&self) -> &str {
         match self {

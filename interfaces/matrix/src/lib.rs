@@ -12,6 +12,7 @@
 mod bot;
 pub mod command;
 pub mod config;
+pub mod echo;
 pub mod edit;
 pub mod lock;
 pub mod render;

@@ -704,6 +704,64 @@ async fn a_burst_of_twenty_commands_gets_twenty_replies() {
     bot.stop();
 }
 
+/// A 60 KB command gets a short refusal naming the limit (before: no answer at all, the
+/// reply repeating it was refused by the server), and replies to long input under the limit
+/// repeat at most ~200 characters of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_command_gets_a_short_refusal_and_replies_never_echo_long_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    let demo = demo(&synapse, 0, 500, "");
+    let bot = Bot::start(&demo, "bot", "matrix");
+    let (alice, room) = alice_with_the_bot(&synapse).await;
+
+    let huge = alice
+        .send(&room, &format!("!{}", "x".repeat(60_000)))
+        .await
+        .unwrap();
+    let seen = alice
+        .wait_for("the refusal of the 60 KB command", WAIT, |seen| {
+            reply_to(seen, &huge).is_some()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nthe bot's log:\n{}", bot.log()));
+    let refusal = reply_to(&seen, &huge).unwrap();
+    assert!(
+        refusal.body.contains("limited to 4 KB (4096 bytes)"),
+        "{refusal:#?}"
+    );
+    assert!(refusal.body.len() < 300, "{refusal:#?}");
+
+    // Under the limit, each a long piece a reply could repeat: an unknown command's name,
+    // an id, a question.
+    for (letter, body) in [
+        ('y', format!("!{}", "y".repeat(3000))),
+        ('w', format!("!status {}", "w".repeat(3000))),
+        ('z', format!("bot: what about {}?", "z".repeat(3000))),
+    ] {
+        let command = alice.send(&room, &body).await.unwrap();
+        let seen = alice
+            .wait_for("the answer", WAIT, |seen| {
+                reply_to(seen, &command).is_some()
+            })
+            .await
+            .unwrap();
+        let answer = reply_to(&seen, &command).unwrap();
+        let echo = letter.to_string().repeat(201);
+        assert!(!answer.body.contains(&echo), "{answer:#?}");
+        assert!(
+            !answer.formatted.as_deref().unwrap_or("").contains(&echo),
+            "{answer:#?}"
+        );
+    }
+    bot.stop();
+}
+
 /// Prints how soon the bot answers a command (median and worst of 20, by the server's
 /// timestamps of the command and the reply), sent at varied moments of its sync cycle.
 /// A measurement, not a timed assertion: it asserts only that every command is answered.
