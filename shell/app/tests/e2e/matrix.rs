@@ -762,6 +762,62 @@ async fn a_long_command_gets_a_short_refusal_and_replies_never_echo_long_input()
     bot.stop();
 }
 
+/// How many of the bot's syncs Synapse has answered (its access log, one line a request).
+fn bot_syncs(synapse: &Synapse) -> usize {
+    std::fs::read_to_string(synapse.dir.join("hs.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("{@bot:localhost}") && l.contains("/sync?"))
+        .count()
+}
+
+/// At the default log level an idle bot's log grows by less than 100 KB a day: measured per
+/// sync (Synapse's log counts them) over syncs that time out with nothing new and syncs
+/// woken by talk in the room that is not for the bot, extrapolated to the 2,880 long polls
+/// (30 s each) of an idle day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_bot_logs_under_100_kb_a_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synapse = homeserver(
+        tmp.path(),
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await;
+    let demo = demo(&synapse, 0, 500, "");
+    let bot = Bot::start(&demo, "bot", "matrix");
+    let (alice, room) = alice_with_the_bot(&synapse).await;
+    let wait_syncs = |at_least: usize| {
+        let until = Instant::now() + WAIT;
+        while bot_syncs(&synapse) < at_least {
+            assert!(Instant::now() < until, "the bot stopped syncing");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The join's syncs behind us.
+    let start = bot_syncs(&synapse) + 1;
+    wait_syncs(start);
+    let (bytes_before, syncs_before) = (bot.log().len(), bot_syncs(&synapse));
+    for i in 0..10 {
+        let now = bot_syncs(&synapse);
+        alice
+            .send(&room, &format!("lunch at {i}, anyone?"))
+            .await
+            .unwrap();
+        wait_syncs(now + 1);
+    }
+    // Two long polls that end with nothing.
+    wait_syncs(bot_syncs(&synapse) + 2);
+    let bytes = bot.log().len() - bytes_before;
+    let syncs = bot_syncs(&synapse) - syncs_before;
+    let per_day = bytes * 2880 / syncs;
+    eprintln!(
+        "idle log: {bytes} bytes over {syncs} syncs, {per_day} bytes a day at 2,880 syncs a day"
+    );
+    assert!(per_day < 100_000, "{}", bot.log());
+    bot.stop();
+}
+
 /// Prints how soon the bot answers a command (median and worst of 20, by the server's
 /// timestamps of the command and the reply), sent at varied moments of its sync cycle.
 /// A measurement, not a timed assertion: it asserts only that every command is answered.
