@@ -88,7 +88,20 @@ impl QueueError {
     /// An SQLite error about the file itself as an error naming `path`; others as they are.
     pub(crate) fn naming(self, path: &std::path::Path) -> QueueError {
         use rusqlite::ErrorCode;
-        match self {
+        // A database opened read-only because its disk was full refuses writes as
+        // read-only; say what the person can fix.
+        let self_ = match self {
+            QueueError::Sqlite(cause)
+                if cause.sqlite_error_code() == Some(ErrorCode::ReadOnly) && disk_is_full(path) =>
+            {
+                QueueError::Sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                    Some("nothing can be written, so it was opened read-only".into()),
+                ))
+            }
+            other => other,
+        };
+        match self_ {
             QueueError::Sqlite(cause)
                 if matches!(
                     cause.sqlite_error_code(),
@@ -111,6 +124,13 @@ impl QueueError {
             other => other,
         }
     }
+}
+
+/// Whether the file system holding `path` has no space left for this user.
+fn disk_is_full(path: &std::path::Path) -> bool {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    rustix::fs::statvfs(dir.unwrap_or(std::path::Path::new(".")))
+        .is_ok_and(|stats| stats.f_bavail == 0)
 }
 
 /// What is wrong with the job database, in words.

@@ -232,11 +232,7 @@ pub(crate) fn check_file(path: &Path) -> Result<()> {
             path: path.to_owned(),
         });
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let conn = connect_read_only(path)?;
     check_identity(&conn, path)
 }
 
@@ -264,8 +260,59 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<()> {
 /// writes grows it, and without a limit it would stay at its largest while brains runs.
 pub const WAL_SIZE_LIMIT: i64 = 4 << 20;
 
-/// Opens a read-write connection with the queue's pragmas.
+/// Opens a read-write connection with the queue's pragmas — or, for an existing file that
+/// cannot be opened for writing (a read-only folder; a full disk where the WAL index cannot
+/// be created), a read-only one: the brain can still be read, and writes say why not.
 pub(crate) fn connect(path: &Path) -> Result<Connection> {
+    match connect_read_write(path) {
+        Err(QueueError::Sqlite(e)) if cannot_write(&e) && path.exists() => {
+            tracing::debug!(error = %e, "opening {} read-only", path.display());
+            connect_read_only(path).map_err(|_| QueueError::Sqlite(e))
+        }
+        other => other,
+    }
+}
+
+fn cannot_write(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    matches!(
+        error.sqlite_error_code(),
+        Some(
+            ErrorCode::ReadOnly
+                | ErrorCode::CannotOpen
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+        )
+    )
+}
+
+/// Read-only; immutable when even the WAL index cannot be created, which means no process
+/// has the database open (it would have created it).
+fn connect_read_only(path: &Path) -> Result<Connection> {
+    let readable = |conn: Connection| -> rusqlite::Result<Connection> {
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+        Ok(conn)
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match Connection::open_with_flags(path, flags).and_then(readable) {
+        Err(e) if cannot_write(&e) => {
+            let uri = format!(
+                "file:{}?immutable=1",
+                path.to_string_lossy()
+                    .replace('%', "%25")
+                    .replace('?', "%3F")
+                    .replace('#', "%23")
+            );
+            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                .and_then(readable)?
+        }
+        other => other?,
+    };
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+fn connect_read_write(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE

@@ -146,11 +146,7 @@ fn check_file(path: &Path) -> Result<(), NotesError> {
     if let Some((application_id, version)) = header_ids(&mut file) {
         check_ids(path, application_id, version, None)?;
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let conn = connect(path, Access::ReadOnly)?;
     check_identity(&conn, path)
 }
 
@@ -232,9 +228,12 @@ pub(crate) fn connect(path: &Path, access: Access) -> Result<Connection, NotesEr
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
             Ok(conn)
         })
-        .or_else(|_| {
-            // Nothing can write a file in a read-only folder, so reading it as immutable
-            // is safe.
+        .or_else(|e| {
+            if !cannot_write(&e) {
+                return Err(e);
+            }
+            // The WAL index cannot be created (a read-only folder, a full disk), so no
+            // process has the file open for writing: reading it as immutable is safe.
             let uri = format!("file:{}?immutable=1", uri_path(path));
             Connection::open_with_flags(
                 uri,
@@ -313,21 +312,29 @@ pub(crate) fn name_file(path: &Path, error: NotesError) -> NotesError {
     }
 }
 
-/// Whether an open failed because the file cannot be written.
+/// Whether an open failed because the file cannot be written (read-only, or a full disk).
 fn read_only(error: &NotesError) -> bool {
-    let code = match error {
-        NotesError::File { cause, .. } | NotesError::Sqlite(cause) => cause.sqlite_error_code(),
-        NotesError::Io { source, .. } => {
-            return matches!(
-                source.kind(),
-                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
-            );
-        }
-        _ => None,
-    };
+    match error {
+        NotesError::File { cause, .. } | NotesError::Sqlite(cause) => cannot_write(cause),
+        NotesError::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+        ),
+        _ => false,
+    }
+}
+
+/// SQLite's ways of saying a file cannot be written: read-only, or (a full disk) its WAL
+/// index cannot be created.
+fn cannot_write(error: &rusqlite::Error) -> bool {
     matches!(
-        code,
-        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+        error.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::ReadOnly
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::DiskFull
+                | rusqlite::ErrorCode::SystemIoFailure
+        )
     )
 }
 

@@ -198,9 +198,8 @@ impl SmallDisk {
         let mut size = 64 * 1024;
         let block = vec![0u8; size];
         while size > 0 {
-            match file.write(&block[..size]) {
-                Ok(_) => {}
-                Err(_) => size /= 2,
+            if file.write_all(&block[..size]).is_err() {
+                size /= 2;
             }
         }
     }
@@ -238,9 +237,12 @@ fn on_a_full_disk_commands_that_read_work_and_a_write_says_why() {
     let queued = cli(&["site", "generate", "--detach"]).expect(0);
     let id = detached_id(&queued.stdout);
 
-    // An empty log: the enqueue below must grow it, which a full disk refuses (a log with
-    // room left would take the write, and the test would prove nothing).
+    // No log and no WAL index (the last connection closing removes both): the enqueue
+    // below must create them, which a full disk refuses (a log with room left would take
+    // the write, and the test would prove nothing), and readers must do without an index.
     checkpoint(&disk.at.join("demo/.brain/brain.db"));
+    checkpoint(&disk.at.join("demo/.brain/notes.db"));
+    assert!(!disk.at.join("demo/.brain/brain.db-shm").exists());
     disk.fill();
     let listed = cli(&["jobs", "list"]).expect(0);
     assert!(listed.stdout.contains(&id), "{listed:#?}");
