@@ -9,14 +9,17 @@
 //! of the handler; (4) `Queue::status` latency of a running 100-job batch, and of single
 //! finished jobs, in the 1,000,000-job database; (5) the cost of
 //! `JobContext::report_progress` in a tight loop, and how many progress events reach a bus
-//! subscriber while it runs. Each figure is measured three times and the median is printed
-//! beside the target from the issue; targets are shown, never asserted.
+//! subscriber while it runs; (6) fenced side effects: jobs that each write one small file,
+//! staged through the outbox (`JobContext::stage`, applied after the commit) against the
+//! same jobs writing it themselves (what handlers did before fencing). Each figure is
+//! measured three times and the median is printed beside the target from the issue;
+//! targets are shown, never asserted.
 //!
 //! Run it with `cargo run --release -p brain-job-queue --example queue-bench`. Options:
 //! `--json` (one `{"name", "value", "unit"}` object per line on stdout; the header goes to
 //! stderr), `--quick` (small sizes: a smoke run of a few seconds for CI), `--only NAME`
 //! (repeatable or comma-separated: throughput, throughput_with_history, pickup_latency,
-//! status_query, progress), `--concurrency N` (the throughput pools; default 256, the best
+//! status_query, progress, effects), `--concurrency N` (the throughput pools; default 256, the best
 //! of 16 to 2048 on a 2-core machine) and `--runs N` (default 3). Per-run notes go to
 //! stderr.
 
@@ -42,12 +45,13 @@ type BoxError = Box<dyn Error + Send + Sync>;
 type Res<T> = std::result::Result<T, BoxError>;
 
 /// The figures, in the order they run; `--only` takes these names.
-const FIGURES: [&str; 5] = [
+const FIGURES: [&str; 6] = [
     "throughput",
     "throughput_with_history",
     "pickup_latency",
     "status_query",
     "progress",
+    "effects",
 ];
 
 /// The longest any single wait may take before the run is declared stuck.
@@ -73,7 +77,7 @@ impl Options {
 
 const USAGE: &str = "usage: queue-bench [--json] [--quick] [--only NAME[,NAME...]] \
 [--concurrency N] [--runs N]\nfigures: throughput, throughput_with_history, pickup_latency, \
-status_query, progress";
+status_query, progress, effects";
 
 fn parse_args() -> Res<Options> {
     let mut options = Options {
@@ -134,6 +138,7 @@ struct Sizes {
     latency_samples: usize,
     status_calls: usize,
     progress_calls: u64,
+    effect_jobs: usize,
 }
 
 impl Sizes {
@@ -147,6 +152,7 @@ impl Sizes {
                 latency_samples: 50,
                 status_calls: 200,
                 progress_calls: 100_000_000, // ~0.5 s: long enough to span several publish windows
+                effect_jobs: 500,
             }
         } else {
             Self {
@@ -157,6 +163,7 @@ impl Sizes {
                 latency_samples: 500,
                 status_calls: 1_000,
                 progress_calls: 50_000_000,
+                effect_jobs: 5_000,
             }
         }
     }
@@ -189,6 +196,9 @@ fn describe(name: &str) -> (&'static str, &'static str, Goal) {
         "status_job_p99" => ("ms", "< 1 ms", Goal::Below(1.0)),
         "progress_calls" => ("calls/s", ">= 10,000,000", Goal::AtLeast(10_000_000.0)),
         "progress_events" => ("events/s", "~10 (the bus rate)", Goal::Between(5.0, 12.0)),
+        "effects_direct" => ("jobs/s", "-", Goal::None),
+        "effects_staged" => ("jobs/s", "-", Goal::None),
+        "staged_vs_direct" => ("%", ">= 90 %", Goal::AtLeast(90.0)),
         _ => ("", "-", Goal::None),
     }
 }
@@ -481,6 +491,29 @@ impl JobHandler for NoOp {
     }
 }
 
+/// Writes one small file: itself, or staged for the queue to write after the commit.
+struct WriteOne {
+    dir: PathBuf,
+    staged: bool,
+}
+
+#[async_trait]
+impl JobHandler for WriteOne {
+    type Input = Value;
+    type Output = ();
+    async fn run(&self, input: Value, ctx: JobContext) -> Result<(), JobError> {
+        let path = self.dir.join(format!("{}.txt", input["n"]));
+        let bytes = format!("job {}\n", input["n"]).into_bytes();
+        if self.staged {
+            ctx.stage(brain_plugin_utils::SideEffect::WriteFile { path, bytes });
+        } else {
+            brain_plugin_utils::write_atomic(&path, &bytes)
+                .map_err(|e| JobError::permanent(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
 /// Records when it started.
 struct Ping {
     started: Arc<Mutex<Option<Instant>>>,
@@ -555,6 +588,65 @@ impl JobHandler for Spin {
 struct ThroughputRun {
     enqueue_rate: f64,
     rate: f64,
+}
+
+/// Jobs that each write one file, run by a pool of 16, timed from the pool's start until
+/// every completion is stored and every file written (the pool's shutdown waits for the
+/// effects it is applying); then every file is checked. Returns jobs per second.
+fn effects_run(sizes: &Sizes, dir: &Path, staged: bool) -> Res<f64> {
+    let rt = runtime()?;
+    let rate = rt.block_on(async {
+        let n = sizes.effect_jobs;
+        let queue = open_queue(&dir.join("effects.db"))?;
+        let out = dir.join("out");
+        std::fs::create_dir_all(&out)?;
+        queue.register(
+            "bench:write",
+            WriteOne {
+                dir: out.clone(),
+                staged,
+            },
+        )?;
+        let completed = Counter::new(n as u64);
+        let _subscription = {
+            let completed = completed.clone();
+            queue.bus().subscribe(move |event| {
+                if let Event::JobProgress(e) = event
+                    && e.update == Update::Lifecycle
+                    && e.status == JobStatus::Completed
+                {
+                    completed.hit();
+                }
+                false
+            })
+        };
+        let jobs = (0..n)
+            .map(|i| NewJob::new("bench:write", json!({ "n": i })))
+            .collect();
+        queue.enqueue_many(jobs).await?;
+        let start = Instant::now();
+        let pool = queue
+            .start_workers(WorkerConfig {
+                concurrency: 16,
+                ..WorkerConfig::default()
+            })
+            .await?;
+        completed.wait_for(n as u64, "completions").await?;
+        pool.shutdown(STUCK).await;
+        let elapsed = start.elapsed();
+        let written = std::fs::read_dir(&out)?.count();
+        if written != n {
+            return Err(format!("{written} of {n} files written").into());
+        }
+        Ok::<_, BoxError>(n as f64 / elapsed.as_secs_f64())
+    })?;
+    note(format!(
+        "{} jobs writing a file {}: {} jobs/s",
+        sizes.effect_jobs,
+        if staged { "staged" } else { "directly" },
+        thousands(rate as u64)
+    ));
+    Ok(rate)
 }
 
 fn throughput_run(
@@ -1181,6 +1273,20 @@ fn run() -> Res<()> {
         let rows = repeat("status_query", runs, |_| {
             let dir = fresh_dir()?;
             status_run(&sizes, dir.path(), history)
+        })?;
+        rows.iter()
+            .for_each(|(name, value)| printer.row(name, *value));
+    }
+
+    if options.wants("effects") {
+        let rows = repeat("effects", runs, |_| {
+            let direct = effects_run(&sizes, fresh_dir()?.path(), false)?;
+            let staged = effects_run(&sizes, fresh_dir()?.path(), true)?;
+            Ok(vec![
+                ("effects_direct", direct),
+                ("effects_staged", staged),
+                ("staged_vs_direct", staged / direct * 100.0),
+            ])
         })?;
         rows.iter()
             .for_each(|(name, value)| printer.row(name, *value));
