@@ -1,7 +1,7 @@
 //! Workers that are paused or live in another pid namespace. A `brain start` stopped
 //! (SIGSTOP) past its lease has its job taken over by another worker; when it resumes, the
 //! content file it staged is not written after the other run completed, and it is a worker
-//! again. A second `brain start` in another pid namespace (a container or sandbox sharing
+//! again; two paused at once, both resumed, write nothing either. A second `brain start` in another pid namespace (a container or sandbox sharing
 //! the folder, same host name) cannot check the first one's pid, so it must not take it
 //! for dead and run its running job a second time — that test needs root for `unshare -pf
 //! --mount-proc` (CI runs as root); elsewhere it says so and checks nothing unless `CI` is
@@ -71,6 +71,57 @@ fn a_worker_paused_past_its_lease_writes_nothing_when_it_resumes() {
     let id = detached_id(&again.stdout);
     demo.wait_completed(&id);
     assert_eq!(paused.interrupt(), 0);
+}
+
+/// Two workers paused past their leases, each mid-run on a section of the same batch: a
+/// third takes both over and completes the batch; resumed one after the other, neither
+/// writes anything — every content file keeps the bytes and time the third gave it.
+#[test]
+fn two_workers_paused_past_their_leases_write_nothing_when_they_resume() {
+    let demo = Demo::paced(4_000, "");
+    edit_config(&demo.dir, "lease_seconds = 30", "lease_seconds = 2");
+    let mut first = demo.start();
+    let mut second = demo.start();
+    let queued = demo
+        .run(&["site", "generate", "--route", "landing", "--detach"])
+        .expect(0);
+    let id = detached_id(&queued.stdout);
+    let db = demo.dir.join(".brain/brain.db");
+    let running_workers = || {
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.query_row(
+            "SELECT count(DISTINCT worker_id) FROM jobs
+             WHERE batch_id = ?1 AND status = 'processing'",
+            [&id],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+    };
+    wait_until("both workers to run a section", || running_workers() == 2);
+    signal(first.pid(), "-STOP");
+    signal(second.pid(), "-STOP");
+
+    let third = demo.start();
+    let entry = demo.wait_completed(&id);
+    assert_eq!(entry["status"], "completed", "{entry:#}");
+    assert_eq!(third.interrupt(), 0);
+    let written = demo.content("preview");
+    assert!(written.len() >= 3, "{:?}", written.keys());
+
+    for paused in [&mut first, &mut second] {
+        signal(paused.pid(), "-CONT");
+        paused.wait_for_line("its result is discarded", Duration::from_secs(60));
+    }
+    assert_eq!(first.interrupt(), 0);
+    assert_eq!(second.interrupt(), 0);
+    assert_eq!(
+        demo.content("preview"),
+        written,
+        "a resumed worker changed a content file after the batch completed"
+    );
 }
 
 fn unshare_works() -> bool {
