@@ -8,8 +8,7 @@
 /// The longest message the bot runs as a command or question, in bytes (UTF-8).
 pub const MAX_COMMAND_BYTES: usize = 4096;
 
-/// How many characters of the input a reply may repeat.
-pub const ECHO_CHARS: usize = 200;
+pub use brain_plugin_utils::{ECHO_CHARS, shorten};
 
 /// The longest reply the bot sends, in bytes of Markdown: far below the homeserver's event
 /// limit even with the HTML rendering beside it. Longer replies are cut.
@@ -24,32 +23,11 @@ pub fn too_long(bytes: usize) -> String {
     )
 }
 
-/// `text` cut to its first `chars` characters, with "…" when something was cut.
-pub fn shorten(text: &str, chars: usize) -> String {
-    match text.char_indices().nth(chars) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
-}
-
 /// `reply` with every repetition of a long piece of `inputs` (longer than [`ECHO_CHARS`])
 /// shortened to [`ECHO_CHARS`] characters, as written or as Rust's `{:?}` quotes it (which
 /// tools' messages use), and cut to [`MAX_REPLY_BYTES`].
 pub fn clip_echoes(reply: &str, inputs: &[&str]) -> String {
-    let mut out = reply.to_owned();
-    for input in inputs {
-        let input = input.trim();
-        if input.chars().count() <= ECHO_CHARS {
-            continue;
-        }
-        let short = shorten(input, ECHO_CHARS);
-        out = out.replace(input, &short);
-        let quoted = format!("{input:?}");
-        let inner = &quoted[1..quoted.len() - 1];
-        if inner != input {
-            out = out.replace(inner, &shorten(inner, ECHO_CHARS));
-        }
-    }
+    let mut out = brain_plugin_utils::clip_echoes(reply, inputs);
     if out.len() > MAX_REPLY_BYTES {
         let mut end = MAX_REPLY_BYTES;
         while !out.is_char_boundary(end) {

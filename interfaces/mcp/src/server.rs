@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use brain_plugin_utils::{
     AsyncToolResponse, Caller, Event, JobStatus, JobStatusEntry, Permission, ShellHandle, Source,
-    ToolContext, ToolError, ToolResult,
+    ToolContext, ToolError, ToolResult, either_schema, schema_of,
 };
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
@@ -418,17 +418,51 @@ fn strip_numeric_formats(value: &mut Value) {
     }
 }
 
-/// A schema as published: an object, without numeric formats.
+/// Replaces boolean `true` subschemas (what schemars gives a free-form JSON value) with
+/// `{}`, which means the same: strict validators (the MCP Inspector's) refuse booleans.
+fn no_boolean_schemas(value: &mut Value) {
+    let Value::Object(map) = value else { return };
+    for (key, child) in map.iter_mut() {
+        match key.as_str() {
+            "properties" | "$defs" | "definitions" | "patternProperties" => {
+                if let Value::Object(schemas) = child {
+                    schemas.values_mut().for_each(subschema);
+                }
+            }
+            "items" | "additionalProperties" | "not" | "contains" => subschema(child),
+            "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                if let Value::Array(schemas) = child {
+                    schemas.iter_mut().for_each(subschema);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn subschema(schema: &mut Value) {
+    if *schema == Value::Bool(true) {
+        *schema = json!({});
+    }
+    no_boolean_schemas(schema);
+}
+
+/// A schema as published: an object, without numeric formats or boolean subschemas.
 fn published(schema: &Value) -> Map<String, Value> {
     let mut schema = schema.clone();
     strip_numeric_formats(&mut schema);
+    no_boolean_schemas(&mut schema);
     object(&schema)
 }
 
 /// Adds the MCP-only `wait` argument to a tool's input schema.
 fn with_wait(schema: &Value) -> Map<String, Value> {
     let mut schema = published(schema);
-    if let Some(Value::Object(props)) = schema.get_mut("properties")
+    // A tool without arguments has no `properties` yet.
+    let props = schema
+        .entry("properties")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(props) = props
         && !props.contains_key("wait")
     {
         props.insert(
@@ -495,12 +529,25 @@ impl ServerHandler for BrainServer {
             .tools(&principal.caller())
             .into_iter()
             .map(|info| {
+                // `wait` only where there is work to wait for.
+                let input = if info.starts_work {
+                    with_wait(&info.input_schema)
+                } else {
+                    published(&info.input_schema)
+                };
                 let mut tool = Tool::new(
                     Cow::Owned(info.name),
                     Cow::Owned(info.description),
-                    Arc::new(with_wait(&info.input_schema)),
+                    Arc::new(input),
                 );
-                if let Some(output) = &info.output_schema
+                // A call that waits answers with the final status entry (and its jobId).
+                let output = match (info.output_schema, info.starts_work) {
+                    (Some(output), true) => {
+                        Some(either_schema(output, schema_of::<JobStatusEntry>()))
+                    }
+                    (output, _) => output,
+                };
+                if let Some(output) = &output
                     && output.get("type").and_then(Value::as_str) == Some("object")
                 {
                     tool = tool.with_raw_output_schema(Arc::new(published(output)));
@@ -521,13 +568,15 @@ impl ServerHandler for BrainServer {
         let caller = principal.caller();
         let name = request.name.to_string();
         let mut args = request.arguments.unwrap_or_default();
-        let tool_has_wait = self
+        // The tool's own `wait` field, if it has one, is its; ours is only on tools that
+        // start work. Anywhere else a `wait` goes to the tool, which names it as unknown.
+        let ours = self
             .shell()
             .tools(&caller)
             .iter()
             .find(|t| t.name == name)
-            .is_some_and(|t| declares_wait(&t.input_schema));
-        let wait = if tool_has_wait {
+            .is_some_and(|t| t.starts_work && !declares_wait(&t.input_schema));
+        let wait = if !ours {
             true
         } else {
             match args.remove("wait") {
@@ -549,7 +598,8 @@ impl ServerHandler for BrainServer {
             .await
         {
             Ok(result) => result,
-            Err(ToolError::NotFound { .. }) => {
+            // The shell's error quotes at most the first few hundred characters of the name.
+            Err(ToolError::NotFound { name }) => {
                 return Err(ErrorData::invalid_params(
                     format!("Unknown tool: {name}"),
                     Some(json!({"tool": name})),

@@ -154,7 +154,9 @@ pub(crate) fn register(registrar: &mut Registrar, shared: &Arc<Shared>) {
                 async move { generate(&s, input, &call).await }
             },
         )
-        .visibility(Permission::Anchor),
+        .visibility(Permission::Anchor)
+        .starts_work()
+        .output::<PlanOutput>(),
     );
     let s = shared.clone();
     registrar.tool(
@@ -169,7 +171,8 @@ pub(crate) fn register(registrar: &mut Registrar, shared: &Arc<Shared>) {
                 async move { build(&s, input, &call).await }
             },
         )
-        .visibility(Permission::Anchor),
+        .visibility(Permission::Anchor)
+        .starts_work(),
     );
     let s = shared.clone();
     registrar.tool(
@@ -183,7 +186,9 @@ pub(crate) fn register(registrar: &mut Registrar, shared: &Arc<Shared>) {
                 async move { publish(&s, Publish::Promote, input, &call).await }
             },
         )
-        .visibility(Permission::Anchor),
+        .visibility(Permission::Anchor)
+        .starts_work()
+        .output::<PlanOutput>(),
     );
     let s = shared.clone();
     registrar.tool(
@@ -197,7 +202,9 @@ pub(crate) fn register(registrar: &mut Registrar, shared: &Arc<Shared>) {
                 async move { publish(&s, Publish::Rollback, input, &call).await }
             },
         )
-        .visibility(Permission::Anchor),
+        .visibility(Permission::Anchor)
+        .starts_work()
+        .output::<PlanOutput>(),
     );
     let s = shared.clone();
     registrar.tool(

@@ -153,6 +153,37 @@ impl std::fmt::Display for Spoken {
     }
 }
 
+/// How many characters of a person's (or a model's) input a message may repeat.
+pub const ECHO_CHARS: usize = 200;
+
+/// `text` cut to its first `chars` characters, with "…" when something was cut.
+pub fn shorten(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// `message` with every repetition of a long piece of `inputs` (over [`ECHO_CHARS`]
+/// characters) shortened to [`ECHO_CHARS`], as written or as Rust's `{:?}` quotes it (which
+/// error messages use): a 5 MB id must not come back as a 5 MB error.
+pub fn clip_echoes(message: &str, inputs: &[&str]) -> String {
+    let mut out = message.to_owned();
+    for input in inputs {
+        let input = input.trim();
+        if input.chars().count() <= ECHO_CHARS {
+            continue;
+        }
+        out = out.replace(input, &shorten(input, ECHO_CHARS));
+        let quoted = format!("{input:?}");
+        let inner = &quoted[1..quoted.len() - 1];
+        if inner != input {
+            out = out.replace(inner, &shorten(inner, ECHO_CHARS));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,7 @@ pub use event::{
     BatchDetails, Event, ItemError, JobDetails, JobProgressEvent, PluginEvent, Timing, Update,
 };
 pub use generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
-pub use human::{format_duration, format_range, format_short};
+pub use human::{ECHO_CHARS, clip_echoes, format_duration, format_range, format_short, shorten};
 pub use interface::{Follow, FollowStream, Interface, ResourceInfo, ShellHandle};
 pub use job::{
     DynJobHandler, JobContext, JobError, JobHandler, JobInfo, ProgressCell, ProgressSnapshot,
@@ -52,8 +52,8 @@ pub use response::{
 };
 pub use source::{InvalidSource, Source, Target};
 pub use tool::{
-    ProgressSink, ToolContext, ToolError, ToolHandler, ToolInfo, ToolResult, ToolSpec, parse_input,
-    schema_of, validate_tool_name,
+    ProgressSink, ToolContext, ToolError, ToolHandler, ToolInfo, ToolResult, ToolSpec,
+    either_schema, parse_input, schema_of, validate_tool_name,
 };
 // Re-exported so plugin authors derive schemas with the same version the shell reads.
 pub use schemars;

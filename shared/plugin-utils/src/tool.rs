@@ -198,6 +198,8 @@ pub struct ToolSpec {
     pub output_schema: Option<Value>,
     /// Who may see and run it; anchor unless said otherwise.
     pub visibility: Permission,
+    /// Whether it starts background work (answers with a job handle when it does).
+    pub starts_work: bool,
     pub handler: Arc<dyn ToolHandler>,
 }
 
@@ -220,6 +222,9 @@ pub struct ToolInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
     pub visibility: Permission,
+    /// It starts background work: interfaces offer to follow it (MCP's `wait`).
+    #[serde(default)]
+    pub starts_work: bool,
 }
 
 impl ToolSpec {
@@ -241,6 +246,7 @@ impl ToolSpec {
             input_schema: schema_of::<I>(),
             output_schema: None,
             visibility: Permission::Anchor,
+            starts_work: false,
             handler: Arc::new(Typed {
                 handler,
                 input: PhantomData,
@@ -259,15 +265,56 @@ impl ToolSpec {
         self
     }
 
+    /// Declares that it starts background work: when it does, its structured result is the
+    /// job handle ([`crate::AsyncToolResponse`], through [`ToolResult::started`]); any
+    /// `output` declared is what it answers when it starts nothing (a dry run, say). The
+    /// published output schema covers both.
+    pub fn starts_work(mut self) -> Self {
+        self.starts_work = true;
+        self
+    }
+
     pub fn info(&self) -> ToolInfo {
+        let output_schema = if self.starts_work {
+            let handle = schema_of::<crate::AsyncToolResponse>();
+            Some(match &self.output_schema {
+                Some(otherwise) => either_schema(handle, otherwise.clone()),
+                None => handle,
+            })
+        } else {
+            self.output_schema.clone()
+        };
         ToolInfo {
             name: self.name.clone(),
             description: self.description.clone(),
             input_schema: self.input_schema.clone(),
-            output_schema: self.output_schema.clone(),
+            output_schema,
             visibility: self.visibility,
+            starts_work: self.starts_work,
         }
     }
+}
+
+/// An object schema accepting what either schema accepts, their definitions merged at the
+/// root (where both refer to them).
+pub fn either_schema(a: Value, b: Value) -> Value {
+    let mut defs = serde_json::Map::new();
+    let mut branch = |schema: Value| -> Value {
+        let Value::Object(mut map) = schema else {
+            return schema;
+        };
+        map.remove("$schema");
+        if let Some(Value::Object(found)) = map.remove("$defs") {
+            defs.extend(found);
+        }
+        Value::Object(map)
+    };
+    let (a, b) = (branch(a), branch(b));
+    let mut root = serde_json::json!({"type": "object", "anyOf": [a, b]});
+    if !defs.is_empty() {
+        root["$defs"] = Value::Object(defs);
+    }
+    root
 }
 
 /// The JSON schema of `T`, as an object schema MCP clients accept.
@@ -343,6 +390,48 @@ pub fn validate_tool_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tool_that_starts_work_publishes_the_handle_or_its_other_answer() {
+        #[derive(JsonSchema)]
+        #[allow(dead_code)]
+        struct Plan {
+            sections: Vec<String>,
+        }
+        #[derive(Deserialize, JsonSchema)]
+        struct Empty {}
+        let noop =
+            |_: Empty, _ctx: ToolContext| async { Ok(ToolResult::new(serde_json::json!({}), "")) };
+        let plain = ToolSpec::new("plain", "", noop).info();
+        assert!(!plain.starts_work && plain.output_schema.is_none());
+
+        let handle = ToolSpec::new("go", "", noop).starts_work().info();
+        let schema = handle.output_schema.unwrap();
+        assert!(handle.starts_work);
+        assert_eq!(schema["type"], "object");
+        assert!(schema["properties"].get("jobId").is_some(), "{schema:#}");
+
+        let both = ToolSpec::new("maybe", "", noop)
+            .starts_work()
+            .output::<Plan>()
+            .info()
+            .output_schema
+            .unwrap();
+        assert_eq!(both["type"], "object");
+        let branches = both["anyOf"].as_array().unwrap();
+        assert!(branches[0]["properties"].get("jobId").is_some(), "{both:#}");
+        assert!(
+            branches[1]["properties"].get("sections").is_some(),
+            "{both:#}"
+        );
+        assert!(branches.iter().all(|b| b.get("$schema").is_none()));
+        // Every reference resolves at the root.
+        let text = both.to_string();
+        for reference in text.split("\"$ref\":\"#/$defs/").skip(1) {
+            let name = reference.split('"').next().unwrap();
+            assert!(both["$defs"].get(name).is_some(), "{name} in {both:#}");
+        }
+    }
 
     #[test]
     fn tool_input_must_be_an_object() {

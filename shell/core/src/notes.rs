@@ -263,6 +263,7 @@ pub(crate) fn tools(
                 Ok(ToolResult::started(enqueued.response("Indexing the notes")))
             }
         },
-    );
+    )
+    .starts_work();
     vec![search, query, index]
 }

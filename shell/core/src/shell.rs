@@ -105,6 +105,35 @@ pub(crate) struct ShellInner {
     started: Mutex<Vec<String>>,
 }
 
+/// The strings in `value` longer than what a message may repeat.
+fn long_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(text) if text.chars().count() > brain_plugin_utils::ECHO_CHARS => {
+            out.push(text.clone());
+        }
+        Value::Array(items) => items.iter().for_each(|v| long_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| long_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// `error` with any long piece of the input it repeats shortened.
+fn clip_error(error: ToolError, long: &[String]) -> ToolError {
+    if long.is_empty() {
+        return error;
+    }
+    let inputs: Vec<&str> = long.iter().map(String::as_str).collect();
+    let clip = |text: String| brain_plugin_utils::clip_echoes(&text, &inputs);
+    match error {
+        ToolError::InvalidInput { field, message } => ToolError::InvalidInput {
+            field,
+            message: clip(message),
+        },
+        ToolError::Failed(message) => ToolError::Failed(clip(message)),
+        other => other,
+    }
+}
+
 /// A cheap, clonable handle to a running shell.
 #[derive(Clone)]
 pub struct Shell {
@@ -364,7 +393,7 @@ impl Shell {
         let Some(tool) = self.inner.tools.get(name) else {
             span.in_scope(|| tracing::info!("unknown tool"));
             return Err(ToolError::NotFound {
-                name: name.to_owned(),
+                name: brain_plugin_utils::shorten(name, brain_plugin_utils::ECHO_CHARS),
             });
         };
         if !ctx.caller.permission.allows(tool.spec.visibility) {
@@ -377,7 +406,14 @@ impl Shell {
         }
         let handler = tool.spec.handler.clone();
         let started = Instant::now();
-        let result = handler.call(input, ctx).instrument(span.clone()).await;
+        // Errors repeat at most a few hundred characters of what was sent.
+        let mut long = Vec::new();
+        long_strings(&input, &mut long);
+        let result = handler
+            .call(input, ctx)
+            .instrument(span.clone())
+            .await
+            .map_err(|error| clip_error(error, &long));
         span.in_scope(|| match &result {
             // Successes at debug: one-shot CLI commands would otherwise print a line each.
             Ok(_) => tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "tool call ok"),

@@ -115,7 +115,9 @@ impl Plugin for ExamplePlugin {
             )
             // Anchor is the default; said here because it is the point: only the owner may
             // start work.
-            .visibility(Permission::Anchor),
+            .visibility(Permission::Anchor)
+            // It answers with a job handle: interfaces offer to follow it.
+            .starts_work(),
         );
         registrar.tool(
             ToolSpec::new(

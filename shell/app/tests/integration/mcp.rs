@@ -49,10 +49,9 @@ fn stdio_survives_malformed_json_rpc() {
             parse_errors.push(msg);
         }
     }
-    assert!(
-        answers[1]["result"]["tools"].as_array().unwrap().len() > 3,
-        "{answers:#?}"
-    );
+    let tools = answers[1]["result"]["tools"].as_array().unwrap();
+    assert!(tools.len() > 3, "{answers:#?}");
+    check_tool_schemas(tools);
     // The line that was not JSON got a parse error with a null id (JSON-RPC 2.0).
     assert_eq!(parse_errors.len(), 1, "{parse_errors:#?}");
     assert!(
@@ -405,4 +404,44 @@ fn refusals_keep_a_pooled_connection_usable() {
         "{headers:?}"
     );
     assert_eq!(server.stop(), 0);
+}
+
+/// Every tool publishes an object output schema without boolean subschemas (strict
+/// validators refuse them); `wait` is offered exactly on the tools that start work.
+fn check_tool_schemas(tools: &[Value]) {
+    fn no_boolean_subschemas(schema: &Value, at: &str) {
+        let Value::Object(map) = schema else { return };
+        for (key, child) in map {
+            let children: Vec<&Value> = match (key.as_str(), child) {
+                ("properties" | "$defs", Value::Object(m)) => m.values().collect(),
+                ("items" | "additionalProperties", c) => vec![c],
+                ("anyOf" | "oneOf" | "allOf", Value::Array(a)) => a.iter().collect(),
+                _ => continue,
+            };
+            for child in children {
+                assert_ne!(
+                    child,
+                    &Value::Bool(true),
+                    "a `true` schema under {key} in {at}"
+                );
+                no_boolean_subschemas(child, at);
+            }
+        }
+    }
+    let starting = [
+        "notes_index",
+        "site_build",
+        "site_generate",
+        "site_promote",
+        "site_rollback",
+    ];
+    for tool in tools {
+        let name = tool["name"].as_str().unwrap();
+        let output = &tool["outputSchema"];
+        assert_eq!(output["type"], "object", "{name}: {tool:#}");
+        no_boolean_subschemas(output, name);
+        no_boolean_subschemas(&tool["inputSchema"], name);
+        let has_wait = tool["inputSchema"]["properties"].get("wait").is_some();
+        assert_eq!(has_wait, starting.contains(&name), "{name}: {tool:#}");
+    }
 }

@@ -121,6 +121,7 @@ impl Plugin for TestPlugin {
                         }
                     },
                 )
+                .starts_work()
                 .visibility(if name.starts_with("public_") {
                     Permission::Public
                 } else {

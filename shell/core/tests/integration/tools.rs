@@ -206,3 +206,40 @@ async fn a_plugin_cannot_enqueue_another_plugins_jobs() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_quote_at_most_a_few_hundred_characters_of_the_input() {
+    let brain = Brain::new("");
+    let shell = brain
+        .shell(vec![plugin(TestPlugin::new("alpha", &["alpha_run"]))])
+        .await
+        .unwrap();
+    let cli = || ToolContext::new(Caller::cli());
+    let huge = "x".repeat(5 << 20);
+    let quoted = "\"q\" ".repeat(1000);
+    let errors = [
+        // The tool's own message (no job or batch with that id), a type mismatch
+        // (serde's message quotes the value), and an unknown tool.
+        shell.execute("status", json!({ "id": huge }), cli()).await,
+        shell
+            .execute("status", json!({ "id": quoted }), cli())
+            .await,
+        shell
+            .execute("alpha_run", json!({ "steps": huge }), cli())
+            .await,
+        shell.execute(&huge, json!({}), cli()).await,
+    ];
+    for error in errors {
+        let message = error.unwrap_err().to_string();
+        assert!(
+            message.len() < 1000,
+            "{} bytes: {}…",
+            message.len(),
+            &message[..200]
+        );
+        assert!(
+            message.contains("xxx") || message.contains("\\\"q\\\""),
+            "{message}"
+        );
+    }
+}

@@ -48,33 +48,36 @@ impl Plugin for BenchPlugin {
 
     fn register(&self, registrar: &mut Registrar) -> Result<(), PluginError> {
         let context = registrar.context();
-        registrar.tool(ToolSpec::new(
-            "example_progress",
-            "Reports `steps` progress steps `interval_ms` apart in a background job, each \
+        registrar.tool(
+            ToolSpec::new(
+                "example_progress",
+                "Reports `steps` progress steps `interval_ms` apart in a background job, each \
              message stamped with the time it was reported.",
-            move |input: ProgressInput, tool_ctx: ToolContext| {
-                let context = context.clone();
-                async move {
-                    if !(1..=1000).contains(&input.steps) {
-                        return Err(ToolError::invalid("steps", "must be between 1 and 1000"));
+                move |input: ProgressInput, tool_ctx: ToolContext| {
+                    let context = context.clone();
+                    async move {
+                        if !(1..=1000).contains(&input.steps) {
+                            return Err(ToolError::invalid("steps", "must be between 1 and 1000"));
+                        }
+                        if !(10..=10_000).contains(&input.interval_ms) {
+                            return Err(ToolError::invalid(
+                                "interval_ms",
+                                "must be between 10 and 10000",
+                            ));
+                        }
+                        let steps = input.steps;
+                        let job = NewJob::new("bench:progress", serde_json::json!(input))
+                            .source(tool_ctx.caller.source.clone())
+                            .label(format!("{steps} steps"));
+                        let started = context
+                            .enqueue(job, &format!("Reporting {steps} steps"))
+                            .await?;
+                        Ok(ToolResult::started(started))
                     }
-                    if !(10..=10_000).contains(&input.interval_ms) {
-                        return Err(ToolError::invalid(
-                            "interval_ms",
-                            "must be between 10 and 10000",
-                        ));
-                    }
-                    let steps = input.steps;
-                    let job = NewJob::new("bench:progress", serde_json::json!(input))
-                        .source(tool_ctx.caller.source.clone())
-                        .label(format!("{steps} steps"));
-                    let started = context
-                        .enqueue(job, &format!("Reporting {steps} steps"))
-                        .await?;
-                    Ok(ToolResult::started(started))
-                }
-            },
-        ));
+                },
+            )
+            .starts_work(),
+        );
         registrar.job_handler("progress", ProgressJob);
         Ok(())
     }
