@@ -209,11 +209,17 @@ pub(crate) struct ListArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ToolArgs {
-    /// The tool's name, e.g. `jobs_list`
-    pub(crate) name: String,
+    /// The tool's name, e.g. `jobs_list`; without one, the tools you may run are listed
+    pub(crate) name: Option<String>,
     /// The tool's input, a JSON object
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub(crate) args: String,
+    /// List the tools you may run (what `brain tool` alone does)
+    #[arg(long, conflicts_with = "name")]
+    pub(crate) list: bool,
+    /// With --list: print the tools' declarations (schemas included) as JSON
+    #[arg(long, requires = "list")]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
 //! `brain tool NAME [--args JSON]`: runs any tool — built-in or a plugin's — as the owner at
-//! the terminal and prints its structured result as pretty JSON. A slow tool answers at once
+//! the terminal and prints its structured result as pretty JSON; `brain tool` alone (or
+//! `--list`) lists the tools the owner may run. A slow tool answers at once
 //! with the job it started (`AsyncToolResponse`); `brain jobs status ID` follows it. No
 //! workers start here.
 
@@ -13,6 +14,9 @@ use crate::exit::usage;
 use crate::output;
 
 pub(crate) async fn run(brain: &Brain, args: ToolArgs) -> anyhow::Result<()> {
+    let Some(name) = args.name else {
+        return list(brain, args.json).await;
+    };
     // Checked before the brain is opened: a typo costs nothing.
     let input: Value = serde_json::from_str(&args.args).map_err(|e| {
         usage(format!(
@@ -26,8 +30,38 @@ pub(crate) async fn run(brain: &Brain, args: ToolArgs) -> anyhow::Result<()> {
     }
     let shell = brain.open_shell().await?;
     let result = shell
-        .execute(&args.name, input, ToolContext::new(Caller::cli()))
+        .execute(&name, input, ToolContext::new(Caller::cli()))
         .await
-        .with_context(|| format!("tool `{}`", args.name))?;
+        .with_context(|| format!("tool `{name}`"))?;
     output::json(&result.structured)
+}
+
+/// The tools the person at the terminal (the owner) may run: a line each, name and the
+/// first sentence of its description, marked when it starts background work; or, with
+/// `json`, their declarations.
+async fn list(brain: &Brain, json: bool) -> anyhow::Result<()> {
+    let shell = brain.open_shell().await?;
+    let tools = shell.tools(&Caller::cli());
+    if json {
+        return output::json(&serde_json::to_value(&tools)?);
+    }
+    let width = tools.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    let mut text = String::new();
+    for tool in &tools {
+        let first = tool
+            .description
+            .split_once(". ")
+            .map_or(tool.description.as_str(), |(first, _)| first)
+            .trim_end_matches('.');
+        let work = if tool.starts_work {
+            " (background job)"
+        } else {
+            ""
+        };
+        text.push_str(&format!("{:<width$}  {first}{work}\n", tool.name));
+    }
+    text.push_str(
+        "\nRun one with `brain tool NAME --args '{…}'`; `--list --json` shows their schemas.",
+    );
+    output::line(&text)
 }

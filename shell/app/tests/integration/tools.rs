@@ -52,3 +52,42 @@ fn unknown_jobs_are_usage_errors() {
     let run = brain_run(&dir, &["jobs", "list", "--limit", "0"]).expect(2);
     assert!(run.stderr.contains("`limit`"), "{}", run.stderr);
 }
+
+#[test]
+fn brain_tool_alone_lists_the_tools_the_owner_may_run() {
+    let (_tmp, dir) = scaffolded();
+    let listed = brain_run(&dir, &["tool"]).expect(0);
+    let line = |name: &str| {
+        listed
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in {}", listed.stdout))
+            .to_owned()
+    };
+    assert!(line("site_generate").ends_with("(background job)"));
+    assert!(line("notes_index").ends_with("(background job)"));
+    assert!(!line("status").contains("background"), "{}", line("status"));
+    assert_eq!(
+        brain_run(&dir, &["tool", "--list"]).expect(0).stdout,
+        listed.stdout
+    );
+
+    let json: Value = serde_json::from_str(
+        &brain_run(&dir, &["tool", "--list", "--json"])
+            .expect(0)
+            .stdout,
+    )
+    .unwrap();
+    let tools = json.as_array().unwrap();
+    assert_eq!(
+        tools.len(),
+        listed.stdout.lines().filter(|l| l.contains("  ")).count()
+    );
+    let generate = tools.iter().find(|t| t["name"] == "site_generate").unwrap();
+    assert_eq!(generate["startsWork"], true);
+    assert!(generate["inputSchema"]["properties"].get("force").is_some());
+    // --json is for the list; a name and --list together are a usage error.
+    brain_run(&dir, &["tool", "--json"]).expect(2);
+    brain_run(&dir, &["tool", "status", "--list"]).expect(2);
+}
