@@ -172,7 +172,7 @@ pub(crate) fn seconds(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{BatchDetails, JobKind, Progress, Source, Timing, Update};
+    use brain_plugin_utils::{BatchDetails, JobKind, Progress, Source, Timing, Update, Wording};
 
     fn event(kind: JobKind, status: JobStatus, label: &str) -> JobProgressEvent {
         JobProgressEvent {
@@ -190,6 +190,22 @@ mod tests {
             job: None,
             result: None,
             error: None,
+            // What the site builder declares for these operations.
+            wording: match (kind, label) {
+                (JobKind::Batch, "Generating content") => {
+                    Some(Wording::batch("Generated", "section", "sections"))
+                }
+                (JobKind::Batch, "Promoting content") => {
+                    Some(Wording::batch("Promoted", "section", "sections"))
+                }
+                (JobKind::Batch, "Rolling back content") => {
+                    Some(Wording::batch("Rolled back", "section", "sections"))
+                }
+                (JobKind::Job, build) => build
+                    .strip_prefix("build ")
+                    .map(|env| Wording::job(format!("Built {env}"))),
+                _ => None,
+            },
         }
     }
 

@@ -188,7 +188,7 @@ pub fn markdown_to_plain(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{BatchDetails, JobKind, Progress, Source, Timing, Update};
+    use brain_plugin_utils::{BatchDetails, JobKind, Progress, Source, Timing, Update, Wording};
 
     fn batch(status: JobStatus, done: (u64, u64, u64)) -> JobProgressEvent {
         let (total, completed, failed) = done;
@@ -224,6 +224,7 @@ mod tests {
             job: None,
             result: None,
             error: None,
+            wording: Some(Wording::batch("Generated", "section", "sections")),
         }
     }
 
@@ -265,6 +266,7 @@ mod tests {
         build.kind = JobKind::Job;
         build.batch = None;
         build.label = Some("build preview".into());
+        build.wording = Some(Wording::job("Built preview"));
         build.timing.elapsed_ms = 2_000;
         assert_eq!(final_line(&build), "✅ Built preview in 2 s");
         build.status = JobStatus::Failed;

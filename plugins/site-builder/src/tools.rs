@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use brain_plugin_utils::{
     JsonSchema, NewBatch, NewJob, Permission, Registrar, Source, ToolContext, ToolError,
-    ToolResult, ToolSpec,
+    ToolResult, ToolSpec, Wording,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -301,13 +301,16 @@ fn count(n: usize) -> String {
 /// One job per section of a batch, labelled `<route>:<section>`, reporting to the caller.
 fn section_batch(
     job_type: &str,
-    label: &str,
+    (label, done): (&str, &str),
     source: &Source,
     sections: &[(&Route, &Section)],
     input: impl Fn(&Route, &Section) -> Value,
 ) -> NewBatch {
     sections.iter().fold(
-        NewBatch::new(source.clone()).label(label),
+        NewBatch::new(source.clone())
+            .label(label)
+            // "Generated 5 sections in 1.2s", said the same way by every interface.
+            .wording(Wording::batch(done, "section", "sections")),
         |batch, (r, s)| {
             batch.job(
                 NewJob::new(job_type, input(r, s))
@@ -375,7 +378,7 @@ async fn generate(
     }
     let batch = section_batch(
         GENERATE_JOB,
-        "Generating content",
+        ("Generating content", "Generated"),
         &call.caller.source,
         &pending,
         |r, s| {
@@ -431,7 +434,8 @@ async fn build(
     let job = after.iter().fold(
         NewJob::new(BUILD_JOB, json!(input))
             .source(call.caller.source.clone())
-            .label(format!("build {environment}")),
+            .label(format!("build {environment}"))
+            .wording(Wording::job(format!("Built {environment}"))),
         |job, id| job.after(id.clone()),
     );
     let mut message = format!(
@@ -489,13 +493,13 @@ async fn publish(
     let (job_type, label, nothing_text, message) = match direction {
         Publish::Promote => (
             PROMOTE_JOB,
-            "Promoting content",
+            ("Promoting content", "Promoted"),
             "Nothing to promote: the selected sections have no preview content (generate it with site_generate)",
             format!("Promoting {} to production", count(pending.len())),
         ),
         Publish::Rollback => (
             ROLLBACK_JOB,
-            "Rolling back content",
+            ("Rolling back content", "Rolled back"),
             "Nothing to roll back: the selected sections have no production content",
             format!(
                 "Removing the production content of {}",

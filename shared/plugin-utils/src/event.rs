@@ -98,6 +98,9 @@ pub struct JobProgressEvent {
     /// The error, on the final event of a failed or cancelled job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How the plugin that started it words its end (stored with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wording: Option<crate::outcome::Wording>,
 }
 
 impl JobProgressEvent {
@@ -252,6 +255,7 @@ mod tests {
             job: None,
             result: None,
             error: None,
+            wording: None,
         }
     }
 

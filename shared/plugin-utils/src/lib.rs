@@ -38,7 +38,7 @@ pub use job::{
     DynJobHandler, JobContext, JobError, JobHandler, JobInfo, ProgressCell, ProgressSnapshot,
     erase_handler, is_storage_full,
 };
-pub use outcome::Outcome;
+pub use outcome::{Outcome, Wording};
 pub use permission::{Caller, Permission};
 pub use plugin::{
     BrainDirs, PLUGIN_API_VERSION, Plugin, PluginContext, PluginError, Registrar, Registration,

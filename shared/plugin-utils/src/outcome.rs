@@ -1,7 +1,11 @@
 //! How a finished operation is said in one line — "Generated 5 sections in 1.2s", "2 of 10
 //! sections failed", "Cancelled: 3 of 10 sections done", "Built preview in 0.4s" — so every
 //! interface words the end of the same work the same way and only adds its own marks (✔ in
-//! a terminal, ✅ in a chat room) and its own way of saying the time taken.
+//! a terminal, ✅ in a chat room) and its own way of saying the time taken. The words are the
+//! plugin's: it declares a [`Wording`] when it enqueues, the queue stores it with the job or
+//! batch, and every process reads it back — nothing here guesses from a label.
+
+use serde::{Deserialize, Serialize};
 
 use crate::event::JobProgressEvent;
 use crate::response::{JobKind, JobStatus};
@@ -13,6 +17,36 @@ pub struct Outcome {
     pub text: String,
 }
 
+/// How the plugin that starts an operation words its end: stored with the job or batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Wording {
+    /// A job: what it did ("Built preview"). A batch: the verb ("Generated").
+    pub done: String,
+    /// A batch's items, one and many ("section", "sections").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<(String, String)>,
+}
+
+impl Wording {
+    /// A job's: "Built preview" reads "Built preview in 0.4s".
+    pub fn job(done: impl Into<String>) -> Self {
+        Self {
+            done: done.into(),
+            items: None,
+        }
+    }
+
+    /// A batch's: ("Generated", "section", "sections") reads "Generated 5 sections in 1.2s",
+    /// "2 of 10 sections failed", "Cancelled: 3 of 10 sections done".
+    pub fn batch(done: impl Into<String>, one: impl Into<String>, many: impl Into<String>) -> Self {
+        Self {
+            done: done.into(),
+            items: Some((one.into(), many.into())),
+        }
+    }
+}
+
 impl JobProgressEvent {
     /// How this operation ended, with `took` saying its elapsed time ("1.2s", "42 s");
     /// `None` while it is still pending or running.
@@ -21,16 +55,18 @@ impl JobProgressEvent {
             return None;
         }
         let label = self.label.as_deref().unwrap_or(&self.id);
+        let wording = self.wording.as_ref();
         let text = if self.kind == JobKind::Batch || self.batch.is_some() {
             let batch = self.batch.clone().unwrap_or_default();
-            let (verb, noun) = batch_words(label);
-            let nouns = |n: u64| {
-                if n == 1 {
-                    noun.to_owned()
-                } else {
-                    format!("{noun}s")
-                }
+            let (verb, one, many) = match wording {
+                Some(Wording {
+                    done,
+                    items: Some((one, many)),
+                }) => (done.as_str(), one.as_str(), many.as_str()),
+                Some(Wording { done, items: None }) => (done.as_str(), "item", "items"),
+                None => ("Completed", "job", "jobs"),
             };
+            let nouns = |n: u64| if n == 1 { one } else { many };
             match self.status {
                 JobStatus::Completed => {
                     let done = batch.completed;
@@ -47,7 +83,10 @@ impl JobProgressEvent {
             }
         } else {
             match self.status {
-                JobStatus::Completed => format!("{} in {took}", job_done(label)),
+                JobStatus::Completed => match wording {
+                    Some(w) => format!("{} in {took}", w.done),
+                    None => format!("Done: {label} in {took}"),
+                },
                 JobStatus::Failed => format!("{} failed", capitalized(label)),
                 _ => format!("Cancelled: {label}"),
             }
@@ -56,28 +95,6 @@ impl JobProgressEvent {
             ok: self.status == JobStatus::Completed,
             text,
         })
-    }
-}
-
-/// The past-tense verb and the item noun for a batch label of the site tools.
-fn batch_words(label: &str) -> (&'static str, &'static str) {
-    let lower = label.to_ascii_lowercase();
-    if lower.starts_with("generating") {
-        ("Generated", "section")
-    } else if lower.starts_with("promoting") {
-        ("Promoted", "section")
-    } else if lower.starts_with("rolling back") {
-        ("Rolled back", "section")
-    } else {
-        ("Completed", "job")
-    }
-}
-
-/// What a finished single job did: "Built preview" for the site build's "build preview".
-fn job_done(label: &str) -> String {
-    match label.strip_prefix("build ") {
-        Some(env) => format!("Built {env}"),
-        None => format!("Done: {label}"),
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::outcome::Wording;
 use crate::source::Source;
 
 /// A job to enqueue.
@@ -28,6 +29,8 @@ pub struct NewJob {
     /// At most one pending or running job per job type and key: enqueueing another while
     /// one is under way shares that one instead (the caller gets its handle).
     pub unique_key: Option<String>,
+    /// How its end is worded ("Built preview in 0.4s"); stored with it.
+    pub wording: Option<Wording>,
 }
 
 /// What a job does when work it waits for (`after`) failed or was cancelled.
@@ -54,7 +57,15 @@ impl NewJob {
             after: Vec::new(),
             after_failure: AfterFailure::Cancel,
             unique_key: None,
+            wording: None,
         }
+    }
+
+    /// How its end is worded, for every interface and process: `Wording::job("Built
+    /// preview")`.
+    pub fn wording(mut self, wording: Wording) -> Self {
+        self.wording = Some(wording);
+        self
     }
 
     /// Shares the work with a pending or running job of the same type and key, if any.
@@ -115,6 +126,8 @@ pub struct NewBatch {
     pub jobs: Vec<NewJob>,
     /// Jobs or batches every job of this batch waits for (added to each job's own `after`).
     pub after: Vec<String>,
+    /// How its end is worded: `Wording::batch("Generated", "section", "sections")`.
+    pub wording: Option<Wording>,
 }
 
 impl NewBatch {
@@ -125,7 +138,15 @@ impl NewBatch {
             metadata: None,
             jobs: Vec::new(),
             after: Vec::new(),
+            wording: None,
         }
+    }
+
+    /// How its end is worded ("Generated 5 sections in 1.2s"), for every interface and
+    /// process.
+    pub fn wording(mut self, wording: Wording) -> Self {
+        self.wording = Some(wording);
+        self
     }
 
     /// Every job of the batch waits for `id` (a job or batch) to end before starting.

@@ -10,7 +10,7 @@ use brain_job_queue::Queue;
 use brain_notes::{IndexReport, NotesIndex};
 use brain_plugin_utils::{
     Answer, ContentGenerator, JobContext, JobError, JobHandler, NewJob, NoteHit, Permission,
-    ToolError, ToolResult, ToolSpec,
+    ToolError, ToolResult, ToolSpec, Wording,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -258,7 +258,8 @@ pub(crate) fn tools(
             async move {
                 let job = NewJob::new(INDEX_JOB, serde_json::json!({}))
                     .source(ctx.caller.source.clone())
-                    .label("notes");
+                    .label("notes")
+                    .wording(Wording::job("Indexed the notes"));
                 let enqueued = q.enqueue(job).await.map_err(queue_error)?;
                 Ok(ToolResult::started(enqueued.response("Indexing the notes")))
             }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use brain_plugin_utils::{
     BatchDetails, Bus, Event, ItemError, JobDetails, JobKind, JobProgressEvent, JobStatus,
-    Progress, ProgressCell, Source, Timing, Update, format_duration, format_short,
+    Progress, ProgressCell, Source, Timing, Update, Wording, format_duration, format_short,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -136,6 +136,7 @@ pub(crate) struct JobView {
     pub(crate) error: Option<String>,
     /// When a failed attempt will be retried.
     pub(crate) retry_at: Option<i64>,
+    pub(crate) wording: Option<Wording>,
 }
 
 impl JobView {
@@ -157,6 +158,7 @@ impl JobView {
             result: None,
             error: None,
             retry_at: None,
+            wording: head.wording.clone(),
         }
     }
 }
@@ -280,6 +282,7 @@ pub(crate) fn job_event(
         } else {
             None
         },
+        wording: view.wording.clone(),
     }
 }
 
@@ -360,6 +363,7 @@ pub(crate) fn batch_event(
         job: None,
         result: None,
         error: None,
+        wording: row.wording.clone(),
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use brain_plugin_utils::{
     AfterFailure, AsyncToolResponse, Bus, Dependency, DurationRangeMs, DynJobHandler, Event,
     JobHandler, JobKind, JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob,
-    ProgressCell, START_A_WORKER, StartStatus, Subscription, Update, WAITING_FOR_WORKER,
-    erase_handler, format_duration,
+    ProgressCell, START_A_WORKER, StartStatus, Subscription, Update, WAITING_FOR_WORKER, Wording,
+    erase_handler, format_duration, shorten,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -297,6 +297,28 @@ fn check_after(after: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// A wording's words are short and present: it is said at the end of every operation.
+fn check_wording(wording: Option<&Wording>) -> Result<Option<Wording>> {
+    let Some(wording) = wording else {
+        return Ok(None);
+    };
+    let words = std::iter::once(("wording.done", &wording.done)).chain(
+        wording
+            .items
+            .iter()
+            .flat_map(|(one, many)| [("wording.items", one), ("wording.items", many)]),
+    );
+    for (field, text) in words {
+        if text.trim().is_empty() || text.len() > 200 {
+            return Err(invalid(
+                field,
+                format!("must be 1-200 bytes of text, got {:?}", shorten(text, 40)),
+            ));
+        }
+    }
+    Ok(Some(wording.clone()))
+}
+
 fn invalid(field: &'static str, reason: impl Into<String>) -> QueueError {
     QueueError::InvalidArgument {
         field,
@@ -533,6 +555,7 @@ impl Queue {
                 }
                 other => other.clone(),
             },
+            wording: check_wording(job.wording.as_ref())?,
         })
     }
 
@@ -613,6 +636,7 @@ impl Queue {
             label: batch.label.clone(),
             metadata: batch.metadata.as_ref().map(Value::to_string),
             job_type: same_type.then(|| first_type.clone()),
+            wording: check_wording(batch.wording.as_ref())?,
         };
         let inserted = self
             .inner
@@ -991,6 +1015,7 @@ impl Queue {
             error: record.last_error.clone(),
             retry_at: (record.status == JobStatus::Pending && record.attempt > 0)
                 .then_some(record.scheduled_at),
+            wording: record.wording.clone(),
         };
         let per_job = monitor::lock(&self.inner.estimates).per_job(Some(&record.job_type));
         JobState {

@@ -185,6 +185,12 @@ ALTER TABLE jobs ADD COLUMN unique_key TEXT;
 CREATE UNIQUE INDEX jobs_unique ON jobs (job_type, unique_key)
     WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing');
 "#,
+    // v5: how the plugin words an operation's end ("Generated 5 sections"), as JSON, so
+    // every process says it the same way.
+    r#"
+ALTER TABLE jobs ADD COLUMN wording TEXT;
+ALTER TABLE batches ADD COLUMN wording TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use brain_plugin_utils::{JobStatus, SideEffect, Source};
+use brain_plugin_utils::{JobStatus, SideEffect, Source, Wording};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -41,6 +41,7 @@ pub(crate) struct JobHead {
     pub(crate) attempt: u32,
     pub(crate) max_attempts: u32,
     pub(crate) started_at: Option<i64>,
+    pub(crate) wording: Option<Wording>,
 }
 
 /// A job a worker has claimed.
@@ -68,6 +69,7 @@ pub(crate) struct InsertJob {
     pub(crate) after: Vec<String>,
     pub(crate) run_after_failure: bool,
     pub(crate) unique_key: Option<String>,
+    pub(crate) wording: Option<Wording>,
 }
 
 impl InsertJob {
@@ -84,6 +86,7 @@ impl InsertJob {
             attempt: 0,
             max_attempts: self.max_attempts,
             started_at: None,
+            wording: self.wording.clone(),
         })
     }
 }
@@ -105,6 +108,7 @@ pub(crate) struct InsertBatch {
     pub(crate) label: Option<String>,
     pub(crate) metadata: Option<String>,
     pub(crate) job_type: Option<String>,
+    pub(crate) wording: Option<Wording>,
 }
 
 /// How a run ended, as the worker reports it.
@@ -160,6 +164,7 @@ pub(crate) struct BatchRow {
     pub(crate) completed: u64,
     pub(crate) failed: u64,
     pub(crate) cancelled: u64,
+    pub(crate) wording: Option<Wording>,
 }
 
 impl BatchRow {
@@ -559,8 +564,20 @@ impl WriterThread {
     }
 }
 
-const HEAD_COLUMNS: &str =
-    "seq, id, job_type, source, label, batch_id, priority, attempt, max_attempts, started_at";
+const HEAD_COLUMNS: &str = "seq, id, job_type, source, label, batch_id, priority, attempt, max_attempts, started_at, wording";
+
+/// How many columns [`HEAD_COLUMNS`] has: the index of the first column after them.
+const HEAD_WIDTH: usize = 11;
+
+/// A wording as stored: JSON.
+fn wording_text(wording: Option<&Wording>) -> Option<String> {
+    wording.and_then(|w| serde_json::to_string(w).ok())
+}
+
+/// A stored wording; one that does not parse (edited by hand) is no wording.
+fn wording_column(text: Option<String>) -> Option<Wording> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
 
 fn head_from_row(row: &Row<'_>) -> rusqlite::Result<JobHead> {
     let source: String = row.get(3)?;
@@ -576,6 +593,7 @@ fn head_from_row(row: &Row<'_>) -> rusqlite::Result<JobHead> {
         attempt: row.get(7)?,
         max_attempts: row.get(8)?,
         started_at: row.get(9)?,
+        wording: wording_column(row.get(10)?),
     })
 }
 
@@ -631,16 +649,25 @@ fn execute(
             }
             if let Some(b) = batch {
                 tx.prepare_cached(
-                    "INSERT INTO batches (id, source, label, metadata, job_type, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO batches (id, source, label, metadata, job_type, created_at, wording) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
-                .execute(params![b.id, b.source.as_str(), b.label, b.metadata, b.job_type, now])?;
+                .execute(params![
+                    b.id,
+                    b.source.as_str(),
+                    b.label,
+                    b.metadata,
+                    b.job_type,
+                    now,
+                    wording_text(b.wording.as_ref())
+                ])?;
                 batches.push(b.id.clone());
             }
             let batch_id = batch.as_ref().map(|b| b.id.as_str());
             let mut insert = tx.prepare_cached(
                 "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
-                 created_at, scheduled_at, batch_id, label, unique_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 created_at, scheduled_at, batch_id, label, unique_key, wording) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let mut heads = Vec::with_capacity(fresh.len());
             let mut deps = DependencyCheck::default();
@@ -669,7 +696,8 @@ fn execute(
                     now + j.delay_ms,
                     batch_id,
                     j.label,
-                    j.unique_key
+                    j.unique_key,
+                    wording_text(j.wording.as_ref())
                 ])?;
                 let head = j.head(tx.last_insert_rowid(), batch_id);
                 if batch_id.is_none() {
@@ -727,7 +755,7 @@ fn execute(
                 }
                 claimed.push(Claimed {
                     head,
-                    input: row.get(10)?,
+                    input: row.get(HEAD_WIDTH)?,
                     lease_token: token,
                 });
             }
@@ -948,7 +976,7 @@ fn execute(
             while let Some(row) = rows.next()? {
                 count += 1;
                 let head = Arc::new(head_from_row(row)?);
-                let status = status_from(&row.get::<_, String>(10)?)?;
+                let status = status_from(&row.get::<_, String>(HEAD_WIDTH)?)?;
                 if let Some(b) = &head.batch_id {
                     batches.push(b.clone());
                 }
@@ -957,7 +985,7 @@ fn execute(
                     head,
                     status,
                     result: None,
-                    error: row.get(11)?,
+                    error: row.get(HEAD_WIDTH + 1)?,
                     retry_at: (status == JobStatus::Pending).then_some(now),
                     finished_at: now,
                 });
@@ -1133,8 +1161,8 @@ fn insert_dependent(
     tx.prepare_cached(
         "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
          created_at, scheduled_at, batch_id, label, waiting_on, run_after_failure, finished_at, last_error, \
-         unique_key) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         unique_key, wording) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         j.id,
@@ -1154,6 +1182,7 @@ fn insert_dependent(
         cancelled.map(|_| now),
         cancelled.map(not_run_because),
         j.unique_key,
+        wording_text(j.wording.as_ref()),
     ])?;
     let seq = tx.last_insert_rowid();
     let mut link = tx.prepare_cached(
@@ -1339,7 +1368,7 @@ fn cancel(
 }
 
 const BATCH_COLUMNS: &str = "id, source, label, created_at, started_at, finished_at, total, pending, processing, \
-     completed, failed, cancelled, job_type";
+     completed, failed, cancelled, job_type, wording";
 
 fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<BatchRow> {
     let source: String = row.get(1)?;
@@ -1357,6 +1386,7 @@ fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<BatchRow> {
         failed: row.get::<_, i64>(10)?.max(0) as u64,
         cancelled: row.get::<_, i64>(11)?.max(0) as u64,
         job_type: row.get(12)?,
+        wording: wording_column(row.get(13)?),
     })
 }
 
@@ -1394,11 +1424,13 @@ pub struct JobRecord {
     pub progress_message: Option<String>,
     pub batch_id: Option<String>,
     pub label: Option<String>,
+    /// How the plugin words its end.
+    pub wording: Option<Wording>,
 }
 
 const RECORD_COLUMNS: &str = "id, job_type, input, result, source, metadata, status, priority, attempt, max_attempts, \
      last_error, created_at, scheduled_at, started_at, finished_at, lease_expires_at, worker_id, cancel_requested, \
-     progress_current, progress_total, progress_message, batch_id, label";
+     progress_current, progress_total, progress_message, batch_id, label, wording";
 
 fn json_column(text: Option<String>) -> Option<serde_json::Value> {
     // A column that is not JSON (edited by hand) is shown as a string rather than lost.
@@ -1432,6 +1464,7 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
         progress_message: row.get(20)?,
         batch_id: row.get(21)?,
         label: row.get(22)?,
+        wording: wording_column(row.get(23)?),
     };
     Ok((record, status))
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use brain_plugin_utils::{
     JobContext, JobError, JobHandler, JsonSchema, NewJob, Permission, Plugin, PluginContext,
-    PluginError, Registrar, ToolContext, ToolError, ToolResult, ToolSpec,
+    PluginError, Registrar, ToolContext, ToolError, ToolResult, ToolSpec, Wording,
 };
 use serde::{Deserialize, Serialize};
 
@@ -153,7 +153,9 @@ async fn start_count(
     let job = NewJob::new("example:count", serde_json::json!(input))
         // Progress events go back to whoever asked (this CLI, that MCP session).
         .source(tool_ctx.caller.source.clone())
-        .label(format!("count to {to}"));
+        .label(format!("count to {to}"))
+        // How its end reads in every interface: "Counted to 50 in 5.1s".
+        .wording(Wording::job(format!("Counted to {to}")));
     let response = context.enqueue(job, &format!("Counting to {to}")).await?;
     Ok(ToolResult::started(response))
 }

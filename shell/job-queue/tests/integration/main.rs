@@ -26,3 +26,4 @@ mod status;
 mod two_processes;
 mod unique;
 mod wal;
+mod wording;
