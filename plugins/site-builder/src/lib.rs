@@ -32,7 +32,8 @@ mod tools;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{Plugin, PluginError, Registrar};
+use brain_plugin_utils::{BrainDirs, Plugin, PluginError, Registrar};
+use serde_json::Value;
 
 pub use build::{BuildInput, BuildOutput};
 pub use config::{ConfigError, Route, Section, Site, SiteCta};
@@ -92,6 +93,12 @@ impl Plugin for SiteBuilder {
 
     fn config_section(&self) -> &str {
         CONFIG_SECTION
+    }
+
+    fn check_config(&self, config: &Value, dirs: &BrainDirs) -> Result<(), PluginError> {
+        Site::from_config(config, &dirs.root)
+            .map(drop)
+            .map_err(|e| PluginError::new(e.to_string()))
     }
 
     fn register(&self, registrar: &mut Registrar) -> Result<(), PluginError> {

@@ -214,6 +214,14 @@ pub trait Plugin: Send + Sync + 'static {
         self.id()
     }
 
+    /// Checks the plugin's section of `brain.toml` (as JSON, `Null` when absent) without
+    /// registering anything: `brain config check` and every command call it first, so a
+    /// mistake is reported the same way everywhere, as a configuration error naming the key.
+    fn check_config(&self, config: &Value, dirs: &BrainDirs) -> Result<(), PluginError> {
+        let _ = (config, dirs);
+        Ok(())
+    }
+
     /// The plugin API version the plugin was written for.
     fn api_version(&self) -> u32 {
         PLUGIN_API_VERSION

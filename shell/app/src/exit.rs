@@ -54,7 +54,9 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
             return USAGE;
         }
         // `ShellError::Config` is transparent: the `ConfigError` inside is not in the chain.
-        if let Some(ShellError::Config(_)) = cause.downcast_ref::<ShellError>() {
+        if let Some(ShellError::Config(_) | ShellError::Ai(_) | ShellError::PluginConfig { .. }) =
+            cause.downcast_ref::<ShellError>()
+        {
             return USAGE;
         }
         if let Some(tool) = cause.downcast_ref::<ToolError>() {

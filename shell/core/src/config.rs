@@ -232,16 +232,28 @@ impl Config {
             .map_or(serde_json::Value::Null, toml_to_json)
     }
 
-    /// Checks `sections` against the keys the shell's plugins and interfaces claim; an
-    /// unknown one is [`ConfigError::UnknownKey`] listing the allowed keys (a typo like
-    /// `[sitee]` must not be silently ignored). A claim may be dotted (`plugins.x`): then
-    /// `[plugins]` may hold only the claimed sub-tables.
-    pub fn check_sections(&self, claimed: &[&str]) -> Result<(), ConfigError> {
-        let claimed: Vec<&str> = claimed.iter().copied().filter(|c| !c.is_empty()).collect();
+    /// Top-level sections nobody in `claimed` reads: `Err` for one whose name is close to a
+    /// known one (a typo: `[queu]`, did you mean `[queue]`?), else the unknown-key errors
+    /// to warn about (a plugin not in this binary may read them). A claim may be dotted
+    /// (`plugins.x`): then `[plugins]` may hold only the claimed sub-tables.
+    pub fn unclaimed_sections(&self, claimed: &[&str]) -> Result<Vec<ConfigError>, ConfigError> {
+        let mut warnings = Vec::new();
+        let known: Vec<&str> = KNOWN_SECTIONS.iter().chain(claimed).copied().collect();
         for (name, value) in &self.sections {
-            check_claimed(name, value, &claimed)?;
+            let Err(error) = check_claimed(name, value, claimed) else {
+                continue;
+            };
+            if !known.contains(&name.as_str())
+                && let Some(suggestion) = did_you_mean(name, &known)
+            {
+                return Err(ConfigError::UnknownSection {
+                    name: name.clone(),
+                    suggestion: suggestion.to_owned(),
+                });
+            }
+            warnings.push(error);
         }
-        Ok(())
+        Ok(warnings)
     }
 
     /// The permission level of an interface user id: in `anchor` => Anchor, in `trusted`
@@ -495,6 +507,36 @@ fn syntax_error(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError
 }
 
 /// Checks one section (or sub-table, at dotted `key`) against the claims.
+/// The candidate `word` most likely is a typo of: at most one edit in four characters (and
+/// at least one), the closest first.
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let limit = (word.chars().count() / 4).max(1);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 fn check_claimed(key: &str, value: &Value, claimed: &[&str]) -> Result<(), ConfigError> {
     if claimed.contains(&key) {
         return Ok(());
@@ -1287,27 +1329,53 @@ mod tests {
     }
 
     #[test]
-    fn check_sections_rejects_unclaimed() {
+    fn a_section_close_to_a_known_one_is_a_typo() {
+        let config = ok("[queu]\nconcurrency = 2\n[my-plugin]\nx = 1\n", &[]);
+        let error = config.unclaimed_sections(&["site", "ai"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown section [queu]: did you mean [queue]?"
+        );
+        let config = ok("[my-plugin]\nx = 1\n[sitee]\n", &[]);
+        assert!(matches!(
+            config.unclaimed_sections(&["site"]),
+            Err(ConfigError::UnknownSection { suggestion, .. }) if suggestion == "site"
+        ));
+        // Far from everything: perhaps a plugin not in this binary; a warning.
+        let warnings = ok("[my-plugin]\nx = 1\n", &[])
+            .unclaimed_sections(&["site"])
+            .unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(did_you_mean("logging", &["logging"]), Some("logging"));
+        assert_eq!(
+            did_you_mean("permisions", &["permissions", "queue"]),
+            Some("permissions")
+        );
+        assert_eq!(did_you_mean("ab", &["queue"]), None);
+    }
+
+    #[test]
+    fn unclaimed_sections_are_typos_or_warnings() {
         let config = ok(
             "[site]\ntitle = \"x\"\n[sitee]\n[mcp]\n[plugins.x]\na = 1\n[plugins.y]\n",
             &[],
         );
-        // (claimed, unknown key or None)
+        // (claimed, the unknown key warned about, or None)
         let cases: &[(&[&str], Option<&str>)] = &[
             (&["site", "sitee", "mcp", "plugins"], None),
             (
                 &["site", "sitee", "mcp", "plugins.x", "plugins.y", "matrix"],
                 None,
             ),
-            (&["site", "mcp", "plugins"], Some("sitee")),
             (&["site", "sitee", "plugins"], Some("mcp")),
             (&["site", "sitee", "mcp", "plugins.x"], Some("plugins.y")),
             (&["site", "sitee", "mcp", "plugins.x.a"], Some("plugins.y")),
         ];
         for (claimed, unknown) in cases {
-            match (config.check_sections(claimed), unknown) {
-                (Ok(()), None) => {}
-                (Err(ConfigError::UnknownKey { key, allowed }), Some(unknown)) => {
+            let warnings = config.unclaimed_sections(claimed).unwrap();
+            match (warnings.as_slice(), unknown) {
+                ([], None) => {}
+                ([ConfigError::UnknownKey { key, allowed }], Some(unknown)) => {
                     assert_eq!(key, *unknown, "{claimed:?}");
                     // A nested unknown lists the claims under its parent; a top-level one all.
                     let parent = unknown.rsplit_once('.').map(|(p, _)| format!("{p}."));
@@ -1321,10 +1389,13 @@ mod tests {
                 (result, _) => panic!("{claimed:?}: unexpected {result:?}"),
             }
         }
-        let error = ok("[sitee]", &[]).check_sections(&["site"]).unwrap_err();
+        // `sitee` beside a claimed `site` is a typo, not a plugin to come.
+        let error = config
+            .unclaimed_sections(&["site", "mcp", "plugins"])
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown key `sitee` (allowed: brain, logging, permissions, queue, site)"
+            "unknown section [sitee]: did you mean [site]?"
         );
     }
 

@@ -40,9 +40,13 @@ pub enum ConfigError {
     },
 
     /// A key no one reads: inside a known section (`queue.concurency`) or, from
-    /// `Config::check_sections`, a top-level section no plugin or interface claims.
+    /// `Config::unclaimed_sections`, a top-level section no plugin or interface claims.
     #[error("unknown key `{key}` (allowed: {allowed})")]
     UnknownKey { key: String, allowed: String },
+
+    /// A top-level section no one reads whose name is close to one that is read: a typo.
+    #[error("unknown section [{name}]: did you mean [{suggestion}]?")]
+    UnknownSection { name: String, suggestion: String },
 
     /// A `BRAIN_<SECTION>__<KEY>` variable that cannot be applied to the file.
     #[error("cannot apply environment variable {variable}: {message}")]

@@ -19,4 +19,6 @@ pub use error::ConfigError;
 // What interfaces pass to the queue's listing (`Shell::queue().list`).
 pub use brain_job_queue::ListFilter;
 pub use notes::INDEX_JOB;
-pub use shell::{SHELL_PLUGIN_ID, SHELL_SECTIONS, Shell, ShellBuilder, ShellError};
+pub use shell::{
+    SHELL_PLUGIN_ID, SHELL_SECTIONS, Shell, ShellBuilder, ShellError, config_problems,
+};

@@ -67,6 +67,8 @@ pub enum ShellError {
     },
     #[error("plugin {plugin:?} failed to register: {message}")]
     Register { plugin: String, message: String },
+    #[error("invalid configuration for plugin {plugin:?}: {message}")]
+    PluginConfig { plugin: String, message: String },
     #[error("notes index: {0}")]
     Notes(brain_notes::NotesError),
     #[error("{0}")]
@@ -103,6 +105,53 @@ pub(crate) struct ShellInner {
     contexts: BTreeMap<String, Arc<PluginCtx>>,
     workers: tokio::sync::Mutex<Option<WorkerPool>>,
     started: Mutex<Vec<String>>,
+}
+
+/// Every mistake in the configuration that the shell, its content generator and its plugins
+/// can see, without opening anything — `brain config check` lists them all, `Shell::build`
+/// refuses the first — and the sections to warn about (nothing in this binary reads them).
+pub fn config_problems(
+    config: &Config,
+    dir: &Path,
+    plugins: &[Arc<dyn Plugin>],
+) -> (Vec<ShellError>, Vec<ConfigError>) {
+    let mut problems = Vec::new();
+    let mut claimed: Vec<&str> = plugins.iter().map(|p| p.config_section()).collect();
+    claimed.extend_from_slice(SHELL_SECTIONS);
+    let warnings = config.unclaimed_sections(&claimed).unwrap_or_else(|typo| {
+        problems.push(ShellError::Config(typo));
+        Vec::new()
+    });
+    if let Err(e) = brain_ai_service::from_config(&config.section_json("ai")) {
+        problems.push(ShellError::Ai(format!("invalid [ai] configuration: {e}")));
+    }
+    if let Err(e) = notes_dir(config, dir) {
+        problems.push(e);
+    }
+    let dirs = BrainDirs::new(dir);
+    for plugin in plugins {
+        let section = config.section_json(plugin.config_section());
+        if let Err(e) = plugin.check_config(&section, &dirs) {
+            problems.push(ShellError::PluginConfig {
+                plugin: plugin.id().to_owned(),
+                message: e.to_string(),
+            });
+        }
+    }
+    (problems, warnings)
+}
+
+/// The notes folder `[notes] dir` names (default `notes/`).
+fn notes_dir(config: &Config, root: &Path) -> Result<PathBuf, ShellError> {
+    match config.section_json("notes").get("dir") {
+        None => Ok(root.join("notes")),
+        Some(serde_json::Value::String(d)) if !d.is_empty() => Ok(root.join(d)),
+        Some(other) => Err(ShellError::Config(ConfigError::Invalid {
+            key: "notes.dir".into(),
+            value: other.to_string(),
+            allowed: "a folder path relative to the brain directory".into(),
+        })),
+    }
 }
 
 /// The strings in `value` longer than what a message may repeat.
@@ -196,6 +245,16 @@ impl ShellBuilder {
         config: Config,
         plugins: Vec<Arc<dyn Plugin>>,
     ) -> Result<Shell, ShellError> {
+        // Before anything is opened: a mistake in brain.toml costs nothing.
+        let (problems, warnings) = config_problems(&config, &dir, &plugins);
+        if let Some(problem) = problems.into_iter().next() {
+            return Err(problem);
+        }
+        for warning in warnings {
+            // A section no compiled-in plugin reads is not fatal (the plugin may come later),
+            // but it must not pass silently.
+            tracing::warn!(%warning, "brain.toml has a section nothing reads");
+        }
         let dirs = BrainDirs::new(&dir);
         std::fs::create_dir_all(&dirs.data).map_err(|source| ShellError::Io {
             path: dirs.data.clone(),
@@ -212,17 +271,7 @@ impl ShellBuilder {
             bus.clone(),
         )?;
 
-        let notes_dir = match config.section_json("notes").get("dir") {
-            None => dirs.root.join("notes"),
-            Some(serde_json::Value::String(d)) if !d.is_empty() => dirs.root.join(d),
-            Some(other) => {
-                return Err(ShellError::Config(ConfigError::Invalid {
-                    key: "notes.dir".into(),
-                    value: other.to_string(),
-                    allowed: "a folder path relative to the brain directory".into(),
-                }));
-            }
-        };
+        let notes_dir = notes_dir(&config, &dirs.root)?;
         let notes = Notes::new(brain_notes::NotesIndex::open(
             &dirs.data.join("notes.db"),
             &notes_dir,
@@ -311,13 +360,6 @@ impl ShellBuilder {
             contexts.insert(id, context);
         }
 
-        let mut claimed: Vec<&str> = plugins.iter().map(|p| p.config_section()).collect();
-        claimed.extend_from_slice(SHELL_SECTIONS);
-        if let Err(error) = config.check_sections(&claimed) {
-            // A section no compiled-in plugin reads is not fatal (the plugin may come later),
-            // but a typo must not pass silently.
-            tracing::warn!(%error, "brain.toml has a section nothing reads");
-        }
         tracing::debug!(dir = %dir.display(), plugins = plugins.len(), tools = tools.len(), "shell built");
         Ok(Shell {
             inner: Arc::new(ShellInner {

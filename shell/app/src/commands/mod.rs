@@ -24,6 +24,7 @@ use brain_core::{Config, ConfigError, LogLevel, Shell};
 use brain_plugin_utils::Plugin;
 
 use crate::cli::{Cli, Command};
+use crate::exit::usage;
 use crate::logging;
 
 /// What every command knows: where the brain is, how loud to be, and the plugins this
@@ -53,6 +54,11 @@ impl Brain {
     /// binary's plugins. Starts nothing.
     pub(crate) async fn open_shell(&self) -> anyhow::Result<Shell> {
         let config = self.load_config()?;
+        // The interfaces' sections too: a mistake in [mcp] stops `brain jobs list` as it
+        // stops `brain mcp`, so it is found before it matters.
+        if let Some(problem) = interface_problems(&config).into_iter().next() {
+            return Err(usage(problem));
+        }
         logging::init(self.log_level, Some(&config.logging))?;
         let mut builder = Shell::builder(&self.dir).config(config);
         for plugin in &self.plugins {
@@ -63,6 +69,25 @@ impl Brain {
             .await
             .with_context(|| format!("cannot open the brain in {}", self.dir.display()))
     }
+}
+
+/// The mistakes in the sections of the interfaces built into this binary (`[mcp]`,
+/// `[matrix]`), checked by their own parsers.
+pub(crate) fn interface_problems(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    #[cfg(feature = "mcp")]
+    if let Err(error) = brain_mcp::McpConfig::parse(&config.section_json("mcp")) {
+        problems.push(error.to_string());
+    }
+    #[cfg(feature = "matrix")]
+    if config.section(brain_matrix::SECTION).is_some()
+        && let Err(error) =
+            brain_matrix::MatrixConfig::from_json(&config.section_json(brain_matrix::SECTION))
+    {
+        problems.push(error.to_string());
+    }
+    let _ = config;
+    problems
 }
 
 /// Runs the parsed command line.

@@ -23,7 +23,9 @@ fn secrets_are_masked() {
     let (_tmp, dir) = scaffolded();
     let path = dir.join("brain.toml");
     let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("\n[matrix]\npassword = \"hunter2\"\n");
+    text.push_str(
+        "\n[matrix]\nhomeserver = \"http://localhost:8008\"\nuser_id = \"@bot:localhost\"\nanchor = \"@me:localhost\"\npassword = \"hunter2\"\n",
+    );
     std::fs::write(&path, text).unwrap();
     let run = brain_run(&dir, &["config", "check"]).expect(0);
     assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
@@ -154,4 +156,208 @@ fn interfaces_left_out_of_the_build_are_refused_naming_the_feature() {
         let run = demo.run(&["start"]).expect(2);
         assert!(run.stderr.contains("`mcp` cargo feature"), "{run:#?}");
     }
+}
+
+/// Broken configurations, each: `brain config check` and an ordinary command (`brain jobs
+/// list`) both exit 2, name the key (or section, variable, line), and never panic.
+#[test]
+fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key() {
+    // (what, edit of the scaffolded brain.toml: (from, to) or text to append, env, needle)
+    enum Edit {
+        Replace(&'static str, &'static str),
+        Append(&'static str),
+        Env(&'static str, &'static str),
+    }
+    use Edit::*;
+    let cases: &[(&str, Edit, &str)] = &[
+        (
+            "zero workers",
+            Replace("concurrency = 4", "concurrency = 0"),
+            "queue.concurrency",
+        ),
+        (
+            "a word for a number",
+            Replace("concurrency = 4", "concurrency = \"four\""),
+            "queue.concurrency",
+        ),
+        (
+            "far too many workers",
+            Replace("concurrency = 4", "concurrency = 100000"),
+            "queue.concurrency",
+        ),
+        (
+            "negative retention",
+            Replace("retention_days = 7", "retention_days = -1"),
+            "queue.retention_days",
+        ),
+        (
+            "no lease",
+            Replace("lease_seconds = 30", "lease_seconds = 0"),
+            "queue.lease_seconds",
+        ),
+        (
+            "no events",
+            Replace("max_events_per_second = 10", "max_events_per_second = 0"),
+            "queue.max_events_per_second",
+        ),
+        (
+            "an answer wait over a minute",
+            Replace("answer_within_ms = 1500", "answer_within_ms = 100000"),
+            "queue.answer_within_ms",
+        ),
+        (
+            "a misspelt queue key",
+            Replace("concurrency = 4", "concurency = 4"),
+            "concurency",
+        ),
+        (
+            "a misspelt section",
+            Replace("[queue]", "[queu]"),
+            "[queu]: did you mean [queue]",
+        ),
+        (
+            "a misspelt site section",
+            Replace("[site]\n", "[sitee]\n"),
+            "did you mean [site]",
+        ),
+        (
+            "a misspelt matrix section",
+            Append("[matrx]\nhomeserver = \"http://x\"\n"),
+            "did you mean [matrix]",
+        ),
+        (
+            "a loud log level",
+            Replace("level = \"info\"", "level = \"loud\""),
+            "logging.level",
+        ),
+        (
+            "logs into brain.toml",
+            Replace(
+                "level = \"info\"",
+                "level = \"info\"\nfile = \"brain.toml\"",
+            ),
+            "logging.file",
+        ),
+        (
+            "anchors not a list",
+            Replace("[permissions]\n", "[permissions]\nanchor = \"@me:x\"\n"),
+            "permissions.anchor",
+        ),
+        (
+            "an unknown provider",
+            Replace("provider = \"local\"", "provider = \"lokal\""),
+            "ai.provider",
+        ),
+        (
+            "a negative delay",
+            Append("[ai.local]\ndelay_ms = -5\n"),
+            "delay_ms",
+        ),
+        (
+            "a word for a delay",
+            Append("[ai.local]\ndelay_ms = \"slow\"\n"),
+            "delay_ms",
+        ),
+        (
+            "a misspelt ai key",
+            Replace("provider = \"local\"", "providr = \"local\""),
+            "providr",
+        ),
+        (
+            "a misspelt site key",
+            Replace("[site]\ntitle", "[site]\ntitel"),
+            "titel",
+        ),
+        (
+            "an unknown template",
+            Replace("template = \"hero\"", "template = \"herox\""),
+            "template",
+        ),
+        (
+            "a number for a URL",
+            Replace("base_url = \"http://localhost:8080\"", "base_url = 5"),
+            "base_url",
+        ),
+        (
+            "a negative mcp wait",
+            Append("[mcp]\nwait_seconds = -1\n"),
+            "wait_seconds",
+        ),
+        ("an unknown mcp key", Append("[mcp]\nbogus = 1\n"), "bogus"),
+        (
+            "a bad mcp address",
+            Append("[mcp]\nhttp = \"not an address\"\n"),
+            "http",
+        ),
+        (
+            "a number for a homeserver",
+            Append("[matrix]\nhomeserver = 5\n"),
+            "homeserver",
+        ),
+        (
+            "an unknown matrix key",
+            Append("[matrix]\nhomeserver = \"http://x\"\nbogus = 1\n"),
+            "bogus",
+        ),
+        (
+            "a number for the notes folder",
+            Replace("dir = \"notes\"", "dir = 5"),
+            "notes.dir",
+        ),
+        ("an unclosed table", Append("[queue\n"), "brain.toml:"),
+        (
+            "a key given twice",
+            Replace("concurrency = 4", "concurrency = 4\nconcurrency = 5"),
+            "brain.toml:",
+        ),
+        (
+            "a word in the environment",
+            Env("BRAIN_QUEUE__CONCURRENCY", "abc"),
+            "BRAIN_QUEUE__CONCURRENCY",
+        ),
+        (
+            "an unknown key in the environment",
+            Env("BRAIN_QUEUE__NOPE", "1"),
+            "BRAIN_QUEUE__NOPE",
+        ),
+        (
+            "a bad provider in the environment",
+            Env("BRAIN_AI__PROVIDER", "lokal"),
+            "ai.provider",
+        ),
+    ];
+    assert!(cases.len() >= 30);
+    let mut wrong = Vec::new();
+    for (what, edit, needle) in cases {
+        let (_tmp, dir) = scaffolded();
+        let path = dir.join("brain.toml");
+        let mut env = None;
+        match edit {
+            Replace(from, to) => edit_config(&dir, from, to),
+            Append(text) => {
+                let mut toml = std::fs::read_to_string(&path).unwrap();
+                toml.push('\n');
+                toml.push_str(text);
+                std::fs::write(&path, toml).unwrap();
+            }
+            Env(name, value) => env = Some((*name, *value)),
+        }
+        for args in [&["config", "check"][..], &["jobs", "list"][..]] {
+            let mut command = brain(&dir, args);
+            if let Some((name, value)) = env {
+                command.env(name, value);
+            }
+            let result = run(command);
+            if result.code != 2
+                || !result.stderr.contains(needle)
+                || result.stderr.contains("panicked")
+            {
+                wrong.push(format!(
+                    "{what}: brain {args:?} exited {} without naming {needle:?}: {}",
+                    result.code, result.stderr
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
