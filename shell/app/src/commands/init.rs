@@ -150,12 +150,40 @@ dir = "notes"
 # Ollama, llama.cpp server, vLLM).
 [ai]
 provider = "local"
+# [ai.local]
+# delay_ms = 0               # pause per generated section (0-600000), to watch progress
 # [ai.openai]
 # base_url = "http://127.0.0.1:11434/v1"
 # model = "llama3.1"
 # api_key = "..."            # or set OPENAI_API_KEY
 # timeout_seconds = 60
 # max_retries = 3
+
+# The MCP server (`brain mcp` on stdio needs none of this). Over HTTP, `brain start` and
+# `brain mcp` serve at http://<http>/mcp; anything but loopback needs a token.
+# [mcp]
+# http = "127.0.0.1:7331"
+# wait_seconds = 45          # how long a call with a progress token stays open (0-3600)
+# keep_alive_seconds = 15    # a progress notification at least this often (1-60)
+# max_body_bytes = 1048576   # the largest request (1024-67108864)
+# allowed_origins = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
+# allowed_hosts = ["brain.example.org"]
+# [mcp.tokens.laptop]
+# secret = "<openssl rand -hex 24>"   # 16+ characters; prefer BRAIN_MCP__TOKENS__LAPTOP__SECRET
+# permission = "anchor"      # anchor | trusted | public
+
+# The Matrix bot (`brain matrix`; `brain start` runs it whenever this section is set).
+# [matrix]
+# homeserver = "https://matrix.example.org"
+# user_id = "@brain:example.org"
+# password = "..."           # or access_token; prefer BRAIN_MATRIX__PASSWORD
+# anchor = "@me:example.org"
+# trusted = ["@friend:example.org"]
+# command_prefix = "!"
+# rooms = ["!abc:example.org"]    # only act here (default: any room it joined)
+# edit_interval_ms = 5000    # at most one progress edit per message this often
+# announce = false           # post progress for work started from the CLI or MCP too
+# device_name = "brain"
 
 # The website built from the notes: its routes, and the sections of each page.
 [site]

@@ -361,3 +361,40 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The scaffolded brain.toml documents the keys a person can set, commented out; every one
+/// of them, uncommented as written, is a key its owner accepts with a value in range.
+#[test]
+fn every_key_the_scaffold_documents_is_accepted_as_written() {
+    let (_tmp, dir) = scaffolded();
+    let path = dir.join("brain.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut uncommented = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let Some(rest) = line.strip_prefix("# ") else {
+                return line.to_owned();
+            };
+            let key = rest.split([' ', '=']).next().unwrap_or("");
+            let is_key = !key.is_empty()
+                && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && rest[key.len()..].trim_start().starts_with('=');
+            if is_key || rest.starts_with('[') {
+                uncommented += 1;
+                rest.to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let checked = brain_run(&dir, &["config", "check"]);
+    assert_eq!(checked.code, 0, "{checked:#?}\n{}", lines.join("\n"));
+    let config: toml::Table = checked.stdout.parse().unwrap();
+    for section in ["mcp", "matrix"] {
+        assert!(config.contains_key(section), "{section} is documented");
+    }
+    assert_eq!(config["ai"]["local"]["delay_ms"].as_integer(), Some(0));
+    assert!(uncommented > 30, "{uncommented} documented keys");
+}
