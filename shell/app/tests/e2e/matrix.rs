@@ -188,6 +188,41 @@ async fn follow(
     texts
 }
 
+/// A homeserver with the bot's and Alice's accounts, a brain whose bot runs (`brain
+/// matrix`), and Alice in a room with it.
+struct Chat {
+    /// Kept for its Drop: the folder lives as long as the test.
+    _tmp: tempfile::TempDir,
+    synapse: Synapse,
+    demo: Demo,
+    bot: Bot,
+    alice: Person,
+    room: String,
+}
+
+impl Chat {
+    async fn start() -> Chat {
+        let tmp = tempfile::tempdir().unwrap();
+        let synapse = homeserver(
+            tmp.path(),
+            Limits::Raised,
+            &[("bot", "botpass"), ("alice", "alicepass")],
+        )
+        .await;
+        let demo = demo(&synapse, 0, 500, "");
+        let bot = Bot::start(&demo, "bot", "matrix");
+        let (alice, room) = alice_with_the_bot(&synapse).await;
+        Chat {
+            _tmp: tmp,
+            synapse,
+            demo,
+            bot,
+            alice,
+            room,
+        }
+    }
+}
+
 /// Alice logged in, in a new room with the bot, which has joined it.
 async fn alice_with_the_bot(synapse: &Synapse) -> (Person, String) {
     let alice = Person::login(synapse, "alice", "alicepass").await.unwrap();
@@ -648,16 +683,14 @@ async fn one_bot_per_brain_a_second_is_refused_naming_the_first_until_it_dies() 
 /// every command exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_twenty_commands_gets_twenty_replies() {
-    let tmp = tempfile::tempdir().unwrap();
-    let synapse = homeserver(
-        tmp.path(),
-        Limits::Raised,
-        &[("bot", "botpass"), ("alice", "alicepass")],
-    )
-    .await;
-    let demo = demo(&synapse, 0, 500, "");
-    let bot = Bot::start(&demo, "bot", "matrix");
-    let (alice, room) = alice_with_the_bot(&synapse).await;
+    let Chat {
+        _tmp,
+        synapse: _synapse,
+        demo: _demo,
+        bot,
+        alice,
+        room,
+    } = Chat::start().await;
     let first = alice.send(&room, "!help").await.unwrap();
     alice
         .wait_for("the answer to the first !help", WAIT, |seen| {
@@ -709,16 +742,14 @@ async fn a_burst_of_twenty_commands_gets_twenty_replies() {
 /// repeat at most ~200 characters of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_command_gets_a_short_refusal_and_replies_never_echo_long_input() {
-    let tmp = tempfile::tempdir().unwrap();
-    let synapse = homeserver(
-        tmp.path(),
-        Limits::Raised,
-        &[("bot", "botpass"), ("alice", "alicepass")],
-    )
-    .await;
-    let demo = demo(&synapse, 0, 500, "");
-    let bot = Bot::start(&demo, "bot", "matrix");
-    let (alice, room) = alice_with_the_bot(&synapse).await;
+    let Chat {
+        _tmp,
+        synapse: _synapse,
+        demo: _demo,
+        bot,
+        alice,
+        room,
+    } = Chat::start().await;
 
     let huge = alice
         .send(&room, &format!("!{}", "x".repeat(60_000)))
@@ -777,16 +808,14 @@ fn bot_syncs(synapse: &Synapse) -> usize {
 /// (30 s each) of an idle day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_bot_logs_under_100_kb_a_day() {
-    let tmp = tempfile::tempdir().unwrap();
-    let synapse = homeserver(
-        tmp.path(),
-        Limits::Raised,
-        &[("bot", "botpass"), ("alice", "alicepass")],
-    )
-    .await;
-    let demo = demo(&synapse, 0, 500, "");
-    let bot = Bot::start(&demo, "bot", "matrix");
-    let (alice, room) = alice_with_the_bot(&synapse).await;
+    let Chat {
+        _tmp,
+        synapse,
+        demo: _demo,
+        bot,
+        alice,
+        room,
+    } = Chat::start().await;
     let wait_syncs = |at_least: usize| {
         let until = Instant::now() + WAIT;
         while bot_syncs(&synapse) < at_least {
@@ -823,16 +852,14 @@ async fn an_idle_bot_logs_under_100_kb_a_day() {
 /// A measurement, not a timed assertion: it asserts only that every command is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_reply_latency_is_printed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let synapse = homeserver(
-        tmp.path(),
-        Limits::Raised,
-        &[("bot", "botpass"), ("alice", "alicepass")],
-    )
-    .await;
-    let demo = demo(&synapse, 0, 500, "");
-    let bot = Bot::start(&demo, "bot", "matrix");
-    let (alice, room) = alice_with_the_bot(&synapse).await;
+    let Chat {
+        _tmp,
+        synapse: _synapse,
+        demo: _demo,
+        bot,
+        alice,
+        room,
+    } = Chat::start().await;
     let mut latencies = Vec::new();
     for i in 0..21u64 {
         // Pacing only: spreads the commands over the bot's sync cycle.
