@@ -74,20 +74,26 @@ impl Brain {
 /// The mistakes in the sections of the interfaces built into this binary (`[mcp]`,
 /// `[matrix]`), checked by their own parsers.
 pub(crate) fn interface_problems(config: &Config) -> Vec<String> {
-    let mut problems = Vec::new();
-    #[cfg(feature = "mcp")]
-    if let Err(error) = brain_mcp::McpConfig::parse(&config.section_json("mcp")) {
-        problems.push(error.to_string());
-    }
-    #[cfg(feature = "matrix")]
-    if config.section(brain_matrix::SECTION).is_some()
-        && let Err(error) =
-            brain_matrix::MatrixConfig::from_json(&config.section_json(brain_matrix::SECTION))
-    {
-        problems.push(error.to_string());
-    }
+    let problems: [Option<String>; 2] = [
+        #[cfg(feature = "mcp")]
+        brain_mcp::McpConfig::parse(&config.section_json("mcp"))
+            .err()
+            .map(|e| e.to_string()),
+        #[cfg(not(feature = "mcp"))]
+        None,
+        #[cfg(feature = "matrix")]
+        config
+            .section(brain_matrix::SECTION)
+            .and_then(|_| {
+                brain_matrix::MatrixConfig::from_json(&config.section_json(brain_matrix::SECTION))
+                    .err()
+            })
+            .map(|e| e.to_string()),
+        #[cfg(not(feature = "matrix"))]
+        None,
+    ];
     let _ = config;
-    problems
+    problems.into_iter().flatten().collect()
 }
 
 /// Runs the parsed command line.
