@@ -169,6 +169,8 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
         Env(&'static str, &'static str),
     }
     use Edit::*;
+    // Extended below for each interface built in.
+    #[cfg_attr(not(any(feature = "mcp", feature = "matrix")), allow(unused_mut))]
     let mut cases: Vec<(&str, Edit, &str)> = vec![
         (
             "zero workers",
