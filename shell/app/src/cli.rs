@@ -311,7 +311,7 @@ mod tests {
             &["brain", "--log-level", "loud", "start"][..],
             &["brain", "jobs", "status"],
             &["brain", "completions", "tcsh"],
-            &["brain", "tool"],
+            &["brain", "tool", "--json"],
         ] {
             let error = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{args:?}");
