@@ -101,6 +101,16 @@ impl Drop for Bot {
     }
 }
 
+/// The usual homeserver: raised rate limits, the bot's and Alice's accounts.
+async fn bot_and_alice(dir: &std::path::Path) -> Synapse {
+    homeserver(
+        dir,
+        Limits::Raised,
+        &[("bot", "botpass"), ("alice", "alicepass")],
+    )
+    .await
+}
+
 /// Synapse plus registered users, started alongside.
 async fn homeserver(dir: &std::path::Path, limits: Limits, users: &[(&str, &str)]) -> Synapse {
     let synapse = Synapse::start(&dir.join("synapse"), limits).await.unwrap();
@@ -203,12 +213,7 @@ struct Chat {
 impl Chat {
     async fn start() -> Chat {
         let tmp = tempfile::tempdir().unwrap();
-        let synapse = homeserver(
-            tmp.path(),
-            Limits::Raised,
-            &[("bot", "botpass"), ("alice", "alicepass")],
-        )
-        .await;
+        let synapse = bot_and_alice(tmp.path()).await;
         let demo = demo(&synapse, 0, 500, "");
         let bot = Bot::start(&demo, "bot", "matrix");
         let (alice, room) = alice_with_the_bot(&synapse).await;
@@ -407,12 +412,7 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlog() {
     let tmp = tempfile::tempdir().unwrap();
-    let synapse = homeserver(
-        tmp.path(),
-        Limits::Raised,
-        &[("bot", "botpass"), ("alice", "alicepass")],
-    )
-    .await;
+    let synapse = bot_and_alice(tmp.path()).await;
     let demo = demo(&synapse, 300, 500, "");
     let bot = Bot::start(&demo, "bot", "matrix");
     let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
@@ -514,12 +514,7 @@ async fn with_default_rate_limits_a_long_batch_still_ends_with_the_final_state()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_s_progress_follows_work_another_process_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let synapse = homeserver(
-        tmp.path(),
-        Limits::Raised,
-        &[("bot", "botpass"), ("alice", "alicepass")],
-    )
-    .await;
+    let synapse = bot_and_alice(tmp.path()).await;
     let demo = demo(&synapse, 400, 200, "");
     let bot = Bot::start(&demo, "bot", "matrix --no-workers");
     let worker = HttpBrain::start(&demo, "127.0.0.1:0");
@@ -558,12 +553,7 @@ async fn a_command_s_progress_follows_work_another_process_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_work_answers_with_its_outcome_in_one_message() {
     let tmp = tempfile::tempdir().unwrap();
-    let synapse = homeserver(
-        tmp.path(),
-        Limits::Raised,
-        &[("bot", "botpass"), ("alice", "alicepass")],
-    )
-    .await;
+    let synapse = bot_and_alice(tmp.path()).await;
     let demo = progress_demo(&synapse, 0, 200, "");
     edit_config(
         &demo.dir,
@@ -644,12 +634,7 @@ fn refused(demo: &Demo, name: &str, args: &[&str], holder: &Bot, holder_command:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_bot_per_brain_a_second_is_refused_naming_the_first_until_it_dies() {
     let tmp = tempfile::tempdir().unwrap();
-    let synapse = homeserver(
-        tmp.path(),
-        Limits::Raised,
-        &[("bot", "botpass"), ("alice", "alicepass")],
-    )
-    .await;
+    let synapse = bot_and_alice(tmp.path()).await;
     let demo = demo(&synapse, 0, 500, "");
     let mut first = Bot::start(&demo, "first", "start");
     refused(&demo, "second-matrix", &["matrix"], &first, "start");
@@ -816,6 +801,7 @@ async fn an_idle_bot_logs_under_100_kb_a_day() {
         alice,
         room,
     } = Chat::start().await;
+    // Polled until a condition, bounded by WAIT (an idle sync waits up to 30 s for news).
     let wait_syncs = |at_least: usize| {
         let until = Instant::now() + WAIT;
         while bot_syncs(&synapse) < at_least {

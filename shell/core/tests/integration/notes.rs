@@ -8,6 +8,14 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// Someone in a Matrix room: public tools only.
+fn public() -> Caller {
+    Caller::new(
+        Source::with_detail("matrix", "!r:x").unwrap(),
+        Permission::Public,
+    )
+}
+
 fn write_notes(brain: &Brain) {
     let notes = brain.dir.path().join("notes");
     std::fs::create_dir_all(&notes).unwrap();
@@ -33,10 +41,7 @@ async fn search_and_query_read_fresh_notes() {
     let brain = Brain::new("");
     write_notes(&brain);
     let shell = brain.shell(vec![]).await.unwrap();
-    let public = Caller::new(
-        Source::with_detail("matrix", "!r:x").unwrap(),
-        Permission::Public,
-    );
+    let public = public();
 
     let found = shell
         .execute(
@@ -81,7 +86,7 @@ async fn search_and_query_read_fresh_notes() {
         .execute(
             "query",
             json!({"question": "what about ownership?"}),
-            ToolContext::new(public),
+            ToolContext::new(public.clone()),
         )
         .await;
     assert!(err.is_err());
@@ -146,15 +151,12 @@ async fn search_names_the_links_it_did_not_follow() {
     )
     .unwrap();
     let shell = brain.shell(vec![]).await.unwrap();
-    let public = Caller::new(
-        Source::with_detail("matrix", "!r:x").unwrap(),
-        Permission::Public,
-    );
+    let public = public();
     let found = shell
         .execute(
             "search",
             json!({"query": "tomatoes"}),
-            ToolContext::new(public),
+            ToolContext::new(public.clone()),
         )
         .await
         .unwrap();
