@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brain_plugin_utils::{
-    Caller, Event, JobStatusResponse, Permission, ShellHandle, Source, ToolContext, ToolError,
+    Caller, CommandTable, Event, JobStatusResponse, Permission, ShellHandle, Source, ToolContext,
+    ToolError,
 };
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
@@ -502,6 +503,13 @@ async fn whoami(
 impl Bot {
     /// The sender's level: the higher of `[matrix]` anchor/trusted and the shell's
     /// `[permissions]`.
+    /// Every command the shell and its plugins declare: a command the sender may not run is
+    /// parsed, then refused by its tool with the permission it needs (not "unknown").
+    fn commands(&self) -> CommandTable {
+        let everyone = Caller::new(Source::system(), Permission::Anchor);
+        command::table(&self.config.command_prefix, self.shell.commands(&everyone))
+    }
+
     fn level(&self, user: &UserId) -> Permission {
         let own = if user.as_str() == self.config.anchor {
             Permission::Anchor
@@ -615,8 +623,8 @@ async fn on_message(bot: &Arc<Bot>, room: &Room, event: OriginalSyncRoomMessageE
         user_id: bot.me.as_str(),
         display_name: display_name.as_deref(),
     };
-    let Some(command) = command::parse(&text.body, &bot.config.command_prefix, &me, mentioned)
-    else {
+    let table = bot.commands();
+    let Some(command) = command::parse(&text.body, &table, &me, mentioned) else {
         return;
     };
     if !bot.first_time(&event.event_id) {
@@ -665,7 +673,6 @@ async fn handle(
     event: &OriginalSyncRoomMessageEvent,
     command: Command,
 ) -> Result<(), matrix_sdk::Error> {
-    let prefix = &bot.config.command_prefix;
     let body = event.content.body();
     let mut inputs = vec![body];
     inputs.extend(command.inputs());
@@ -673,12 +680,8 @@ async fn handle(
     let Some((tool, input)) = command.tool() else {
         // Answered at once: no typing notice first (a request that would delay the answer).
         let text = match &command {
-            Command::Usage { message } => format!("{prefix}{message}"),
-            Command::Unknown { name } => format!(
-                "Unknown command `{prefix}{}`. `{prefix}help` lists them.",
-                echo::shorten(name, 40)
-            ),
-            _ => command::help_text(prefix),
+            Command::Usage { message } => message.clone(),
+            _ => command::help_text(&bot.commands()),
         };
         reply(room, event, &inputs, &text).await?;
         return Ok(());
@@ -689,7 +692,7 @@ async fn handle(
         room,
         event,
         &command,
-        (tool, input),
+        (&tool, input),
         &inputs,
         &mut typing,
     )
@@ -821,11 +824,9 @@ async fn run_tool(
         }
         return Ok(());
     }
-    let text = match (
-        command,
-        serde_json::from_value::<JobStatusResponse>(result.structured.clone()),
-    ) {
-        (Command::Status { .. }, Ok(status)) => render::status_list_markdown(&status),
+    // The status tool's answer as a list with bars (the shell's own tool, not a plugin's).
+    let text = match serde_json::from_value::<JobStatusResponse>(result.structured.clone()) {
+        Ok(status) if tool == "status" => render::status_list_markdown(&status),
         _ => result.text.clone(),
     };
     reply(room, event, inputs, &text).await?;

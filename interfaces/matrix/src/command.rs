@@ -1,71 +1,43 @@
 //! What a message asks the bot to do, as a pure function of its text: a command with the
 //! prefix (`!build production`), the same addressed to the bot by mention (`brain: build`),
-//! or free text addressed to it (a question for the `query` tool).
+//! or free text addressed to it (a question for the `query` tool). The commands are those
+//! the shell and its plugins declare, parsed by the one parser the chat shares
+//! ([`CommandTable`]); `!help` is generated from them.
 
-use serde_json::{Value, json};
+use brain_plugin_utils::{Call, CommandError, CommandSpec, CommandTable, Parsed};
 
 /// A parsed request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Generate {
-        route: Option<String>,
-        section: Option<String>,
-    },
-    Build {
-        production: bool,
-    },
-    Promote,
-    Rollback,
-    Status {
-        id: Option<String>,
-    },
-    Jobs,
-    Cancel {
-        id: String,
-    },
+    /// A declared command: the tool call it makes.
+    Run(Call),
     Help,
     /// Free text addressed to the bot.
     Query {
         question: String,
     },
-    /// A command used wrongly: the answer explains the usage.
+    /// A command used wrongly, or no command: the answer says what is allowed.
     Usage {
         message: String,
     },
-    /// A prefixed word that is no command.
-    Unknown {
-        name: String,
-    },
 }
 
-/// The commands and what they do, for `!help` (prefix added by [`help_text`]).
-const HELP: &[(&str, &str)] = &[
-    (
-        "generate [route] [section]",
-        "generate missing content (all, one route, one section)",
-    ),
-    (
-        "build [preview|production]",
-        "build the site (preview by default)",
-    ),
-    ("promote", "copy preview content to production"),
-    ("rollback", "restore production content"),
-    (
-        "status [id]",
-        "status of a job or batch, or of all recent ones",
-    ),
-    ("jobs", "active and recent jobs"),
-    ("cancel <id>", "cancel a job or batch"),
-    ("help", "this list"),
-];
+/// The bot's commands behind `prefix`: the declared ones, then `help`.
+pub fn table(prefix: &str, commands: Vec<CommandSpec>) -> CommandTable {
+    CommandTable::new(prefix, commands).builtin("help", "", "This list")
+}
 
 /// `!help`'s answer in Markdown.
-pub fn help_text(prefix: &str) -> String {
+pub fn help_text(table: &CommandTable) -> String {
     let mut text = String::from("**Commands**\n\n");
-    for (usage, what) in HELP {
-        text.push_str(&format!("- `{prefix}{usage}`: {what}\n"));
+    for (usage, about) in table.help() {
+        text.push_str(&format!("- `{usage}`: {about}\n"));
     }
-    text.push_str("\nMention me with a question to ask the notes.");
+    text.push_str(&format!(
+        "\nArguments in [brackets] may also be given as flags (`{}generate --route landing`). \
+         Mention me with a question to ask the notes.",
+        table.prefix()
+    ));
     text
 }
 
@@ -119,20 +91,25 @@ fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> 
 
 /// What `body` asks, or `None` when the message is not for the bot. `mentioned` says whether
 /// the event's `m.mentions` names the bot (Element sets it for a mention pill).
-pub fn parse(body: &str, prefix: &str, me: &Addressee<'_>, mentioned: bool) -> Option<Command> {
+pub fn parse(
+    body: &str,
+    table: &CommandTable,
+    me: &Addressee<'_>,
+    mentioned: bool,
+) -> Option<Command> {
     let body = body.trim();
-    if let Some(rest) = body.strip_prefix(prefix) {
-        return Some(command(rest));
+    if let Some(rest) = body.strip_prefix(table.prefix()) {
+        return Some(command(table, rest));
     }
     let rest = me.strip_mention(body);
     if rest.is_none() && !mentioned {
         return None;
     }
     let text = rest.unwrap_or(body);
-    let text = text.strip_prefix(prefix).unwrap_or(text).trim();
+    let text = text.strip_prefix(table.prefix()).unwrap_or(text).trim();
     let first = text.split_whitespace().next().unwrap_or("");
-    if is_command_name(first) {
-        return Some(command(text));
+    if table.knows(first) {
+        return Some(command(table, text));
     }
     if text.is_empty() {
         return Some(Command::Help);
@@ -142,116 +119,53 @@ pub fn parse(body: &str, prefix: &str, me: &Addressee<'_>, mentioned: bool) -> O
     })
 }
 
-fn is_command_name(word: &str) -> bool {
-    matches!(
-        word.to_ascii_lowercase().as_str(),
-        "generate" | "build" | "promote" | "rollback" | "status" | "jobs" | "cancel" | "help"
-    )
-}
-
 /// A command line without its prefix: "build production".
-fn command(line: &str) -> Command {
-    let mut words = line.split_whitespace();
-    let name = words.next().unwrap_or("").to_ascii_lowercase();
-    let args: Vec<String> = words.map(str::to_owned).collect();
-    let usage = |usage: &str| Command::Usage {
-        message: format!("usage: {usage}"),
-    };
-    match name.as_str() {
-        "generate" if args.len() <= 2 => {
-            let mut args = args.into_iter();
-            Command::Generate {
-                route: args.next(),
-                section: args.next(),
-            }
-        }
-        "generate" => usage("generate [route] [section]"),
-        "build" => match args.as_slice() {
-            [] => Command::Build { production: false },
-            [env] if env.eq_ignore_ascii_case("preview") => Command::Build { production: false },
-            [env] if env.eq_ignore_ascii_case("production") => Command::Build { production: true },
-            _ => usage("build [preview|production]"),
+fn command(table: &CommandTable, line: &str) -> Command {
+    match table.parse(line) {
+        Ok(Parsed::Call(call)) => Command::Run(call),
+        Ok(Parsed::Empty | Parsed::Builtin { .. }) => Command::Help,
+        Err(error @ CommandError::Unknown { .. }) => Command::Usage {
+            message: format!("{error}. `{}help` explains them.", table.prefix()),
         },
-        "promote" if args.is_empty() => Command::Promote,
-        "promote" => usage("promote"),
-        "rollback" if args.is_empty() => Command::Rollback,
-        "rollback" => usage("rollback"),
-        "status" if args.len() <= 1 => Command::Status {
-            id: args.into_iter().next(),
+        Err(error) => Command::Usage {
+            message: error.to_string(),
         },
-        "status" => usage("status [id]"),
-        "jobs" => Command::Jobs,
-        "cancel" => match args.as_slice() {
-            [id] => Command::Cancel { id: id.clone() },
-            _ => usage("cancel <id>"),
-        },
-        "help" | "" => Command::Help,
-        _ => Command::Unknown { name },
     }
 }
 
 impl Command {
     /// The tool this command runs and its input; `None` for answers the bot gives itself.
-    pub fn tool(&self) -> Option<(&'static str, Value)> {
-        let some = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
-        let mut input = match self {
-            Command::Generate { route, section } => (
-                "site_generate",
-                json!({ "route": some(route), "section": some(section) }),
-            ),
-            Command::Build { production } => (
-                "site_build",
-                json!({ "environment": if *production { "production" } else { "preview" } }),
-            ),
-            Command::Promote => ("site_promote", json!({})),
-            Command::Rollback => ("site_rollback", json!({})),
-            Command::Status { id } => ("status", json!({ "id": some(id) })),
-            Command::Jobs => ("jobs_list", json!({})),
-            Command::Cancel { id } => ("jobs_cancel", json!({ "id": id })),
-            Command::Query { question } => ("query", json!({ "question": question })),
-            Command::Help | Command::Usage { .. } | Command::Unknown { .. } => return None,
-        };
-        // Absent optional fields, not nulls: the tools' inputs deny nothing else.
-        if let Value::Object(map) = &mut input.1 {
-            map.retain(|_, v| !v.is_null());
+    pub fn tool(&self) -> Option<(String, serde_json::Value)> {
+        match self {
+            Command::Run(call) => Some((
+                call.tool.clone(),
+                serde_json::Value::Object(call.input.clone()),
+            )),
+            Command::Query { question } => Some((
+                "query".to_owned(),
+                serde_json::json!({ "question": question }),
+            )),
+            Command::Help | Command::Usage { .. } => None,
         }
-        Some(input)
     }
 
-    /// What the person typed that the command carries (arguments, the question, an unknown
-    /// name): what a reply must not repeat at length.
+    /// What the person typed that the command carries (argument values, the question):
+    /// what a reply must not repeat at length.
     pub fn inputs(&self) -> Vec<&str> {
         match self {
-            Command::Generate { route, section } => {
-                route.iter().chain(section).map(String::as_str).collect()
-            }
-            Command::Status { id } => id.iter().map(String::as_str).collect(),
-            Command::Cancel { id } => vec![id],
+            Command::Run(call) => call.input.values().filter_map(|v| v.as_str()).collect(),
             Command::Query { question } => vec![question],
-            Command::Unknown { name } => vec![name],
-            Command::Build { .. }
-            | Command::Promote
-            | Command::Rollback
-            | Command::Jobs
-            | Command::Help
-            | Command::Usage { .. } => Vec::new(),
+            Command::Help | Command::Usage { .. } => Vec::new(),
         }
     }
 
-    /// The command's name as typed (for refusals: "You may not run !build").
+    /// The command's name as typed (for refusals: "`!build` needs anchor permission").
     pub fn name(&self) -> &str {
         match self {
-            Command::Generate { .. } => "generate",
-            Command::Build { .. } => "build",
-            Command::Promote => "promote",
-            Command::Rollback => "rollback",
-            Command::Status { .. } => "status",
-            Command::Jobs => "jobs",
-            Command::Cancel { .. } => "cancel",
+            Command::Run(call) => &call.command,
             Command::Help => "help",
             Command::Query { .. } => "query",
             Command::Usage { .. } => "usage",
-            Command::Unknown { name } => name,
         }
     }
 }
@@ -259,68 +173,96 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brain_plugin_utils::ArgSpec;
+    use serde_json::json;
 
     const ME: Addressee<'static> = Addressee {
         user_id: "@brain:example.org",
         display_name: Some("Brain Bot"),
     };
 
+    /// Commands as a plugin and the shell declare them.
+    fn declared() -> Vec<CommandSpec> {
+        vec![
+            CommandSpec::new("site", "generate", "site_generate", "generate content")
+                .arg(ArgSpec::text("route", "").positional())
+                .arg(ArgSpec::text("section", "").positional())
+                .arg(ArgSpec::switch("force", "")),
+            CommandSpec::new("site", "build", "site_build", "build the site").arg(
+                ArgSpec::text("environment", "")
+                    .flag("env")
+                    .positional()
+                    .choices(["preview", "production"]),
+            ),
+            CommandSpec::new("", "jobs", "jobs_list", "active and recent jobs"),
+            CommandSpec::new("", "cancel", "jobs_cancel", "cancel a job or batch")
+                .arg(ArgSpec::text("id", "").positional().required()),
+        ]
+    }
+
+    fn with(prefix: &str, body: &str, mentioned: bool) -> Option<Command> {
+        parse(body, &table(prefix, declared()), &ME, mentioned)
+    }
+
     fn p(body: &str) -> Option<Command> {
-        parse(body, "!", &ME, false)
+        with("!", body, false)
+    }
+
+    fn run(tool: &str, command: &str, input: serde_json::Value) -> Option<Command> {
+        Some(Command::Run(Call {
+            command: command.into(),
+            tool: tool.into(),
+            input: input.as_object().cloned().unwrap_or_default(),
+        }))
     }
 
     #[test]
     fn prefixed_commands() {
-        let gen_ = |r: Option<&str>, s: Option<&str>| {
-            Some(Command::Generate {
-                route: r.map(Into::into),
-                section: s.map(Into::into),
-            })
-        };
-        assert_eq!(p("!generate"), gen_(None, None));
-        assert_eq!(p("  !generate landing "), gen_(Some("landing"), None));
+        assert_eq!(p("!generate"), run("site_generate", "generate", json!({})));
         assert_eq!(
-            p("!generate landing hero"),
-            gen_(Some("landing"), Some("hero"))
+            p("  !generate landing hero --force"),
+            run(
+                "site_generate",
+                "generate",
+                json!({"route": "landing", "section": "hero", "force": true})
+            )
         );
-        assert_eq!(p("!build"), Some(Command::Build { production: false }));
         assert_eq!(
-            p("!build Production"),
-            Some(Command::Build { production: true })
+            p("!Build Production"),
+            run("site_build", "build", json!({"environment": "production"}))
         );
-        assert_eq!(p("!promote"), Some(Command::Promote));
-        assert_eq!(p("!rollback"), Some(Command::Rollback));
-        assert_eq!(p("!status"), Some(Command::Status { id: None }));
+        assert_eq!(p("!jobs"), run("jobs_list", "jobs", json!({})));
         assert_eq!(
-            p("!status b1"),
-            Some(Command::Status {
-                id: Some("b1".into())
-            })
+            p("!cancel b1"),
+            run("jobs_cancel", "cancel", json!({"id": "b1"}))
         );
-        assert_eq!(p("!jobs"), Some(Command::Jobs));
-        assert_eq!(p("!cancel b1"), Some(Command::Cancel { id: "b1".into() }));
         assert_eq!(p("!help"), Some(Command::Help));
         assert_eq!(p("!"), Some(Command::Help));
-        assert_eq!(
-            p("!frobnicate"),
-            Some(Command::Unknown {
-                name: "frobnicate".into()
-            })
-        );
     }
 
     #[test]
     fn wrong_usage_explains() {
-        for (body, usage) in [
-            ("!build staging", "build [preview|production]"),
-            ("!cancel", "cancel <id>"),
-            ("!generate a b c", "generate [route] [section]"),
-            ("!promote now", "promote"),
+        for (body, message) in [
+            (
+                "!build staging",
+                "!build: `staging` is not a valid env: expected preview or production",
+            ),
+            ("!cancel", "!cancel needs <id> (usage: !cancel <id>)"),
+            (
+                "!generate a b c",
+                "!generate takes at most 2 arguments (!generate [route] [section] [--force]), \
+                 got 3: `a b c`",
+            ),
+            (
+                "!frobnicate",
+                "unknown command `!frobnicate`: the commands are !generate, !build, !jobs, \
+                 !cancel, !help. `!help` explains them.",
+            ),
         ] {
             assert_eq!(
                 p(body),
                 Some(Command::Usage {
-                    message: format!("usage: {usage}")
+                    message: message.into()
                 }),
                 "{body}"
             );
@@ -336,11 +278,11 @@ mod tests {
 
     #[test]
     fn mentions_address_the_bot() {
+        assert_eq!(p("brain: build"), run("site_build", "build", json!({})));
         assert_eq!(
-            p("brain: build"),
-            Some(Command::Build { production: false })
+            p("@brain:example.org !jobs"),
+            run("jobs_list", "jobs", json!({}))
         );
-        assert_eq!(p("@brain:example.org !jobs"), Some(Command::Jobs));
         assert_eq!(p("Brain Bot, help"), Some(Command::Help));
         assert_eq!(
             p("brain: what did I write about bees?"),
@@ -351,50 +293,48 @@ mod tests {
         // A mention pill: Element names the bot in m.mentions, the body has its display name
         // somewhere.
         assert_eq!(
-            parse("tell me, what is up", "!", &ME, true),
+            with("!", "tell me, what is up", true),
             Some(Command::Query {
                 question: "tell me, what is up".into()
             })
         );
-        assert_eq!(parse("brain:", "!", &ME, false), Some(Command::Help));
+        assert_eq!(p("brain:"), Some(Command::Help));
     }
 
     #[test]
     fn custom_prefix() {
-        assert_eq!(parse("%jobs", "%", &ME, false), Some(Command::Jobs));
-        assert_eq!(parse("!jobs", "%", &ME, false), None);
+        assert_eq!(
+            with("%", "%jobs", false),
+            run("jobs_list", "jobs", json!({}))
+        );
+        assert_eq!(with("%", "!jobs", false), None);
     }
 
     #[test]
-    fn tools_and_inputs() {
+    fn tools_inputs_and_help() {
+        let Some(Command::Run(call)) = p("!generate landing") else {
+            panic!("not a call");
+        };
+        let command = Command::Run(call);
         assert_eq!(
-            Command::Generate {
-                route: Some("landing".into()),
-                section: None
-            }
-            .tool(),
-            Some(("site_generate", json!({ "route": "landing" })))
+            command.tool(),
+            Some(("site_generate".into(), json!({ "route": "landing" })))
         );
-        assert_eq!(
-            Command::Build { production: true }.tool(),
-            Some(("site_build", json!({ "environment": "production" })))
-        );
-        assert_eq!(
-            Command::Status { id: None }.tool(),
-            Some(("status", json!({})))
-        );
-        assert_eq!(
-            Command::Cancel { id: "b".into() }.tool(),
-            Some(("jobs_cancel", json!({ "id": "b" })))
-        );
+        assert_eq!(command.inputs(), ["landing"]);
         assert_eq!(
             Command::Query {
                 question: "q".into()
             }
             .tool(),
-            Some(("query", json!({ "question": "q" })))
+            Some(("query".into(), json!({ "question": "q" })))
         );
         assert_eq!(Command::Help.tool(), None);
-        assert!(help_text("!").contains("`!build [preview|production]`"));
+        let help = help_text(&table("!", declared()));
+        assert!(help.contains("- `!build [env]`: build the site"), "{help}");
+        assert!(
+            help.contains("- `!cancel <id>`: cancel a job or batch"),
+            "{help}"
+        );
+        assert!(help.contains("- `!help`: This list"), "{help}");
     }
 }

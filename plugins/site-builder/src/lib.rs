@@ -19,6 +19,7 @@
 //! key; a brain without `[site]` is fine, and the tools say "no `[site]` in brain.toml".
 
 mod build;
+mod commands;
 mod config;
 mod content;
 mod generate;
@@ -32,7 +33,7 @@ mod tools;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{BrainDirs, Plugin, PluginError, Registrar};
+use brain_plugin_utils::{BrainDirs, CommandSpec, CompleteRequest, Plugin, PluginError, Registrar};
 use serde_json::Value;
 
 pub use build::{BuildInput, BuildOutput};
@@ -99,6 +100,14 @@ impl Plugin for SiteBuilder {
         Site::from_config(config, &dirs.root)
             .map(drop)
             .map_err(|e| PluginError::new(e.to_string()))
+    }
+
+    fn commands(&self) -> Vec<CommandSpec> {
+        commands::commands()
+    }
+
+    fn complete(&self, request: &CompleteRequest<'_>) -> Vec<String> {
+        commands::complete(request)
     }
 
     fn register(&self, registrar: &mut Registrar) -> Result<(), PluginError> {

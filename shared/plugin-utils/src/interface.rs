@@ -2,7 +2,9 @@
 //! a given caller, read resources, and follow targeted events.
 
 use async_trait::async_trait;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::command::CommandSpec;
 
 use crate::event::{Event, JobProgressEvent};
 use crate::permission::{Caller, Permission};
@@ -37,6 +39,14 @@ pub type Follow = Box<dyn FollowStream>;
 pub trait ShellHandle: Send + Sync {
     /// The tools `caller` may see.
     fn tools(&self, caller: &Caller) -> Vec<ToolInfo>;
+
+    /// The commands `caller` may type (the plugins' declared ones, then the shell's own),
+    /// for the chat's and Matrix's [`crate::CommandTable`].
+    fn commands(&self, caller: &Caller) -> Vec<CommandSpec>;
+
+    /// Values for argument `field` of `tool`'s command, given the arguments `typed` before
+    /// it (declared with [`crate::ArgSpec::completes`]).
+    async fn complete(&self, tool: &str, field: &str, typed: &Map<String, Value>) -> Vec<String>;
 
     /// Runs a tool as `ctx.caller`: permission first, then input validation, then the tool.
     async fn execute(

@@ -11,6 +11,7 @@
 #![doc = include_str!("../README.md")]
 
 mod capture;
+mod command;
 mod effect;
 mod event;
 mod generate;
@@ -27,6 +28,10 @@ pub mod testing;
 mod tool;
 
 pub use brain_messaging::{Bus, BusEvent, Delivery, Subscription, TryRecvError};
+pub use command::{
+    ArgKind, ArgSpec, Builtin, Call, CommandError, CommandSpec, CommandTable, Parsed, Want,
+    matching,
+};
 pub use effect::{SideEffect, process_tag, process_tag_for, tagged_process_gone, write_atomic};
 pub use event::{
     BatchDetails, Event, ItemError, JobDetails, JobProgressEvent, PluginEvent, Timing, Update,
@@ -41,8 +46,8 @@ pub use job::{
 pub use outcome::{Outcome, Wording};
 pub use permission::{Caller, Permission};
 pub use plugin::{
-    BrainDirs, PLUGIN_API_VERSION, Plugin, PluginContext, PluginError, Registrar, Registration,
-    ResourceContent, ResourceHandler, ResourceSpec,
+    BrainDirs, CompleteRequest, PLUGIN_API_VERSION, Plugin, PluginContext, PluginError, Registrar,
+    Registration, ResourceContent, ResourceHandler, ResourceSpec,
 };
 pub use request::{AfterFailure, NewBatch, NewJob};
 pub use response::{

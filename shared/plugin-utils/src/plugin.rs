@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::command::CommandSpec;
 use crate::event::Event;
 use crate::generate::{ContentGenerator, NoteHit};
 use crate::job::{DynJobHandler, JobHandler, erase_handler};
@@ -200,6 +201,20 @@ impl Registrar {
     }
 }
 
+/// What [`Plugin::complete`] is asked.
+#[derive(Debug, Clone, Copy)]
+pub struct CompleteRequest<'a> {
+    /// The tool the command runs.
+    pub tool: &'a str,
+    /// The input field whose values are wanted.
+    pub field: &'a str,
+    /// The arguments typed before it (a route, when sections are completed).
+    pub typed: &'a serde_json::Map<String, Value>,
+    /// The plugin's section of `brain.toml`, `Null` when absent.
+    pub config: &'a Value,
+    pub dirs: &'a BrainDirs,
+}
+
 /// A plugin: a crate that implements this and is registered explicitly in the binary.
 #[async_trait]
 pub trait Plugin: Send + Sync + 'static {
@@ -220,6 +235,21 @@ pub trait Plugin: Send + Sync + 'static {
     fn check_config(&self, config: &Value, dirs: &BrainDirs) -> Result<(), PluginError> {
         let _ = (config, dirs);
         Ok(())
+    }
+
+    /// The commands a person types to run this plugin's tools: `brain site generate` in the
+    /// CLI, `/generate` in the chat, `!generate` in Matrix. Declared here rather than at
+    /// registration so the CLI knows them before any brain is opened (`brain --help`).
+    fn commands(&self) -> Vec<CommandSpec> {
+        Vec::new()
+    }
+
+    /// Values for an argument declared with [`crate::ArgSpec::completes`], for Tab in
+    /// every interface and the shell's completion; read from the configuration, so it
+    /// works without a running brain.
+    fn complete(&self, request: &CompleteRequest<'_>) -> Vec<String> {
+        let _ = request;
+        Vec::new()
     }
 
     /// The plugin API version the plugin was written for.

@@ -1,6 +1,8 @@
-//! The command line, declared with clap's derive API. Each subcommand's arguments live here
-//! and its behaviour in `commands/<name>.rs`, so a new command (`mcp`, `matrix`, `chat`,
-//! `site …`) is one variant here and one module there.
+//! The built-in command line, declared with clap's derive API. Each subcommand's arguments
+//! live here and its behaviour in `commands/<name>.rs`, so a new built-in command (`mcp`,
+//! `matrix`, `chat`) is one variant here and one module there. The plugins' commands
+//! (`brain site …`) are not here: `commands/plugin.rs` derives them from the plugins'
+//! declarations at start-up.
 
 use std::path::PathBuf;
 
@@ -42,11 +44,6 @@ pub(crate) enum Command {
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
-    },
-    /// Generate, build, promote and roll back the website, with live progress
-    Site {
-        #[command(subcommand)]
-        command: SiteCommand,
     },
     /// The interactive shell: slash commands with live progress, free text asks your notes
     Chat(crate::commands::chat::ChatArgs),
@@ -105,76 +102,6 @@ pub(crate) enum JobsCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// `brain site …`: each starts its work with this process's workers and follows it until it
-/// ends (or, with `--detach`, leaves it to a `brain start` running elsewhere).
-#[derive(Debug, Subcommand)]
-pub(crate) enum SiteCommand {
-    /// Generate content for sections that have none yet (one job per section)
-    Generate(GenerateArgs),
-    /// Build the static site into dist/<env>/
-    Build(BuildArgs),
-    /// Copy preview content to production
-    Promote(SelectArgs),
-    /// Remove the production content (the site falls back to nothing promoted)
-    Rollback(SelectArgs),
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct GenerateArgs {
-    /// Only this route: its id (`landing`) or its path (`/about`)
-    #[arg(long, value_name = "ROUTE")]
-    pub(crate) route: Option<String>,
-    /// Only sections with this id
-    #[arg(long, value_name = "SECTION")]
-    pub(crate) section: Option<String>,
-    /// Also regenerate sections that have content already (replacing any edits)
-    #[arg(long)]
-    pub(crate) force: bool,
-    /// Only list what would be generated; change nothing
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    #[command(flatten)]
-    pub(crate) attach: AttachArgs,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct BuildArgs {
-    /// Which content to build with
-    #[arg(long, value_enum, default_value_t = EnvArg::Preview)]
-    pub(crate) env: EnvArg,
-    #[command(flatten)]
-    pub(crate) attach: AttachArgs,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct SelectArgs {
-    /// Only this route: its id (`landing`) or its path (`/about`)
-    #[arg(long, value_name = "ROUTE")]
-    pub(crate) route: Option<String>,
-    /// Only sections with this id
-    #[arg(long, value_name = "SECTION")]
-    pub(crate) section: Option<String>,
-    #[command(flatten)]
-    pub(crate) attach: AttachArgs,
-}
-
-/// `--env`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum EnvArg {
-    Preview,
-    Production,
-}
-
-/// How a `brain site …` command follows its work.
-#[derive(Debug, Args)]
-pub(crate) struct AttachArgs {
-    /// Start the work and exit at once; a running `brain start` does it
-    #[arg(long)]
-    pub(crate) detach: bool,
-    #[command(flatten)]
-    pub(crate) view: ViewArgs,
 }
 
 /// How progress is shown.

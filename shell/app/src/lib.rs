@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain_plugin_utils::Plugin;
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::cli::Cli;
 
@@ -44,8 +44,33 @@ pub fn default_plugins() -> Vec<Arc<dyn Plugin>> {
 /// Runs the `brain` command line (`std::env::args`) with `plugins` registered in the shell,
 /// and returns the process's exit code.
 pub fn main_with(plugins: Vec<Arc<dyn Plugin>>) -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    // The plugins' commands join the built-in ones before anything is parsed: `brain
+    // --help` lists them, and a shell's completion request (`COMPLETE=bash brain -- …`)
+    // is answered here, with the plugins' values.
+    let command = match commands::plugin::command_line(&plugins) {
+        Ok(command) => command,
+        Err(problem) => {
+            eprintln!("error: this binary's plugins declare a command wrongly: {problem}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let factory = command.clone();
+    clap_complete::CompleteEnv::with_factory(move || factory.clone()).complete();
+    let parsed = command.try_get_matches().and_then(|matches| {
+        let call = commands::plugin::call(&plugins, &matches);
+        let cli = match &call {
+            // A plugin's command: only the global options are the derive's.
+            Some(_) => Cli {
+                dir: matches.get_one::<std::path::PathBuf>("dir").cloned(),
+                log_level: matches.get_one::<cli::LevelArg>("log_level").copied(),
+                command: None,
+            },
+            None => Cli::from_arg_matches(&matches)?,
+        };
+        Ok((cli, call))
+    });
+    let (cli, call) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             // Help and version are "errors" to clap that print to stdout and exit 0;
             // real usage errors print to stderr and exit 2.
@@ -63,7 +88,7 @@ pub fn main_with(plugins: Vec<Arc<dyn Plugin>>) -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
-    let result = runtime.block_on(commands::run(cli, plugins));
+    let result = runtime.block_on(commands::run(cli, call, plugins));
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,11 @@
 //! The shell's own tools: `status` (the plan's Phase 3 answer), `jobs_list` and
-//! `jobs_cancel`.
+//! `jobs_cancel`, and the commands the chat and Matrix type for them (`/status`, `/jobs`,
+//! `/cancel`).
 
 use brain_job_queue::{JobState, ListFilter, Queue, QueueError};
 use brain_plugin_utils::{
-    JobStatusEntry, JobStatusResponse, Permission, Source, ToolError, ToolResult, ToolSpec,
+    ArgSpec, CommandSpec, JobStatusEntry, JobStatusResponse, Permission, Source, ToolError,
+    ToolResult, ToolSpec,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -85,6 +87,53 @@ fn listing(states: Vec<JobState>) -> (JobStatusResponse, String) {
         lines.push("No active or recent jobs.".to_owned());
     }
     (response, lines.join("\n"))
+}
+
+/// The commands for the shell's own tools. No group: the CLI has `brain jobs …` for them.
+pub(crate) fn commands() -> Vec<CommandSpec> {
+    let id = |help: &str| ArgSpec::text("id", help).positional().completes();
+    vec![
+        CommandSpec::new(
+            "",
+            "status",
+            "status",
+            "A job's or batch's status; no id: active and recent work",
+        )
+        .arg(id("The job or batch id")),
+        CommandSpec::new(
+            "",
+            "jobs",
+            "jobs_list",
+            "Active and recent jobs and batches",
+        )
+        .arg(ArgSpec::switch("active", "Only pending and running work")),
+        CommandSpec::new("", "cancel", "jobs_cancel", "Cancel a job or batch")
+            .arg(id("The job or batch id").required()),
+    ]
+}
+
+/// Completion of the shell's commands: job and batch ids (the `id` field), active work
+/// first, then recent.
+pub(crate) async fn complete(queue: &Queue, field: &str) -> Vec<String> {
+    if field != "id" {
+        return Vec::new();
+    }
+    let list = |active| {
+        queue.list(ListFilter {
+            active,
+            limit: 50,
+            ..ListFilter::default()
+        })
+    };
+    let mut ids = Vec::new();
+    for active in [true, false] {
+        for state in list(active).await.unwrap_or_default() {
+            if !ids.contains(&state.event.id) {
+                ids.push(state.event.id);
+            }
+        }
+    }
+    ids
 }
 
 pub(crate) fn tools(queue: &Queue) -> Vec<ToolSpec> {

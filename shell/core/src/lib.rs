@@ -19,6 +19,13 @@ pub use error::ConfigError;
 // What interfaces pass to the queue's listing (`Shell::queue().list`).
 pub use brain_job_queue::ListFilter;
 pub use notes::INDEX_JOB;
+
+/// The commands the shell declares for its own tools (`/status`, `/jobs`, `/cancel`): what
+/// help lists beside the plugins' before a shell is built.
+pub fn shell_commands() -> Vec<brain_plugin_utils::CommandSpec> {
+    builtin::commands()
+}
 pub use shell::{
     SHELL_PLUGIN_ID, SHELL_SECTIONS, Shell, ShellBuilder, ShellError, config_problems,
+    plugin_completions,
 };

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use brain_job_queue::{Queue, QueueConfig, QueueError, WorkerConfig, WorkerPool};
 use brain_plugin_utils::{
-    BrainDirs, Bus, Caller, Event, JobStatusEntry, PLUGIN_API_VERSION, Permission, Plugin,
-    PluginError, Registrar, ResourceContent, ResourceInfo, ResourceSpec, ShellHandle, Subscription,
-    ToolContext, ToolError, ToolInfo, ToolResult, ToolSpec, validate_tool_name,
+    BrainDirs, Bus, Caller, CommandSpec, CompleteRequest, Event, JobStatusEntry,
+    PLUGIN_API_VERSION, Permission, Plugin, PluginError, Registrar, ResourceContent, ResourceInfo,
+    ResourceSpec, ShellHandle, Subscription, ToolContext, ToolError, ToolInfo, ToolResult,
+    ToolSpec, validate_tool_name,
 };
 use serde_json::Value;
 use tracing::Instrument;
@@ -67,6 +68,8 @@ pub enum ShellError {
     },
     #[error("plugin {plugin:?} failed to register: {message}")]
     Register { plugin: String, message: String },
+    #[error("plugin {plugin:?} declares a command wrongly: {message}")]
+    Command { plugin: String, message: String },
     #[error("invalid configuration for plugin {plugin:?}: {message}")]
     PluginConfig { plugin: String, message: String },
     #[error("notes index: {0}")]
@@ -101,6 +104,8 @@ pub(crate) struct ShellInner {
     pub(crate) queue: Queue,
     pub(crate) tools: BTreeMap<String, RegisteredTool>,
     pub(crate) resources: Vec<(ResourceSpec, String)>,
+    /// The plugins' commands, then the shell's own.
+    commands: Vec<CommandSpec>,
     plugins: Vec<Arc<dyn Plugin>>,
     contexts: BTreeMap<String, Arc<PluginCtx>>,
     workers: tokio::sync::Mutex<Option<WorkerPool>>,
@@ -360,6 +365,7 @@ impl ShellBuilder {
             contexts.insert(id, context);
         }
 
+        let commands = checked_commands(&plugins, &tools)?;
         tracing::debug!(dir = %dir.display(), plugins = plugins.len(), tools = tools.len(), "shell built");
         Ok(Shell {
             inner: Arc::new(ShellInner {
@@ -369,6 +375,7 @@ impl ShellBuilder {
                 queue,
                 tools,
                 resources,
+                commands,
                 plugins,
                 contexts,
                 workers: tokio::sync::Mutex::new(None),
@@ -376,6 +383,93 @@ impl ShellBuilder {
             }),
         })
     }
+}
+
+/// The plugins' commands then the shell's own, each checked against the tool it runs: the
+/// tool is the declaring plugin's, every argument sets a field of its input, and no two
+/// commands share a name (the chat and Matrix type names without groups).
+fn checked_commands(
+    plugins: &[Arc<dyn Plugin>],
+    tools: &BTreeMap<String, RegisteredTool>,
+) -> Result<Vec<CommandSpec>, ShellError> {
+    let declared = plugins
+        .iter()
+        .flat_map(|p| p.commands().into_iter().map(|c| (c, p.id().to_owned())))
+        .chain(
+            builtin::commands()
+                .into_iter()
+                .map(|c| (c, SHELL_PLUGIN_ID.to_owned())),
+        );
+    let mut commands: Vec<CommandSpec> = Vec::new();
+    for (command, plugin) in declared {
+        let wrong = |message: String| ShellError::Command {
+            plugin: plugin.clone(),
+            message,
+        };
+        let shown = format!("`{} {}`", command.group, command.name);
+        if let Some(problem) = command.problems().into_iter().next() {
+            return Err(wrong(problem));
+        }
+        if plugin != SHELL_PLUGIN_ID && command.group.is_empty() {
+            return Err(wrong(format!(
+                "command {shown} needs a group (e.g. `site`)"
+            )));
+        }
+        let tool = tools
+            .get(&command.tool)
+            .filter(|t| t.plugin == plugin)
+            .ok_or_else(|| {
+                wrong(format!(
+                    "command {shown} runs `{}`, which is not one of its tools",
+                    command.tool
+                ))
+            })?;
+        let fields = &tool.spec.input_schema["properties"];
+        for arg in &command.args {
+            if fields.get(&arg.field).is_none() {
+                return Err(wrong(format!(
+                    "command {shown}: `{}` has no input field `{}`",
+                    command.tool, arg.field
+                )));
+            }
+        }
+        if let Some(other) = commands.iter().find(|c| c.name == command.name) {
+            return Err(wrong(format!(
+                "command {shown}: the name `{}` is taken by `{} {}` (chat and Matrix type \
+                 names without groups)",
+                command.name, other.group, other.name
+            )));
+        }
+        commands.push(command);
+    }
+    Ok(commands)
+}
+
+/// Values for argument `field` of `tool`'s command, from the plugin that declared the
+/// command (through [`Plugin::complete`], reading its configuration): what the CLI's shell
+/// completion offers without opening the brain.
+pub fn plugin_completions(
+    plugins: &[Arc<dyn Plugin>],
+    config: &Config,
+    dirs: &BrainDirs,
+    tool: &str,
+    field: &str,
+    typed: &serde_json::Map<String, Value>,
+) -> Vec<String> {
+    let Some(plugin) = plugins
+        .iter()
+        .find(|p| p.commands().iter().any(|c| c.tool == tool))
+    else {
+        return Vec::new();
+    };
+    let section = config.section_json(plugin.config_section());
+    plugin.complete(&CompleteRequest {
+        tool,
+        field,
+        typed,
+        config: &section,
+        dirs,
+    })
 }
 
 fn valid_plugin_id(id: &str) -> bool {
@@ -421,6 +515,47 @@ impl Shell {
             .filter(|t| caller.permission.allows(t.spec.visibility))
             .map(|t| t.spec.info())
             .collect()
+    }
+
+    /// The commands `caller` may run (those whose tool it may see): the plugins' in the order
+    /// declared, then the shell's own (`status`, `jobs`, `cancel`).
+    pub fn commands(&self, caller: &Caller) -> Vec<CommandSpec> {
+        self.inner
+            .commands
+            .iter()
+            .filter(|c| {
+                self.inner
+                    .tools
+                    .get(&c.tool)
+                    .is_some_and(|t| caller.permission.allows(t.spec.visibility))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Values for argument `field` of `tool`'s command, given the arguments `typed` before
+    /// it: a plugin's from its [`Plugin::complete`], the shell's (job and batch ids) from the
+    /// queue — active work first, then recent.
+    pub async fn complete(
+        &self,
+        tool: &str,
+        field: &str,
+        typed: &serde_json::Map<String, Value>,
+    ) -> Vec<String> {
+        let Some(registered) = self.inner.tools.get(tool) else {
+            return Vec::new();
+        };
+        if registered.plugin == SHELL_PLUGIN_ID {
+            return builtin::complete(&self.inner.queue, field).await;
+        }
+        plugin_completions(
+            &self.inner.plugins,
+            &self.inner.config,
+            &self.inner.dirs,
+            tool,
+            field,
+            typed,
+        )
     }
 
     /// Runs tool `name` as `ctx.caller`. The permission check comes before anything runs,
@@ -633,6 +768,19 @@ impl ShellHandle for Shell {
             });
         }
         resource.handler.read(uri, caller).await
+    }
+
+    fn commands(&self, caller: &Caller) -> Vec<CommandSpec> {
+        Shell::commands(self, caller)
+    }
+
+    async fn complete(
+        &self,
+        tool: &str,
+        field: &str,
+        typed: &serde_json::Map<String, Value>,
+    ) -> Vec<String> {
+        Shell::complete(self, tool, field, typed).await
     }
 
     async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {

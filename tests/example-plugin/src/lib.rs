@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use brain_plugin_utils::{
-    JobContext, JobError, JobHandler, JsonSchema, NewJob, Permission, Plugin, PluginContext,
-    PluginError, Registrar, ToolContext, ToolError, ToolResult, ToolSpec, Wording,
+    ArgSpec, CommandSpec, CompleteRequest, JobContext, JobError, JobHandler, JsonSchema, NewJob,
+    Permission, Plugin, PluginContext, PluginError, Registrar, ToolContext, ToolError, ToolResult,
+    ToolSpec, Wording,
 };
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +100,46 @@ impl Plugin for ExamplePlugin {
 
     fn description(&self) -> &str {
         "Counts in the background, to show how a plugin starts and reports on a job"
+    }
+
+    /// How a person types the tools: `brain example count 50` (or `--to 50`) in the CLI,
+    /// `/count 50` in the chat, `!count 50` in Matrix; help and Tab completion come with
+    /// it, in every interface.
+    fn commands(&self) -> Vec<CommandSpec> {
+        vec![
+            CommandSpec::new(
+                "example",
+                "count",
+                "example_count",
+                "Count to a number in the background",
+            )
+            .arg(
+                ArgSpec::number("to", "Count from 1 to this (1-1000)")
+                    .positional()
+                    .required(),
+            )
+            .arg(ArgSpec::number(
+                "delay_ms",
+                "Milliseconds between steps (at most 10000)",
+            )),
+            CommandSpec::new("example", "hello", "example_hello", "Greet someone").arg(
+                ArgSpec::text("name", "Who to greet")
+                    .positional()
+                    .completes(),
+            ),
+        ]
+    }
+
+    /// Tab after `/hello` offers the names in `[example] friends` (a list of strings), and
+    /// "world": a completion source the plugin provides, read from its configuration.
+    fn complete(&self, request: &CompleteRequest<'_>) -> Vec<String> {
+        if request.field != "name" {
+            return Vec::new();
+        }
+        let friends = request.config["friends"].as_array().into_iter().flatten();
+        std::iter::once("world".to_owned())
+            .chain(friends.filter_map(|f| f.as_str().map(str::to_owned)))
+            .collect()
     }
 
     fn register(&self, registrar: &mut Registrar) -> Result<(), PluginError> {

@@ -1,16 +1,18 @@
-//! `brain chat`: the interactive shell. A person types slash commands — `/generate [route]
-//! [section] [--force]`, `/build [preview|production]`, `/promote`, `/rollback`, `/status
-//! [id]`, `/jobs`, `/cancel [id]`, `/help`, `/quit` — or free text, which goes to the
-//! `query` tool; every call runs as the owner at the terminal (`Caller::cli()`).
+//! `brain chat`: the interactive shell. A person types the commands the shell and its
+//! plugins declare, behind `/` (`/generate [route] [section] [--force]`, `/build`, `/status
+//! [id]`, `/jobs`, `/cancel [id]`, a plugin's `/count 50` …), parsed by the one parser the
+//! Matrix bot shares, plus `/help` and `/quit` — or free text, which goes to the `query`
+//! tool; every call runs as the owner at the terminal (`Caller::cli()`). The chat names no
+//! plugin's tool: a command that starts work is followed because its answer is a job handle.
 //!
 //! The process runs the job workers itself (as an attached `brain site generate` does), so
 //! the work a command starts is done here, and other brain processes may share it.
 //!
 //! On a terminal (stdin and stdout both are), the chat runs in raw mode, decodes the keys
 //! itself (`keys`) and has its own line editor (`editor`: editing keys, history in
-//! `.brain/chat_history` via `history`, Tab completion via `complete` of commands, routes
-//! and sections from `site_routes`, environments, and the ids of active jobs). Each site
-//! command starts its job or batch and returns to the prompt at once; a task per operation
+//! `.brain/chat_history` via `history`, Tab completion of commands, flags and values — the
+//! declared choices, or what the shell's completion sources offer: routes and sections from
+//! the site's config, the ids of jobs). Each command that starts work starts its job or batch and returns to the prompt at once; a task per operation
 //! follows the work (`Queue::watch`) and keeps its bar in the `screen`'s live region, which
 //! owns the bottom rows (bars, then the prompt) and prints everything else above them — so
 //! several operations show several bars and no bar redraw can corrupt the typed line. When an
@@ -54,9 +56,9 @@ use brain_plugin_utils::{Caller, ShellHandle, ToolContext, ToolResult};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-pub use command::HELP;
-use command::{Command, ParseError};
-use complete::{Catalog, Needs, Route};
+use brain_plugin_utils::{CommandTable, Want, matching};
+use command::Command;
+pub use command::help;
 use editor::{Action, Editor};
 use keys::{Decoder, Input};
 use screen::{LiveBar, Screen};
@@ -95,40 +97,21 @@ pub async fn run(shell: &Shell, note: Option<&str>) -> anyhow::Result<u8> {
 
 /// A tool call as the owner; the error as a person reads it, after what they typed
 /// (`/cancel: invalid input at `id`: no job or batch with id "x"`).
-async fn call(shell: &Shell, tool: &str, input: Value) -> Result<ToolResult, String> {
+async fn call(shell: &Shell, what: &str, tool: &str, input: Value) -> Result<ToolResult, String> {
     shell
         .execute(tool, input, ToolContext::new(Caller::cli()))
         .await
-        .map_err(|e| {
-            let what = COMMAND_OF_TOOL
-                .iter()
-                .find(|(t, _)| *t == tool)
-                .map_or(tool, |(_, command)| command);
-            format!("{what}: {e}")
-        })
+        .map_err(|e| format!("{what}: {e}"))
 }
 
-/// The command a person typed to run a tool, for error messages.
-const COMMAND_OF_TOOL: [(&str, &str); 8] = [
-    ("site_generate", "/generate"),
-    ("site_build", "/build"),
-    ("site_promote", "/promote"),
-    ("site_rollback", "/rollback"),
-    ("status", "/status"),
-    ("jobs_list", "/jobs"),
-    ("jobs_cancel", "/cancel"),
-    ("query", "the question"),
-];
+/// The chat's commands: what the shell and its plugins declare for the owner.
+fn commands(shell: &Shell) -> CommandTable {
+    command::table(shell.commands(&Caller::cli()))
+}
 
-/// The input of `status`, `jobs_list` or `jobs_cancel` for a command without site work.
-fn job_call(command: &Command) -> Option<(&'static str, Value)> {
-    match command {
-        Command::Status(Some(id)) => Some(("status", json!({ "id": id }))),
-        Command::Status(None) => Some(("status", json!({}))),
-        Command::Jobs => Some(("jobs_list", json!({}))),
-        Command::Cancel(Some(id)) => Some(("jobs_cancel", json!({ "id": id }))),
-        _ => None,
-    }
+/// Whether `line` is `/cancel` alone: the chat fills in the one operation running here.
+fn bare_cancel(line: &str) -> bool {
+    line.split_whitespace().eq(["/cancel"])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -160,6 +143,7 @@ async fn piped(shell: &Shell) -> anyhow::Result<u8> {
             }
         }
     });
+    let table = commands(shell);
     let mut failed = false;
     loop {
         let line = tokio::select! {
@@ -167,7 +151,7 @@ async fn piped(shell: &Shell) -> anyhow::Result<u8> {
             signal = interrupts.next() => return Ok(signal.exit_code()),
         };
         let Some(line) = line else { break };
-        match piped_line(shell, &line, &mut interrupts).await? {
+        match piped_line(shell, &table, &line, &mut interrupts).await? {
             Step::Done => {}
             Step::Failed => failed = true,
             Step::Quit => break,
@@ -179,6 +163,7 @@ async fn piped(shell: &Shell) -> anyhow::Result<u8> {
 
 async fn piped_line(
     shell: &Shell,
+    table: &CommandTable,
     line: &str,
     interrupts: &mut Interrupts,
 ) -> anyhow::Result<Step> {
@@ -186,33 +171,36 @@ async fn piped_line(
         err_line(&format!("error: {message}"));
         Ok(Step::Failed)
     };
-    let command = match command::parse(line) {
+    if bare_cancel(line) {
+        return failed("/cancel needs a job or batch id here (see /jobs)");
+    }
+    let command = match command::parse(table, line) {
         Ok(command) => command,
         Err(error) => return failed(&error.to_string()),
     };
-    let (tool, input) = match &command {
+    let (what, tool, input) = match command {
         Command::Nothing => return Ok(Step::Done),
         Command::Quit => return Ok(Step::Quit),
         Command::Help => {
-            out_line(HELP)?;
+            out_line(&command::help(table.commands().to_vec()))?;
             return Ok(Step::Done);
         }
-        Command::Cancel(None) => {
-            return failed("/cancel needs a job or batch id here (see /jobs)");
-        }
-        Command::Ask(question) => ("query", json!({ "question": question })),
-        other => match other.site_call().or_else(|| job_call(other)) {
-            Some(call) => call,
-            None => return failed(&format!("cannot run {line:?}")),
-        },
+        Command::Ask(question) => (
+            "the question".to_owned(),
+            "query".to_owned(),
+            json!({ "question": question }),
+        ),
+        Command::Run(run) => (
+            format!("/{}", run.command),
+            run.tool,
+            Value::Object(run.input),
+        ),
     };
-    let result = match call(shell, tool, input).await {
+    let result = match call(shell, &what, &tool, input).await {
         Ok(result) => result,
         Err(message) => return failed(&message),
     };
-    if command.site_call().is_some()
-        && let Some(started) = result.started
-    {
+    if let Some(started) = result.started {
         return Ok(
             match attach(shell, &started.job_id, Mode::Lines, interrupts).await? {
                 Outcome::Succeeded => Step::Done,
@@ -269,6 +257,7 @@ impl Ops {
 
 struct Session {
     shell: Shell,
+    table: CommandTable,
     screen: Arc<Screen>,
     ops: Arc<Mutex<Ops>>,
     tasks: tokio::task::JoinSet<()>,
@@ -339,6 +328,7 @@ async fn terminal(shell: &Shell, note: Option<&str>) -> anyhow::Result<u8> {
     screen.print(&greeting);
     let mut session = Session {
         shell: shell.clone(),
+        table: commands(shell),
         screen: screen.clone(),
         ops: Arc::default(),
         tasks: tokio::task::JoinSet::new(),
@@ -427,9 +417,21 @@ impl Session {
 
     /// Runs one submitted line; `false` to quit.
     async fn command(&mut self, line: &str) -> bool {
-        let command = match command::parse(line) {
+        if bare_cancel(line) {
+            let ids: Vec<String> = lock(&self.ops).job_ids();
+            match ids.as_slice() {
+                [id] => self.run("/cancel", "jobs_cancel", json!({ "id": id })).await,
+                [] => self.error("/cancel needs a job or batch id: nothing started here is running (/jobs lists the work)"),
+                many => self.error(&format!(
+                    "/cancel needs a job or batch id: running now are {} (Tab completes them)",
+                    many.join(", ")
+                )),
+            }
+            return true;
+        }
+        let command = match command::parse(&self.table, line) {
             Ok(command) => command,
-            Err(error @ ParseError::UnknownCommand { .. }) => {
+            Err(error @ brain_plugin_utils::CommandError::Unknown { .. }) => {
                 self.error(&format!("{error} (/help explains them)"));
                 return true;
             }
@@ -438,44 +440,25 @@ impl Session {
                 return true;
             }
         };
-        match &command {
+        match command {
             Command::Nothing => {}
             Command::Quit => return false,
-            Command::Help => self.screen.print(HELP),
-            Command::Ask(question) => self.ask(question),
-            Command::Cancel(None) => {
-                let ids: Vec<String> = lock(&self.ops).job_ids();
-                match ids.as_slice() {
-                    [id] => self.run_tool("jobs_cancel", json!({ "id": id })).await,
-                    [] => self.error("/cancel needs a job or batch id: nothing started here is running (/jobs lists the work)"),
-                    many => self.error(&format!(
-                        "/cancel needs a job or batch id: running now are {} (Tab completes them)",
-                        many.join(", ")
-                    )),
-                }
-            }
-            other => {
-                if let Some((tool, input)) = other.site_call() {
-                    self.start(tool, input).await;
-                } else if let Some((tool, input)) = job_call(other) {
-                    self.run_tool(tool, input).await;
-                }
+            Command::Help => self
+                .screen
+                .print(&command::help(self.table.commands().to_vec())),
+            Command::Ask(question) => self.ask(&question),
+            Command::Run(run) => {
+                let what = format!("/{}", run.command);
+                self.run(&what, &run.tool, Value::Object(run.input)).await;
             }
         }
         true
     }
 
-    /// A quick tool: its text above the prompt.
-    async fn run_tool(&self, tool: &str, input: Value) {
-        match call(&self.shell, tool, input).await {
-            Ok(result) => self.screen.print(&result.text),
-            Err(message) => self.error(&message),
-        }
-    }
-
-    /// A site tool: the job or batch it started is followed in the background.
-    async fn start(&mut self, tool: &str, input: Value) {
-        let result = match call(&self.shell, tool, input).await {
+    /// Runs a command's tool: quick answers print above the prompt; the job or batch a
+    /// tool started is followed in the background.
+    async fn run(&mut self, what: &str, tool: &str, input: Value) {
+        let result = match call(&self.shell, what, tool, input).await {
             Ok(result) => result,
             Err(message) => return self.error(&message),
         };
@@ -491,7 +474,7 @@ impl Session {
                 }
                 self.follow(started.job_id);
             }
-            // Nothing to do, a plan: the answer is the result.
+            // A quick answer, or nothing to do (a plan): the answer is the result.
             None => self.screen.print(&result.text),
         }
     }
@@ -534,7 +517,14 @@ impl Session {
         let question = question.to_owned();
         let color = self.color();
         self.tasks.spawn(async move {
-            let text = match call(&shell, "query", json!({ "question": question })).await {
+            let text = match call(
+                &shell,
+                "the question",
+                "query",
+                json!({ "question": question }),
+            )
+            .await
+            {
                 Ok(result) => result.text,
                 Err(message) if color => format!("\x1b[31merror:\x1b[0m {message}"),
                 Err(message) => format!("error: {message}"),
@@ -546,7 +536,7 @@ impl Session {
 
     /// Follows work that was active before the chat started.
     async fn resume(&mut self) {
-        let Ok(result) = call(&self.shell, "jobs_list", json!({ "active": true })).await else {
+        let Ok(result) = call(&self.shell, "", "jobs_list", json!({ "active": true })).await else {
             return;
         };
         let ids: Vec<String> = result
@@ -569,16 +559,22 @@ impl Session {
     /// Tab: completes the word before the cursor, or lists the choices above the prompt.
     async fn complete(&self, editor: &mut Editor) {
         let before = editor.before_cursor();
-        let mut catalog = Catalog::default();
-        match complete::needs(&before) {
-            Needs::Routes => catalog.routes = self.routes().await,
-            Needs::Ids => catalog.ids = self.active_ids().await,
-            Needs::Nothing => {}
-        }
-        let completion = complete::complete(&before, &catalog);
-        let start = before[..completion.start].chars().count();
-        let word = &before[completion.start..];
-        match completion.candidates.as_slice() {
+        let (start, want) = self.table.completion(&before);
+        let pool = match want {
+            Want::Nothing => Vec::new(),
+            Want::Words(words) => words,
+            Want::Value { arg, .. } if !arg.choices.is_empty() => arg.choices.clone(),
+            Want::Value {
+                command,
+                arg,
+                typed,
+            } if arg.completes => self.shell.complete(&command.tool, &arg.field, &typed).await,
+            Want::Value { .. } => Vec::new(),
+        };
+        let word = &before[start..];
+        let candidates = matching(word, pool);
+        let start = before[..start].chars().count();
+        match candidates.as_slice() {
             [] => {}
             [only] => editor.replace_before(start, &format!("{only} ")),
             many => {
@@ -591,39 +587,6 @@ impl Session {
             }
         }
         self.screen.input(editor.chars(), editor.cursor());
-    }
-
-    async fn routes(&self) -> Vec<Route> {
-        let Ok(result) = call(&self.shell, "site_routes", json!({})).await else {
-            return Vec::new();
-        };
-        let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
-        result.structured["routes"]
-            .as_array()
-            .map(|routes| {
-                routes
-                    .iter()
-                    .map(|r| Route {
-                        id: text(r, "id"),
-                        path: text(r, "path"),
-                        sections: r["sections"]
-                            .as_array()
-                            .map(|s| s.iter().map(|s| text(s, "id")).collect())
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    async fn active_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = lock(&self.ops).job_ids();
-        if let Ok(result) = call(&self.shell, "jobs_list", json!({ "active": true })).await
-            && let Some(map) = result.structured.as_object()
-        {
-            ids.extend(map.keys().cloned());
-        }
-        ids
     }
 
     /// What quitting does to unfinished work, when there is some.

@@ -13,9 +13,9 @@ use crate::commands::Brain;
 use crate::exit::{self, Reported};
 use crate::logging;
 
-/// `brain chat`'s options.
+/// `brain chat`'s options. Its help's commands are the shell's and this binary's plugins',
+/// added where the command line is built (`commands::plugin::command_line`).
 #[derive(Debug, Args)]
-#[command(after_help = brain_cli::chat::HELP)]
 pub(crate) struct ChatArgs {}
 
 pub(crate) async fn run(brain: &Brain, _args: ChatArgs) -> anyhow::Result<()> {

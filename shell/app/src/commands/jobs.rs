@@ -20,7 +20,7 @@ pub(crate) async fn run(brain: &Brain, command: JobsCommand) -> anyhow::Result<(
         JobsCommand::Watch { id, view } => {
             let shell = brain.open_shell().await?;
             let mode = brain_cli::Mode::detect(view.json, view.quiet);
-            return crate::commands::site::finish(brain_cli::watch(&shell, &id, mode).await?);
+            return crate::commands::plugin::finish(brain_cli::watch(&shell, &id, mode).await?);
         }
         JobsCommand::List(args) => {
             let json = args.json;

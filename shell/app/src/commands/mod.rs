@@ -1,9 +1,10 @@
 //! One module per command. [`run`] resolves what every command shares — the brain directory,
 //! the log level, the plugins — into a [`Brain`], then hands it to the command.
 //!
-//! Commands that only read or enqueue (`jobs`, `tool`, `site … --detach`) open the shell
-//! without starting workers: the work itself is done by a `brain start` running elsewhere
-//! on the same database. `site …` without `--detach` runs its work in this process.
+//! Commands that only read or enqueue (`jobs`, `tool`, a plugin's command with `--detach`)
+//! open the shell without starting workers: the work itself is done by a `brain start`
+//! running elsewhere on the same database. A plugin's command (`brain site generate`)
+//! without `--detach` runs its work in this process.
 
 pub(crate) mod chat;
 mod completions;
@@ -12,7 +13,7 @@ mod init;
 mod jobs;
 pub(crate) mod matrix;
 pub(crate) mod mcp;
-mod site;
+pub(crate) mod plugin;
 pub(crate) mod start;
 mod tool;
 
@@ -96,13 +97,20 @@ pub(crate) fn interface_problems(config: &Config) -> Vec<String> {
     problems.into_iter().flatten().collect()
 }
 
-/// Runs the parsed command line.
-pub(crate) async fn run(cli: Cli, plugins: Vec<Arc<dyn Plugin>>) -> anyhow::Result<()> {
+/// Runs the parsed command line: a built-in command, or (`call`) a plugin's.
+pub(crate) async fn run(
+    cli: Cli,
+    call: Option<plugin::PluginCall>,
+    plugins: Vec<Arc<dyn Plugin>>,
+) -> anyhow::Result<()> {
     let brain = Brain {
         dir: brain_dir(cli.dir),
         log_level: cli.log_level.map(LogLevel::from),
         plugins,
     };
+    if let Some(call) = call {
+        return plugin::run(&brain, call).await;
+    }
     let Some(command) = cli.command else {
         return chat::run_default(&brain).await;
     };
@@ -113,7 +121,6 @@ pub(crate) async fn run(cli: Cli, plugins: Vec<Arc<dyn Plugin>>) -> anyhow::Resu
         Command::Mcp(args) => mcp::run(&brain, args).await,
         Command::Matrix(args) => matrix::run(&brain, args).await,
         Command::Jobs { command } => jobs::run(&brain, command).await,
-        Command::Site { command } => site::run(&brain, command).await,
         Command::Tool(args) => tool::run(&brain, args).await,
         Command::Config { command } => config::run(&brain, command),
         Command::Completions { shell } => completions::run(shell),
