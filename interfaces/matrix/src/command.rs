@@ -330,7 +330,10 @@ mod tests {
         );
         assert_eq!(Command::Help.tool(), None);
         let help = help_text(&table("!", declared()));
-        assert!(help.contains("- `!build [env]`: build the site"), "{help}");
+        assert!(
+            help.contains("- `!build [preview|production]`: build the site"),
+            "{help}"
+        );
         assert!(
             help.contains("- `!cancel <id>`: cancel a job or batch"),
             "{help}"

@@ -100,17 +100,22 @@ impl ArgSpec {
         self
     }
 
-    /// `<route>`, `[route]`, `[--force]`, `[--env <env>]`.
+    /// `<route>`, `[route]`, `[--force]`, `[--to <to>]`, `[preview|production]`.
     fn usage(&self) -> String {
         let (open, close) = if self.required {
             ("<", ">")
         } else {
             ("[", "]")
         };
+        let value = if self.choices.is_empty() {
+            self.flag.clone()
+        } else {
+            self.choices.join("|")
+        };
         match (self.kind, self.positional) {
             (ArgKind::Switch, _) => format!("[--{}]", self.flag),
-            (_, true) => format!("{open}{}{close}", self.flag),
-            (_, false) => format!("{open}--{} <{}>{close}", self.flag, self.flag),
+            (_, true) => format!("{open}{value}{close}"),
+            (_, false) => format!("{open}--{} <{value}>{close}", self.flag),
         }
     }
 }
@@ -826,7 +831,7 @@ mod tests {
             usages,
             [
                 "!generate [route] [section] [--force] [--dry-run]",
-                "!build [env]",
+                "!build [preview|production]",
                 "!promote [route] [section]",
                 "!count <to> [--delay-ms <delay-ms>]",
                 "!cancel <id>",

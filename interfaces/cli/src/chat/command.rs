@@ -146,10 +146,10 @@ mod tests {
     fn help_lists_every_declared_command_and_the_chat_s_own() {
         let help = help(commands());
         for usage in [
-            "  /build [env]  build the site",
-            "  /cancel <id>  cancel a job or batch",
-            "  /help         This help",
-            "  /quit         Quit",
+            "  /build [preview|production]  build the site",
+            "  /cancel <id>                 cancel a job or batch",
+            "  /help                        This help",
+            "  /quit                        Quit",
         ] {
             assert!(help.contains(usage), "{usage:?} in\n{help}");
         }

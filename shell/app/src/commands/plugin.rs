@@ -236,12 +236,12 @@ pub(crate) fn call(plugins: &[Arc<dyn Plugin>], matches: &ArgMatches) -> Option<
             kind => {
                 let text = |id: &str| found.get_one::<String>(id).cloned();
                 let number = |id: &str| found.get_one::<u64>(id).copied();
-                let id =
-                    if found.contains_id(&arg.field) && found.value_source(&arg.field).is_some() {
-                        arg.field.clone()
-                    } else {
-                        flag_id(arg)
-                    };
+                // A positional argument may come as its flag instead (`--route`).
+                let id = if arg.positional && found.value_source(&arg.field).is_none() {
+                    flag_id(arg)
+                } else {
+                    arg.field.clone()
+                };
                 match kind {
                     ArgKind::Number if arg.choices.is_empty() => number(&id).map(Value::from),
                     _ => text(&id).map(|t| canonical(arg, t)),
@@ -286,5 +286,129 @@ pub(crate) fn finish(outcome: brain_cli::Outcome) -> anyhow::Result<()> {
     match outcome.exit_code() {
         0 => Ok(()),
         code => Err(Reported(code).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brain_plugin_utils::{PluginError, Registrar};
+    use serde_json::json;
+
+    fn site() -> Vec<Arc<dyn Plugin>> {
+        vec![Arc::new(brain_site_builder::SiteBuilder)]
+    }
+
+    fn call_of(args: &[&str]) -> Option<PluginCall> {
+        let matches = command_line(&site())
+            .unwrap()
+            .try_get_matches_from(args)
+            .unwrap();
+        call(&site(), &matches)
+    }
+
+    fn site_call(tool: &str, input: Value, flags: [bool; 3]) -> PluginCall {
+        let [detach, json, quiet] = flags;
+        PluginCall {
+            tool: tool.into(),
+            input,
+            detach,
+            json,
+            quiet,
+        }
+    }
+
+    #[test]
+    fn declared_commands_map_to_their_tools() {
+        let none = [false; 3];
+        let cases = [
+            (
+                &["brain", "site", "generate"][..],
+                site_call("site_generate", json!({}), none),
+            ),
+            (
+                &[
+                    "brain",
+                    "site",
+                    "generate",
+                    "landing",
+                    "--section",
+                    "hero",
+                    "--force",
+                    "--dry-run",
+                    "--json",
+                ],
+                site_call(
+                    "site_generate",
+                    json!({"route": "landing", "section": "hero", "force": true, "dryRun": true}),
+                    [false, true, false],
+                ),
+            ),
+            (
+                &["brain", "site", "build", "--env", "Production", "--detach"],
+                site_call(
+                    "site_build",
+                    json!({"environment": "production"}),
+                    [true, false, false],
+                ),
+            ),
+            (
+                &["brain", "site", "build", "preview", "-q"],
+                site_call(
+                    "site_build",
+                    json!({"environment": "preview"}),
+                    [false, false, true],
+                ),
+            ),
+            (
+                &["brain", "--dir", "x", "site", "rollback", "/about"],
+                site_call("site_rollback", json!({"route": "/about"}), none),
+            ),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(call_of(args), Some(expected), "{args:?}");
+        }
+        assert_eq!(call_of(&["brain", "jobs", "list"]), None);
+    }
+
+    #[test]
+    fn wrong_arguments_are_usage_errors() {
+        for bad in [
+            &["brain", "site", "build", "--env", "staging"][..],
+            &["brain", "site"],
+            &["brain", "site", "promote", "a", "b", "c"],
+            &["brain", "site", "generate", "landing", "--route", "about"],
+        ] {
+            let error = command_line(&site())
+                .unwrap()
+                .try_get_matches_from(bad)
+                .unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_group_that_is_a_built_in_command_is_refused() {
+        struct Clash;
+        #[async_trait::async_trait]
+        impl Plugin for Clash {
+            fn id(&self) -> &str {
+                "clash"
+            }
+            fn version(&self) -> &str {
+                "1"
+            }
+            fn description(&self) -> &str {
+                "clashes"
+            }
+            fn commands(&self) -> Vec<CommandSpec> {
+                vec![CommandSpec::new("jobs", "purge", "clash_purge", "")]
+            }
+            fn register(&self, _: &mut Registrar) -> Result<(), PluginError> {
+                Ok(())
+            }
+        }
+        let error = command_line(&[Arc::new(Clash)]).unwrap_err();
+        assert!(error.contains("`jobs` is a built-in command"), "{error}");
     }
 }

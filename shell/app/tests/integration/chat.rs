@@ -10,143 +10,18 @@
 //! (`[ai.local] delay_ms`) and the queue runs one job at a time.
 
 use std::io::Write;
-use std::num::NonZeroU16;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use expectrl::Session;
-
 use crate::support::Demo;
 use crate::support::{brain, run};
+use crate::term::{COLS, TIMEOUT, Term};
 
-/// How long the screen may take to show what a test waits for.
-const TIMEOUT: Duration = Duration::from_secs(40);
-
-const COLS: u16 = 110;
-const ROWS: u16 = 40;
-
-/// `brain chat` on a pseudo-terminal, and the screen it drew.
-struct Term {
-    session: Session,
-    parser: vt100::Parser,
-}
-
-fn size(n: u16) -> NonZeroU16 {
-    NonZeroU16::new(n).unwrap()
-}
-
-impl Term {
-    fn spawn(demo: &Demo) -> Term {
-        let mut command = brain(demo.tmp.path(), &["--dir", "demo", "chat"]);
-        command.env("TERM", "xterm-256color").env("NO_COLOR", "1");
-        let mut session = Session::spawn(command).unwrap();
-        session
-            .get_process_mut()
-            .set_window_size(COLS, ROWS)
-            .unwrap();
-        let mut term = Term {
-            session,
-            parser: vt100::Parser::new(size(ROWS), size(COLS), 0),
-        };
-        term.wait_for("the prompt", |t| t.prompt() == "brain>");
-        term
-    }
-
-    /// Feeds everything the chat wrote so far to the screen.
-    fn pump(&mut self) {
-        let mut buf = [0u8; 8192];
-        loop {
-            match self.session.try_read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => self.parser.process(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                // EIO: the chat exited and the terminal closed.
-                Err(_) => break,
-            }
-        }
-    }
-
-    fn rows(&self) -> Vec<String> {
-        self.parser
-            .screen()
-            .rows(0, COLS)
-            .map(|r| r.trim_end().to_owned())
-            .collect()
-    }
-
-    fn screen(&self) -> String {
-        self.rows().join("\n")
-    }
-
-    /// The row the cursor is on: the prompt with the typed line.
-    fn prompt(&self) -> String {
-        let (row, _) = self.parser.screen().cursor_position();
-        self.rows()[usize::from(row)].clone()
-    }
-
-    fn cursor_col(&self) -> u16 {
-        self.parser.screen().cursor_position().1
-    }
-
-    /// The row right above the prompt.
-    fn above_prompt(&self, n: usize) -> String {
-        let (row, _) = self.parser.screen().cursor_position();
-        self.rows()[usize::from(row) - n].clone()
-    }
-
-    #[track_caller]
-    fn wait_for(&mut self, what: &str, done: impl Fn(&Term) -> bool) {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            self.pump();
-            if done(self) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn send(&mut self, text: &str) {
-        self.session.send(text).unwrap();
-        self.session.flush().unwrap();
-    }
-
-    /// Types `line` and Enter, then waits until the prompt is empty again.
-    fn enter(&mut self, line: &str) {
-        self.send(line);
-        self.send("\r");
-        self.wait_for(&format!("{line:?} to be submitted"), |t| {
-            t.prompt() == "brain>" && t.screen().contains(&format!("brain> {line}"))
-        });
-    }
-
-    fn has_row(&self, pred: impl Fn(&str) -> bool) -> bool {
-        self.rows().iter().any(|r| pred(r))
-    }
-
-    /// Waits for the chat to exit; its exit code.
-    fn exit_code(mut self) -> i32 {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            self.pump();
-            match self.session.get_process().status().unwrap() {
-                expectrl::WaitStatus::StillAlive => {}
-                expectrl::WaitStatus::Exited(_, code) => return code,
-                other => panic!("{other:?}\n{}", self.screen()),
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+/// `brain chat` on a pseudo-terminal for the demo brain.
+fn chat(demo: &Demo) -> Term {
+    let mut command = brain(demo.tmp.path(), &["--dir", "demo", "chat"]);
+    command.env("TERM", "xterm-256color").env("NO_COLOR", "1");
+    Term::spawn(command)
 }
 
 /// A bar row of a generate batch with a count and an ETA: "⠋ Generating content [==> ]
@@ -178,7 +53,7 @@ fn typing_survives_a_live_bar_which_becomes_the_summary() {
     // 12.5 s of batch: the bar moves (one section done) and is redrawn after a resize
     // long before the end, even on a busy machine; then the summary replaces it.
     let demo = Demo::paced(2_500, "");
-    let mut term = Term::spawn(&demo);
+    let mut term = chat(&demo);
     term.enter("/generate");
     term.wait_for("a bar with a count and an ETA", |t| {
         generate_bar(&t.above_prompt(1)).is_some()
@@ -225,12 +100,7 @@ fn typing_survives_a_live_bar_which_becomes_the_summary() {
 
     // A narrower terminal: still one bar row, one prompt row with the text, nothing wider.
     // Frames drawn before the resize are read at the old width.
-    term.pump();
-    term.session
-        .get_process_mut()
-        .set_window_size(60, ROWS)
-        .unwrap();
-    term.parser.set_size(size(ROWS), size(60));
+    term.resize(60);
     // Redrawn rows are cut to 59 columns (vt100 cuts what was there to 60, ending in the
     // percentage's first digit, so the old row cannot pass for a new one).
     term.wait_for("a redraw at 60 columns", |t| {
@@ -254,11 +124,7 @@ fn typing_survives_a_live_bar_which_becomes_the_summary() {
         "{}",
         term.screen()
     );
-    term.session
-        .get_process_mut()
-        .set_window_size(COLS, ROWS)
-        .unwrap();
-    term.parser.set_size(size(ROWS), size(COLS));
+    term.resize(COLS);
 
     // Ctrl-U clears the line; the summary replaces the bar.
     term.send("\x15");
@@ -321,7 +187,7 @@ fn typing_survives_a_live_bar_which_becomes_the_summary() {
     term.enter("/build staging");
     term.wait_for("the bad environment named", |t| {
         t.has_row(|r| {
-            r == "error: unknown environment `staging` for /build: expected preview or production"
+            r == "error: /build: `staging` is not a valid env: expected preview or production"
         })
     });
     term.enter("what is my brain?");
@@ -330,7 +196,7 @@ fn typing_survives_a_live_bar_which_becomes_the_summary() {
     });
     term.enter("/help");
     term.wait_for("the help", |t| {
-        t.has_row(|r| r.starts_with("  /cancel [id]"))
+        t.has_row(|r| r.starts_with("  /cancel <id>"))
     });
     term.send("/quit\r");
     assert_eq!(term.exit_code(), 0);
@@ -347,7 +213,7 @@ fn two_operations_two_bars_cancel_and_quitting_leaves_work_queued() {
     // 30 s a section: nothing here may finish by itself (both batches are cancelled or
     // left queued, and cancelling or quitting cuts the pause).
     let demo = Demo::paced(30_000, "");
-    let mut term = Term::spawn(&demo);
+    let mut term = chat(&demo);
     term.enter("/generate landing");
     term.enter("/generate about");
     term.wait_for("two bars", |t| {
@@ -410,7 +276,7 @@ fn two_operations_two_bars_cancel_and_quitting_leaves_work_queued() {
     assert!(["pending", "processing"].contains(&state), "{entry:#}");
 
     // The next chat picks it up and shows its bar; Ctrl-C twice on an empty line quits.
-    let mut term = Term::spawn(&demo);
+    let mut term = chat(&demo);
     term.wait_for("the resumed batch", |t| {
         t.has_row(|r| {
             r.starts_with(&format!(
@@ -490,7 +356,7 @@ fn piped_commands_run_in_order_with_plain_output() {
         errors,
         [
             "error: unknown command `/frob`: the commands are /generate, /build, /promote, /rollback, /status, /jobs, /cancel, /help, /quit",
-            "error: unknown environment `staging` for /build: expected preview or production",
+            "error: /build: `staging` is not a valid env: expected preview or production",
             "error: /status: invalid input at `id`: no job or batch with id \"nope\"",
         ],
         "{stderr}"

@@ -23,4 +23,6 @@ mod start;
 #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
 #[path = "../support/mod.rs"]
 mod support;
+#[path = "../support/term.rs"]
+mod term;
 mod tools;
