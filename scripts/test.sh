@@ -12,6 +12,7 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p brain --all-targets --locked --features e2e -- -D warnings
+cargo clippy -p brain-example-plugin --all-targets --locked --features e2e -- -D warnings
 cargo clippy -p brain --all-targets --locked --no-default-features -- -D warnings
 
 # Tier 1, hermetic: no network, no installs, no browser. Where we may (root, as in CI), it
@@ -43,6 +44,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 cargo test -p brain --locked --features e2e --test e2e
+# A plugin's declared commands through the Matrix bot (the example plugin's `!count`).
+cargo test -p brain-example-plugin --locked --features e2e --test e2e
 
 # The benchmark must keep running; its figures are printed, never asserted.
 step "queue benchmark (quick)"
