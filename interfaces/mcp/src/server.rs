@@ -512,7 +512,7 @@ impl ServerHandler for BrainServer {
                 Implementation::new("brain", env!("CARGO_PKG_VERSION")).with_title("Brain"),
             )
             .with_instructions(
-                "Tools that start work (site_generate, site_build, …) answer with a job id at once; \
+                "Tools that start background work (their input takes `wait`) answer with a job id at once; \
                  with a progress token the call stays open and reports progress for up to the \
                  configured bound. Check a job with the status tool or read brain://jobs/{id}.",
             )

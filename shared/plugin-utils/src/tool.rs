@@ -225,6 +225,10 @@ pub struct ToolInfo {
     /// It starts background work: interfaces offer to follow it (MCP's `wait`).
     #[serde(default)]
     pub starts_work: bool,
+    /// The plugin that registered it (`shell` for the shell's own), as the shell lists it;
+    /// empty in a bare [`ToolSpec::info`].
+    #[serde(default)]
+    pub plugin: String,
 }
 
 impl ToolSpec {
@@ -291,6 +295,7 @@ impl ToolSpec {
             output_schema,
             visibility: self.visibility,
             starts_work: self.starts_work,
+            plugin: String::new(),
         }
     }
 }

@@ -513,7 +513,10 @@ impl Shell {
             .tools
             .values()
             .filter(|t| caller.permission.allows(t.spec.visibility))
-            .map(|t| t.spec.info())
+            .map(|t| ToolInfo {
+                plugin: t.plugin.clone(),
+                ..t.spec.info()
+            })
             .collect()
     }
 

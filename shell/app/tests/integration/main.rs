@@ -5,6 +5,7 @@
 // clippy.toml allows unwrap in #[test] functions only; the shared helpers here are tests too.
 #![allow(clippy::unwrap_used)]
 
+mod architecture;
 mod chat;
 mod cli;
 mod config;
