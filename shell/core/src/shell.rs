@@ -392,13 +392,16 @@ fn checked_commands(
     plugins: &[Arc<dyn Plugin>],
     tools: &BTreeMap<String, RegisteredTool>,
 ) -> Result<Vec<CommandSpec>, ShellError> {
-    let declared = plugins
-        .iter()
-        .flat_map(|p| p.commands().into_iter().map(|c| (c, p.id().to_owned())))
+    // The shell's first, so a plugin that takes one of their names is the one blamed.
+    let own = builtin::commands();
+    let shell_count = own.len();
+    let declared = own
+        .into_iter()
+        .map(|c| (c, SHELL_PLUGIN_ID.to_owned()))
         .chain(
-            builtin::commands()
-                .into_iter()
-                .map(|c| (c, SHELL_PLUGIN_ID.to_owned())),
+            plugins
+                .iter()
+                .flat_map(|p| p.commands().into_iter().map(|c| (c, p.id().to_owned()))),
         );
     let mut commands: Vec<CommandSpec> = Vec::new();
     for (command, plugin) in declared {
@@ -442,6 +445,8 @@ fn checked_commands(
         }
         commands.push(command);
     }
+    // Listed as help shows them: the plugins' in the order declared, then the shell's.
+    commands.rotate_left(shell_count);
     Ok(commands)
 }
 

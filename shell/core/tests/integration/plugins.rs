@@ -128,3 +128,97 @@ async fn a_plugin_reads_its_own_config_section() {
         .unwrap();
     assert_eq!(shell.config().section_json("alpha")["greeting"], "hi");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_commands_are_checked_listed_and_completed() {
+    use brain_plugin_utils::{ArgSpec, Caller, CommandSpec, Permission, Source};
+
+    let brain = Brain::new("");
+    let work = |tool: &str| {
+        CommandSpec::new("alpha", "work", tool, "Work")
+            .arg(ArgSpec::number("steps", "How many").positional().required())
+            .arg(ArgSpec::text("label", "A label").completes())
+    };
+    let refused = |commands: Vec<CommandSpec>, says: &'static str| {
+        let brain = &brain;
+        async move {
+            let err = brain
+                .shell(vec![plugin(
+                    TestPlugin::new("alpha", &["alpha_run", "public_run"]).with_commands(commands),
+                )])
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, ShellError::Command { plugin, message } if plugin == "alpha" && message.contains(says)),
+                "{says}: {err}"
+            );
+        }
+    };
+    refused(
+        vec![work("status")],
+        "runs `status`, which is not one of its tools",
+    )
+    .await;
+    refused(
+        vec![work("alpha_run").arg(ArgSpec::switch("fast", ""))],
+        "`alpha_run` has no input field `fast`",
+    )
+    .await;
+    refused(
+        vec![work("alpha_run"), work("public_run")],
+        "the name `work` is taken",
+    )
+    .await;
+    refused(
+        vec![CommandSpec::new("", "run", "alpha_run", "")],
+        "needs a group",
+    )
+    .await;
+    refused(
+        vec![CommandSpec::new("alpha", "cancel", "alpha_run", "")],
+        "the name `cancel` is taken",
+    )
+    .await;
+
+    let shell = brain
+        .shell(vec![plugin(
+            TestPlugin::new("alpha", &["alpha_run", "public_run"]).with_commands(vec![
+                work("alpha_run"),
+                CommandSpec::new("alpha", "open", "public_run", "Anyone"),
+            ]),
+        )])
+        .await
+        .unwrap();
+    let names = |caller: &Caller| -> Vec<String> {
+        shell.commands(caller).into_iter().map(|c| c.name).collect()
+    };
+    // The plugin's first, then the shell's; only what the caller may run.
+    assert_eq!(
+        names(&Caller::cli()),
+        ["work", "open", "status", "jobs", "cancel"]
+    );
+    let public = Caller::new(Source::system(), Permission::Public);
+    assert_eq!(names(&public), ["open"]);
+
+    let typed = serde_json::json!({"steps": 3});
+    assert_eq!(
+        shell
+            .complete("alpha_run", "label", typed.as_object().unwrap())
+            .await,
+        ["alpha-3"]
+    );
+    let started = shell
+        .execute(
+            "alpha_run",
+            serde_json::json!({"steps": 2}),
+            brain_plugin_utils::ToolContext::new(Caller::cli()),
+        )
+        .await
+        .unwrap()
+        .started
+        .unwrap();
+    let ids = shell
+        .complete("jobs_cancel", "id", &Default::default())
+        .await;
+    assert!(ids.contains(&started.job_id), "{ids:?}");
+}

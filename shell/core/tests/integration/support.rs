@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use brain_core::Shell;
 use brain_plugin_utils::{
-    JobContext, JobError, JobHandler, JsonSchema, NewJob, Permission, Plugin, PluginContext,
-    PluginError, Registrar, ToolResult, ToolSpec,
+    CommandSpec, CompleteRequest, JobContext, JobError, JobHandler, JsonSchema, NewJob, Permission,
+    Plugin, PluginContext, PluginError, Registrar, ToolResult, ToolSpec,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -66,6 +66,8 @@ pub(crate) struct TestPlugin {
     pub(crate) fail_start: bool,
     pub(crate) started: Arc<AtomicBool>,
     pub(crate) section: Option<String>,
+    /// What `commands()` declares.
+    pub(crate) commands: Vec<CommandSpec>,
 }
 
 impl TestPlugin {
@@ -77,7 +79,13 @@ impl TestPlugin {
             fail_start: false,
             started: Arc::new(AtomicBool::new(false)),
             section: None,
+            commands: Vec::new(),
         }
+    }
+
+    pub(crate) fn with_commands(mut self, commands: Vec<CommandSpec>) -> Self {
+        self.commands = commands;
+        self
     }
 }
 
@@ -97,6 +105,16 @@ impl Plugin for TestPlugin {
     }
     fn config_section(&self) -> &str {
         self.section.as_deref().unwrap_or(&self.id)
+    }
+    fn commands(&self) -> Vec<CommandSpec> {
+        self.commands.clone()
+    }
+    /// Completes `label` with the plugin's id and what was typed for `steps`.
+    fn complete(&self, request: &CompleteRequest<'_>) -> Vec<String> {
+        match request.field {
+            "label" => vec![format!("{}-{}", self.id, request.typed["steps"])],
+            _ => Vec::new(),
+        }
     }
     fn register(&self, registrar: &mut Registrar) -> Result<(), PluginError> {
         registrar.job_handler("double", Double);
