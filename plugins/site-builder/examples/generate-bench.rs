@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use brain_core::Shell;
 use brain_plugin_utils::{Caller, JobStatus, ToolContext};
-use brain_site_builder::{SiteBuilder, write_atomic};
+use brain_site_builder::SiteBuilder;
+use brain_site_builder::internals::write_atomic;
 use serde_json::json;
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;

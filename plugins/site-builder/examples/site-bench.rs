@@ -23,10 +23,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use brain_plugin_utils::testing::{self, RecordingContext};
-use brain_site_builder::{
-    BuildOutput, Cta, Environment, Feature, Features, Hero, SectionContent, Site, SiteBuilder,
-    Text, write_content,
+use brain_site_builder::internals::{
+    Cta, Feature, Features, Hero, SectionContent, Site, Text, write_content,
 };
+use brain_site_builder::{BuildOutput, Environment, SiteBuilder};
 use serde_json::{Value, json};
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;

@@ -36,30 +36,40 @@ use async_trait::async_trait;
 use brain_plugin_utils::{BrainDirs, CommandSpec, CompleteRequest, Plugin, PluginError, Registrar};
 use serde_json::Value;
 
+// What a caller of the plugin's tools reads and writes: their inputs and outputs.
 pub use build::{BuildInput, BuildOutput};
-pub use config::{ConfigError, Route, Section, Site, SiteCta};
-pub use content::{
-    ContentError, Environment, content_file, content_path, format_content, parse_content,
-    read_content, write_atomic, write_content,
-};
-pub use generate::{
-    GenerateJobInput, GenerateOutput, NOTES_PER_SECTION, PRODUCT_NOTES, content_from_answer,
-    generation_request, search_query, site_query,
-};
-pub use markdown::{is_safe_url, to_html as markdown_to_html};
-pub use publish::{PublishJobInput, PublishOutput};
-pub use render::{STYLESHEET, TEMPLATE_FILES, TEMPLATES_DIR};
-pub use state::NO_SITE;
-pub use templates::{
-    Cta, Feature, Features, FieldError, Hero, NoteItem, NoteList, Product, Products,
-    SectionContent, Template, Text,
-};
+pub use content::Environment;
+pub use publish::PublishOutput;
 pub use tools::{
-    GenerateInput, NoInput, PlanOutput, PlannedSection, RouteInfo, RoutesOutput, SectionInfo,
-    SelectInput, TemplateInfo, TemplatesOutput,
+    GenerateInput, PlanOutput, PlannedSection, RouteInfo, RoutesOutput, SectionInfo, SelectInput,
+    TemplateInfo, TemplatesOutput,
 };
 
+/// The plugin's parts, for its own integration tests and benchmarks (which are separate
+/// crates): not an API to build on.
+pub mod internals {
+    pub use crate::config::{ConfigError, Route, Section, Site, SiteCta};
+    pub use crate::content::{
+        ContentError, content_file, content_path, format_content, parse_content, read_content,
+        write_atomic, write_content,
+    };
+    pub use crate::generate::{
+        GenerateJobInput, GenerateOutput, NOTES_PER_SECTION, PRODUCT_NOTES, content_from_answer,
+        generation_request, search_query, site_query,
+    };
+    pub use crate::markdown::{is_safe_url, to_html as markdown_to_html};
+    pub use crate::publish::PublishJobInput;
+    pub use crate::render::{STYLESHEET, TEMPLATE_FILES, TEMPLATES_DIR};
+    pub use crate::state::NO_SITE;
+    pub use crate::templates::{
+        Cta, Feature, Features, FieldError, Hero, NoteItem, NoteList, Product, Products,
+        SectionContent, Template, Text,
+    };
+    pub use crate::tools::NoInput;
+}
+
 use crate::build::BuildJob;
+use crate::config::Site;
 use crate::generate::GenerateJob;
 use crate::publish::{PromoteJob, RollbackJob};
 use crate::state::Shared;

@@ -227,7 +227,7 @@ fn kebab_case(field: &str) -> String {
 
 /// A command of the interface itself (`help`, `quit`): parsed, never run as a tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Builtin {
+struct Builtin {
     pub name: String,
     pub usage: String,
     pub about: String,

@@ -27,10 +27,9 @@ mod source;
 pub mod testing;
 mod tool;
 
-pub use brain_messaging::{Bus, BusEvent, Delivery, Subscription, TryRecvError};
+pub use brain_messaging::Subscription;
 pub use command::{
-    ArgKind, ArgSpec, Builtin, Call, CommandError, CommandSpec, CommandTable, Parsed, Want,
-    matching,
+    ArgKind, ArgSpec, Call, CommandError, CommandSpec, CommandTable, Parsed, Want, matching,
 };
 pub use effect::{SideEffect, process_tag, process_tag_for, tagged_process_gone, write_atomic};
 pub use event::{
@@ -39,10 +38,7 @@ pub use event::{
 pub use generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 pub use human::{ECHO_CHARS, clip_echoes, format_duration, format_range, format_short, shorten};
 pub use interface::{Follow, FollowStream, Interface, ResourceInfo, ShellHandle};
-pub use job::{
-    DynJobHandler, JobContext, JobError, JobHandler, JobInfo, ProgressCell, ProgressSnapshot,
-    erase_handler, is_storage_full,
-};
+pub use job::{JobContext, JobError, JobHandler};
 pub use outcome::{Outcome, Wording};
 pub use permission::{Caller, Permission};
 pub use plugin::{
@@ -58,8 +54,19 @@ pub use response::{
 pub use source::{InvalidSource, Source, Target};
 pub use tool::{
     ProgressSink, ToolContext, ToolError, ToolHandler, ToolInfo, ToolResult, ToolSpec,
-    either_schema, parse_input, schema_of, validate_tool_name,
+    either_schema, schema_of,
 };
+
+/// What the shell's own crates (the job queue, the shell) build on and plugin and interface
+/// authors do not: the erased job handler, the progress cell a worker reads, the bus, and
+/// the checks the shell applies at registration. Not part of the plugin API's promises.
+pub mod engine {
+    pub use crate::job::{
+        DynJobHandler, JobInfo, ProgressCell, ProgressSnapshot, erase_handler, is_storage_full,
+    };
+    pub use crate::tool::{parse_input, validate_tool_name};
+    pub use brain_messaging::{Bus, BusEvent, Delivery, TryRecvError};
+}
 // Re-exported so plugin authors derive schemas with the same version the shell reads.
 pub use schemars;
 pub use schemars::JsonSchema;

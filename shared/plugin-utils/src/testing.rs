@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, PluginEvent};
 use crate::generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
-use crate::job::{JobContext, JobInfo, ProgressCell};
+use crate::job::{JobContext, JobInfo};
 use crate::plugin::{BrainDirs, PluginContext, Registrar, Registration};
 use crate::request::{NewBatch, NewJob};
 use crate::response::{AsyncToolResponse, JobKind, JobStatusEntry, StartStatus};
@@ -20,6 +20,8 @@ use crate::{Plugin, PluginError};
 use brain_messaging::{Bus, Subscription};
 
 pub use crate::capture::{Logged, capture_warnings};
+// What [`job_context`] hands back: the progress a handler under test reported.
+pub use crate::job::ProgressCell;
 
 /// A [`PluginContext`] that records enqueued jobs and published events instead of running
 /// anything.

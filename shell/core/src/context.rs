@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use brain_job_queue::Queue;
+use brain_plugin_utils::engine::Bus;
 use brain_plugin_utils::{
-    AsyncToolResponse, BrainDirs, Bus, ContentGenerator, Event, JobStatusEntry, NewBatch, NewJob,
+    AsyncToolResponse, BrainDirs, ContentGenerator, Event, JobStatusEntry, NewBatch, NewJob,
     NoteHit, PluginContext, PluginEvent, Subscription, Target, ToolError,
 };
 use serde_json::Value;

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use brain_job_queue::{Queue, QueueConfig, QueueError, WorkerConfig, WorkerPool};
+use brain_plugin_utils::engine::{Bus, validate_tool_name};
 use brain_plugin_utils::{
-    BrainDirs, Bus, Caller, CommandSpec, CompleteRequest, Event, JobStatusEntry,
-    PLUGIN_API_VERSION, Permission, Plugin, PluginError, Registrar, ResourceContent, ResourceInfo,
-    ResourceSpec, ShellHandle, Subscription, ToolContext, ToolError, ToolInfo, ToolResult,
-    ToolSpec, validate_tool_name,
+    BrainDirs, Caller, CommandSpec, CompleteRequest, Event, JobStatusEntry, PLUGIN_API_VERSION,
+    Permission, Plugin, PluginError, Registrar, ResourceContent, ResourceInfo, ResourceSpec,
+    ShellHandle, Subscription, ToolContext, ToolError, ToolInfo, ToolResult, ToolSpec,
 };
 use serde_json::Value;
 use tracing::Instrument;

@@ -33,8 +33,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use brain_job_queue::{ListFilter, NewBatch, NewJob, Queue, QueueConfig, WorkerConfig};
+use brain_plugin_utils::engine::Bus;
 use brain_plugin_utils::{
-    Bus, Event, JobContext, JobError, JobHandler, JobKind, JobStatus, Source, Update,
+    Event, JobContext, JobError, JobHandler, JobKind, JobStatus, Source, Update,
 };
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use brain_plugin_utils::engine::{Bus, ProgressCell};
 use brain_plugin_utils::{
-    BatchDetails, Bus, Event, ItemError, JobDetails, JobKind, JobProgressEvent, JobStatus,
-    Progress, ProgressCell, Source, Timing, Update, Wording, format_duration, format_short,
+    BatchDetails, Event, ItemError, JobDetails, JobKind, JobProgressEvent, JobStatus, Progress,
+    Source, Timing, Update, Wording, format_duration, format_short,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use brain_plugin_utils::engine::{Bus, DynJobHandler, ProgressCell, erase_handler};
 use brain_plugin_utils::{
-    AfterFailure, AsyncToolResponse, Bus, Dependency, DurationRangeMs, DynJobHandler, Event,
-    JobHandler, JobKind, JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob,
-    ProgressCell, START_A_WORKER, StartStatus, Subscription, Update, WAITING_FOR_WORKER, Wording,
-    erase_handler, format_duration, shorten,
+    AfterFailure, AsyncToolResponse, Dependency, DurationRangeMs, Event, JobHandler, JobKind,
+    JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob, START_A_WORKER, StartStatus,
+    Subscription, Update, WAITING_FOR_WORKER, Wording, format_duration, shorten,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -249,27 +249,11 @@ impl JobHandler for CountJob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{JobInfo, ProgressCell, Source};
-    use std::sync::Arc;
-
-    fn job_context() -> (JobContext, Arc<ProgressCell>) {
-        let progress = Arc::new(ProgressCell::new(|| {}));
-        let info = JobInfo {
-            job_id: "job_test".into(),
-            job_type: "example:count".into(),
-            attempt: 1,
-            max_attempts: 3,
-            label: None,
-            batch_id: None,
-            source: Source::cli(),
-        };
-        let cancel = Default::default();
-        (JobContext::new(info, progress.clone(), cancel), progress)
-    }
-
+    // A job context without a shell; its progress cell shows what the handler reported.
+    use brain_plugin_utils::testing;
     #[tokio::test]
     async fn counts_and_reports_progress() {
-        let (ctx, progress) = job_context();
+        let (ctx, progress) = testing::job_context("example:count");
         let input = CountInput {
             to: 5,
             delay_ms: None,
@@ -282,7 +266,7 @@ mod tests {
 
     #[tokio::test]
     async fn stops_when_cancelled() {
-        let (ctx, _) = job_context();
+        let (ctx, _) = testing::job_context("example:count");
         ctx.cancellation().cancel();
         let input = CountInput {
             to: 3,

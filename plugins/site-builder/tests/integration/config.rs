@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Brain, scaffold_site};
 use brain_plugin_utils::ToolError;
-use brain_site_builder::NO_SITE;
+use brain_site_builder::internals::NO_SITE;
 
 /// The registration error for `config`.
 fn error(config: Value) -> String {

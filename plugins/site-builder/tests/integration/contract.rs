@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use brain_ai_service::LocalGenerator;
 use brain_plugin_utils::NoteHit;
-use brain_site_builder::{BuildOutput, Environment, Site, Template, read_content};
+use brain_site_builder::internals::{Site, Template, read_content};
+use brain_site_builder::{BuildOutput, Environment};
 use serde_json::json;
 
 use crate::support::{Brain, notes, scaffold_site};
@@ -63,12 +64,13 @@ async fn every_template_is_answered_in_its_shape() {
     let route = &site.routes[0];
     for template in Template::ALL {
         for hits in [notes(), Vec::new()] {
-            let section = brain_site_builder::Section {
+            let section = brain_site_builder::internals::Section {
                 id: "s".into(),
                 template,
             };
-            let request =
-                brain_site_builder::generation_request(&site, route, &section, &hits, &hits);
+            let request = brain_site_builder::internals::generation_request(
+                &site, route, &section, &hits, &hits,
+            );
             let answer = brain_plugin_utils::ContentGenerator::generate(
                 &generator,
                 &request,
@@ -78,7 +80,7 @@ async fn every_template_is_answered_in_its_shape() {
             .unwrap();
             brain_ai_service::validate(&request.schema, &answer)
                 .unwrap_or_else(|e| panic!("{template}: {e}\n{answer}"));
-            brain_site_builder::content_from_answer(template, answer)
+            brain_site_builder::internals::content_from_answer(template, answer)
                 .unwrap_or_else(|e| panic!("{template}: {e}"));
         }
     }

@@ -4,8 +4,9 @@
 
 use brain_plugin_utils::testing;
 use brain_plugin_utils::{JobError, Source};
-use brain_site_builder::{
-    Environment, GenerateOutput, SectionContent, Template, parse_content, read_content,
+use brain_site_builder::Environment;
+use brain_site_builder::internals::{
+    GenerateOutput, SectionContent, Template, parse_content, read_content,
 };
 use serde_json::{Value, json};
 
@@ -380,10 +381,12 @@ async fn an_edited_invalid_file_names_the_file_and_the_field() {
     assert_ne!(edited, text, "{text}");
     brain.write(path, &edited);
 
-    let site =
-        brain_site_builder::Site::from_config(&crate::support::scaffold_site(), brain.root())
-            .unwrap()
-            .unwrap();
+    let site = brain_site_builder::internals::Site::from_config(
+        &crate::support::scaffold_site(),
+        brain.root(),
+    )
+    .unwrap()
+    .unwrap();
     let route = site.route("landing").unwrap();
     let section = &route.sections[1];
     let err = read_content(brain.root(), Environment::Preview, route, section).unwrap_err();

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use brain_plugin_utils::testing::ProgressCell;
 use brain_plugin_utils::testing::{self, RecordingContext};
 use brain_plugin_utils::{
     Answer, Caller, ContentGenerator, GenerateError, GenerationRequest, JobContext, JobError,
-    NoteHit, PluginError, ProgressCell, Registration, ToolContext, ToolError, ToolResult,
+    NoteHit, PluginError, Registration, ToolContext, ToolError, ToolResult,
 };
 use brain_site_builder::SiteBuilder;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! The synchronous tools: `site_routes` and `site_templates`, both public.
 
 use brain_plugin_utils::Permission;
-use brain_site_builder::Template;
+use brain_site_builder::internals::Template;
 use serde_json::json;
 
 use crate::support::Brain;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use brain_job_queue::{NewJob, Queue};
-use brain_plugin_utils::{Bus, JobError, JobStatus, SideEffect};
+use brain_plugin_utils::engine::Bus;
+use brain_plugin_utils::{JobError, JobStatus, SideEffect};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -108,7 +109,7 @@ fn fill(path: &Path) {
         match file.write(&block[..size]) {
             Ok(0) => break,
             Ok(_) => {}
-            Err(e) if brain_plugin_utils::is_storage_full(&e) => {
+            Err(e) if brain_plugin_utils::engine::is_storage_full(&e) => {
                 if size == 1 {
                     break;
                 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use brain_job_queue::{NewBatch, NewJob, Queue, WorkerConfig};
-use brain_plugin_utils::{Bus, JobStatus, Source};
+use brain_plugin_utils::engine::Bus;
+use brain_plugin_utils::{JobStatus, Source};
 use serde_json::json;
 
 use crate::support::*;
