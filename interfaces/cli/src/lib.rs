@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_utils::{Caller, START_A_WORKER, ToolContext, WAITING_FOR_WORKER};
+use brain_plugin_api::{Caller, START_A_WORKER, ToolContext, WAITING_FOR_WORKER};
 use serde_json::Value;
 
 pub use output::Mode;
@@ -151,7 +151,7 @@ async fn follow_dependency(
         .with_context(|| format!("cannot follow {dependency}"))?;
     let mut renderer = Renderer::new(mode);
     let described = match queue.status(dependency).await {
-        Ok(state) => brain_plugin_utils::Dependency {
+        Ok(state) => brain_plugin_api::Dependency {
             id: dependency.to_owned(),
             kind: state.event.kind,
             status: state.event.status,

@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use brain_plugin_utils::{JobProgressEvent, JobStatus, JobStatusEntry};
+use brain_plugin_api::{JobProgressEvent, JobStatus, JobStatusEntry};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 

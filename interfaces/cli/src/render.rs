@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use brain_plugin_utils::{ItemError, JobProgressEvent, JobStatus, JobStatusEntry, format_short};
+use brain_plugin_api::{ItemError, JobProgressEvent, JobStatus, JobStatusEntry, format_short};
 
 /// What a bar shows for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +172,7 @@ pub(crate) fn seconds(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{BatchDetails, JobKind, Progress, Source, Timing, Update, Wording};
+    use brain_plugin_api::{BatchDetails, JobKind, Progress, Source, Timing, Update, Wording};
 
     fn event(kind: JobKind, status: JobStatus, label: &str) -> JobProgressEvent {
         JobProgressEvent {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use brain_plugin_utils::{
+use brain_plugin_api::{
     Caller, CommandTable, Event, JobStatusResponse, Permission, ShellHandle, Source, ToolContext,
     ToolError,
 };

@@ -4,7 +4,7 @@
 //! the shell and its plugins declare, parsed by the one parser the chat shares
 //! ([`CommandTable`]); `!help` is generated from them.
 
-use brain_plugin_utils::{Call, CommandError, CommandSpec, CommandTable, Parsed};
+use brain_plugin_api::{Call, CommandError, CommandSpec, CommandTable, Parsed};
 
 /// A parsed request.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,7 +173,7 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::ArgSpec;
+    use brain_plugin_api::ArgSpec;
     use serde_json::json;
 
     const ME: Addressee<'static> = Addressee {

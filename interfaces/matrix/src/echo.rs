@@ -8,7 +8,7 @@
 /// The longest message the bot runs as a command or question, in bytes (UTF-8).
 pub const MAX_COMMAND_BYTES: usize = 4096;
 
-pub use brain_plugin_utils::{ECHO_CHARS, shorten};
+pub use brain_plugin_api::{ECHO_CHARS, shorten};
 
 /// The longest reply the bot sends, in bytes of Markdown: far below the homeserver's event
 /// limit even with the HTML rendering beside it. Longer replies are cut.
@@ -27,7 +27,7 @@ pub fn too_long(bytes: usize) -> String {
 /// shortened to [`ECHO_CHARS`] characters, as written or as Rust's `{:?}` quotes it (which
 /// tools' messages use), and cut to [`MAX_REPLY_BYTES`].
 pub fn clip_echoes(reply: &str, inputs: &[&str]) -> String {
-    let mut out = brain_plugin_utils::clip_echoes(reply, inputs);
+    let mut out = brain_plugin_api::clip_echoes(reply, inputs);
     if out.len() > MAX_REPLY_BYTES {
         let mut end = MAX_REPLY_BYTES;
         while !out.is_char_boundary(end) {

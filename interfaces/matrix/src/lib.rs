@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{Interface, PluginError, ShellHandle};
+use brain_plugin_api::{Interface, PluginError, ShellHandle};
 use tokio::sync::Mutex;
 
 pub use bot::{BotError, state_dir};

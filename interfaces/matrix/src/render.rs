@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use brain_plugin_utils::{
+use brain_plugin_api::{
     AsyncToolResponse, ItemError, JobKind, JobProgressEvent, JobStatus, JobStatusEntry,
     JobStatusResponse, WAITING_FOR_WORKER, format_short,
 };
@@ -120,7 +120,7 @@ pub fn status_markdown(id: &str, entry: &JobStatusEntry) -> String {
         lines.push(format!("- Current operation: {op}"));
     }
     if !entry.waiting_for.is_empty() {
-        let line = brain_plugin_utils::waiting_for_line(&entry.waiting_for);
+        let line = brain_plugin_api::waiting_for_line(&entry.waiting_for);
         lines.push(format!("- {}{}", line[..1].to_uppercase(), &line[1..]));
     }
     if let Some(eta) = &entry.estimated_completion {
@@ -188,7 +188,7 @@ pub fn markdown_to_plain(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{BatchDetails, JobKind, Progress, Source, Timing, Update, Wording};
+    use brain_plugin_api::{BatchDetails, JobKind, Progress, Source, Timing, Update, Wording};
 
     fn batch(status: JobStatus, done: (u64, u64, u64)) -> JobProgressEvent {
         let (total, completed, failed) = done;
@@ -314,7 +314,7 @@ mod tests {
         // Nothing runs it: said so, with no estimate and no countdown.
         let waiting = JobStatusEntry {
             waiting_for_worker: true,
-            waiting_for: vec![brain_plugin_utils::Dependency {
+            waiting_for: vec![brain_plugin_api::Dependency {
                 id: "batch_0".into(),
                 kind: JobKind::Batch,
                 status: JobStatus::Processing,
@@ -324,7 +324,7 @@ mod tests {
             worker_running: false,
             estimated_completion: None,
             estimated_completion_ms: None,
-            check_again_in: Some(brain_plugin_utils::START_A_WORKER.into()),
+            check_again_in: Some(brain_plugin_api::START_A_WORKER.into()),
             check_again_in_ms: None,
             ..entry.clone()
         };
@@ -355,7 +355,7 @@ mod tests {
             success: true,
             job_id: "batch_1".into(),
             kind: JobKind::Batch,
-            status: brain_plugin_utils::StartStatus::Started,
+            status: brain_plugin_api::StartStatus::Started,
             estimated_duration: Some("about 16 seconds".into()),
             check_status_in: None,
             message: "Generating 5 sections".into(),

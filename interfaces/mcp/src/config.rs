@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use brain_plugin_utils::{Permission, Source};
+use brain_plugin_api::{Permission, Source};
 use serde_json::{Map, Value};
 
 /// Why `[mcp]` is invalid, or why the server refuses to start.

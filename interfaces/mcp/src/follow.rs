@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brain_plugin_utils::{
+use brain_plugin_api::{
     AsyncToolResponse, JobStatus, JobStatusEntry, ToolResult, WAITING_FOR_WORKER, format_short,
     waiting_for_line,
 };
@@ -298,7 +298,7 @@ pub(crate) async fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{JobKind, Progress};
+    use brain_plugin_api::{JobKind, Progress};
 
     fn entry(status: JobStatus, current: u64) -> JobStatusEntry {
         JobStatusEntry {
@@ -338,7 +338,7 @@ mod tests {
         let mut waiting = entry(JobStatus::Pending, 0);
         waiting.waiting_for_worker = true;
         waiting.estimated_completion_ms = None;
-        waiting.waiting_for = vec![brain_plugin_utils::Dependency {
+        waiting.waiting_for = vec![brain_plugin_api::Dependency {
             id: "batch_1".into(),
             kind: JobKind::Batch,
             status: JobStatus::Processing,

@@ -50,7 +50,7 @@ impl HttpServer {
 
 /// Starts serving `shell` over streamable HTTP on `addr` (path `/mcp`).
 pub async fn serve_http(
-    shell: Arc<dyn brain_plugin_utils::ShellHandle>,
+    shell: Arc<dyn brain_plugin_api::ShellHandle>,
     config: McpConfig,
     addr: SocketAddr,
 ) -> Result<HttpServer, McpError> {

@@ -13,7 +13,7 @@ mod server;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use brain_plugin_utils::{Interface, PluginError, ShellHandle};
+use brain_plugin_api::{Interface, PluginError, ShellHandle};
 use rmcp::ServiceExt;
 
 pub use config::{McpConfig, McpError, TokenConfig, parse_addr};

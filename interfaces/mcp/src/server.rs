@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use brain_plugin_utils::{
+use brain_plugin_api::{
     AsyncToolResponse, Caller, Event, JobStatus, JobStatusEntry, Permission, ShellHandle, Source,
     ToolContext, ToolError, ToolResult, either_schema, schema_of,
 };
@@ -202,7 +202,7 @@ impl BrainServer {
             // The batch's own events, not each of its items'.
             matches!(e, Event::JobProgress(p)
                 if p.source == source
-                    && p.update == brain_plugin_utils::Update::Lifecycle
+                    && p.update == brain_plugin_api::Update::Lifecycle
                     && p.job.as_ref().is_none_or(|j| j.batch_id.is_none()))
         }));
         let level = self.conn.log_level.clone();
@@ -256,7 +256,7 @@ impl BrainServer {
 }
 
 /// The bus's job events (every job; callers filter).
-fn job_events(shell: &dyn ShellHandle) -> brain_plugin_utils::Subscription<Event> {
+fn job_events(shell: &dyn ShellHandle) -> brain_plugin_api::Subscription<Event> {
     shell.subscribe(Box::new(|e| matches!(e, Event::JobProgress(_))))
 }
 
@@ -264,7 +264,7 @@ fn job_events(shell: &dyn ShellHandle) -> brain_plugin_utils::Subscription<Event
 /// it, at most two per second (the newest change always goes out), until `send` fails.
 /// (One job's URI follows that job wherever it runs: [`follow_updates`].)
 async fn forward_updates<W, S, F>(
-    mut sub: brain_plugin_utils::Subscription<Event>,
+    mut sub: brain_plugin_api::Subscription<Event>,
     shell: Arc<dyn ShellHandle>,
     principal: Principal,
     wanted: W,

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use brain_core::Shell;
-use brain_plugin_utils::{Caller, JobStatus, ToolContext};
+use brain_plugin_api::{Caller, JobStatus, ToolContext};
 use brain_site_builder::SiteBuilder;
 use brain_site_builder::internals::write_atomic;
 use serde_json::json;

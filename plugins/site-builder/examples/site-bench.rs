@@ -22,7 +22,7 @@ use std::error::Error;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use brain_plugin_utils::testing::{self, RecordingContext};
+use brain_plugin_api::testing::{self, RecordingContext};
 use brain_site_builder::internals::{
     Cta, Feature, Features, Hero, SectionContent, Site, Text, write_content,
 };

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use brain_plugin_utils::{
+use brain_plugin_api::{
     JobContext, JobError, JobHandler, JsonSchema, SideEffect, process_tag, tagged_process_gone,
 };
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,7 @@ const MAX_THREADS: usize = 4;
 
 /// The build job's input (and `site_build`'s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct BuildInput {
     /// Which content to build with: `preview` (generated, the default) or `production`
@@ -45,7 +45,7 @@ pub struct BuildInput {
 
 /// What a build produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 pub struct BuildOutput {
     pub environment: Environment,
     /// Pages rendered (one per route; `404.html` not counted).
@@ -364,7 +364,7 @@ fn remove_stale(dist: &Path, environment: Environment) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::process_tag_for;
+    use brain_plugin_api::process_tag_for;
 
     #[test]
     fn folders_of_gone_builds_go_and_a_missing_site_comes_back() {

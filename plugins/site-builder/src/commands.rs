@@ -1,7 +1,7 @@
 //! The commands a person types to run the site's tools (`brain site generate`, `/build`,
 //! `!promote`), and the completion of their routes and sections from `[site]`.
 
-use brain_plugin_utils::{ArgSpec, CommandSpec, CompleteRequest};
+use brain_plugin_api::{ArgSpec, CommandSpec, CompleteRequest};
 
 use crate::config::Site;
 
@@ -92,7 +92,7 @@ pub(crate) fn complete(request: &CompleteRequest<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::BrainDirs;
+    use brain_plugin_api::BrainDirs;
     use serde_json::{Map, Value, json};
 
     #[test]

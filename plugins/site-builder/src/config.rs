@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use brain_plugin_utils::JsonSchema;
+use brain_plugin_api::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ pub struct Site {
 
 /// `[site] cta = { headline, text, button_text, button_url }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct SiteCta {
     pub headline: String,

@@ -20,8 +20,8 @@
 
 use std::path::{Path, PathBuf};
 
-pub use brain_plugin_utils::write_atomic;
-use brain_plugin_utils::{JsonSchema, SideEffect};
+pub use brain_plugin_api::write_atomic;
+use brain_plugin_api::{JsonSchema, SideEffect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,7 +31,7 @@ use crate::templates::{SectionContent, Template};
 /// Which content a build uses: `preview` (what generation writes) or `production` (what
 /// was promoted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     #[default]

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{
+use brain_plugin_api::{
     GenerateError, GenerationRequest, JobContext, JobError, JobHandler, JsonSchema, NoteHit,
     ToolError,
 };
@@ -43,7 +43,7 @@ pub const PRODUCT_NOTES: usize = 12;
 
 /// The generate job's input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 pub struct GenerateJobInput {
     pub route: String,
     pub section: String,
@@ -55,7 +55,7 @@ pub struct GenerateJobInput {
 
 /// What a generate job did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 pub struct GenerateOutput {
     pub route: String,
     pub section: String,

@@ -33,7 +33,7 @@ mod tools;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{BrainDirs, CommandSpec, CompleteRequest, Plugin, PluginError, Registrar};
+use brain_plugin_api::{BrainDirs, CommandSpec, CompleteRequest, Plugin, PluginError, Registrar};
 use serde_json::Value;
 
 // What a caller of the plugin's tools reads and writes: their inputs and outputs.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{JobContext, JobError, JobHandler, JsonSchema, SideEffect};
+use brain_plugin_api::{JobContext, JobError, JobHandler, JsonSchema, SideEffect};
 use serde::{Deserialize, Serialize};
 
 use crate::content::{Environment, content_file, content_path, parse_content};
@@ -17,7 +17,7 @@ use crate::state::{Shared, at};
 
 /// The input of a promote or rollback job: one section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 pub struct PublishJobInput {
     pub route: String,
     pub section: String,
@@ -25,7 +25,7 @@ pub struct PublishJobInput {
 
 /// What a promote or rollback job did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 pub struct PublishOutput {
     pub route: String,
     pub section: String,

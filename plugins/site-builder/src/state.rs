@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use brain_plugin_utils::{JobError, PluginContext, ToolError};
+use brain_plugin_api::{JobError, PluginContext, ToolError};
 
 use crate::config::{Route, Section, Site};
 

@@ -4,14 +4,14 @@
 //! HTML templates read them. The JSON schemas handed to generators come from these types,
 //! so the doc comments below are what a language model reads about each field.
 
-use brain_plugin_utils::{JsonSchema, schema_of};
+use brain_plugin_api::{JsonSchema, schema_of};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A section template: what a section of a page is and which content it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "kebab-case")]
 pub enum Template {
     Hero,
@@ -103,7 +103,7 @@ impl std::fmt::Display for Template {
 
 /// The top of a page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Hero {
     /// What the site offers, in at most about eight words.
@@ -118,7 +118,7 @@ pub struct Hero {
 
 /// A grid of feature cards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Features {
     /// The section's heading.
@@ -129,7 +129,7 @@ pub struct Features {
 
 /// One feature card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Feature {
     /// A short title, two to five words.
@@ -144,7 +144,7 @@ pub struct Feature {
 
 /// The products or services offered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Products {
     /// The section's heading.
@@ -155,7 +155,7 @@ pub struct Products {
 
 /// One product card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     /// The product's name.
@@ -169,7 +169,7 @@ pub struct Product {
 
 /// A call to action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Cta {
     /// A short, direct headline.
@@ -184,7 +184,7 @@ pub struct Cta {
 
 /// A titled block of prose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Text {
     /// The section's heading.
@@ -195,7 +195,7 @@ pub struct Text {
 
 /// A list of notes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct NoteList {
     /// The section's heading.
@@ -205,7 +205,7 @@ pub struct NoteList {
 
 /// One entry of a note list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct NoteItem {
     /// The note's title.

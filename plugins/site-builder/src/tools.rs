@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use brain_plugin_utils::{
+use brain_plugin_api::{
     JsonSchema, NewBatch, NewJob, Permission, Registrar, Source, ToolContext, ToolError,
     ToolResult, ToolSpec, Wording,
 };
@@ -23,7 +23,7 @@ use crate::{BUILD_JOB, GENERATE_JOB, PROMOTE_JOB, ROLLBACK_JOB};
 
 /// `site_generate`'s input.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenerateInput {
     /// Only this route: its id (`landing`) or its path (`/about`).
@@ -42,7 +42,7 @@ pub struct GenerateInput {
 
 /// `site_promote`'s and `site_rollback`'s input.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct SelectInput {
     /// Only this route: its id (`landing`) or its path (`/about`).
@@ -55,14 +55,14 @@ pub struct SelectInput {
 
 /// The input of tools that take none.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct NoInput {}
 
 /// A synchronous answer of `site_generate` (dry run, or nothing to do), `site_promote` and
 /// `site_rollback` (nothing to do).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "camelCase")]
 pub struct PlanOutput {
     pub dry_run: bool,
@@ -73,7 +73,7 @@ pub struct PlanOutput {
 
 /// One section a dry run would generate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedSection {
     pub route: String,
@@ -87,7 +87,7 @@ pub struct PlannedSection {
 
 /// `site_routes`' answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "camelCase")]
 pub struct RoutesOutput {
     pub title: String,
@@ -96,7 +96,7 @@ pub struct RoutesOutput {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "camelCase")]
 pub struct RouteInfo {
     pub id: String,
@@ -108,7 +108,7 @@ pub struct RouteInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "camelCase")]
 pub struct SectionInfo {
     pub id: String,
@@ -121,14 +121,14 @@ pub struct SectionInfo {
 
 /// `site_templates`' answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "camelCase")]
 pub struct TemplatesOutput {
     pub templates: Vec<TemplateInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateInfo {
     pub name: Template,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brain_plugin_utils::ContentGenerator;
+use brain_plugin_api::ContentGenerator;
 use serde_json::{Map, Value};
 
 use crate::local::LocalGenerator;

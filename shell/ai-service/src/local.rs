@@ -37,7 +37,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
+use brain_plugin_api::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
+use brain_plugin_api::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use brain_core::{ConfigError, ShellError};
-use brain_plugin_utils::ToolError;
+use brain_plugin_api::ToolError;
 
 /// The operation failed: a tool, a job, the disk.
 pub(crate) const FAILED: u8 = 1;
@@ -75,7 +75,7 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
 mod tests {
     use super::*;
     use anyhow::Context;
-    use brain_plugin_utils::Permission;
+    use brain_plugin_api::Permission;
 
     #[test]
     fn the_kind_decides_not_the_context() {

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use brain_plugin_utils::Plugin;
+use brain_plugin_api::Plugin;
 use clap::FromArgMatches;
 
 use crate::cli::Cli;

@@ -3,7 +3,7 @@
 //! `/cancel`).
 
 use brain_job_queue::{JobState, ListFilter, Queue, QueueError};
-use brain_plugin_utils::{
+use brain_plugin_api::{
     ArgSpec, CommandSpec, JobStatusEntry, JobStatusResponse, Permission, Source, ToolError,
     ToolResult, ToolSpec,
 };

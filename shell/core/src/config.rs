@@ -30,7 +30,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use brain_plugin_utils::Permission;
+use brain_plugin_api::Permission;
 use toml::{Table, Value};
 
 pub(crate) use crate::error::ConfigError;

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use brain_job_queue::Queue;
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{
     AsyncToolResponse, BrainDirs, ContentGenerator, Event, JobStatusEntry, NewBatch, NewJob,
     NoteHit, PluginContext, PluginEvent, Subscription, Target, ToolError,
 };

@@ -22,7 +22,7 @@ pub use notes::INDEX_JOB;
 
 /// The commands the shell declares for its own tools (`/status`, `/jobs`, `/cancel`): what
 /// help lists beside the plugins' before a shell is built.
-pub fn shell_commands() -> Vec<brain_plugin_utils::CommandSpec> {
+pub fn shell_commands() -> Vec<brain_plugin_api::CommandSpec> {
     builtin::commands()
 }
 pub use shell::{

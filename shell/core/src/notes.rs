@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use brain_job_queue::Queue;
 use brain_notes::{IndexReport, NotesIndex};
-use brain_plugin_utils::{
+use brain_plugin_api::{
     Answer, ContentGenerator, JobContext, JobError, JobHandler, NewJob, NoteHit, Permission,
     ToolError, ToolResult, ToolSpec, Wording,
 };

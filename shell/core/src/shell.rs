@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use brain_job_queue::{Queue, QueueConfig, QueueError, WorkerConfig, WorkerPool};
-use brain_plugin_utils::engine::{Bus, validate_tool_name};
-use brain_plugin_utils::{
+use brain_plugin_api::engine::{Bus, validate_tool_name};
+use brain_plugin_api::{
     BrainDirs, Caller, CommandSpec, CompleteRequest, Event, JobStatusEntry, PLUGIN_API_VERSION,
     Permission, Plugin, PluginError, Registrar, ResourceContent, ResourceInfo, ResourceSpec,
     ShellHandle, Subscription, ToolContext, ToolError, ToolInfo, ToolResult, ToolSpec,
@@ -162,7 +162,7 @@ fn notes_dir(config: &Config, root: &Path) -> Result<PathBuf, ShellError> {
 /// The strings in `value` longer than what a message may repeat.
 fn long_strings(value: &Value, out: &mut Vec<String>) {
     match value {
-        Value::String(text) if text.chars().count() > brain_plugin_utils::ECHO_CHARS => {
+        Value::String(text) if text.chars().count() > brain_plugin_api::ECHO_CHARS => {
             out.push(text.clone());
         }
         Value::Array(items) => items.iter().for_each(|v| long_strings(v, out)),
@@ -177,7 +177,7 @@ fn clip_error(error: ToolError, long: &[String]) -> ToolError {
         return error;
     }
     let inputs: Vec<&str> = long.iter().map(String::as_str).collect();
-    let clip = |text: String| brain_plugin_utils::clip_echoes(&text, &inputs);
+    let clip = |text: String| brain_plugin_api::clip_echoes(&text, &inputs);
     match error {
         ToolError::InvalidInput { field, message } => ToolError::InvalidInput {
             field,
@@ -578,7 +578,7 @@ impl Shell {
         let Some(tool) = self.inner.tools.get(name) else {
             span.in_scope(|| tracing::info!("unknown tool"));
             return Err(ToolError::NotFound {
-                name: brain_plugin_utils::shorten(name, brain_plugin_utils::ECHO_CHARS),
+                name: brain_plugin_api::shorten(name, brain_plugin_api::ECHO_CHARS),
             });
         };
         if !ctx.caller.permission.allows(tool.spec.visibility) {
@@ -657,8 +657,8 @@ impl Shell {
     /// Enqueues a job that indexes the whole notes folder (only changed files are read), so
     /// a long-running brain has a fresh index before the first search asks for one.
     pub async fn index_notes_in_background(&self) -> Result<(), ShellError> {
-        let job = brain_plugin_utils::NewJob::new(notes::INDEX_JOB, serde_json::json!({}))
-            .source(brain_plugin_utils::Source::system())
+        let job = brain_plugin_api::NewJob::new(notes::INDEX_JOB, serde_json::json!({}))
+            .source(brain_plugin_api::Source::system())
             .label("notes");
         self.inner.queue.enqueue(job).await?;
         Ok(())
@@ -795,7 +795,7 @@ impl ShellHandle for Shell {
         builtin::status_entry(&self.inner.queue, id).await
     }
 
-    async fn settle(&self, id: &str) -> Option<brain_plugin_utils::JobProgressEvent> {
+    async fn settle(&self, id: &str) -> Option<brain_plugin_api::JobProgressEvent> {
         let wait = Duration::from_millis(u64::from(self.inner.config.queue.answer_within_ms));
         if wait.is_zero() {
             return None;
@@ -814,7 +814,7 @@ impl ShellHandle for Shell {
         .flatten()
     }
 
-    async fn follow(&self, id: &str) -> Result<brain_plugin_utils::Follow, ToolError> {
+    async fn follow(&self, id: &str) -> Result<brain_plugin_api::Follow, ToolError> {
         let watch = self
             .inner
             .queue
@@ -832,7 +832,7 @@ impl ShellHandle for Shell {
         self.inner.config.permission_of(user_id)
     }
 
-    async fn job_source(&self, id: &str) -> Result<brain_plugin_utils::Source, ToolError> {
+    async fn job_source(&self, id: &str) -> Result<brain_plugin_api::Source, ToolError> {
         let state = self
             .inner
             .queue

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use brain_job_queue::{NewBatch, NewJob, Queue, QueueConfig, WorkerConfig};
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{JobContext, JobError, JobHandler, Source};
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{JobContext, JobError, JobHandler, Source};
 use serde_json::{Value, json};
 
 type Res<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;

@@ -33,8 +33,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use brain_job_queue::{ListFilter, NewBatch, NewJob, Queue, QueueConfig, WorkerConfig};
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{
     Event, JobContext, JobError, JobHandler, JobKind, JobStatus, Source, Update,
 };
 use rusqlite::{Connection, OpenFlags, params};
@@ -506,9 +506,9 @@ impl JobHandler for WriteOne {
         let path = self.dir.join(format!("{}.txt", input["n"]));
         let bytes = format!("job {}\n", input["n"]).into_bytes();
         if self.staged {
-            ctx.stage(brain_plugin_utils::SideEffect::WriteFile { path, bytes });
+            ctx.stage(brain_plugin_api::SideEffect::WriteFile { path, bytes });
         } else {
-            brain_plugin_utils::write_atomic(&path, &bytes)
+            brain_plugin_api::write_atomic(&path, &bytes)
                 .map_err(|e| JobError::permanent(e.to_string()))?;
         }
         Ok(())

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use brain_plugin_utils::format_range;
+use brain_plugin_api::format_range;
 
 /// The largest time left ever reported: beyond a month an estimate means "unknown", and the
 /// cap keeps garbage inputs from producing absurd or overflowing durations.

@@ -33,5 +33,5 @@ pub use pool::{ShutdownReport, WorkerConfig, WorkerPool};
 pub use queue::{CancelOutcome, Enqueued, JobState, Queue, QueueConfig, Watch, WorkerInfo};
 pub use schema::WAL_SIZE_LIMIT;
 // The job requests are plugin-facing data; re-exported so queue users need one import.
-pub use brain_plugin_utils::{NewBatch, NewJob};
+pub use brain_plugin_api::{NewBatch, NewJob};
 pub use store::{JobRecord, ListFilter};

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use brain_plugin_utils::engine::{Bus, ProgressCell};
-use brain_plugin_utils::{
+use brain_plugin_api::engine::{Bus, ProgressCell};
+use brain_plugin_api::{
     BatchDetails, Event, ItemError, JobDetails, JobKind, JobProgressEvent, JobStatus, Progress,
     Source, Timing, Update, Wording, format_duration, format_short,
 };

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use brain_plugin_utils::engine::{JobInfo, ProgressCell};
-use brain_plugin_utils::{JobContext, JobError};
+use brain_plugin_api::engine::{JobInfo, ProgressCell};
+use brain_plugin_api::{JobContext, JobError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{JobContext, JobError, JobHandler, Source};
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{JobContext, JobError, JobHandler, Source};
 use serde_json::{Value, json};
 
 use crate::{ListFilter, NewBatch, NewJob, Queue, QueueConfig, WorkerConfig};

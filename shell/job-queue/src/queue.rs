@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use brain_plugin_utils::engine::{Bus, DynJobHandler, ProgressCell, erase_handler};
-use brain_plugin_utils::{
+use brain_plugin_api::engine::{Bus, DynJobHandler, ProgressCell, erase_handler};
+use brain_plugin_api::{
     AfterFailure, AsyncToolResponse, Dependency, DurationRangeMs, Event, JobHandler, JobKind,
     JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob, START_A_WORKER, StartStatus,
     Subscription, Update, WAITING_FOR_WORKER, Wording, format_duration, shorten,
@@ -1261,7 +1261,7 @@ impl Watch {
 }
 
 #[async_trait::async_trait]
-impl brain_plugin_utils::FollowStream for Watch {
+impl brain_plugin_api::FollowStream for Watch {
     async fn next(&mut self) -> Option<JobProgressEvent> {
         Watch::next(self).await
     }

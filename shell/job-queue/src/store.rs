@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use brain_plugin_utils::{JobStatus, SideEffect, Source, Wording};
+use brain_plugin_api::{JobStatus, SideEffect, Source, Wording};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -1559,13 +1559,13 @@ impl Reader {
         &self,
         id: &str,
         limit: usize,
-    ) -> Result<Vec<brain_plugin_utils::ItemError>> {
+    ) -> Result<Vec<brain_plugin_api::ItemError>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, label, last_error FROM jobs WHERE batch_id = ?1 AND status = 'failed' LIMIT ?2 + 0",
             )?;
             let rows = stmt.query_map(params![id, limit as i64], |r| {
-                Ok(brain_plugin_utils::ItemError {
+                Ok(brain_plugin_api::ItemError {
                     job_id: r.get(0)?,
                     label: r.get(1)?,
                     error: r.get::<_, Option<String>>(2)?.unwrap_or_else(|| "failed".into()),

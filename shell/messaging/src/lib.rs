@@ -2,7 +2,7 @@
 //! engine to every interface.
 //!
 //! The bus is generic over one closed event type (the shell uses
-//! `brain_plugin_utils::Event`). Each subscriber owns a private inbox, so a slow or stuck
+//! `brain_plugin_api::Event`). Each subscriber owns a private inbox, so a slow or stuck
 //! subscriber never blocks a publisher or another subscriber:
 //!
 //! - events whose [`BusEvent::delivery`] is [`Delivery::Latest`] are coalesced per key —

@@ -22,4 +22,4 @@ pub use error::{NoteError, NotesError};
 pub use index::{IndexReport, NotesIndex, SkippedNote};
 pub use parse::{Note, parse_note};
 // The search result type is plugin-facing; re-exported so index users need one import.
-pub use brain_plugin_utils::NoteHit;
+pub use brain_plugin_api::NoteHit;

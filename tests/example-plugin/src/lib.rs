@@ -7,13 +7,13 @@
 //! - the job's handler, `example:count`, that reports progress each step, honours
 //!   cancellation and returns a result the status tool shows.
 //!
-//! It depends on `brain-plugin-utils` (plus serde and tokio's timer) only; the binary in
+//! It depends on `brain-plugin-api` (plus serde and tokio's timer) only; the binary in
 //! `src/main.rs` puts it into a brain.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_plugin_utils::{
+use brain_plugin_api::{
     ArgSpec, CommandSpec, CompleteRequest, JobContext, JobError, JobHandler, JsonSchema, NewJob,
     Permission, Plugin, PluginContext, PluginError, Registrar, ToolContext, ToolError, ToolResult,
     ToolSpec, Wording,
@@ -33,7 +33,7 @@ pub struct ExamplePlugin;
 
 /// `example_count`'s input, which is also the job's input (stored as JSON in the queue).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct CountInput {
     /// Count from 1 to this number (1-1000).
@@ -65,7 +65,7 @@ impl CountInput {
 
 /// The result of an `example:count` job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 pub struct CountOutput {
     /// 1 + 2 + … + to.
     pub sum: u64,
@@ -73,7 +73,7 @@ pub struct CountOutput {
 
 /// `example_hello`'s input.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct HelloInput {
     /// Who to greet; "world" when absent.
@@ -83,7 +83,7 @@ pub struct HelloInput {
 
 /// `example_hello`'s result.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 pub struct HelloOutput {
     pub greeting: String,
 }
@@ -250,7 +250,7 @@ impl JobHandler for CountJob {
 mod tests {
     use super::*;
     // A job context without a shell; its progress cell shows what the handler reported.
-    use brain_plugin_utils::testing;
+    use brain_plugin_api::testing;
     #[tokio::test]
     async fn counts_and_reports_progress() {
         let (ctx, progress) = testing::job_context("example:count");

@@ -3,7 +3,7 @@
 //! ([`CommandTable`]), plus the chat's own `/help` and `/quit`; free text is a question for
 //! the notes. [`help`] is what `/help` and `brain chat --help` print.
 
-use brain_plugin_utils::{Call, CommandError, CommandSpec, CommandTable, Parsed};
+use brain_plugin_api::{Call, CommandError, CommandSpec, CommandTable, Parsed};
 
 /// The commands of a chat whose shell declares `commands`.
 pub(crate) fn table(commands: Vec<CommandSpec>) -> CommandTable {
@@ -39,7 +39,7 @@ pub(crate) fn parse(table: &CommandTable, line: &str) -> Result<Command, Command
                 usage: String::new(),
                 max: 0,
                 got: args.len(),
-                args: brain_plugin_utils::shorten(&args.join(" "), 80),
+                args: brain_plugin_api::shorten(&args.join(" "), 80),
             });
         }
         Parsed::Builtin { name, .. } if name == "help" => Command::Help,
@@ -82,7 +82,7 @@ line is read, plain output; the exit code is 1 if any command failed.";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::ArgSpec;
+    use brain_plugin_api::ArgSpec;
     use serde_json::json;
 
     fn commands() -> Vec<CommandSpec> {

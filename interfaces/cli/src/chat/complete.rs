@@ -1,6 +1,6 @@
 //! Tab completion's last step, pure: the longest prefix the candidates share, which a Tab
 //! fills in when there are several. What the candidates are comes from the command table
-//! ([`brain_plugin_utils::CommandTable::completion`]) and the shell's completion sources.
+//! ([`brain_plugin_api::CommandTable::completion`]) and the shell's completion sources.
 
 /// The longest prefix all `words` share (whole characters).
 pub(crate) fn common_prefix(words: &[String]) -> String {

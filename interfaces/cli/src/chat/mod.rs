@@ -52,11 +52,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_utils::{Caller, ShellHandle, ToolContext, ToolResult};
+use brain_plugin_api::{Caller, ShellHandle, ToolContext, ToolResult};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use brain_plugin_utils::{CommandTable, Want, matching};
+use brain_plugin_api::{CommandTable, Want, matching};
 use command::Command;
 pub use command::help;
 use editor::{Action, Editor};
@@ -431,7 +431,7 @@ impl Session {
         }
         let command = match command::parse(&self.table, line) {
             Ok(command) => command,
-            Err(error @ brain_plugin_utils::CommandError::Unknown { .. }) => {
+            Err(error @ brain_plugin_api::CommandError::Unknown { .. }) => {
                 self.error(&format!("{error} (/help explains them)"));
                 return true;
             }

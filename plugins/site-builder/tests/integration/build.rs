@@ -2,7 +2,7 @@
 //! warnings for missing and invalid content; production content only in production; the
 //! atomic swap that leaves the previous site intact when a build fails.
 
-use brain_plugin_utils::{JobError, testing};
+use brain_plugin_api::{JobError, testing};
 use brain_site_builder::BuildOutput;
 use serde_json::json;
 

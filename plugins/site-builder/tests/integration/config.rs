@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::support::{Brain, scaffold_site};
-use brain_plugin_utils::ToolError;
+use brain_plugin_api::ToolError;
 use brain_site_builder::internals::NO_SITE;
 
 /// The registration error for `config`.

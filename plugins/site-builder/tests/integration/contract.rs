@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain_ai_service::LocalGenerator;
-use brain_plugin_utils::NoteHit;
+use brain_plugin_api::NoteHit;
 use brain_site_builder::internals::{Site, Template, read_content};
 use brain_site_builder::{BuildOutput, Environment};
 use serde_json::json;
@@ -71,7 +71,7 @@ async fn every_template_is_answered_in_its_shape() {
             let request = brain_site_builder::internals::generation_request(
                 &site, route, &section, &hits, &hits,
             );
-            let answer = brain_plugin_utils::ContentGenerator::generate(
+            let answer = brain_plugin_api::ContentGenerator::generate(
                 &generator,
                 &request,
                 &Default::default(),

@@ -2,8 +2,8 @@
 //! runs, the request sent to the generator, the file written, and errors mapped to
 //! retryable or permanent.
 
-use brain_plugin_utils::testing;
-use brain_plugin_utils::{JobError, Source};
+use brain_plugin_api::testing;
+use brain_plugin_api::{JobError, Source};
 use brain_site_builder::Environment;
 use brain_site_builder::internals::{
     GenerateOutput, SectionContent, Template, parse_content, read_content,

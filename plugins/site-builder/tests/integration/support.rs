@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use brain_plugin_utils::testing::ProgressCell;
-use brain_plugin_utils::testing::{self, RecordingContext};
-use brain_plugin_utils::{
+use brain_plugin_api::testing::ProgressCell;
+use brain_plugin_api::testing::{self, RecordingContext};
+use brain_plugin_api::{
     Answer, Caller, ContentGenerator, GenerateError, GenerationRequest, JobContext, JobError,
     NoteHit, PluginError, Registration, ToolContext, ToolError, ToolResult,
 };

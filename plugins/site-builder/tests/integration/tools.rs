@@ -1,6 +1,6 @@
 //! The synchronous tools: `site_routes` and `site_templates`, both public.
 
-use brain_plugin_utils::Permission;
+use brain_plugin_api::Permission;
 use brain_site_builder::internals::Template;
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! `from_config`: the provider the `[ai]` section names, and errors that name the key.
 
 use brain_ai_service::{AiConfigError, from_config};
-use brain_plugin_utils::GenerationRequest;
+use brain_plugin_api::GenerationRequest;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

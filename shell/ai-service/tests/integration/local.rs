@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use brain_ai_service::LocalGenerator;
-use brain_plugin_utils::{ContentGenerator, GenerateError, GenerationRequest, NoteHit};
+use brain_plugin_api::{ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};

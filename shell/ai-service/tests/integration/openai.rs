@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use brain_ai_service::{OpenAiConfig, OpenAiGenerator};
-use brain_plugin_utils::testing::capture_warnings;
-use brain_plugin_utils::{ContentGenerator, GenerateError, GenerationRequest, NoteHit};
+use brain_plugin_api::testing::capture_warnings;
+use brain_plugin_api::{ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -8,7 +8,7 @@
 //! work, and these commands only read the shared database (or ask it to cancel).
 
 use anyhow::Context;
-use brain_plugin_utils::{Caller, ToolContext};
+use brain_plugin_api::{Caller, ToolContext};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{JobsCommand, ListArgs};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use brain_core::Shell;
-use brain_plugin_utils::Interface;
+use brain_plugin_api::Interface;
 use clap::Args;
 
 use crate::commands::Brain;

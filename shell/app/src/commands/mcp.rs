@@ -41,7 +41,7 @@ mod with_mcp {
     use anyhow::Context;
     use brain_core::Shell;
     use brain_mcp::{CancellationToken, McpConfig, McpError, McpInterface};
-    use brain_plugin_utils::Interface;
+    use brain_plugin_api::Interface;
 
     use super::McpArgs;
     use crate::commands::Brain;
@@ -128,7 +128,7 @@ mod without_mcp {
     use std::sync::Arc;
 
     use brain_core::Shell;
-    use brain_plugin_utils::Interface;
+    use brain_plugin_api::Interface;
 
     use super::McpArgs;
     use crate::commands::Brain;

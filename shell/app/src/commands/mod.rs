@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use brain_core::{Config, ConfigError, LogLevel, Shell};
-use brain_plugin_utils::Plugin;
+use brain_plugin_api::Plugin;
 
 use crate::cli::{Cli, Command};
 use crate::exit::usage;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use brain_core::Config;
-use brain_plugin_utils::{ArgKind, ArgSpec, BrainDirs, CommandSpec, Plugin};
+use brain_plugin_api::{ArgKind, ArgSpec, BrainDirs, CommandSpec, Plugin};
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgAction, ArgMatches, CommandFactory};
 use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
@@ -214,7 +214,7 @@ fn complete(
         field,
         &Map::new(),
     );
-    brain_plugin_utils::matching(&current, values)
+    brain_plugin_api::matching(&current, values)
         .into_iter()
         .map(CompletionCandidate::new)
         .collect()
@@ -292,7 +292,7 @@ pub(crate) fn finish(outcome: brain_cli::Outcome) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brain_plugin_utils::{PluginError, Registrar};
+    use brain_plugin_api::{PluginError, Registrar};
     use serde_json::json;
 
     fn site() -> Vec<Arc<dyn Plugin>> {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_utils::Interface;
+use brain_plugin_api::Interface;
 
 use crate::commands::Brain;
 

@@ -5,7 +5,7 @@
 //! workers start here.
 
 use anyhow::Context;
-use brain_plugin_utils::{Caller, ToolContext};
+use brain_plugin_api::{Caller, ToolContext};
 use serde_json::Value;
 
 use crate::cli::ToolArgs;

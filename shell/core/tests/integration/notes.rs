@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use brain_plugin_utils::{Caller, Permission, Source, ToolContext};
+use brain_plugin_api::{Caller, Permission, Source, ToolContext};
 use serde_json::json;
 
 use crate::support::*;
@@ -124,7 +124,7 @@ async fn the_index_job_reports_progress_and_skips_broken_notes() {
     let last = last.unwrap();
     assert_eq!(
         last.status,
-        brain_plugin_utils::JobStatus::Completed,
+        brain_plugin_api::JobStatus::Completed,
         "{last:?}"
     );
     let report = last.result.unwrap();

@@ -1,7 +1,7 @@
 //! The permission check comes before anything runs.
 
 use brain_job_queue::ListFilter;
-use brain_plugin_utils::{Caller, Permission, Source, ToolContext, ToolError};
+use brain_plugin_api::{Caller, Permission, Source, ToolContext, ToolError};
 use serde_json::json;
 
 use crate::support::*;

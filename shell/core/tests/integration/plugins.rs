@@ -79,7 +79,7 @@ async fn registration_errors_are_refused_with_the_culprit_named() {
         .await
         .unwrap();
     let names: Vec<String> = shell
-        .tools(&brain_plugin_utils::Caller::cli())
+        .tools(&brain_plugin_api::Caller::cli())
         .into_iter()
         .map(|t| t.name)
         .collect();
@@ -131,7 +131,7 @@ async fn a_plugin_reads_its_own_config_section() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declared_commands_are_checked_listed_and_completed() {
-    use brain_plugin_utils::{ArgSpec, Caller, CommandSpec, Permission, Source};
+    use brain_plugin_api::{ArgSpec, Caller, CommandSpec, Permission, Source};
 
     let brain = Brain::new("");
     let work = |tool: &str| {
@@ -211,7 +211,7 @@ async fn declared_commands_are_checked_listed_and_completed() {
         .execute(
             "alpha_run",
             serde_json::json!({"steps": 2}),
-            brain_plugin_utils::ToolContext::new(Caller::cli()),
+            brain_plugin_api::ToolContext::new(Caller::cli()),
         )
         .await
         .unwrap()

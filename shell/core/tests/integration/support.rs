@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use brain_core::Shell;
-use brain_plugin_utils::{
+use brain_plugin_api::{
     CommandSpec, CompleteRequest, JobContext, JobError, JobHandler, JsonSchema, NewJob, Permission,
     Plugin, PluginContext, PluginError, Registrar, ToolResult, ToolSpec,
 };
@@ -75,7 +75,7 @@ impl TestPlugin {
         Self {
             id: id.into(),
             tools: tools.iter().map(|t| (*t).to_owned()).collect(),
-            api_version: brain_plugin_utils::PLUGIN_API_VERSION,
+            api_version: brain_plugin_api::PLUGIN_API_VERSION,
             fail_start: false,
             started: Arc::new(AtomicBool::new(false)),
             section: None,

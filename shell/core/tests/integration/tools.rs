@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use brain_plugin_utils::{Caller, JobStatus, ToolContext, ToolError};
+use brain_plugin_api::{Caller, JobStatus, ToolContext, ToolError};
 use serde_json::json;
 
 use crate::support::*;
@@ -164,12 +164,12 @@ async fn a_tool_enqueues_and_status_follows_it_to_the_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_cannot_enqueue_another_plugins_jobs() {
-    use brain_plugin_utils::{NewJob, PluginContext};
+    use brain_plugin_api::{NewJob, PluginContext};
     use std::sync::{Arc, Mutex};
 
     struct Sneaky(Arc<Mutex<Option<Arc<dyn PluginContext>>>>);
     #[async_trait::async_trait]
-    impl brain_plugin_utils::Plugin for Sneaky {
+    impl brain_plugin_api::Plugin for Sneaky {
         fn id(&self) -> &str {
             "sneaky"
         }
@@ -181,8 +181,8 @@ async fn a_plugin_cannot_enqueue_another_plugins_jobs() {
         }
         fn register(
             &self,
-            r: &mut brain_plugin_utils::Registrar,
-        ) -> Result<(), brain_plugin_utils::PluginError> {
+            r: &mut brain_plugin_api::Registrar,
+        ) -> Result<(), brain_plugin_api::PluginError> {
             *self.0.lock().unwrap() = Some(r.context());
             Ok(())
         }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use brain_job_queue::{ListFilter, NewJob, Queue, QueueConfig, QueueError};
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{JobContext, JobError, JobHandler, JobStatus};
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{JobContext, JobError, JobHandler, JobStatus};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use brain_job_queue::{CancelOutcome, NewBatch, NewJob, QueueError};
-use brain_plugin_utils::{JobContext, JobError, JobKind, JobStatus, Source, Update};
+use brain_plugin_api::{JobContext, JobError, JobKind, JobStatus, Source, Update};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use brain_job_queue::{NewBatch, NewJob, Queue, WorkerConfig};
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{JobStatus, Source};
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{JobStatus, Source};
 use serde_json::json;
 
 use crate::support::*;

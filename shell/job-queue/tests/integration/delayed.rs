@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use brain_job_queue::{NewJob, WorkerConfig};
-use brain_plugin_utils::JobStatus;
+use brain_plugin_api::JobStatus;
 use serde_json::json;
 
 use crate::support::*;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use brain_job_queue::{ListFilter, NewBatch, NewJob, QueueError, WorkerConfig};
-use brain_plugin_utils::{AfterFailure, JobError, JobStatus, Source};
+use brain_plugin_api::{AfterFailure, JobError, JobStatus, Source};
 use serde_json::json;
 use tokio::sync::watch;
 

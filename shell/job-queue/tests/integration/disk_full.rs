@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use brain_job_queue::{NewJob, Queue};
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{JobError, JobStatus, SideEffect};
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{JobError, JobStatus, SideEffect};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -109,7 +109,7 @@ fn fill(path: &Path) {
         match file.write(&block[..size]) {
             Ok(0) => break,
             Ok(_) => {}
-            Err(e) if brain_plugin_utils::engine::is_storage_full(&e) => {
+            Err(e) if brain_plugin_api::engine::is_storage_full(&e) => {
                 if size == 1 {
                     break;
                 }
@@ -141,7 +141,7 @@ async fn jobs_on_a_full_disk_wait_and_all_finish_once_space_is_freed() {
     queue
         .register(
             "test:write",
-            func(move |input: Value, ctx: brain_plugin_utils::JobContext| {
+            func(move |input: Value, ctx: brain_plugin_api::JobContext| {
                 let (gate, returned, out) = (g.clone(), r.clone(), o.clone());
                 async move {
                     gate.acquire().await.unwrap().forget();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain_job_queue::{NewJob, WorkerConfig};
-use brain_plugin_utils::{Event, JobStatus, SideEffect};
+use brain_plugin_api::{Event, JobStatus, SideEffect};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
@@ -139,7 +139,7 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
     );
 
     // Exactly one completion, announced by B (above); A announced none.
-    let completions = |events: &mut brain_plugin_utils::Subscription<Event>| {
+    let completions = |events: &mut brain_plugin_api::Subscription<Event>| {
         let mut n = 0;
         while let Ok(event) = events.try_recv() {
             if let Event::JobProgress(ev) = event

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use brain_job_queue::NewJob;
-use brain_plugin_utils::{Event, JobKind, JobStatus, Source, Update};
+use brain_plugin_api::{Event, JobKind, JobStatus, Source, Update};
 use serde_json::json;
 
 use crate::support::*;

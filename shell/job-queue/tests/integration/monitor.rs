@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use brain_job_queue::{NewBatch, NewJob};
-use brain_plugin_utils::{Event, JobError, JobKind, JobStatus, Source, Update};
+use brain_plugin_api::{Event, JobError, JobKind, JobStatus, Source, Update};
 use serde_json::json;
 
 use crate::support::*;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use brain_job_queue::NewJob;
-use brain_plugin_utils::JobStatus;
+use brain_plugin_api::JobStatus;
 use serde_json::json;
 
 use crate::support::*;

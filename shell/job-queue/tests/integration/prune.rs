@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use brain_job_queue::{NewBatch, NewJob, QueueConfig, QueueError, WorkerConfig};
-use brain_plugin_utils::{JobStatus, Source};
+use brain_plugin_api::{JobStatus, Source};
 use serde_json::json;
 
 use crate::support::*;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use brain_job_queue::NewJob;
-use brain_plugin_utils::{JobError, JobStatus};
+use brain_plugin_api::{JobError, JobStatus};
 use serde_json::json;
 
 use crate::support::*;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain_job_queue::{NewJob, ShutdownReport, WorkerConfig};
-use brain_plugin_utils::testing::capture_warnings;
-use brain_plugin_utils::{Event, JobStatus, Update};
+use brain_plugin_api::testing::capture_warnings;
+use brain_plugin_api::{Event, JobStatus, Update};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 

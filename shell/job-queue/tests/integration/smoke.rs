@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use brain_job_queue::{NewBatch, NewJob, WorkerConfig};
-use brain_plugin_utils::{Event, JobStatus, Source};
+use brain_plugin_api::{Event, JobStatus, Source};
 use serde_json::json;
 
 use crate::support::*;

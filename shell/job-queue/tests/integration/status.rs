@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use brain_job_queue::NewJob;
-use brain_plugin_utils::{JobStatus, StartStatus};
+use brain_plugin_api::{JobStatus, StartStatus};
 use serde_json::json;
 
 use crate::support::*;

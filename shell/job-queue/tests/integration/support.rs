@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use brain_job_queue::{JobRecord, Queue, QueueConfig, WorkerConfig};
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{Event, JobContext, JobError, JobHandler, JobProgressEvent, Subscription};
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{Event, JobContext, JobError, JobHandler, JobProgressEvent, Subscription};
 use serde_json::Value;
 
 /// How long any single wait in these tests may take before the test fails.

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use brain_job_queue::{NewBatch, NewJob, Queue, WorkerConfig};
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{JobStatus, Source};
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{JobStatus, Source};
 use serde_json::json;
 
 use crate::support::*;
@@ -34,7 +34,7 @@ fn logged(log: PathBuf, go: PathBuf) -> Func {
             let gave_up = tokio::time::Instant::now() + Duration::from_secs(120);
             while !go.exists() {
                 if tokio::time::Instant::now() > gave_up {
-                    return Err(brain_plugin_utils::JobError::permanent(
+                    return Err(brain_plugin_api::JobError::permanent(
                         "the parent never created the go file",
                     ));
                 }
@@ -52,7 +52,7 @@ fn logged(log: PathBuf, go: PathBuf) -> Func {
                 .append(true)
                 .open(&log)
                 .and_then(|mut f| f.write_all(line.as_bytes()))
-                .map_err(|e| brain_plugin_utils::JobError::permanent(e.to_string()))?;
+                .map_err(|e| brain_plugin_api::JobError::permanent(e.to_string()))?;
             Ok(json!(null))
         }
     })

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use brain_job_queue::{ListFilter, NewBatch, NewJob, QueueError};
-use brain_plugin_utils::{JobKind, JobStatus, Source};
+use brain_plugin_api::{JobKind, JobStatus, Source};
 use serde_json::json;
 
 use crate::support::*;

@@ -3,8 +3,8 @@
 //! a wording without words is refused, naming the field.
 
 use brain_job_queue::{NewBatch, NewJob, Queue, QueueConfig};
-use brain_plugin_utils::engine::Bus;
-use brain_plugin_utils::{Source, Wording};
+use brain_plugin_api::engine::Bus;
+use brain_plugin_api::{Source, Wording};
 use serde_json::json;
 
 use crate::support::{TIMEOUT, TestQueue, wait_for, workers};

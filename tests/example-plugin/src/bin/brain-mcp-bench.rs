@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use brain_plugin_utils::{
+use brain_plugin_api::{
     JobContext, JobError, JobHandler, JsonSchema, NewJob, Plugin, PluginError, Registrar,
     ToolContext, ToolError, ToolResult, ToolSpec,
 };
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 #[serde(deny_unknown_fields)]
 struct ProgressInput {
     /// Steps to report (1-1000).
@@ -25,7 +25,7 @@ struct ProgressInput {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_utils::schemars")]
+#[schemars(crate = "brain_plugin_api::schemars")]
 struct ProgressOutput {
     steps: u32,
 }
