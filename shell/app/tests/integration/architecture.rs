@@ -73,3 +73,24 @@ fn interfaces_know_no_plugin() {
         }
     }
 }
+
+/// Plugins build on the plugin API's root alone: the engine's part of it
+/// (`brain_plugin_api::engine`) is for the shell's crates.
+#[test]
+fn plugins_use_the_plugin_api_not_the_engine() {
+    let mut files = Vec::new();
+    sources(&root().join("plugins"), &mut files);
+    sources(&root().join("tests/example-plugin/src"), &mut files);
+    assert!(files.len() > 5, "{files:?}");
+    for file in files
+        .iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "src"))
+    {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(
+            !text.contains("brain_plugin_api::engine"),
+            "{} uses the engine's part of the plugin API",
+            file.display()
+        );
+    }
+}
