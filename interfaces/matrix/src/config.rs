@@ -85,10 +85,7 @@ impl MatrixConfig {
             .as_object()
             .ok_or_else(|| err("", "must be a table"))?;
         if let Some(key) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
-            return Err(err(
-                key,
-                format!("unknown key; allowed: {}", KEYS.join(", ")),
-            ));
+            return Err(err(key, brain_plugin_api::unknown_key_here(key, KEYS)));
         }
         let homeserver = string(value, "homeserver")?.ok_or_else(|| {
             err(
@@ -305,7 +302,11 @@ mod tests {
             "100 to",
         );
         check(with("announce", json!("yes")), "announce", "true or false");
-        check(with("pasword", json!("x")), "pasword", "unknown key");
+        check(
+            with("pasword", json!("x")),
+            "pasword",
+            "unknown key: did you mean `password`?",
+        );
         let mut no_login = base();
         no_login.as_object_mut().unwrap().remove("password");
         check(no_login, "password", "access_token");

@@ -112,10 +112,7 @@ impl McpConfig {
         };
         for key in table.keys() {
             if !KEYS.contains(&key.as_str()) {
-                return Err(err(
-                    key,
-                    format!("unknown key; allowed: {}", KEYS.join(", ")),
-                ));
+                return Err(err(key, brain_plugin_api::unknown_key_here(key, KEYS)));
             }
         }
         if let Some(v) = table.get("http") {
@@ -201,7 +198,7 @@ fn parse_tokens(v: &Value) -> Result<Vec<TokenConfig>, McpError> {
             if k != "secret" && k != "permission" {
                 return Err(err(
                     &format!("{key}.{k}"),
-                    "unknown key; allowed: secret, permission",
+                    brain_plugin_api::unknown_key_here(k, &["secret", "permission"]),
                 ));
             }
         }

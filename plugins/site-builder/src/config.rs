@@ -134,7 +134,7 @@ impl Site {
             } else {
                 format!("{prefix}{path}")
             };
-            ConfigError::one(format!("{key}: {}", e.into_inner()))
+            ConfigError::one(format!("{key}: {}", worded(&e.into_inner().to_string())))
         })?;
         let mut errors = Vec::new();
         let mut error =
@@ -378,6 +378,19 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "a table",
     }
+}
+
+/// serde's "unknown field `titel`, expected one of `id`, `title`" in the words every
+/// section's parser uses: "unknown key: did you mean `title`? (allowed: id, title)".
+fn worded(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_owned();
+    };
+    let Some((typed, expected)) = rest.split_once('`') else {
+        return message.to_owned();
+    };
+    let allowed: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    brain_plugin_api::unknown_key_here(typed, &allowed)
 }
 
 #[cfg(test)]

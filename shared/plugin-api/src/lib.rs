@@ -18,6 +18,7 @@ mod generate;
 mod human;
 mod interface;
 mod job;
+mod mistake;
 mod outcome;
 mod permission;
 mod plugin;
@@ -39,6 +40,7 @@ pub use generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, N
 pub use human::{ECHO_CHARS, clip_echoes, format_duration, format_range, format_short, shorten};
 pub use interface::{Follow, FollowStream, Interface, ResourceInfo, ShellHandle};
 pub use job::{JobContext, JobError, JobHandler};
+pub use mistake::{did_you_mean, unknown_key, unknown_key_here};
 pub use outcome::{Outcome, Wording};
 pub use permission::{Caller, Permission};
 pub use plugin::{

@@ -32,7 +32,7 @@ pub enum AiConfigError {
     },
 
     /// A key nothing reads, probably a typo (`ai.openai.modle`).
-    #[error("unknown key `{key}` (allowed: {allowed})")]
+    #[error("{}", brain_plugin_api::unknown_key(key, &allowed.split(", ").collect::<Vec<_>>()))]
     UnknownKey { key: String, allowed: String },
 
     /// The HTTP client could not be built (e.g. no TLS root certificates could be loaded).
@@ -332,7 +332,7 @@ mod tests {
             (json!({ "provider": 1 }), "`ai.provider`"),
             (
                 json!({ "providr": "local" }),
-                "unknown key `ai.providr` (allowed: provider, local, openai)",
+                "unknown key `ai.providr`: did you mean `provider`? (allowed: provider, local, openai)",
             ),
             (
                 json!({ "local": 3 }),

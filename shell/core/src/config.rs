@@ -244,7 +244,7 @@ impl Config {
                 continue;
             };
             if !known.contains(&name.as_str())
-                && let Some(suggestion) = did_you_mean(name, &known)
+                && let Some(suggestion) = brain_plugin_api::did_you_mean(name, &known)
             {
                 return Err(ConfigError::UnknownSection {
                     name: name.clone(),
@@ -507,36 +507,6 @@ fn syntax_error(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError
 }
 
 /// Checks one section (or sub-table, at dotted `key`) against the claims.
-/// The candidate `word` most likely is a typo of: at most one edit in four characters (and
-/// at least one), the closest first.
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() / 4).max(1);
-    candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), *c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 fn check_claimed(key: &str, value: &Value, claimed: &[&str]) -> Result<(), ConfigError> {
     if claimed.contains(&key) {
         return Ok(());
@@ -1324,7 +1294,7 @@ mod tests {
         let error = check("[queue]\nconcurency = 8", &[]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown key `queue.concurency` (allowed: concurrency, retention_days, max_events_per_second, lease_seconds, answer_within_ms)"
+            "unknown key `queue.concurency`: did you mean `concurrency`? (allowed: concurrency, retention_days, max_events_per_second, lease_seconds, answer_within_ms)"
         );
     }
 
@@ -1346,12 +1316,15 @@ mod tests {
             .unclaimed_sections(&["site"])
             .unwrap();
         assert_eq!(warnings.len(), 1);
-        assert_eq!(did_you_mean("logging", &["logging"]), Some("logging"));
         assert_eq!(
-            did_you_mean("permisions", &["permissions", "queue"]),
+            brain_plugin_api::did_you_mean("logging", &["logging"]),
+            Some("logging")
+        );
+        assert_eq!(
+            brain_plugin_api::did_you_mean("permisions", &["permissions", "queue"]),
             Some("permissions")
         );
-        assert_eq!(did_you_mean("ab", &["queue"]), None);
+        assert_eq!(brain_plugin_api::did_you_mean("ab", &["queue"]), None);
     }
 
     #[test]

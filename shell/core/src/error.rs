@@ -41,7 +41,7 @@ pub enum ConfigError {
 
     /// A key no one reads: inside a known section (`queue.concurency`) or, from
     /// `Config::unclaimed_sections`, a top-level section no plugin or interface claims.
-    #[error("unknown key `{key}` (allowed: {allowed})")]
+    #[error("{}", brain_plugin_api::unknown_key(key, &allowed.split(", ").collect::<Vec<_>>()))]
     UnknownKey { key: String, allowed: String },
 
     /// A top-level section no one reads whose name is close to one that is read: a typo.

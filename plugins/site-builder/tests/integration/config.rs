@@ -126,11 +126,11 @@ fn each_invalid_key_is_named() {
         ),
         (
             scaffold_with(|s| s["routse"] = json!([])),
-            "site.routse: unknown field `routse`",
+            "site.routse: unknown key: did you mean `routes`?",
         ),
         (
             scaffold_with(|s| s["routes"][0]["titel"] = json!("x")),
-            "site.routes[0].titel: unknown field `titel`",
+            "site.routes[0].titel: unknown key: did you mean `title`? (allowed: id, path, title, nav, sections)",
         ),
         (
             scaffold_with(|s| s["cta"] = json!({"headline": "h"})),

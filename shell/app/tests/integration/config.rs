@@ -210,7 +210,7 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
         (
             "a misspelt queue key",
             Replace("concurrency = 4", "concurency = 4"),
-            "concurency",
+            "unknown key `queue.concurency`: did you mean `concurrency`?",
         ),
         (
             "a misspelt section",
@@ -263,12 +263,12 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
         (
             "a misspelt ai key",
             Replace("provider = \"local\"", "providr = \"local\""),
-            "providr",
+            "unknown key `ai.providr`: did you mean `provider`?",
         ),
         (
             "a misspelt site key",
             Replace("[site]\ntitle", "[site]\ntitel"),
-            "titel",
+            "site.titel: unknown key: did you mean `title`?",
         ),
         (
             "an unknown template",
@@ -302,6 +302,16 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
             "BRAIN_QUEUE__NOPE",
         ),
         (
+            "a misspelt key in the environment",
+            Env("BRAIN_QUEUE__CONCURENCY", "4"),
+            "did you mean `concurrency`?",
+        ),
+        (
+            "an out-of-range number in the environment",
+            Env("BRAIN_QUEUE__LEASE_SECONDS", "0"),
+            "queue.lease_seconds (from BRAIN_QUEUE__LEASE_SECONDS)",
+        ),
+        (
             "a bad provider in the environment",
             Env("BRAIN_AI__PROVIDER", "lokal"),
             "ai.provider",
@@ -316,6 +326,11 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
             "wait_seconds",
         ),
         ("an unknown mcp key", Append("[mcp]\nbogus = 1\n"), "bogus"),
+        (
+            "a misspelt mcp key",
+            Append("[mcp]\nwait_secnds = 3\n"),
+            "`mcp.wait_secnds` in brain.toml: unknown key: did you mean `wait_seconds`?",
+        ),
         (
             "a bad mcp address",
             Append("[mcp]\nhttp = \"not an address\"\n"),
@@ -333,6 +348,11 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
             "an unknown matrix key",
             Append("[matrix]\nhomeserver = \"http://x\"\nbogus = 1\n"),
             "bogus",
+        ),
+        (
+            "a misspelt matrix key",
+            Append("[matrix]\nhomesever = \"http://x\"\n"),
+            "[matrix] homesever: unknown key: did you mean `homeserver`?",
         ),
     ]);
     assert!(cases.len() >= if cfg!(feature = "mcp") { 30 } else { 25 });
