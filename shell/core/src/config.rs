@@ -69,6 +69,9 @@ pub struct Config {
     /// Every other top-level table, by name: plugin sections (`[site]`, `[plugins.x]`) and
     /// interface sections (`[mcp]`, `[matrix]`), validated by their owners.
     pub sections: BTreeMap<String, Value>,
+    /// Which keys the environment set: dotted key (`matrix.homeserver`) → the variable
+    /// (`BRAIN_MATRIX__HOMESERVER`), so an owner's error can say where a value came from.
+    pub origins: BTreeMap<String, String>,
 }
 
 /// `[brain]`.
@@ -224,6 +227,28 @@ impl Config {
             value = value.as_table()?.get(part)?;
         }
         Some(value)
+    }
+
+    /// `message`, an owner's error about section `section`, with the variables that set
+    /// keys it names: "[matrix] homeserver: … (from BRAIN_MATRIX__HOMESERVER)". The shell's
+    /// own sections say so themselves; plugins and interfaces read JSON without origins.
+    pub fn with_origins(&self, section: &str, message: String) -> String {
+        let prefix = format!("{section}.");
+        let named: Vec<&str> = self
+            .origins
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix) || key.as_str() == section)
+            .filter(|(key, _)| {
+                let last = key.rsplit('.').next().unwrap_or(key);
+                message.contains(last)
+            })
+            .map(|(_, variable)| variable.as_str())
+            .collect();
+        if named.is_empty() {
+            message
+        } else {
+            format!("{message} (from {})", named.join(", "))
+        }
     }
 
     /// [`Config::section`] as JSON, the form plugins read it in; `Null` when absent.
@@ -714,6 +739,7 @@ impl Validator<'_> {
             logging,
             permissions,
             sections,
+            origins: self.origins.clone(),
         })
     }
 

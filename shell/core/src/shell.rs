@@ -128,7 +128,10 @@ pub fn config_problems(
         Vec::new()
     });
     if let Err(e) = brain_ai_service::from_config(&config.section_json("ai")) {
-        problems.push(ShellError::Ai(format!("invalid [ai] configuration: {e}")));
+        let message = config.with_origins("ai", e.to_string());
+        problems.push(ShellError::Ai(format!(
+            "invalid [ai] configuration: {message}"
+        )));
     }
     if let Err(e) = notes_dir(config, dir) {
         problems.push(e);
@@ -139,7 +142,7 @@ pub fn config_problems(
         if let Err(e) = plugin.check_config(&section, &dirs) {
             problems.push(ShellError::PluginConfig {
                 plugin: plugin.id().to_owned(),
-                message: e.to_string(),
+                message: config.with_origins(plugin.config_section(), e.to_string()),
             });
         }
     }

@@ -79,7 +79,7 @@ pub(crate) fn interface_problems(config: &Config) -> Vec<String> {
         #[cfg(feature = "mcp")]
         brain_mcp::McpConfig::parse(&config.section_json("mcp"))
             .err()
-            .map(|e| e.to_string()),
+            .map(|e| config.with_origins("mcp", e.to_string())),
         #[cfg(not(feature = "mcp"))]
         None,
         #[cfg(feature = "matrix")]
@@ -89,7 +89,7 @@ pub(crate) fn interface_problems(config: &Config) -> Vec<String> {
                 brain_matrix::MatrixConfig::from_json(&config.section_json(brain_matrix::SECTION))
                     .err()
             })
-            .map(|e| e.to_string()),
+            .map(|e| config.with_origins(brain_matrix::SECTION, e.to_string())),
         #[cfg(not(feature = "matrix"))]
         None,
     ];

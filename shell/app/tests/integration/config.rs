@@ -314,7 +314,12 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
         (
             "a bad provider in the environment",
             Env("BRAIN_AI__PROVIDER", "lokal"),
-            "ai.provider",
+            "(from BRAIN_AI__PROVIDER)",
+        ),
+        (
+            "an empty site title in the environment",
+            Env("BRAIN_SITE__TITLE", " "),
+            "site.title: must not be empty (from BRAIN_SITE__TITLE)",
         ),
     ];
     // The interfaces' sections are checked by their parsers, built in with them.
@@ -348,6 +353,11 @@ fn every_mistake_exits_2_from_config_check_and_from_any_command_naming_the_key()
             "an unknown matrix key",
             Append("[matrix]\nhomeserver = \"http://x\"\nbogus = 1\n"),
             "bogus",
+        ),
+        (
+            "a bad homeserver in the environment",
+            Env("BRAIN_MATRIX__HOMESERVER", "x"),
+            "[matrix] homeserver: \"x\" is not an http(s) URL, e.g. \"https://matrix.example.org\" (from BRAIN_MATRIX__HOMESERVER)",
         ),
         (
             "a misspelt matrix key",
