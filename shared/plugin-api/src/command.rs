@@ -299,6 +299,12 @@ pub enum CommandError {
     },
     #[error("{command}: {arg} is given twice")]
     Twice { command: String, arg: String },
+    #[error("{command}: --{flag} takes no value, got `{typed}`")]
+    SwitchValue {
+        command: String,
+        flag: String,
+        typed: String,
+    },
 }
 
 /// "no arguments", "at most 2 arguments (/promote [route] [section])".
@@ -491,6 +497,13 @@ impl CommandTable {
                     });
                 };
                 if arg.kind == ArgKind::Switch {
+                    if inline.is_some() {
+                        return Err(CommandError::SwitchValue {
+                            command: shown.clone(),
+                            flag: arg.flag.clone(),
+                            typed: shorten(word, 40),
+                        });
+                    }
                     set(arg, Value::Bool(true), &mut input)?;
                     continue;
                 }
@@ -809,6 +822,10 @@ mod tests {
             ("count 5 --to 6", "/count: to is given twice"),
             ("count --to", "/count needs a value after --to"),
             ("cancel", "/cancel needs <id>"),
+            (
+                "generate --force=yes",
+                "/generate: --force takes no value, got `--force=yes`",
+            ),
             (
                 "cancel a b",
                 "/cancel takes at most 1 argument (/cancel <id>), got 2: `a b`",

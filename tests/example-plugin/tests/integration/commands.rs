@@ -6,6 +6,11 @@
 use std::path::Path;
 use std::process::Command;
 
+use brain_example_plugin::ExamplePlugin;
+use brain_plugin_api::{Call, CommandTable, Parsed, Plugin};
+use brain_site_builder::SiteBuilder;
+use serde_json::{Value, json};
+
 use crate::support::{command, run};
 use crate::term::Term;
 
@@ -146,4 +151,78 @@ fn the_chat_derives_the_plugin_s_commands_with_tab_live_progress_and_wording() {
     });
     term.send("/quit\r");
     assert_eq!(term.exit_code(), 0);
+}
+
+/// The one parser of the chat and the Matrix bot over the real declarations: the site
+/// builder's and this plugin's, the same lines with `/` and with `!`.
+#[test]
+fn the_one_parser_reads_the_real_declarations_the_same_way_behind_any_prefix() {
+    let declared: Vec<_> = [&SiteBuilder as &dyn Plugin, &ExamplePlugin as &dyn Plugin]
+        .iter()
+        .flat_map(|p| p.commands())
+        .collect();
+    let call = |tool: &str, command: &str, input: Value| {
+        Ok(Parsed::Call(Call {
+            command: command.into(),
+            tool: tool.into(),
+            input: input.as_object().cloned().unwrap_or_default(),
+        }))
+    };
+    let cases = [
+        ("generate", call("site_generate", "generate", json!({}))),
+        (
+            "generate landing hero --force --dry-run",
+            call(
+                "site_generate",
+                "generate",
+                json!({"route": "landing", "section": "hero", "force": true, "dryRun": true}),
+            ),
+        ),
+        (
+            "build --env=Production",
+            call("site_build", "build", json!({"environment": "production"})),
+        ),
+        (
+            "promote --section hero",
+            call("site_promote", "promote", json!({"section": "hero"})),
+        ),
+        (
+            "rollback /about",
+            call("site_rollback", "rollback", json!({"route": "/about"})),
+        ),
+        (
+            "count 50",
+            call("example_count", "count", json!({"to": 50})),
+        ),
+        (
+            "count --to 5 --delay-ms 20",
+            call("example_count", "count", json!({"to": 5, "delay_ms": 20})),
+        ),
+        (
+            "hello Ada",
+            call("example_hello", "hello", json!({"name": "Ada"})),
+        ),
+    ];
+    for prefix in ["/", "!"] {
+        let table = CommandTable::new(prefix, declared.clone());
+        for (text, expected) in &cases {
+            let line = format!("{prefix}{text}");
+            assert_eq!(table.parse_line(&line).as_ref(), Some(expected), "{line}");
+        }
+        for (text, says) in [
+            ("count", "needs <to>"),
+            ("count 5 6", "takes at most 1 argument"),
+            ("build staging", "expected preview or production"),
+            ("generate --force=yes", "--force takes no value"),
+            ("gen", "did you mean"),
+        ] {
+            let line = format!("{prefix}{text}");
+            let error = match table.parse_line(&line) {
+                Some(Err(error)) => error.to_string(),
+                other => panic!("{line}: {other:?}"),
+            };
+            assert!(error.contains(says), "{line}: {error}");
+            assert!(error.contains(prefix), "{line}: {error}");
+        }
+    }
 }
