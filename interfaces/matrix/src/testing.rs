@@ -22,6 +22,60 @@ use matrix_sdk::ruma::events::room::message::{
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UInt, UserId};
 use matrix_sdk::{Client, Room};
 
+/// A bot process — `brain matrix`, `brain start` with `[matrix]`, a custom binary's — with
+/// its stderr in a log file; killed on drop.
+pub struct BotProcess {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl BotProcess {
+    /// Spawns `command` (stdout discarded, stderr into `log`) and waits, up to `timeout`,
+    /// until the bot has synced once: commands sent from then on run.
+    pub fn start(mut command: Command, log: PathBuf, timeout: Duration) -> BotProcess {
+        command
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let child = command.spawn().unwrap();
+        let bot = BotProcess { child, log };
+        let until = Instant::now() + timeout;
+        while !bot.log().contains("Matrix bot ready") {
+            assert!(
+                Instant::now() < until,
+                "the bot never got ready:\n{}",
+                bot.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bot
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let code = self.child.wait().unwrap();
+        assert!(
+            code.success(),
+            "the bot exited with {code}:\n{}",
+            self.log()
+        );
+    }
+}
+
+impl Drop for BotProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The error of a test helper: what failed, as text.
 pub type TestResult<T> = Result<T, String>;
 

@@ -3,11 +3,10 @@
 //! client (matrix-sdk) invites the bot and sends commands; the bot's answers, progress
 //! message and its edits are checked as the person's client received them.
 
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use brain_matrix::testing::{Limits, Person, Seen, Synapse};
+use brain_matrix::testing::{BotProcess as Bot, Limits, Person, Seen, Synapse};
 use serde_json::{Value, json};
 
 use crate::support::Demo;
@@ -41,64 +40,17 @@ fn progress_demo(synapse: &Synapse, delay_ms: u32, edit_interval_ms: u32, extra:
     )
 }
 
-/// `brain matrix` running for a demo brain; killed on drop.
-struct Bot {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Bot {
-    /// Starts the bot with `brain <subcommand>` (`matrix`, `matrix --no-workers`, or
-    /// `start`, which runs it as a configured interface) and waits until it has synced once (commands sent from now on
-    /// run).
-    fn start(demo: &Demo, name: &str, subcommand: &str) -> Bot {
-        let log = demo.tmp.path().join(format!("{name}.log"));
-        let mut args = vec!["--dir", "demo"];
-        args.extend(subcommand.split_whitespace());
-        let mut command = brain(demo.tmp.path(), &args);
-        command
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let child = command.spawn().unwrap();
-        let bot = Bot { child, log };
-        let until = Instant::now() + WAIT;
-        while !bot.log().contains("Matrix bot ready") {
-            assert!(
-                Instant::now() < until,
-                "the bot never got ready:\n{}",
-                bot.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        bot
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let code = self.child.wait().unwrap();
-        assert!(
-            code.success(),
-            "brain matrix exited with {code}:\n{}",
-            self.log()
-        );
-    }
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `brain <subcommand>` for a demo brain (`matrix`, `matrix --no-workers`, or `start`, which
+/// runs the bot as a configured interface), its log `<name>.log`, once it has synced once
+/// (commands sent from now on run); killed on drop.
+fn start_bot(demo: &Demo, name: &str, subcommand: &str) -> Bot {
+    let mut args = vec!["--dir", "demo"];
+    args.extend(subcommand.split_whitespace());
+    Bot::start(
+        brain(demo.tmp.path(), &args),
+        demo.tmp.path().join(format!("{name}.log")),
+        WAIT,
+    )
 }
 
 /// The usual homeserver: raised rate limits, the bot's and Alice's accounts.
@@ -215,7 +167,7 @@ impl Chat {
         let tmp = tempfile::tempdir().unwrap();
         let synapse = bot_and_alice(tmp.path()).await;
         let demo = demo(&synapse, 0, 500, "");
-        let bot = Bot::start(&demo, "bot", "matrix");
+        let bot = start_bot(&demo, "bot", "matrix");
         let (alice, room) = alice_with_the_bot(&synapse).await;
         Chat {
             _tmp: tmp,
@@ -276,7 +228,7 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
     // 12.5 s of batch: `!status` sent once a section is done is answered long before the
     // end, even on a busy machine.
     let demo = demo(&synapse, 2500, 500, "announce = true\n");
-    let _bot = Bot::start(&demo, "bot", "matrix");
+    let _bot = start_bot(&demo, "bot", "matrix");
     let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
     let carol = Person::login(&synapse, "carol", "carolpass").await.unwrap();
 
@@ -414,7 +366,7 @@ async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlo
     let tmp = tempfile::tempdir().unwrap();
     let synapse = bot_and_alice(tmp.path()).await;
     let demo = demo(&synapse, 300, 500, "");
-    let bot = Bot::start(&demo, "bot", "matrix");
+    let bot = start_bot(&demo, "bot", "matrix");
     let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
     alice.wait_identity(BOT, WAIT).await.unwrap();
     let devices = alice.devices(BOT).await.unwrap();
@@ -445,7 +397,7 @@ async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlo
     // is stopped as soon as the progress message is seen, and stopping cuts the pause.
     bot.stop();
     edit_config(&demo.dir, "delay_ms = 300", "delay_ms = 600000");
-    let bot = Bot::start(&demo, "bot-paused", "matrix");
+    let bot = start_bot(&demo, "bot-paused", "matrix");
     let about = alice.send(&room, "!generate about").await.unwrap();
     alice
         .wait_for("the progress message", WAIT, |seen| {
@@ -458,7 +410,7 @@ async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlo
     let while_down = alice.send(&room, "!build").await.unwrap();
     // Back to a quick generator: the next start finishes the queued `about` batch too.
     edit_config(&demo.dir, "delay_ms = 600000", "delay_ms = 300");
-    let bot = Bot::start(&demo, "bot-again", "matrix");
+    let bot = start_bot(&demo, "bot-again", "matrix");
     let after = alice.send(&room, "!build").await.unwrap();
     follow(&alice, &room, &after, "✅ Built preview", 500).await;
     // The command sent while the bot was down was not run, and never will be.
@@ -488,7 +440,7 @@ async fn with_default_rate_limits_a_long_batch_still_ends_with_the_final_state()
     // Edits asked for every 200 ms: far more than Synapse's 0.2/s with a burst of 10.
     let demo = demo(&synapse, 2000, 200, "");
     // `brain start` runs the bot too, as an interface, when [matrix] is configured.
-    let bot = Bot::start(&demo, "bot", "start");
+    let bot = start_bot(&demo, "bot", "start");
     let (alice, room) = alice_with_the_bot(&synapse).await;
     let generate = alice.send(&room, "!generate").await.unwrap();
     follow(&alice, &room, &generate, "✅ Generated 5 sections", 200).await;
@@ -516,7 +468,7 @@ async fn a_command_s_progress_follows_work_another_process_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let synapse = bot_and_alice(tmp.path()).await;
     let demo = demo(&synapse, 400, 200, "");
-    let bot = Bot::start(&demo, "bot", "matrix --no-workers");
+    let bot = start_bot(&demo, "bot", "matrix --no-workers");
     let worker = HttpBrain::start(&demo, "127.0.0.1:0");
     let (alice, room) = alice_with_the_bot(&synapse).await;
     let generate = alice.send(&room, "!generate").await.unwrap();
@@ -560,7 +512,7 @@ async fn quick_work_answers_with_its_outcome_in_one_message() {
         "answer_within_ms = 1500",
         "answer_within_ms = 60000",
     );
-    let _bot = Bot::start(&demo, "bot", "matrix");
+    let _bot = start_bot(&demo, "bot", "matrix");
     let (alice, room) = alice_with_the_bot(&synapse).await;
     let build = alice.send(&room, "!build").await.unwrap();
     let seen = alice
@@ -636,7 +588,7 @@ async fn one_bot_per_brain_a_second_is_refused_naming_the_first_until_it_dies() 
     let tmp = tempfile::tempdir().unwrap();
     let synapse = bot_and_alice(tmp.path()).await;
     let demo = demo(&synapse, 0, 500, "");
-    let mut first = Bot::start(&demo, "first", "start");
+    let mut first = start_bot(&demo, "first", "start");
     refused(&demo, "second-matrix", &["matrix"], &first, "start");
     refused(
         &demo,
@@ -649,7 +601,7 @@ async fn one_bot_per_brain_a_second_is_refused_naming_the_first_until_it_dies() 
 
     first.child.kill().unwrap();
     first.child.wait().unwrap();
-    let second = Bot::start(&demo, "second", "matrix");
+    let second = start_bot(&demo, "second", "matrix");
     let (alice, room) = alice_with_the_bot(&synapse).await;
     let help = alice.send(&room, "!help").await.unwrap();
     alice

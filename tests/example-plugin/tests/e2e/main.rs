@@ -6,59 +6,14 @@
 // clippy.toml allows unwrap in #[test] functions only; the helpers here are tests too.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use brain_matrix::testing::{Limits, Person, Seen, Synapse};
+use brain_matrix::testing::{BotProcess, Limits, Person, Seen, Synapse};
 
 const BOT: &str = "@bot:localhost";
 /// Long enough for a busy 2-core machine; the test ends far sooner.
 const WAIT: Duration = Duration::from_secs(120);
-
-/// `brain-example matrix` for `dir`; killed on drop.
-struct Bot {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Bot {
-    fn start(dir: &Path) -> Bot {
-        let log = dir.join("bot.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_brain-example"))
-            .arg("--dir")
-            .arg(dir)
-            .arg("matrix")
-            .env_remove("BRAIN_DIR")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let bot = Bot { child, log };
-        let until = Instant::now() + WAIT;
-        while !bot.log().contains("Matrix bot ready") {
-            assert!(
-                Instant::now() < until,
-                "the bot never got ready:\n{}",
-                bot.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        bot
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The bot's reply to `command`, and the newest text of it (its last edit, or itself).
 fn answer<'a>(seen: &'a [Seen], command: &str) -> Option<(&'a Seen, String)> {
@@ -121,7 +76,14 @@ async fn count_help_and_live_progress_through_the_matrix_bot() {
         ),
     )
     .unwrap();
-    let _bot = Bot::start(&dir);
+    let mut matrix = Command::new(env!("CARGO_BIN_EXE_brain-example"));
+    matrix
+        .arg("--dir")
+        .arg(&dir)
+        .arg("matrix")
+        .env_remove("BRAIN_DIR")
+        .env_remove("RUST_LOG");
+    let _bot = BotProcess::start(matrix, dir.join("bot.log"), WAIT);
     let alice = Person::login(&synapse, "alice", "alicepass").await.unwrap();
     let room = alice.create_room(BOT, false).await.unwrap();
     alice
