@@ -166,6 +166,9 @@ impl Renderer {
                 let color = matches!(self.mode, Mode::Bars { color: true });
                 if summary.ok {
                     out_line(&painted(&summary.line, color))?;
+                    for warning in &summary.warnings {
+                        err_line(&format!("  {warning}"));
+                    }
                 } else {
                     err_line(&painted(&summary.line, color));
                     for reason in &summary.reasons {

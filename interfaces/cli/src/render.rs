@@ -124,19 +124,28 @@ pub(crate) struct Summary {
     pub(crate) ok: bool,
     pub(crate) line: String,
     pub(crate) reasons: Vec<String>,
+    /// What the finished work's result warns about ("warning: landing:hero has no
+    /// content"), shown after the line.
+    pub(crate) warnings: Vec<String>,
 }
 
 /// The summary of a finished operation: "✔ Generated 5 sections in 1.2s", "✔ Built preview
 /// in 0.4s", "✘ 2 of 10 sections failed" (reasons listed), "✘ Cancelled: 3 of 10 sections
-/// done". The verb and noun come from the label the site tools give their work, so a
-/// watcher in another process words it like the process that started it.
+/// done". The words are the plugin's, stored with the work, so a watcher in another process
+/// words it like the process that started it.
 pub(crate) fn summary(event: &JobProgressEvent) -> Summary {
     let reasons: Vec<String> = event.errors().iter().map(failure_line).collect();
+    let warnings = event
+        .warnings()
+        .into_iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
     match event.outcome(&seconds(event.timing.elapsed_ms)) {
         Some(outcome) => Summary {
             ok: outcome.ok,
             line: format!("{} {}", if outcome.ok { "✔" } else { "✘" }, outcome.text),
             reasons,
+            warnings,
         },
         None => Summary {
             ok: false,
@@ -146,6 +155,7 @@ pub(crate) fn summary(event: &JobProgressEvent) -> Summary {
                 event.status
             ),
             reasons,
+            warnings,
         },
     }
 }

@@ -65,7 +65,14 @@ fn name(event: &JobProgressEvent) -> String {
 /// landing:hero: boom; …", "❌ Cancelled: 3 of 10 sections done", "✅ Built preview in 2 s".
 pub fn final_line(event: &JobProgressEvent) -> String {
     match event.outcome(&took(event.timing.elapsed_ms)) {
-        Some(outcome) if outcome.ok => format!("✅ {}", outcome.text),
+        Some(outcome) if outcome.ok => {
+            let mut line = format!("✅ {}", outcome.text);
+            // What the work left out, under the line: "⚠️ landing:hero has no content".
+            for warning in event.warnings() {
+                line.push_str(&format!("\n⚠️ {warning}"));
+            }
+            line
+        }
         Some(outcome) if event.status == JobStatus::Failed => {
             format!("❌ {}{}", outcome.text, reasons(&event.errors()))
         }
@@ -269,6 +276,16 @@ mod tests {
         build.wording = Some(Wording::job("Built preview"));
         build.timing.elapsed_ms = 2_000;
         assert_eq!(final_line(&build), "✅ Built preview in 2 s");
+        let mut detailed = build.clone();
+        detailed.wording =
+            Some(Wording::job("Built preview").detail("{pages:page:pages} in {took} → {output}/"));
+        detailed.result = Some(serde_json::json!({
+            "pages": 2, "output": "dist/preview", "warnings": ["landing:hero has no content"]
+        }));
+        assert_eq!(
+            final_line(&detailed),
+            "✅ Built preview: 2 pages in 2 s → dist/preview/\n⚠️ landing:hero has no content"
+        );
         build.status = JobStatus::Failed;
         build.error = Some("template missing".into());
         assert_eq!(

@@ -24,7 +24,7 @@ use brain_plugin_api::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::Site;
-use crate::content::{Environment, read_content, unique_suffix};
+use crate::content::{Environment, content_path, read_content, unique_suffix};
 use crate::render::{Renderer, SiteValues};
 use crate::state::Shared;
 
@@ -91,6 +91,9 @@ fn build(
     ctx: &JobContext,
 ) -> Result<BuildOutput, JobError> {
     let total = site.routes.len() as u64;
+    if let Some(empty) = no_content(root, site, environment) {
+        return Err(JobError::permanent(empty));
+    }
     ctx.report_progress(0, total, "Loading templates");
     let renderer = Renderer::load(root).map_err(JobError::permanent)?;
     let dist = root.join("dist");
@@ -205,6 +208,28 @@ fn render_pages(
     }
     warnings.sort_by_key(|(index, _)| *index);
     Ok(warnings.into_iter().flat_map(|(_, w)| w).collect())
+}
+
+/// Why there is nothing to build, when no section of `environment` has content: a site of
+/// "Nothing here yet." pages is a mistake to say, not a build to report as done.
+fn no_content(root: &Path, site: &Site, environment: Environment) -> Option<String> {
+    let any = site.routes.iter().any(|route| {
+        route
+            .sections
+            .iter()
+            .any(|section| content_path(root, environment, route, section).is_file())
+    });
+    if any {
+        return None;
+    }
+    Some(match environment {
+        Environment::Production => "nothing to build: no section has production content; \
+             promote preview content to production first (the promote command), or build preview"
+            .to_owned(),
+        Environment::Preview => "nothing to build: no section has preview content; \
+             generate it first (the generate command)"
+            .to_owned(),
+    })
 }
 
 /// Renders the `index`-th route's page into `out`; returns its warnings.

@@ -435,7 +435,11 @@ async fn build(
         NewJob::new(BUILD_JOB, json!(input))
             .source(call.caller.source.clone())
             .label(format!("build {environment}"))
-            .wording(Wording::job(format!("Built {environment}"))),
+            // "Built preview: 43 pages in 0.3s → dist/preview/".
+            .wording(
+                Wording::job(format!("Built {environment}"))
+                    .detail("{pages:page:pages} in {took} → {output}/"),
+            ),
         |job, id| job.after(id.clone()),
     );
     let mut message = format!(

@@ -621,8 +621,8 @@ async fn follow(shell: &Shell, screen: &Screen, key: u64, id: &str, color: bool)
         if event.status.is_finished() {
             let summary = render::summary(&event);
             let mut text = painted(&summary.line, color);
-            for reason in &summary.reasons {
-                text.push_str(&format!("\n  {reason}"));
+            for line in summary.reasons.iter().chain(&summary.warnings) {
+                text.push_str(&format!("\n  {line}"));
             }
             return text;
         }

@@ -365,6 +365,7 @@ async fn nested_paths_link_back_up() {
         .unwrap()
         .push(json!({"id": "intro", "path": "/docs/intro", "title": "Intro", "sections": []}));
     let brain = Brain::with_config(config);
+    brain.generate_all().await;
     brain.build("preview").await.unwrap();
     let intro = brain.read("dist/preview/docs/intro/index.html");
     assert!(
@@ -407,4 +408,25 @@ async fn pages_left_out_of_the_navigation_are_still_built_and_in_the_sitemap() {
     assert!(!about.contains("aria-current"), "{about}");
     assert!(about.contains("href=\"../index.html\""), "{about}");
     assert!(brain.read("dist/preview/sitemap.xml").contains("/about"));
+}
+
+#[tokio::test]
+async fn an_environment_without_content_is_not_built_and_says_what_to_do() {
+    let brain = Brain::new();
+    let err = brain.build("preview").await.unwrap_err().to_string();
+    assert!(
+        err.contains("no section has preview content; generate it first"),
+        "{err}"
+    );
+    assert!(!brain.exists("dist/preview"));
+
+    brain.generate_all().await;
+    let err = brain.build("production").await.unwrap_err().to_string();
+    assert!(
+        err.contains("no section has production content; promote preview content"),
+        "{err}"
+    );
+    assert!(!brain.exists("dist/production"));
+    let built = output(brain.build("preview").await.unwrap());
+    assert_eq!((built.pages, built.output.as_str()), (2, "dist/preview"));
 }

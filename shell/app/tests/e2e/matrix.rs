@@ -507,6 +507,8 @@ async fn quick_work_answers_with_its_outcome_in_one_message() {
     let tmp = tempfile::tempdir().unwrap();
     let synapse = bot_and_alice(tmp.path()).await;
     let demo = progress_demo(&synapse, 0, 200, "");
+    // Content to build (a build of nothing is refused).
+    demo.run(&["site", "generate"]).expect(0);
     edit_config(
         &demo.dir,
         "answer_within_ms = 1500",
@@ -523,7 +525,7 @@ async fn quick_work_answers_with_its_outcome_in_one_message() {
         .unwrap();
     let answer = reply_to(&seen, &build).unwrap().clone();
     assert!(
-        answer.body.starts_with("✅ Built preview in "),
+        answer.body.starts_with("✅ Built preview: 2 pages in "),
         "{answer:#?}"
     );
     // Another command answered after it: by then an edit of the first answer would have

@@ -333,7 +333,10 @@ fn piped_commands_run_in_order_with_plain_output() {
         lines[0].starts_with("✔ Generated 1 section in "),
         "{stdout}"
     );
-    assert!(lines[1].starts_with("✔ Built preview in "), "{stdout}");
+    assert!(
+        lines[1].starts_with("✔ Built preview: 2 pages in "),
+        "{stdout}"
+    );
     assert!(
         lines[2].starts_with("From “Welcome to your brain”"),
         "{stdout}"

@@ -231,8 +231,11 @@ fn session(
 /// done by then answers with its result, longer work with the job handle.
 #[test]
 fn quick_work_answers_with_its_result_and_slow_work_with_its_handle() {
+    // Content to build first (a build of nothing is refused), then a slow generator.
+    let demo = Demo::init();
+    demo.run(&["site", "generate"]).expect(0);
+    demo.slow_generator(30_000);
     // A minute to answer: the build certainly ends within it.
-    let demo = Demo::paced(30_000, "");
     edit_config(
         &demo.dir,
         "answer_within_ms = 1500",

@@ -37,7 +37,7 @@ fn a_one_shot_build_runs_only_its_own_work_and_says_what_it_left() {
 
     let built = demo.run(&["site", "build"]).expect(0);
     assert!(
-        built.stdout.starts_with("✔ Built preview in "),
+        built.stdout.starts_with("✔ Built preview: 2 pages in "),
         "{built:#?}"
     );
     assert!(
@@ -60,7 +60,8 @@ fn a_one_shot_build_runs_only_its_own_work_and_says_what_it_left() {
     let printed = built
         .stdout
         .trim()
-        .trim_start_matches("✔ Built preview in ")
+        .trim_start_matches("✔ Built preview: 2 pages in ")
+        .trim_end_matches(" → dist/preview/")
         .trim_end_matches('s')
         .parse::<f64>()
         .unwrap_or_else(|e| panic!("{e}: {built:#?}"));
@@ -90,7 +91,10 @@ fn a_build_runs_the_generate_it_depends_on_first_and_says_so() {
         "{built:#?}"
     );
     let last = built.stdout.lines().last().unwrap();
-    assert!(last.starts_with("✔ Built preview in "), "{built:#?}");
+    assert!(
+        last.starts_with("✔ Built preview: 2 pages in "),
+        "{built:#?}"
+    );
     assert!(
         last.contains("waited "),
         "the wait is said apart: {built:#?}"

@@ -360,3 +360,28 @@ fn a_note_with_broken_frontmatter_is_skipped_and_search_still_works() {
 
     assert_eq!(brain.interrupt(), 0);
 }
+
+/// A build says what it did: pages, folder, and — in text too — what it left out; a build
+/// of an environment with no content is refused, saying what to do.
+#[test]
+fn a_build_line_names_its_pages_folder_and_warnings() {
+    let demo = Demo::init();
+    let nothing = demo.run(&["site", "build", "production"]).expect(1);
+    assert!(
+        nothing
+            .stderr
+            .contains("no section has production content; promote preview content"),
+        "{nothing:#?}"
+    );
+    demo.run(&["site", "generate", "about"]).expect(0);
+    let built = demo.run(&["site", "build"]).expect(0);
+    let line = built.stdout.trim();
+    assert!(
+        line.starts_with("✔ Built preview: 2 pages in ") && line.ends_with("s → dist/preview/"),
+        "{built:#?}"
+    );
+    for section in ["hero", "features", "products", "cta"] {
+        let warning = format!("  warning: landing:{section} has no content");
+        assert!(built.stderr.contains(&warning), "{warning}: {built:#?}");
+    }
+}
