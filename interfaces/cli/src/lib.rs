@@ -90,6 +90,16 @@ pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow:
             .await
             .context("cannot hand the work to this process's workers")?;
         let notes = Renderer::new(mode);
+        // What the tool started, in its own words (which sections and why, say) — without
+        // "waiting for a worker": this process runs it.
+        let said = started
+            .message
+            .split(&format!(" ({WAITING_FOR_WORKER}"))
+            .next();
+        notes.note(&format!(
+            "{}.",
+            said.unwrap_or_default().trim_end_matches('.')
+        ));
         if let Some(line) = others_waiting(shell, &scope).await {
             notes.note(&line);
         }

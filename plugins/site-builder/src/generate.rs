@@ -26,13 +26,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use brain_plugin_api::{
     GenerateError, GenerationRequest, JobContext, JobError, JobHandler, JsonSchema, NoteHit,
-    ToolError,
+    SideEffect, ToolError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::config::{Route, Section, Site};
-use crate::content::{Environment, content_file, content_write, exists};
+use crate::content::{Environment, content_file, content_path, content_write};
+use crate::sources::{self, Record, State};
 use crate::state::{Shared, at};
 use crate::templates::{SectionContent, Template};
 
@@ -47,10 +48,13 @@ pub const PRODUCT_NOTES: usize = 12;
 pub struct GenerateJobInput {
     pub route: String,
     pub section: String,
-    /// Replace existing preview content. Without it a file that appeared after the job
-    /// was enqueued (a person's edit, another job's) is kept.
+    /// Replace existing preview content, keeping a person's edit beside it as `.orig`.
+    /// Without it a file that appeared after the job was enqueued is kept.
     #[serde(default)]
     pub force: bool,
+    /// Replace generated content whose sources changed (a person's edit is still kept).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 /// What a generate job did.
@@ -64,6 +68,9 @@ pub struct GenerateOutput {
     /// True when the file already existed and was kept (the job ran without `force`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub kept: bool,
+    /// Where a person's edit of the file was kept before it was replaced (`force`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
 }
 
 /// Runs `site-builder:generate` jobs.
@@ -86,16 +93,30 @@ impl JobHandler for GenerateJob {
         let label = route.label(section);
         let root = self.shared.root();
         let file = content_file(Environment::Preview, route, section);
-        let output = |kept| GenerateOutput {
+        let output = |kept, original| GenerateOutput {
             route: route.id.clone(),
             section: section.id.clone(),
             file: file.clone(),
             kept,
+            original,
         };
-        if !input.force && exists(root, Environment::Preview, route, section) {
-            ctx.report_progress(3, 3, &format!("Kept {file}"));
-            return Ok(output(true));
-        }
+        let data = self.shared.ctx.dirs().data.clone();
+        let path = content_path(root, Environment::Preview, route, section);
+        // Decided again here, not only when the batch was planned: a person may have edited
+        // the file since.
+        let edited = match sources::state(&path, sources::read_record(&data, route, section)) {
+            State::Missing => false,
+            State::Edited if !input.force => {
+                ctx.report_progress(3, 3, &format!("Kept {file}: edited by hand"));
+                return Ok(output(true, None));
+            }
+            State::Edited => true,
+            State::Generated(_) if !input.force && !input.stale => {
+                ctx.report_progress(3, 3, &format!("Kept {file}"));
+                return Ok(output(true, None));
+            }
+            State::Generated(_) => false,
+        };
 
         check_cancelled(&ctx)?;
         ctx.report_progress(0, 3, &format!("Collecting notes for {label}"));
@@ -116,10 +137,16 @@ impl JobHandler for GenerateJob {
             })
             .await?;
         }
-        let products = per_batch(&self.shared.batch_lookups, batch, Lookup::Products, || {
-            plugin.notes_tagged("product", PRODUCT_NOTES)
-        })
-        .await?;
+        let products = if section.template == Template::Products {
+            per_batch(&self.shared.batch_lookups, batch, Lookup::Products, || {
+                plugin.notes_tagged("product", PRODUCT_NOTES)
+            })
+            .await?
+        } else {
+            // Only the products section is made from the products: another section is not
+            // stale when one is added.
+            Arc::default()
+        };
 
         check_cancelled(&ctx)?;
         ctx.report_progress(1, 3, &format!("Generating {label}"));
@@ -143,9 +170,27 @@ impl JobHandler for GenerateJob {
         // another worker took over.
         let (_, write) = content_write(root, Environment::Preview, route, section, &content)
             .map_err(|e| JobError::permanent(e.to_string()))?;
+        let mut original = None;
+        if edited {
+            // `force` over a person's edit: theirs is kept beside, never lost.
+            let bytes = std::fs::read(&path).map_err(|e| {
+                JobError::permanent(format!("cannot read {file}: {e}")).or_waiting(&e)
+            })?;
+            let kept = format!("{file}.orig");
+            ctx.stage(SideEffect::WriteFile {
+                path: root.join(&kept),
+                bytes,
+            });
+            original = Some(kept);
+        }
+        if let SideEffect::WriteFile { bytes, .. } = &write {
+            let used: Vec<&NoteHit> = notes.iter().chain(products.iter()).collect();
+            let record = Record::new(bytes, &request, &used);
+            ctx.stage(sources::record_write(&data, route, section, &record));
+        }
         ctx.stage(write);
         ctx.report_progress(3, 3, &format!("Wrote {file}"));
-        Ok(output(false))
+        Ok(output(false, original))
     }
 
     /// The generator's usual time plus gathering notes and writing the file (a few

@@ -26,6 +26,7 @@ mod generate;
 mod markdown;
 mod publish;
 mod render;
+mod sources;
 mod state;
 mod templates;
 mod tools;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use brain_plugin_api::{
-    JsonSchema, NewBatch, NewJob, Permission, Registrar, Source, ToolContext, ToolError,
+    JsonSchema, NewBatch, NewJob, NoteHit, Permission, Registrar, Source, ToolContext, ToolError,
     ToolResult, ToolSpec, Wording,
 };
 use serde::{Deserialize, Serialize};
@@ -14,9 +14,13 @@ use serde_json::{Value, json};
 
 use crate::build::BuildInput;
 use crate::config::{Route, Section, Site};
-use crate::content::{Environment, content_file, exists};
-use crate::generate::GenerateJobInput;
+use crate::content::{Environment, content_file, content_path, exists};
+use crate::generate::{
+    GenerateJobInput, NOTES_PER_SECTION, PRODUCT_NOTES, generation_request, search_query,
+    site_query,
+};
 use crate::publish::PublishJobInput;
+use crate::sources::{self, State};
 use crate::state::Shared;
 use crate::templates::Template;
 use crate::{BUILD_JOB, GENERATE_JOB, PROMOTE_JOB, ROLLBACK_JOB};
@@ -83,6 +87,8 @@ pub struct PlannedSection {
     pub file: String,
     /// Whether that file exists (and would be replaced).
     pub exists: bool,
+    /// Why: "no content yet", "1 new product note (products/bread.md)", "force".
+    pub reason: String,
 }
 
 /// `site_routes`' answer.
@@ -323,6 +329,76 @@ fn section_batch(
     )
 }
 
+/// What `site_generate` does with one selected section, and why.
+enum Plan {
+    /// Generate it: "no content yet", what changed in its sources, or "force".
+    Write(String),
+    /// Leave it: a person's edit (`true`), or up to date with the notes.
+    Keep { edited: bool },
+}
+
+/// Plans each selected section: missing content is written; a person's edit is kept
+/// (replaced with `force`, theirs kept as `.orig`); generated content is rewritten when
+/// the notes it would be made from now differ from those it was made from.
+async fn plan<'a>(
+    shared: &Shared,
+    site: &Site,
+    selected: &[(&'a Route, &'a Section)],
+    force: bool,
+) -> Result<Vec<(&'a Route, &'a Section, Plan)>, ToolError> {
+    let root = shared.root();
+    let data = shared.ctx.dirs().data.clone();
+    let mut products: Option<Vec<NoteHit>> = None;
+    let mut site_notes: Option<Vec<NoteHit>> = None;
+    let mut plans = Vec::with_capacity(selected.len());
+    for &(route, section) in selected {
+        let path = content_path(root, Environment::Preview, route, section);
+        let record = match sources::state(&path, sources::read_record(&data, route, section)) {
+            State::Missing => Plan::Write("no content yet".to_owned()),
+            State::Edited if force => Plan::Write(format!(
+                "force; the edited file is kept as {}.orig",
+                content_file(Environment::Preview, route, section)
+            )),
+            State::Edited => Plan::Keep { edited: true },
+            State::Generated(_) if force => Plan::Write("force".to_owned()),
+            State::Generated(record) => {
+                // The sources the job would use now, looked up as it looks them up.
+                let mut notes = shared
+                    .ctx
+                    .search_notes(&search_query(route, section), NOTES_PER_SECTION)
+                    .await?;
+                if notes.is_empty() {
+                    if site_notes.is_none() {
+                        site_notes = Some(
+                            shared
+                                .ctx
+                                .search_notes(&site_query(site), NOTES_PER_SECTION)
+                                .await?,
+                        );
+                    }
+                    notes = site_notes.clone().unwrap_or_default();
+                }
+                let (kind, tagged) = if section.template == Template::Products {
+                    if products.is_none() {
+                        products = Some(shared.ctx.notes_tagged("product", PRODUCT_NOTES).await?);
+                    }
+                    ("product note", products.clone().unwrap_or_default())
+                } else {
+                    ("note", Vec::new())
+                };
+                let request = generation_request(site, route, section, &notes, &tagged);
+                let used: Vec<&NoteHit> = notes.iter().chain(&tagged).collect();
+                match sources::why_stale(&record, &request, &used, kind) {
+                    Some(why) => Plan::Write(why),
+                    None => Plan::Keep { edited: false },
+                }
+            }
+        };
+        plans.push((route, section, record));
+    }
+    Ok(plans)
+}
+
 async fn generate(
     shared: &Shared,
     input: GenerateInput,
@@ -331,81 +407,131 @@ async fn generate(
     let site = shared.site()?;
     let root = shared.root();
     let selected = select(site, input.route.as_deref(), input.section.as_deref())?;
-    let pending: Vec<(&Route, &Section)> = selected
+    let plans = plan(shared, site, &selected, input.force).await?;
+    let pending: Vec<(&Route, &Section, &str)> = plans
         .iter()
-        .copied()
-        .filter(|(r, s)| input.force || !exists(root, Environment::Preview, r, s))
+        .filter_map(|(r, s, p)| match p {
+            Plan::Write(why) => Some((*r, *s, why.as_str())),
+            Plan::Keep { .. } => None,
+        })
         .collect();
+    let edited: Vec<String> = plans
+        .iter()
+        .filter(|(_, _, p)| matches!(p, Plan::Keep { edited: true }))
+        .map(|(r, s, _)| r.label(s))
+        .collect();
+    // "Kept landing:hero: edited by hand (force replaces it, keeping yours as ….orig)."
+    let kept_note = match edited.as_slice() {
+        [] => String::new(),
+        [one] => format!(
+            " Kept {one}: edited by hand (force replaces it, keeping yours as a .orig file)."
+        ),
+        many => format!(
+            " Kept {} sections edited by hand: {} (force replaces them, keeping yours as .orig files).",
+            many.len(),
+            many.join(", ")
+        ),
+    };
 
     if input.dry_run {
         let sections: Vec<PlannedSection> = pending
             .iter()
-            .map(|(r, s)| PlannedSection {
+            .map(|(r, s, why)| PlannedSection {
                 route: r.id.clone(),
                 section: s.id.clone(),
                 template: s.template,
                 file: content_file(Environment::Preview, r, s),
                 exists: exists(root, Environment::Preview, r, s),
+                reason: (*why).to_owned(),
             })
             .collect();
         let message = if sections.is_empty() {
-            nothing_to_generate(selected.len())
+            nothing_to_generate(selected.len(), edited.len())
         } else {
             format!("Would generate content for {}", count(sections.len()))
         };
-        let mut text = format!("{message} (dry run: nothing was changed).");
+        let mut text = format!("{message} (dry run: nothing was changed).{kept_note}");
         for planned in &sections {
             text.push_str(&format!(
-                "\n  {}:{} ({}) -> {}{}",
-                planned.route,
-                planned.section,
-                planned.template,
-                planned.file,
-                if planned.exists { ", replacing it" } else { "" }
+                "\n  {}:{} ({}) — {} -> {}",
+                planned.route, planned.section, planned.template, planned.reason, planned.file,
             ));
         }
         return Ok(ToolResult::new(
             PlanOutput {
                 dry_run: true,
                 sections,
-                message,
+                message: format!("{message}.{kept_note}"),
             },
             text,
         ));
     }
     if pending.is_empty() {
-        return Ok(nothing(nothing_to_generate(selected.len())));
+        return Ok(nothing(format!(
+            "{}.{kept_note}",
+            nothing_to_generate(selected.len(), edited.len())
+        )));
     }
+    let sections: Vec<(&Route, &Section)> = pending.iter().map(|(r, s, _)| (*r, *s)).collect();
     let batch = section_batch(
         GENERATE_JOB,
         ("Generating content", "Generated"),
         &call.caller.source,
-        &pending,
+        &sections,
         |r, s| {
             json!(GenerateJobInput {
                 route: r.id.clone(),
                 section: s.id.clone(),
                 force: input.force,
+                stale: true,
             })
         },
     );
-    let message = format!("Generating content for {}", count(pending.len()));
+    // "Generating content for 5 sections (no content yet)", or which and why.
+    let why = if pending.iter().all(|(_, _, why)| *why == pending[0].2) {
+        format!(" ({})", pending[0].2)
+    } else {
+        let reasons: Vec<String> = pending
+            .iter()
+            .take(5)
+            .map(|(r, s, why)| format!("{} — {why}", r.label(s)))
+            .collect();
+        let more = pending.len() - reasons.len();
+        let more = if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        };
+        format!(": {}{more}", reasons.join("; "))
+    };
+    let message = format!(
+        "Generating content for {}{why}.{kept_note}",
+        count(pending.len())
+    );
     let started = shared.ctx.enqueue_batch(batch, &message).await?;
     Ok(ToolResult::started(started))
 }
 
-fn nothing_to_generate(selected: usize) -> String {
-    match selected {
-        0 => "Nothing to generate: no sections are selected".to_owned(),
-        1 => "Nothing to generate: the section has preview content already (use force to regenerate it)".to_owned(),
+/// "Nothing to generate: 5 sections up to date with the notes (force regenerates them)".
+fn nothing_to_generate(selected: usize, edited: usize) -> String {
+    match selected - edited {
+        _ if selected == 0 => "Nothing to generate: no sections are selected".to_owned(),
+        0 => "Nothing to generate".to_owned(),
+        1 => "Nothing to generate: 1 section up to date with the notes (force regenerates it)"
+            .to_owned(),
         n => format!(
-            "Nothing to generate: all {n} sections have preview content already (use force to regenerate them)"
+            "Nothing to generate: {n} sections up to date with the notes (force regenerates them)"
         ),
     }
 }
 
+/// A synchronous answer that nothing was started; `message` is its first sentence.
 fn nothing(message: String) -> ToolResult {
-    let text = format!("{message}.");
+    let text = if message.ends_with('.') {
+        message.clone()
+    } else {
+        format!("{message}.")
+    };
     ToolResult::new(
         PlanOutput {
             dry_run: false,

@@ -55,6 +55,9 @@ pub struct NoteHit {
     pub snippet: String,
     /// Higher is more relevant.
     pub score: f64,
+    /// A hash of the note's content (hex): what changed since content was made from it.
+    #[serde(default)]
+    pub hash: String,
 }
 
 /// An answer to a question, with the notes it came from.

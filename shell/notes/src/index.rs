@@ -322,7 +322,7 @@ impl NotesIndex {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_reader(|conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT n.path, n.title, n.tags, n.summary
+                "SELECT n.path, n.title, n.tags, n.summary, n.hash
                  FROM note_tags t JOIN notes n ON n.id = t.note_id
                  WHERE t.tag = ?1
                  ORDER BY n.date IS NULL, n.date DESC, n.path
@@ -338,6 +338,7 @@ impl NotesIndex {
                         snippet: summary.clone(),
                         summary,
                         score: 0.0,
+                        hash: hex(&row.get::<_, Vec<u8>>(4)?),
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -678,10 +679,16 @@ fn fts_query(words: &[&str], operator: &str) -> String {
         .join(operator)
 }
 
+/// The first 8 bytes of a content hash, in hex: enough to tell versions of a note apart.
+fn hex(hash: &[u8]) -> String {
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 /// A note found by a search, before its snippet.
 struct Found {
     id: i64,
     path: String,
+    hash: String,
     title: String,
     tags: Vec<String>,
     tag_text: String,
@@ -698,13 +705,14 @@ impl Found {
             summary: self.summary,
             snippet,
             score: self.score,
+            hash: self.hash,
         }
     }
 }
 
 fn run_search(conn: &Connection, fts_query: &str, limit: i64) -> rusqlite::Result<Vec<Found>> {
     let mut statement = conn.prepare_cached(
-        "SELECT n.id, n.path, n.title, n.tags, n.tag_text, n.summary, f.rank
+        "SELECT n.id, n.path, n.title, n.tags, n.tag_text, n.summary, f.rank, n.hash
          FROM (
              SELECT rowid, rank FROM notes_fts WHERE notes_fts MATCH ?1
              ORDER BY rank LIMIT ?2 + 0
@@ -724,6 +732,7 @@ fn run_search(conn: &Connection, fts_query: &str, limit: i64) -> rusqlite::Resul
                 summary: row.get(5)?,
                 // bm25 is lower for better matches.
                 score: -rank,
+                hash: hex(&row.get::<_, Vec<u8>>(7)?),
             })
         })?
         .collect()

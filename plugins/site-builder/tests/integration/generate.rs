@@ -72,7 +72,7 @@ async fn enqueues_one_job_per_section_without_content() {
     }
     assert_eq!(
         batch.jobs[0].input,
-        json!({"route": "landing", "section": "features", "force": false})
+        json!({"route": "landing", "section": "features", "force": false, "stale": true})
     );
 }
 
@@ -86,7 +86,7 @@ async fn force_route_and_section_filters() {
     assert!(
         result
             .text
-            .starts_with("Nothing to generate: all 5 sections"),
+            .starts_with("Nothing to generate: 5 sections up to date with the notes"),
         "{}",
         result.text
     );
@@ -182,7 +182,8 @@ async fn a_dry_run_lists_and_changes_nothing() {
     assert_eq!(
         sections[0],
         json!({"route": "landing", "section": "hero", "template": "hero",
-               "file": "content/preview/landing/hero.md", "exists": false})
+               "file": "content/preview/landing/hero.md", "exists": false,
+               "reason": "no content yet"})
     );
     assert!(result.text.contains("dry run"), "{}", result.text);
     assert!(
@@ -273,7 +274,17 @@ async fn the_request_follows_the_contract() {
     let notes = context["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert!(notes[0]["path"].is_string() && notes[0]["snippet"].is_string());
-    let products = context["products"].as_array().unwrap();
+    // Only the products section is made from the products (so only it follows them).
+    assert_eq!(context["products"], json!([]));
+    brain
+        .run_job(
+            "site-builder:generate",
+            json!({"route": "landing", "section": "products"}),
+        )
+        .await
+        .unwrap();
+    let requests = brain.generator.requests();
+    let products = requests[1].context["products"].as_array().unwrap();
     assert_eq!(products.len(), 1);
     assert_eq!(products[0]["path"], "example-product.md");
 }

@@ -46,6 +46,7 @@ pub(crate) fn notes() -> Vec<NoteHit> {
         summary: summary.into(),
         snippet: summary.into(),
         score: 1.0,
+        hash: String::new(),
     };
     vec![
         note(

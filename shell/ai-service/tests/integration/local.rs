@@ -88,6 +88,7 @@ fn hit(title: &str, path: &str, tags: &[&str]) -> NoteHit {
         summary: format!("{title}, in one sentence."),
         snippet: format!("about [{title}] and more"),
         score: 1.0,
+        hash: String::new(),
     }
 }
 

@@ -65,6 +65,7 @@ fn hit(title: &str, path: &str, snippet: &str) -> NoteHit {
         summary: format!("{title} in one sentence."),
         snippet: snippet.into(),
         score: 1.0,
+        hash: String::new(),
     }
 }
 

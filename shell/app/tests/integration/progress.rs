@@ -111,7 +111,12 @@ fn site_generate_in_pipe_mode_and_as_json_lines() {
         "{} progress lines in {took:?}: {pipe:#?}",
         progress.len()
     );
-    assert_eq!(ours.len(), statuses.len() + progress.len(), "{pipe:#?}");
+    // Plus the first line: what it started, and why.
+    assert_eq!(
+        ours[0], "Generating content for 5 sections (no content yet).",
+        "{pipe:#?}"
+    );
+    assert_eq!(ours.len(), 1 + statuses.len() + progress.len(), "{pipe:#?}");
 
     // Everything has content now: --force regenerates it, as JSON lines.
     let lines = demo

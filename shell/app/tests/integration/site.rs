@@ -129,7 +129,10 @@ fn a_site_is_generated_built_promoted_and_rolled_back() {
     assert_eq!(dry["sections"], json!([]), "{dry:#}");
     let message = dry["message"].as_str().unwrap();
     assert!(message.starts_with("Nothing to generate"), "{dry:#}");
-    assert!(message.contains("all 5 sections"), "{dry:#}");
+    assert!(
+        message.contains(": 5 sections up to date with the notes"),
+        "{dry:#}"
+    );
     let forced = demo.tool("site_generate", &json!({ "force": true, "dryRun": true }));
     assert_eq!(forced["dryRun"], true, "{forced:#}");
     let planned: Vec<(String, String, bool)> = forced["sections"]
@@ -384,4 +387,78 @@ fn a_build_line_names_its_pages_folder_and_warnings() {
         let warning = format!("  warning: landing:{section} has no content");
         assert!(built.stderr.contains(&warning), "{warning}: {built:#?}");
     }
+}
+
+/// The site follows the notes: generated content records what it came from, so a new
+/// product note makes exactly the products section stale (and says so), and a hand edit
+/// is never overwritten silently — kept by generate, kept beside as `.orig` by `--force`.
+#[test]
+fn generate_follows_the_notes_and_keeps_hand_edits() {
+    let demo = Demo::init();
+    demo.run(&["site", "generate"]).expect(0);
+    let up_to_date = demo.run(&["site", "generate"]).expect(0);
+    assert!(
+        up_to_date
+            .stdout
+            .starts_with("Nothing to generate: 5 sections up to date with the notes"),
+        "{up_to_date:#?}"
+    );
+
+    std::fs::write(
+        demo.dir.join("notes/bread.md"),
+        "---\ntitle: Sourdough bread\ntags: [product]\n---\nA loaf baked every morning.\n",
+    )
+    .unwrap();
+    let plan = demo
+        .run(&["site", "generate", "--dry-run", "--json"])
+        .expect(0);
+    let planned = json(&plan.stdout)["sections"].clone();
+    assert_eq!(
+        planned,
+        json!([{"route": "landing", "section": "products", "template": "products",
+                "file": "content/preview/landing/products.md", "exists": true,
+                "reason": "1 new product note (bread.md)"}]),
+        "{plan:#?}"
+    );
+    demo.run(&["site", "generate"]).expect(0);
+    let products =
+        std::fs::read_to_string(demo.dir.join("content/preview/landing/products.md")).unwrap();
+    assert!(products.contains("Sourdough bread"), "{products}");
+
+    // A person's edit: generate keeps it and says so.
+    let hero = demo.dir.join("content/preview/landing/hero.md");
+    let generated = std::fs::read_to_string(&hero).unwrap();
+    let edited = generated
+        .lines()
+        .map(|l| {
+            if l.starts_with("headline:") {
+                "headline: Marta bakes"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&hero, &edited).unwrap();
+    let kept = demo.run(&["site", "generate"]).expect(0);
+    assert!(
+        kept.stdout
+            .contains("Kept landing:hero: edited by hand (force replaces it"),
+        "{kept:#?}"
+    );
+    assert_eq!(std::fs::read_to_string(&hero).unwrap(), edited);
+
+    // --force replaces it, keeping the person's version beside it, and says where.
+    let forced = demo
+        .run(&["site", "generate", "landing", "hero", "--force"])
+        .expect(0);
+    assert!(
+        forced
+            .stderr
+            .contains("the edited file is kept as content/preview/landing/hero.md.orig"),
+        "{forced:#?}"
+    );
+    let original = demo.dir.join("content/preview/landing/hero.md.orig");
+    assert_eq!(std::fs::read_to_string(original).unwrap(), edited);
+    assert_eq!(std::fs::read_to_string(&hero).unwrap(), generated);
 }
