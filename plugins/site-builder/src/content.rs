@@ -237,7 +237,7 @@ pub(crate) fn content_write(
 }
 
 /// Writes a section's content atomically now; returns [`content_file`]. (A job stages
-/// [`content_write`] instead, so only its committed run writes.)
+/// `content_write` instead, so only its committed run writes.)
 pub fn write_content(
     root: &Path,
     environment: Environment,

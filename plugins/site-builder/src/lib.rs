@@ -5,9 +5,11 @@
 //!
 //! The flow, each step a tool whose slow part runs as background jobs with live progress:
 //!
-//! 1. `site_generate` — one `site-builder:generate` job per section without content: the
+//! 1. `site_generate` — one `site-builder:generate` job per section without content, or
+//!    whose sources changed since it was generated (`sources.rs` records them): the
 //!    configured generator writes `content/preview/<route>/<section>.md` (YAML
-//!    frontmatter with the template's fields; see [`parse_content`]).
+//!    frontmatter with the template's fields; see [`internals::parse_content`]); a file
+//!    edited by hand is kept (with `force`, replaced and kept beside as `.orig`).
 //! 2. `site_build` — one `site-builder:build` job renders `dist/preview/` (or
 //!    `dist/production/` from promoted content), atomically.
 //! 3. `site_promote` / `site_rollback` — copy preview content to production, or remove it.

@@ -1,8 +1,8 @@
 //! What generated content came from, so the site can follow the notes and never overwrite
-//! a person's edit. Generating a section records, in `.brain/site/generated/<route>/
-//! <section>.json`, a hash of the file it wrote, a hash of the request (prompt, template,
-//! schema: the site's settings as the generator saw them) and the notes it drew on, each
-//! with its content hash. A later `site_generate` compares: a file whose hash differs was
+//! a person's edit. Generating a section records, in
+//! `.brain/site/generated/<route>/<section>.json`, a hash of the file it wrote, a hash of
+//! the request (prompt, template, schema: the site's settings as the generator saw them)
+//! and the notes it drew on, each with its content hash. A later `site_generate` compares: a file whose hash differs was
 //! edited by hand (kept); a record whose notes or request differ from what the section would
 //! be generated from now is stale (regenerated, saying why).
 
