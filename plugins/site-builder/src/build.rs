@@ -41,6 +41,10 @@ pub struct BuildInput {
     /// (promoted).
     #[serde(default)]
     pub environment: Environment,
+    /// Fail the build when a page links to a page or file the site does not have (without
+    /// it, each broken link is a warning).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
 }
 
 /// What a build produced.
@@ -70,9 +74,11 @@ impl JobHandler for BuildJob {
         let site = self.shared.site_for_job()?;
         let root = self.shared.root().to_path_buf();
         // Hundreds of file reads and writes: off the async workers.
-        tokio::task::spawn_blocking(move || build(&root, &site, input.environment, &ctx))
-            .await
-            .map_err(|e| JobError::permanent(format!("the build stopped unexpectedly: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            build(&root, &site, input.environment, input.strict, &ctx)
+        })
+        .await
+        .map_err(|e| JobError::permanent(format!("the build stopped unexpectedly: {e}")))?
     }
 
     /// Rendering takes a few milliseconds a page (measured: 2 pages in 7-12 ms): the first
@@ -88,6 +94,7 @@ fn build(
     root: &Path,
     site: &Site,
     environment: Environment,
+    strict: bool,
     ctx: &JobContext,
 ) -> Result<BuildOutput, JobError> {
     let total = site.routes.len() as u64;
@@ -105,7 +112,7 @@ fn build(
         JobError::permanent(format!("cannot create a build folder in dist/: {e}")).or_waiting(&e)
     })?;
     let values = SiteValues::new(site, environment);
-    let warnings = render_pages(
+    let mut warnings = render_pages(
         root,
         site,
         environment,
@@ -127,6 +134,16 @@ fn build(
     if ctx.is_cancelled() {
         return Err(JobError::Cancelled);
     }
+    let broken = broken_links(&staging.path, site);
+    if strict && !broken.is_empty() {
+        return Err(JobError::permanent(format!(
+            "{} broken link{} (strict): {}",
+            broken.len(),
+            if broken.len() == 1 { "" } else { "s" },
+            broken.join("; ")
+        )));
+    }
+    warnings.extend(broken);
 
     let output = format!("dist/{environment}");
     // Staged: the new site replaces the old one in one step (never neither) when this
@@ -230,6 +247,85 @@ fn no_content(root: &Path, site: &Site, environment: Environment) -> Option<Stri
              generate it first (the generate command)"
             .to_owned(),
     })
+}
+
+/// Every link and asset on the built pages (`href`, `src`) that points inside the site but
+/// at nothing there: "broken link on /about: ./docs/index.html". Links elsewhere (another
+/// scheme, another host, a fragment) are not checked.
+fn broken_links(out: &Path, site: &Site) -> Vec<String> {
+    let mut broken = Vec::new();
+    let pages = site
+        .routes
+        .iter()
+        .map(|r| (r.path.clone(), r.output_file()))
+        .chain([("404 page".to_owned(), "404.html".to_owned())]);
+    for (shown, file) in pages {
+        let page = out.join(&file);
+        let Ok(html) = std::fs::read_to_string(&page) else {
+            continue;
+        };
+        let dir = page.parent().unwrap_or(out);
+        for link in links(&html) {
+            if let Some(target) = internal_target(&link)
+                && !resolves(out, dir, target)
+            {
+                broken.push(format!("broken link on {shown}: {link}"));
+            }
+        }
+    }
+    broken.dedup();
+    broken
+}
+
+/// The values of the `href` and `src` attributes in `html`, unescaped.
+fn links(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attribute in ["href=\"", "src=\""] {
+        let mut rest = html;
+        while let Some(at) = rest.find(attribute) {
+            let after = &rest[at + attribute.len()..];
+            let Some(end) = after.find('"') else { break };
+            // Only whole attribute names: not `data-href="`.
+            let before = rest[..at].chars().next_back();
+            if before.is_none_or(|c| c.is_whitespace()) {
+                found.push(after[..end].replace("&amp;", "&").replace("&#x2f;", "/"));
+            }
+            rest = &after[end..];
+        }
+    }
+    found
+}
+
+/// The path part of a link into the site, or `None` for one that leaves it (a scheme such
+/// as `https:` or `mailto:`, `//host`, a fragment alone).
+fn internal_target(link: &str) -> Option<&str> {
+    let path = link.split(['#', '?']).next().unwrap_or_default();
+    let scheme = path
+        .split_once(':')
+        .is_some_and(|(s, _)| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()));
+    (!path.is_empty() && !scheme && !path.starts_with("//")).then_some(path)
+}
+
+/// Whether `target`, relative to the page's folder `dir` (or to the site's root `out` when
+/// it starts with `/`), names a file, or a folder with an `index.html`, inside the site.
+fn resolves(out: &Path, dir: &Path, target: &str) -> bool {
+    let mut path = if target.starts_with('/') {
+        out.to_path_buf()
+    } else {
+        dir.to_path_buf()
+    };
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if path == out || !path.pop() {
+                    return false;
+                }
+            }
+            part => path.push(part),
+        }
+    }
+    path.starts_with(out) && (path.is_file() || path.join("index.html").is_file())
 }
 
 /// Renders the `index`-th route's page into `out`; returns its warnings.

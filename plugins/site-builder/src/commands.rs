@@ -50,7 +50,11 @@ pub(crate) fn commands() -> Vec<CommandSpec> {
                 .flag("env")
                 .positional()
                 .choices(["preview", "production"]),
-        ),
+        )
+        .arg(ArgSpec::switch(
+            "strict",
+            "Fail on a link to a page or file the site does not have (else a warning)",
+        )),
         select(CommandSpec::new(
             "site",
             "promote",

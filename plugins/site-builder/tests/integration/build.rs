@@ -430,3 +430,48 @@ async fn an_environment_without_content_is_not_built_and_says_what_to_do() {
     let built = output(brain.build("preview").await.unwrap());
     assert_eq!((built.pages, built.output.as_str()), (2, "dist/preview"));
 }
+
+#[tokio::test]
+async fn broken_internal_links_are_warnings_or_with_strict_a_failure() {
+    let brain = Brain::new();
+    brain.generate_all().await;
+    let clean = output(brain.build("preview").await.unwrap());
+    assert!(
+        clean.warnings.iter().all(|w| !w.starts_with("broken link")),
+        "{:?}",
+        clean.warnings
+    );
+
+    let hero = brain.read("content/preview/landing/hero.md");
+    let cta = hero
+        .lines()
+        .find(|l| l.starts_with("cta_url:"))
+        .unwrap_or_else(|| panic!("{hero}"))
+        .to_owned();
+    brain.write(
+        "content/preview/landing/hero.md",
+        &hero.replace(&cta, "cta_url: /nowhere"),
+    );
+    let built = output(brain.build("preview").await.unwrap());
+    let broken: Vec<&String> = built
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("broken link"))
+        .collect();
+    assert_eq!(broken.len(), 1, "{:?}", built.warnings);
+    assert!(broken[0].starts_with("broken link on /: "), "{broken:?}");
+    assert!(broken[0].contains("nowhere"), "{broken:?}");
+
+    let strict = brain
+        .run_job(
+            "site-builder:build",
+            json!({"environment": "preview", "strict": true}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        strict.contains("1 broken link (strict): broken link on /"),
+        "{strict}"
+    );
+}
