@@ -1,6 +1,6 @@
 //! `brain chat`: the interactive shell. A person types the commands the shell and its
 //! plugins declare, behind `/` (`/generate [route] [section] [--force]`, `/build`, `/status
-//! [id]`, `/jobs`, `/cancel [id]`, a plugin's `/count 50` …), parsed by the one parser the
+//! [id]`, `/jobs`, `/cancel <id>`, a plugin's `/count 50` …), parsed by the one parser the
 //! Matrix bot shares, plus `/help` and `/quit` — or free text, which goes to the `query`
 //! tool; every call runs as the owner at the terminal (`Caller::cli()`). The chat names no
 //! plugin's tool: a command that starts work is followed because its answer is a job handle.
@@ -12,8 +12,8 @@
 //! itself (`keys`) and has its own line editor (`editor`: editing keys, history in
 //! `.brain/chat_history` via `history`, Tab completion of commands, flags and values — the
 //! declared choices, or what the shell's completion sources offer: routes and sections from
-//! the site's config, the ids of jobs). Each command that starts work starts its job or batch and returns to the prompt at once; a task per operation
-//! follows the work (`Queue::watch`) and keeps its bar in the `screen`'s live region, which
+//! the site's config, the ids of jobs). Each command that starts work starts its job or
+//! batch and returns to the prompt at once; a task per operation follows the work (`Queue::watch`) and keeps its bar in the `screen`'s live region, which
 //! owns the bottom rows (bars, then the prompt) and prints everything else above them — so
 //! several operations show several bars and no bar redraw can corrupt the typed line. When an
 //! operation ends its bar becomes its summary line (`render::summary`, the same words as
