@@ -1026,9 +1026,40 @@ fn execute(
             Ok(Out::Unit)
         }
         Cmd::OutboxDone { ids, .. } => {
-            let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
-            for id in ids {
-                stmt.execute([id])?;
+            let mut jobs: Vec<String> = Vec::new();
+            {
+                let mut stmt =
+                    tx.prepare_cached("DELETE FROM outbox WHERE id = ?1 RETURNING job_id")?;
+                for id in ids {
+                    if let Some(job) = stmt.query_row([id], |r| r.get(0)).optional()? {
+                        jobs.push(job);
+                    }
+                }
+            }
+            jobs.sort_unstable();
+            jobs.dedup();
+            // What waited for these operations waited for their files too: released now
+            // that they are in place (see `resolve_dependencies`).
+            let mut ended = Vec::new();
+            for job in jobs {
+                let row: Option<(String, Option<String>)> = tx
+                    .prepare_cached("SELECT status, batch_id FROM jobs WHERE id = ?1")?
+                    .query_row([&job], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                match row {
+                    Some((_, Some(batch))) => {
+                        if let Some(row) = batch_row(tx, &batch)?
+                            && row.finished_at.is_some()
+                        {
+                            ended.push((batch, row.failed + row.cancelled == 0));
+                        }
+                    }
+                    Some((status, None)) if status == "completed" => ended.push((job, true)),
+                    _ => {}
+                }
+            }
+            if !ended.is_empty() {
+                release(tx, now, effects, batches, ended)?;
             }
             Ok(Out::Unit)
         }
@@ -1092,6 +1123,17 @@ fn due_condition(types: usize, scope: usize, first: usize) -> String {
     sql
 }
 
+/// Whether files that operation `id` (a job outside batches, or a batch) staged are still
+/// to be put in place: what waits for it must not start before they are.
+fn files_pending(tx: &Connection, id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE job_id = ?1 \
+             OR job_id IN (SELECT id FROM jobs WHERE batch_id = ?1 AND batch_id IS NOT NULL))",
+        )?
+        .query_row([id], |r| r.get(0))?)
+}
+
 /// What the dependencies named in one enqueue are, looked up once per command.
 #[derive(Default)]
 struct DependencyCheck {
@@ -1118,13 +1160,16 @@ impl DependencyCheck {
                     ),
                 });
             }
+            // Completed with files not yet in place: waited for until they are.
             Some((status, None)) => match status_from(&status)? {
                 JobStatus::Pending | JobStatus::Processing => None,
+                JobStatus::Completed if files_pending(tx, id)? => None,
                 JobStatus::Completed => Some(true),
                 JobStatus::Failed | JobStatus::Cancelled => Some(false),
             },
             None => match batch_row(tx, id)? {
                 Some(batch) if batch.finished_at.is_none() => None,
+                Some(_) if files_pending(tx, id)? => None,
                 Some(batch) => Some(batch.failed + batch.cancelled == 0),
                 None => {
                     return Err(QueueError::UnknownDependency { id: id.to_owned() });
@@ -1213,6 +1258,19 @@ fn resolve_dependencies(
     effects: &mut Vec<Effect>,
     batches: &mut Vec<String>,
 ) -> Result<()> {
+    release(tx, now, effects, batches, Vec::new())
+}
+
+/// [`resolve_dependencies`], starting from `ended` as well: operations whose staged files
+/// were just applied. An operation whose files are not all in place yet releases nothing:
+/// what waits for it (a build after a generate) must see what it wrote.
+fn release(
+    tx: &Connection,
+    now: i64,
+    effects: &mut Vec<Effect>,
+    batches: &mut Vec<String>,
+    also_ended: Vec<(String, bool)>,
+) -> Result<()> {
     let waiting: bool = tx
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM job_deps WHERE resolved = 0)")?
         .query_row([], |r| r.get(0))?;
@@ -1232,6 +1290,7 @@ fn resolve_dependencies(
             }
             _ => None,
         })
+        .chain(also_ended)
         .collect();
     let mut looked_at = 0;
     let mut unblocked = false;
@@ -1247,6 +1306,10 @@ fn resolve_dependencies(
             }
         }
         let Some((id, ok)) = ended.pop() else { break };
+        if files_pending(tx, &id)? {
+            // Released by the `OutboxDone` that applies them.
+            continue;
+        }
         let dependents: Vec<i64> = {
             let mut stmt = tx.prepare_cached(
                 "UPDATE job_deps SET resolved = 1 WHERE after_id = ?1 AND resolved = 0 RETURNING job_seq",
@@ -1736,6 +1799,10 @@ impl Reader {
                 "SELECT created_at, id FROM batches WHERE finished_at IS NULL AND job_type = ?1",
                 "SELECT created_at, id FROM jobs WHERE status IN ('pending', 'processing') \
                  AND batch_id IS NULL AND job_type = ?1",
+                // Ended, but their files are not all in place yet: not over for what must
+                // come after them.
+                "SELECT j.created_at, COALESCE(j.batch_id, j.id) FROM outbox o CROSS \
+                 JOIN jobs j ON j.id = o.job_id WHERE j.job_type = ?1",
             ] {
                 let mut stmt = c.prepare_cached(sql)?;
                 let rows = stmt.query_map([job_type], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -1744,7 +1811,13 @@ impl Reader {
                 }
             }
             out.sort();
-            Ok(out.into_iter().map(|(_, id)| id).collect())
+            let mut ids: Vec<String> = Vec::with_capacity(out.len());
+            for (_, id) in out {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            Ok(ids)
         })
     }
 

@@ -13,9 +13,10 @@
 //! `.brain/chat_history` via `history`, Tab completion of commands, flags and values — the
 //! declared choices, or what the shell's completion sources offer: routes and sections from
 //! the site's config, the ids of jobs). Each command that starts work starts its job or
-//! batch and returns to the prompt at once; a task per operation follows the work (`Queue::watch`) and keeps its bar in the `screen`'s live region, which
-//! owns the bottom rows (bars, then the prompt) and prints everything else above them — so
-//! several operations show several bars and no bar redraw can corrupt the typed line. When an
+//! batch and returns to the prompt at once; a task per operation follows the work
+//! (`Queue::watch`) and keeps its bar in the `screen`'s live region, which owns the bottom
+//! rows (bars, then the prompt) and prints everything else above them — so several
+//! operations show several bars and no bar redraw can corrupt the typed line. When an
 //! operation ends its bar becomes its summary line (`render::summary`, the same words as
 //! `brain site …`: "✔ Generated 5 sections in 4.2s", "✘ 2 of 10 sections failed" plus the
 //! reasons). A question shows a spinner until the answer is printed.

@@ -450,3 +450,119 @@ async fn a_failing_handler_ends_the_batch_it_is_in() {
     assert!(record.last_error.unwrap().contains(&batch.id));
     pool.shutdown(Duration::from_secs(5)).await;
 }
+
+/// What waits for an operation waits for its files too: a job after another starts only
+/// once the files that one staged are in place (a build after a generate renders what the
+/// generate wrote). Ten pairs on four workers, each reader failing if its writer's file is
+/// not there yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependent_job_starts_after_its_dependency_s_files_are_in_place() {
+    let t = TestQueue::new();
+    let dir = t.dir.path().join("out");
+    t.queue
+        .register(
+            "test:writer",
+            func(move |input, ctx| {
+                let path = std::path::PathBuf::from(input.as_str().unwrap_or_default());
+                async move {
+                    ctx.stage(brain_plugin_api::SideEffect::WriteFile {
+                        path,
+                        bytes: b"written".to_vec(),
+                    });
+                    Ok(json!(null))
+                }
+            }),
+        )
+        .unwrap();
+    t.queue
+        .register(
+            "test:reader",
+            func(|input, _ctx| async move {
+                let path = std::path::PathBuf::from(input.as_str().unwrap_or_default());
+                match std::fs::read_to_string(&path) {
+                    Ok(text) if text == "written" => Ok(json!(null)),
+                    _ => Err(JobError::permanent(format!(
+                        "{} is not there",
+                        path.display()
+                    ))),
+                }
+            }),
+        )
+        .unwrap();
+    let mut readers = Vec::new();
+    for i in 0..10 {
+        let file = dir.join(format!("{i}.txt"));
+        let file = json!(file.to_string_lossy());
+        let writer = t
+            .queue
+            .enqueue(NewJob::new("test:writer", file.clone()))
+            .await
+            .unwrap();
+        let reader = t
+            .queue
+            .enqueue(NewJob::new("test:reader", file).after(writer.id.clone()))
+            .await
+            .unwrap();
+        readers.push(reader.id);
+    }
+    let pool = t.queue.start_workers(workers(4)).await.unwrap();
+    for id in &readers {
+        let read = finished(&t.queue, id).await;
+        assert_eq!(read.status, JobStatus::Completed, "{:?}", read.last_error);
+    }
+    pool.shutdown(Duration::from_secs(5)).await;
+}
+
+/// An operation that ended with files still to be put in place (its process stopped in
+/// between, say) is not over for new work: it is among the active operations of its type,
+/// work enqueued after it waits, and the files being applied releases that work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_enqueued_after_an_operation_whose_files_are_pending_waits_for_them() {
+    let t = TestQueue::new();
+    let writer = t
+        .queue
+        .enqueue(NewJob::new("test:echo", json!("write")))
+        .await
+        .unwrap();
+    let pool = t.queue.start_workers(workers(1)).await.unwrap();
+    assert_eq!(
+        finished(&t.queue, &writer.id).await.status,
+        JobStatus::Completed
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+
+    // Its files, as a process that stopped before applying them leaves them.
+    let file = t.dir.path().join("out/written.txt");
+    rusqlite::Connection::open(t.path())
+        .unwrap()
+        .execute(
+            "INSERT INTO outbox (job_id, kind, path, bytes) VALUES (?1, 'write', ?2, ?3)",
+            rusqlite::params![writer.id, file.to_string_lossy(), b"written".to_vec()],
+        )
+        .unwrap();
+    assert_eq!(
+        t.queue.active_of_type("test:echo").await.unwrap(),
+        vec![writer.id.clone()]
+    );
+    let reader = t
+        .queue
+        .enqueue(NewJob::new("test:echo", json!("read")).after(writer.id.clone()))
+        .await
+        .unwrap();
+    let waiting = t.queue.status(&reader.id).await.unwrap();
+    assert_eq!(waiting.event.status, JobStatus::Pending);
+
+    // The next pool applies the files first, which releases the reader.
+    let pool = t.queue.start_workers(workers(1)).await.unwrap();
+    let read = finished(&t.queue, &reader.id).await;
+    assert_eq!(read.status, JobStatus::Completed);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "written");
+    assert!(
+        t.queue
+            .active_of_type("test:echo")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+}
