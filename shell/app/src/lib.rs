@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain_plugin_api::Plugin;
-use clap::FromArgMatches;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
 
@@ -54,8 +54,12 @@ pub fn main_with(plugins: Vec<Arc<dyn Plugin>>) -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
-    let factory = command.clone();
-    clap_complete::CompleteEnv::with_factory(move || factory.clone()).complete();
+    // Only a completion request (COMPLETE set) builds the command line a second time.
+    let for_completion = plugins.clone();
+    clap_complete::CompleteEnv::with_factory(move || {
+        commands::plugin::command_line(&for_completion).unwrap_or_else(|_| Cli::command())
+    })
+    .complete();
     let parsed = command.try_get_matches().and_then(|matches| {
         let call = commands::plugin::call(&plugins, &matches);
         let cli = match &call {

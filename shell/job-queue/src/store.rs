@@ -168,6 +168,13 @@ pub(crate) struct BatchRow {
 }
 
 impl BatchRow {
+    /// Whether the batch ended with every job completed; `None` while it runs.
+    fn ended(&self) -> Option<bool> {
+        self.finished_at.map(|_| self.failed + self.cancelled == 0)
+    }
+}
+
+impl BatchRow {
     /// A batch is pending until a job starts, processing while any job is unfinished, then
     /// completed if every job completed, failed if any failed, else cancelled.
     pub(crate) fn status(&self) -> JobStatus {
@@ -1048,10 +1055,8 @@ fn execute(
                     .optional()?;
                 match row {
                     Some((_, Some(batch))) => {
-                        if let Some(row) = batch_row(tx, &batch)?
-                            && row.finished_at.is_some()
-                        {
-                            ended.push((batch, row.failed + row.cancelled == 0));
+                        if let Some(ok) = batch_row(tx, &batch)?.and_then(|row| row.ended()) {
+                            ended.push((batch, ok));
                         }
                     }
                     Some((status, None)) if status == "completed" => ended.push((job, true)),
@@ -1170,7 +1175,7 @@ impl DependencyCheck {
             None => match batch_row(tx, id)? {
                 Some(batch) if batch.finished_at.is_none() => None,
                 Some(_) if files_pending(tx, id)? => None,
-                Some(batch) => Some(batch.failed + batch.cancelled == 0),
+                Some(batch) => batch.ended(),
                 None => {
                     return Err(QueueError::UnknownDependency { id: id.to_owned() });
                 }
@@ -1299,10 +1304,8 @@ fn release(
         while looked_at < batches.len() {
             let id = batches[looked_at].clone();
             looked_at += 1;
-            if let Some(row) = batch_row(tx, &id)?
-                && row.finished_at.is_some()
-            {
-                ended.push((id, row.failed + row.cancelled == 0));
+            if let Some(ok) = batch_row(tx, &id)?.and_then(|row| row.ended()) {
+                ended.push((id, ok));
             }
         }
         let Some((id, ok)) = ended.pop() else { break };

@@ -76,6 +76,17 @@ fn reply_to<'a>(seen: &'a [Seen], command: &str) -> Option<&'a Seen> {
         .find(|s| s.sender == BOT && s.reply_to.as_deref() == Some(command))
 }
 
+/// Sends `body` to `room` as `person` and waits for the bot's reply to it: the message's
+/// id, and everything seen by then.
+async fn replied(person: &Person, room: &str, body: &str, what: &str) -> (String, Vec<Seen>) {
+    let sent = person.send(room, body).await.unwrap();
+    let seen = person
+        .wait_for(what, WAIT, |seen| reply_to(seen, &sent).is_some())
+        .await
+        .unwrap();
+    (sent, seen)
+}
+
 /// The edits of `original`, in the order the server sent them.
 fn edits_of<'a>(seen: &'a [Seen], original: &str) -> Vec<&'a Seen> {
     let mut edits: Vec<&Seen> = seen
@@ -267,13 +278,8 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
         .unwrap();
     let id = job_id(reply_to(&seen, &generate).unwrap());
     assert!(id.starts_with("batch_"), "{seen:#?}");
-    let status = alice.send(&room, &format!("!status {id}")).await.unwrap();
-    let seen = alice
-        .wait_for("the status answer", WAIT, |seen| {
-            reply_to(seen, &status).is_some()
-        })
-        .await
-        .unwrap();
+    let (status, seen) =
+        replied(&alice, &room, &format!("!status {id}"), "the status answer").await;
     let answer = reply_to(&seen, &status).unwrap();
     for field in [
         "processing",
@@ -290,13 +296,7 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
     );
 
     // A public user's `!build` is refused, and nothing is enqueued.
-    let refused = carol.send(&room, "!build").await.unwrap();
-    let seen = carol
-        .wait_for("the refusal", WAIT, |seen| {
-            reply_to(seen, &refused).is_some()
-        })
-        .await
-        .unwrap();
+    let (refused, seen) = replied(&carol, &room, "!build", "the refusal").await;
     let refusal = reply_to(&seen, &refused).unwrap();
     assert!(
         refusal.body.contains("needs anchor permission"),
@@ -315,16 +315,7 @@ async fn commands_in_a_plain_room_with_progress_status_and_permissions() {
     let edit = alice.edit(&room, &generate, "!build").await.unwrap();
     // Free text addressed to the bot is a question for the notes; once it is answered, the
     // edit before it has been seen too.
-    let question = alice
-        .send(&room, "bot: what do my notes say?")
-        .await
-        .unwrap();
-    let seen = alice
-        .wait_for("the answer", WAIT, |seen| {
-            reply_to(seen, &question).is_some()
-        })
-        .await
-        .unwrap();
+    let (question, seen) = replied(&alice, &room, "bot: what do my notes say?", "the answer").await;
     let answer = reply_to(&seen, &question).unwrap();
     assert_eq!(answer.msgtype, "m.notice", "{answer:#?}");
     assert!(!answer.body.starts_with('❌'), "{answer:#?}");
@@ -398,13 +389,7 @@ async fn encrypted_room_and_a_restart_that_keeps_the_device_and_skips_the_backlo
     bot.stop();
     edit_config(&demo.dir, "delay_ms = 300", "delay_ms = 600000");
     let bot = start_bot(&demo, "bot-paused", "matrix");
-    let about = alice.send(&room, "!generate about").await.unwrap();
-    alice
-        .wait_for("the progress message", WAIT, |seen| {
-            reply_to(seen, &about).is_some()
-        })
-        .await
-        .unwrap();
+    let (about, _) = replied(&alice, &room, "!generate about", "the progress message").await;
     bot.stop();
     follow(&alice, &room, &about, "⏸ No more updates here", 500).await;
     let while_down = alice.send(&room, "!build").await.unwrap();
@@ -516,13 +501,7 @@ async fn quick_work_answers_with_its_outcome_in_one_message() {
     );
     let _bot = start_bot(&demo, "bot", "matrix");
     let (alice, room) = alice_with_the_bot(&synapse).await;
-    let build = alice.send(&room, "!build").await.unwrap();
-    let seen = alice
-        .wait_for("the answer to !build", WAIT, |seen| {
-            reply_to(seen, &build).is_some()
-        })
-        .await
-        .unwrap();
+    let (build, seen) = replied(&alice, &room, "!build", "the answer to !build").await;
     let answer = reply_to(&seen, &build).unwrap().clone();
     assert!(
         answer.body.starts_with("✅ Built preview: 2 pages in "),
@@ -530,13 +509,7 @@ async fn quick_work_answers_with_its_outcome_in_one_message() {
     );
     // Another command answered after it: by then an edit of the first answer would have
     // been seen too, and there is none.
-    let status = alice.send(&room, "!status").await.unwrap();
-    let seen = alice
-        .wait_for("the answer to !status", WAIT, |seen| {
-            reply_to(seen, &status).is_some()
-        })
-        .await
-        .unwrap();
+    let (_, seen) = replied(&alice, &room, "!status", "the answer to !status").await;
     assert!(edits_of(&seen, &answer.event_id).is_empty(), "{seen:#?}");
 }
 
@@ -605,13 +578,7 @@ async fn one_bot_per_brain_a_second_is_refused_naming_the_first_until_it_dies() 
     first.child.wait().unwrap();
     let second = start_bot(&demo, "second", "matrix");
     let (alice, room) = alice_with_the_bot(&synapse).await;
-    let help = alice.send(&room, "!help").await.unwrap();
-    alice
-        .wait_for("the answer to !help", WAIT, |seen| {
-            reply_to(seen, &help).is_some()
-        })
-        .await
-        .unwrap();
+    replied(&alice, &room, "!help", "the answer to !help").await;
     refused(&demo, "third-start", &["start"], &second, "matrix");
     second.stop();
 }
@@ -630,13 +597,7 @@ async fn a_burst_of_twenty_commands_gets_twenty_replies() {
         alice,
         room,
     } = Chat::start().await;
-    let first = alice.send(&room, "!help").await.unwrap();
-    alice
-        .wait_for("the answer to the first !help", WAIT, |seen| {
-            reply_to(seen, &first).is_some()
-        })
-        .await
-        .unwrap();
+    replied(&alice, &room, "!help", "the answer to the first !help").await;
 
     signal(&bot, "STOP");
     let mut commands = Vec::new();
@@ -652,13 +613,7 @@ async fn a_burst_of_twenty_commands_gets_twenty_replies() {
         .await
         .unwrap_or_else(|e| panic!("{e}\nthe bot's log:\n{}", bot.log()));
     // Answered after them all: a second answer to one of them would have come by now.
-    let last = alice.send(&room, "!help").await.unwrap();
-    let seen = alice
-        .wait_for("the answer to the last !help", WAIT, |seen| {
-            reply_to(seen, &last).is_some()
-        })
-        .await
-        .unwrap();
+    let (_, seen) = replied(&alice, &room, "!help", "the answer to the last !help").await;
     for command in &commands {
         let replies = seen
             .iter()
@@ -714,13 +669,7 @@ async fn a_long_command_gets_a_short_refusal_and_replies_never_echo_long_input()
         ('w', format!("!status {}", "w".repeat(3000))),
         ('z', format!("bot: what about {}?", "z".repeat(3000))),
     ] {
-        let command = alice.send(&room, &body).await.unwrap();
-        let seen = alice
-            .wait_for("the answer", WAIT, |seen| {
-                reply_to(seen, &command).is_some()
-            })
-            .await
-            .unwrap();
+        let (command, seen) = replied(&alice, &room, &body, "the answer").await;
         let answer = reply_to(&seen, &command).unwrap();
         let echo = letter.to_string().repeat(201);
         assert!(!answer.body.contains(&echo), "{answer:#?}");

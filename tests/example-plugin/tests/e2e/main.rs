@@ -104,14 +104,14 @@ async fn count_help_and_live_progress_through_the_matrix_bot() {
     })
     .await;
 
-    // Far too slow to end first: the first step shows, then !cancel stops it.
+    // Far too slow to end first: a step shows, then !cancel stops it.
     let slow = alice
         .send(&room, "!count 50 --delay-ms 10000")
         .await
         .unwrap();
     let seen = alice
-        .wait_for("the first step counted", WAIT, |seen| {
-            answer(seen, &slow).is_some_and(|(_, text)| text.contains(" 1/50"))
+        .wait_for("a step counted", WAIT, |seen| {
+            answer(seen, &slow).is_some_and(|(_, text)| text.contains("/50"))
         })
         .await
         .unwrap();
