@@ -161,6 +161,16 @@ async fn jobs_on_a_full_disk_wait_and_all_finish_once_space_is_freed() {
         .collect();
     let ids = queue.enqueue_many(jobs).await.unwrap();
     let pool = queue.start_workers(workers(2)).await.unwrap();
+    // Both workers hold a job at the gate before the disk fills: claiming needs a write.
+    wait_for("two jobs to be claimed", || async {
+        let mut claimed = 0;
+        for id in &ids {
+            let record = queue.job(id).await.unwrap().unwrap();
+            claimed += usize::from(record.status == JobStatus::Processing);
+        }
+        (claimed >= 2).then_some(())
+    })
+    .await;
 
     let filler = disk.at.join("filler");
     fill(&filler);
