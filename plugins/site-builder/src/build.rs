@@ -1,6 +1,7 @@
 //! The `site-builder:build` job: renders every route of the site with its sections'
 //! content into `dist/<environment>/` (`index.html` for `/`, `about/index.html` for
-//! `/about`), plus `style.css`, `sitemap.xml` and `404.html`.
+//! `/about`), a page per published note with its collections, tags and search
+//! (`pages.rs`), plus `style.css`, `sitemap.xml`, the feeds, `search.json` and `404.html`.
 //!
 //! A build is atomic: it writes into `dist/.build-<environment>-<random>` and only when
 //! everything is written swaps it in (the old folder is renamed away, the new one renamed
@@ -25,6 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Site;
 use crate::content::{Environment, content_path, read_content, unique_suffix};
+use crate::garden::Garden;
+use crate::pages::{self, Page};
 use crate::render::{Renderer, SiteValues};
 use crate::state::Shared;
 
@@ -52,8 +55,12 @@ pub struct BuildInput {
 #[schemars(crate = "brain_plugin_api::schemars")]
 pub struct BuildOutput {
     pub environment: Environment,
-    /// Pages rendered (one per route; `404.html` not counted).
+    /// Pages rendered: one per route, per published note, per collection and tag with
+    /// notes, the list of tags and the search page (`404.html` not counted).
     pub pages: usize,
+    /// Published notes among them.
+    #[serde(default)]
+    pub notes: usize,
     /// The output folder, relative to the brain directory: `dist/preview`.
     pub output: String,
     /// Sections left out, each naming the section or the content file and field.
@@ -73,9 +80,16 @@ impl JobHandler for BuildJob {
     async fn run(&self, input: BuildInput, ctx: JobContext) -> Result<BuildOutput, JobError> {
         let site = self.shared.site_for_job()?;
         let root = self.shared.root().to_path_buf();
+        let notes = self
+            .shared
+            .ctx
+            .published_notes(&site.publish_tags)
+            .await
+            .map_err(|e| JobError::retryable(format!("cannot read the notes: {e}")))?;
         // Hundreds of file reads and writes: off the async workers.
         tokio::task::spawn_blocking(move || {
-            build(&root, &site, input.environment, input.strict, &ctx)
+            let garden = Garden::plan(&site, notes);
+            build(&root, &site, &garden, input.environment, input.strict, &ctx)
         })
         .await
         .map_err(|e| JobError::permanent(format!("the build stopped unexpectedly: {e}")))?
@@ -89,15 +103,17 @@ impl JobHandler for BuildJob {
     }
 }
 
-/// Builds `site` into `<root>/dist/<environment>`.
+/// Builds `site` with the published notes of `garden` into `<root>/dist/<environment>`.
 fn build(
     root: &Path,
     site: &Site,
+    garden: &Garden,
     environment: Environment,
     strict: bool,
     ctx: &JobContext,
 ) -> Result<BuildOutput, JobError> {
-    let total = site.routes.len() as u64;
+    let pages = pages::all(site, garden);
+    let total = pages.len() as u64;
     if let Some(empty) = no_content(root, site, environment) {
         return Err(JobError::permanent(empty));
     }
@@ -111,30 +127,71 @@ fn build(
     let staging = StagingDir::create(&dist, environment).map_err(|e| {
         JobError::permanent(format!("cannot create a build folder in dist/: {e}")).or_waiting(&e)
     })?;
-    let values = SiteValues::new(site, environment);
-    let mut warnings = render_pages(
-        root,
+    let nav = pages::nav(site, garden);
+    let max_depth = pages
+        .iter()
+        .map(|page| crate::render::depth_of(&page.path(site, garden)))
+        .max()
+        .unwrap_or(0);
+    let values = SiteValues::new(
         site,
         environment,
-        &renderer,
-        &values,
-        &staging.path,
-        ctx,
-    )?;
-    ctx.report_progress(total, total, "Writing style.css, sitemap.xml and 404.html");
+        &nav,
+        max_depth,
+        pages::note_pages(garden),
+        pages.contains(&Page::Tags).then(|| "/tags".to_owned()),
+    );
+    let out = Output {
+        root,
+        site,
+        garden,
+        environment,
+        renderer: &renderer,
+        values: &values,
+        dir: &staging.path,
+    };
+    let mut warnings = garden.warnings.clone();
+    warnings.extend(render_pages(&out, &pages, ctx)?);
+    ctx.report_progress(
+        total,
+        total,
+        "Writing style.css, sitemap.xml, feeds and 404.html",
+    );
     write_new(
         &staging.path.join("style.css"),
         renderer.stylesheet.as_bytes(),
     )?;
-    write_new(&staging.path.join("sitemap.xml"), sitemap(site).as_bytes())?;
+    write_new(
+        &staging.path.join("sitemap.xml"),
+        pages::sitemap(site, garden, &pages).as_bytes(),
+    )?;
+    if !garden.notes.is_empty() {
+        write_new(
+            &staging.path.join("search.js"),
+            renderer.search_script.as_bytes(),
+        )?;
+        write_new(
+            &staging.path.join("search.json"),
+            pages::search_index(garden).as_bytes(),
+        )?;
+    }
+    for page in &pages {
+        if let Page::Collection(c) = page {
+            let file = pages::feed_path(&site.collections[*c].path);
+            write_new(
+                &staging.path.join(file.trim_start_matches('/')),
+                pages::feed(site, garden, *c).as_bytes(),
+            )?;
+        }
+    }
     let not_found = renderer
-        .not_found(&values, site)
+        .not_found(&values, site, &nav)
         .map_err(JobError::permanent)?;
     write_new(&staging.path.join("404.html"), not_found.as_bytes())?;
     if ctx.is_cancelled() {
         return Err(JobError::Cancelled);
     }
-    let broken = broken_links(&staging.path, site);
+    let broken = broken_links(&staging.path, site, garden, &pages);
     if strict && !broken.is_empty() {
         return Err(JobError::permanent(format!(
             "{} broken link{} (strict): {}",
@@ -155,27 +212,36 @@ fn build(
     ctx.report_progress(total, total, &format!("Built {output}"));
     Ok(BuildOutput {
         environment,
-        pages: site.routes.len(),
+        pages: pages.len(),
+        notes: garden.notes.len(),
         output,
         warnings,
     })
 }
 
+/// What rendering a page needs.
+struct Output<'a> {
+    root: &'a Path,
+    site: &'a Site,
+    garden: &'a Garden,
+    environment: Environment,
+    renderer: &'a Renderer,
+    values: &'a SiteValues,
+    /// The build folder pages are written into.
+    dir: &'a Path,
+}
+
 /// (route index, that page's warnings), for the pages that have some.
 type PageWarnings = Vec<(usize, Vec<String>)>;
 
-/// Renders and writes every route's page, on as many threads as there are cores (pages are
-/// independent); returns the warnings in route order. The first error stops the others.
+/// Renders and writes every page, on as many threads as there are cores (pages are
+/// independent); returns the warnings in page order. The first error stops the others.
 fn render_pages(
-    root: &Path,
-    site: &Site,
-    environment: Environment,
-    renderer: &Renderer,
-    values: &SiteValues,
-    out: &Path,
+    out: &Output<'_>,
+    pages: &[Page],
     ctx: &JobContext,
 ) -> Result<Vec<String>, JobError> {
-    let total = site.routes.len();
+    let total = pages.len();
     let next = AtomicUsize::new(0);
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
@@ -189,14 +255,14 @@ fn render_pages(
             if ctx.is_cancelled() {
                 return Err(JobError::Cancelled);
             }
-            let route = &site.routes[index];
+            let page = pages[index];
             ctx.report_progress(
                 done.load(Ordering::Relaxed),
                 total as u64,
-                &format!("Rendering {}", route.path),
+                &format!("Rendering {}", page.path(out.site, out.garden)),
             );
-            let page_warnings = render_page(root, site, environment, renderer, values, out, index)
-                .inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
+            let page_warnings =
+                render_page(out, page).inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
             if !page_warnings.is_empty() {
                 warnings.push((index, page_warnings));
             }
@@ -228,8 +294,12 @@ fn render_pages(
 }
 
 /// Why there is nothing to build, when no section of `environment` has content: a site of
-/// "Nothing here yet." pages is a mistake to say, not a build to report as done.
+/// "Nothing here yet." pages is a mistake to say, not a build to report as done. A site
+/// that declares no sections (its notes only) always builds.
 fn no_content(root: &Path, site: &Site, environment: Environment) -> Option<String> {
+    if site.routes.iter().all(|route| route.sections.is_empty()) {
+        return None;
+    }
     let any = site.routes.iter().any(|route| {
         route
             .sections
@@ -252,12 +322,11 @@ fn no_content(root: &Path, site: &Site, environment: Environment) -> Option<Stri
 /// Every link and asset on the built pages (`href`, `src`) that points inside the site but
 /// at nothing there: "broken link on /about: ./docs/index.html". Links elsewhere (another
 /// scheme, another host, a fragment) are not checked.
-fn broken_links(out: &Path, site: &Site) -> Vec<String> {
+fn broken_links(out: &Path, site: &Site, garden: &Garden, pages: &[Page]) -> Vec<String> {
     let mut broken = Vec::new();
-    let pages = site
-        .routes
+    let pages = pages
         .iter()
-        .map(|r| (r.path.clone(), r.output_file()))
+        .map(|page| (page.path(site, garden), page.output_file(site, garden)))
         .chain([("404 page".to_owned(), "404.html".to_owned())]);
     for (shown, file) in pages {
         let page = out.join(&file);
@@ -328,24 +397,24 @@ fn resolves(out: &Path, dir: &Path, target: &str) -> bool {
     path.starts_with(out) && (path.is_file() || path.join("index.html").is_file())
 }
 
-/// Renders the `index`-th route's page into `out`; returns its warnings.
-fn render_page(
-    root: &Path,
-    site: &Site,
-    environment: Environment,
-    renderer: &Renderer,
-    values: &SiteValues,
-    out: &Path,
-    index: usize,
-) -> Result<Vec<String>, JobError> {
-    let route = &site.routes[index];
+/// Renders `page` into the build folder; returns its warnings.
+fn render_page(out: &Output<'_>, page: Page) -> Result<Vec<String>, JobError> {
+    let file = out.dir.join(page.output_file(out.site, out.garden));
+    let Page::Route(index) = page else {
+        let html = pages::render(page, out.site, out.garden, out.renderer, out.values)
+            .map_err(JobError::permanent)?;
+        write_new(&file, html.as_bytes())?;
+        return Ok(Vec::new());
+    };
+    let route = &out.site.routes[index];
     let mut warnings = Vec::new();
     let mut sections = Vec::with_capacity(route.sections.len());
     for section in &route.sections {
-        match read_content(root, environment, route, section) {
+        match read_content(out.root, out.environment, route, section) {
             Ok(Some(content)) => {
-                let html = renderer
-                    .section(values, route, section, &content)
+                let html = out
+                    .renderer
+                    .section(out.values, route, section, &content)
                     .map_err(JobError::permanent)?;
                 sections.push((section, html));
             }
@@ -353,10 +422,11 @@ fn render_page(
             Err(e) => warnings.push(e.to_string()),
         }
     }
-    let html = renderer
-        .page(values, site, index, sections)
+    let html = out
+        .renderer
+        .page(out.values, out.site, index, sections)
         .map_err(JobError::permanent)?;
-    write_new(&out.join(route.output_file()), html.as_bytes())?;
+    write_new(&file, html.as_bytes())?;
     Ok(warnings)
 }
 
@@ -373,35 +443,6 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
     write().map_err(|e| {
         JobError::permanent(format!("cannot write {}: {e}", path.display())).or_waiting(&e)
     })
-}
-
-/// `sitemap.xml`: every page's absolute URL.
-fn sitemap(site: &Site) -> String {
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-    );
-    for route in &site.routes {
-        xml.push_str("  <url><loc>");
-        xml.push_str(&escape_xml(&site.url(&route.path)));
-        xml.push_str("</loc></url>\n");
-    }
-    xml.push_str("</urlset>\n");
-    xml
-}
-
-fn escape_xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A build folder, deleted when dropped unless it was kept for the swap: every early return
@@ -524,10 +565,5 @@ mod tests {
             std::fs::read_to_string(dist.path().join("preview/index.html")).unwrap(),
             ".preview.old-5"
         );
-    }
-
-    #[test]
-    fn xml_is_escaped() {
-        assert_eq!(escape_xml("a&b<'\">"), "a&amp;b&lt;&apos;&quot;&gt;");
     }
 }

@@ -23,7 +23,47 @@ pub struct Site {
     /// The site-wide call to action, which the `cta` and `hero` sections may use.
     pub cta: Option<SiteCta>,
     pub routes: Vec<Route>,
+    /// Notes carrying one of these tags are published (unless they say `publish: false`);
+    /// `publish: true` publishes any note. Empty by default: nothing private is published.
+    pub publish_tags: Vec<String>,
+    /// Where published notes are listed, each note in the first whose tags it carries; the
+    /// last one takes every other note (`notes` at `/notes` unless one without tags is
+    /// declared).
+    pub collections: Vec<Collection>,
 }
+
+/// `[[site.collections]]`: a list page of published notes, their pages below it
+/// (`/blog/<slug>`), and an Atom feed (`/blog/feed.xml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Collection {
+    /// `[a-z0-9-]+`, unique.
+    pub id: String,
+    /// `/segment/…` (not `/`), unique among routes and collections.
+    pub path: String,
+    pub title: String,
+    /// The notes it takes (any of these tags); empty: every note no other collection took.
+    pub tags: Vec<String>,
+    pub sort: Sort,
+    /// Whether the collection is listed in the navigation (default true).
+    pub nav: bool,
+}
+
+/// How a collection orders its notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Newest `date` first; undated notes after, by title.
+    Date,
+    /// By title, A to Z.
+    Title,
+}
+
+/// The collection every published note no declared collection takes lands in, when none
+/// without tags is declared.
+const DEFAULT_COLLECTION: (&str, &str, &str) = ("notes", "/notes", "Notes");
+
+/// Paths the site's own pages use: no route or collection may take them.
+pub(crate) const RESERVED_PATHS: [&str; 2] = ["/tags", "/search"];
 
 /// `[site] cta = { headline, text, button_text, button_url }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -66,17 +106,12 @@ impl Route {
 
     /// How many folders deep the page's `index.html` is below the site's root.
     pub fn depth(&self) -> usize {
-        self.path.split('/').filter(|s| !s.is_empty()).count()
+        crate::render::depth_of(&self.path)
     }
 
     /// The page's file, relative to the output folder: `index.html`, `about/index.html`.
     pub fn output_file(&self) -> String {
-        let trimmed = self.path.trim_matches('/');
-        if trimmed.is_empty() {
-            "index.html".to_owned()
-        } else {
-            format!("{trimmed}/index.html")
-        }
+        crate::pages::output_file(&self.path)
     }
 }
 
@@ -234,6 +269,24 @@ impl Site {
                 sections,
             });
         }
+        for (r, route) in routes.iter().enumerate() {
+            if RESERVED_PATHS.contains(&route.path.as_str()) {
+                error(
+                    format!("routes[{r}].path"),
+                    format!(
+                        "{:?} is the site's own page for {}; choose another path",
+                        route.path,
+                        &route.path[1..]
+                    ),
+                );
+            }
+        }
+        let collections = collections(&raw.collections, &routes, &mut error);
+        for (t, tag) in raw.publish_tags.iter().enumerate() {
+            if tag.trim().trim_start_matches('#').trim().is_empty() {
+                error(format!("publish_tags[{t}]"), "must not be empty".into());
+            }
+        }
         if !errors.is_empty() {
             return Err(ConfigError { messages: errors });
         }
@@ -243,7 +296,36 @@ impl Site {
             base_url,
             cta: raw.cta,
             routes,
+            publish_tags: raw.publish_tags,
+            collections,
         })
+    }
+
+    /// The collection a published note with `tags` is listed in: the first declared one
+    /// with one of its tags (case-insensitive, `#` ignored), else the catch-all (the last).
+    pub fn collection_for(&self, tags: &[String]) -> usize {
+        let normal = |tag: &str| tag.trim().trim_start_matches('#').trim().to_lowercase();
+        let tags: Vec<String> = tags.iter().map(|t| normal(t)).collect();
+        self.collections
+            .iter()
+            .position(|c| c.tags.iter().any(|t| tags.contains(&normal(t))))
+            .unwrap_or(self.collections.len().saturating_sub(1))
+    }
+
+    /// Where a "read the notes" link should go: the catch-all collection when it lists a
+    /// note of `public`, else the first collection that does; `None` without public notes.
+    pub fn notes_path(&self, public: &[brain_plugin_api::NoteHit]) -> Option<&str> {
+        let used: Vec<usize> = public
+            .iter()
+            .map(|n| self.collection_for(&n.tags))
+            .collect();
+        let catch_all = self.collections.len().checked_sub(1)?;
+        let chosen = if used.contains(&catch_all) {
+            catch_all
+        } else {
+            *used.iter().min()?
+        };
+        Some(self.collections[chosen].path.as_str())
     }
 
     pub fn route(&self, id: &str) -> Option<&Route> {
@@ -302,6 +384,149 @@ struct RawSite {
     cta: Option<SiteCta>,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    publish_tags: Vec<String>,
+    #[serde(default)]
+    collections: Vec<RawCollection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCollection {
+    id: String,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    // A string, not `Sort`: the error then lists the allowed values in our words.
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default = "default_true")]
+    nav: bool,
+}
+
+/// Validates `[[site.collections]]` against each other and the routes, and adds the
+/// catch-all `notes` collection when none is declared.
+fn collections(
+    raw: &[RawCollection],
+    routes: &[Route],
+    error: &mut impl FnMut(String, String),
+) -> Vec<Collection> {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let mut paths: HashMap<String, usize> = HashMap::new();
+    let mut collections = Vec::with_capacity(raw.len() + 1);
+    for (c, raw) in raw.iter().enumerate() {
+        let at = format!("collections[{c}]");
+        if !is_id(&raw.id) {
+            error(format!("{at}.id"), not_an_id(&raw.id));
+        } else if let Some(first) = ids.insert(&raw.id, c) {
+            ids.insert(&raw.id, first);
+            error(
+                format!("{at}.id"),
+                format!("{:?} is already the id of collections[{first}]", raw.id),
+            );
+        }
+        let path = raw.path.clone().unwrap_or_else(|| format!("/{}", raw.id));
+        let normal = normalize_path(&path);
+        if let Err(message) = check_path(&path) {
+            error(format!("{at}.path"), message);
+        } else if normal == "/" || RESERVED_PATHS.contains(&normal.as_str()) {
+            error(
+                format!("{at}.path"),
+                format!("{path:?} is taken by the site itself; use a path such as \"/blog\""),
+            );
+        } else if let Some(route) = routes.iter().find(|r| r.path == normal) {
+            error(
+                format!("{at}.path"),
+                format!("{path:?} is already the path of route {:?}", route.id),
+            );
+        } else if let Some(first) = paths.insert(normal.clone(), c) {
+            paths.insert(normal.clone(), first);
+            error(
+                format!("{at}.path"),
+                format!("{path:?} is already the path of collections[{first}]"),
+            );
+        }
+        let sort = match raw.sort.as_deref() {
+            None | Some("date") => Sort::Date,
+            Some("title") => Sort::Title,
+            Some(other) => {
+                error(
+                    format!("{at}.sort"),
+                    format!("unknown order {other:?} (allowed: date, title)"),
+                );
+                Sort::Date
+            }
+        };
+        let title = raw.title.clone().unwrap_or_else(|| capitalized(&raw.id));
+        if title.trim().is_empty() {
+            error(format!("{at}.title"), "must not be empty".into());
+        }
+        collections.push(Collection {
+            id: raw.id.clone(),
+            path: normal,
+            title,
+            tags: raw.tags.clone(),
+            sort,
+            nav: raw.nav,
+        });
+    }
+    let catch_alls: Vec<usize> = (0..collections.len())
+        .filter(|&c| collections[c].tags.is_empty())
+        .collect();
+    if catch_alls.len() > 1 {
+        error(
+            format!("collections[{}].tags", catch_alls[1]),
+            format!(
+                "only one collection may take every other note (no tags), and collections[{}] already does; give this one tags",
+                catch_alls[0]
+            ),
+        );
+    }
+    match catch_alls.first() {
+        // The catch-all is checked last, whatever its place in the file.
+        Some(&c) => {
+            let catch_all = collections.remove(c);
+            collections.push(catch_all);
+        }
+        None => {
+            let (id, path, title) = DEFAULT_COLLECTION;
+            if ids.contains_key(id)
+                || paths.contains_key(path)
+                || routes.iter().any(|r| r.path == path)
+            {
+                error(
+                    "collections".into(),
+                    format!(
+                        "published notes without a collection of their own go to {path:?}, which is taken; declare a collection without tags to take them, e.g. [[site.collections]] id = \"all\", path = \"/all\""
+                    ),
+                );
+            }
+            collections.push(Collection {
+                id: id.to_owned(),
+                path: path.to_owned(),
+                title: title.to_owned(),
+                tags: Vec::new(),
+                sort: Sort::Date,
+                nav: true,
+            });
+        }
+    }
+    collections
+}
+
+/// `blog` → `Blog`: a collection's title when it gives none.
+fn capitalized(id: &str) -> String {
+    let mut chars = id.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first
+            .to_uppercase()
+            .chain(chars)
+            .collect::<String>()
+            .replace('-', " ")
+    })
 }
 
 #[derive(Deserialize)]
@@ -419,6 +644,8 @@ mod tests {
             base_url: "https://x.org".into(),
             cta: None,
             routes: Vec::new(),
+            publish_tags: Vec::new(),
+            collections: Vec::new(),
         };
         assert_eq!(site.base_path(), "/");
         site.base_url = "https://x.org/brain".into();

@@ -8,25 +8,29 @@
 //! composes content from it without a language model):
 //!
 //! ```json
-//! { "site":    { "title", "description", "base_url", "cta": {…} | null },
+//! { "site":    { "title", "description", "base_url", "cta": {…} | null,
+//!                "notes_path": "/notes" | null },  // where the published notes are listed
 //!   "route":   { "id", "path", "title" },
 //!   "section": { "id", "template" },
-//!   "notes":    [NoteHit, …],   // search_notes(route title + section id + template words, 6),
-//!                               // or of the site's title and description when that finds none
-//!   "products": [NoteHit, …] }  // notes_tagged("product", 12)
+//!   "notes":    [NoteHit, …],   // the published notes best matching the route title, the
+//!                               // section id and the template (6), or the site's title and
+//!                               // description when that finds none
+//!   "products": [NoteHit, …] }  // published notes tagged `product` (12)
 //! ```
 //!
-//! `products` and the site-wide fallback are the same for every section of a batch, so
-//! they are looked up once per batch (a 1,000-section `site_generate` asked the notes
-//! index 1,000 times for the same product list).
+//! Only published notes are drawn on: a section is published, so what a private note says
+//! must not reach it. The public notes, `products` and the site-wide fallback are the same
+//! for every section of a batch, so they are looked up once per batch (a 1,000-section
+//! `site_generate` asked the notes index 1,000 times for the same product list).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use brain_plugin_api::{
     GenerateError, GenerationRequest, JobContext, JobError, JobHandler, JsonSchema, NoteHit,
-    SideEffect, ToolError,
+    PluginContext, SideEffect, ToolError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -41,6 +45,9 @@ use crate::templates::{SectionContent, Template};
 pub const NOTES_PER_SECTION: usize = 6;
 /// Product notes handed to every section (the products section lists them).
 pub const PRODUCT_NOTES: usize = 12;
+
+/// How many times more notes a search asks for than it keeps, private ones being left out.
+const SEARCH_DEPTH: usize = 8;
 
 /// The generate job's input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -120,11 +127,15 @@ impl JobHandler for GenerateJob {
 
         check_cancelled(&ctx)?;
         ctx.report_progress(0, 3, &format!("Collecting notes for {label}"));
-        let plugin = &self.shared.ctx;
+        let plugin = &*self.shared.ctx;
         let batch = ctx.info().batch_id.as_deref();
+        // Only public notes: what a section shows is published.
+        let public = per_batch(&self.shared.batch_lookups, batch, Lookup::Public, || {
+            public_notes(plugin, &site)
+        })
+        .await?;
         let mut notes = Arc::new(
-            plugin
-                .search_notes(&search_query(route, section), NOTES_PER_SECTION)
+            search_public(plugin, &search_query(route, section), &public)
                 .await
                 .map_err(notes_error)?,
         );
@@ -133,13 +144,13 @@ impl JobHandler for GenerateJob {
             // the notes closest to what the whole site is about are the next best source.
             let query = site_query(&site);
             notes = per_batch(&self.shared.batch_lookups, batch, Lookup::SiteNotes, || {
-                plugin.search_notes(&query, NOTES_PER_SECTION)
+                search_public(plugin, &query, &public)
             })
             .await?;
         }
         let products = if section.template == Template::Products {
             per_batch(&self.shared.batch_lookups, batch, Lookup::Products, || {
-                plugin.notes_tagged("product", PRODUCT_NOTES)
+                public_products(plugin, &public)
             })
             .await?
         } else {
@@ -150,7 +161,14 @@ impl JobHandler for GenerateJob {
 
         check_cancelled(&ctx)?;
         ctx.report_progress(1, 3, &format!("Generating {label}"));
-        let request = generation_request(&site, route, section, &notes, &products);
+        let request = generation_request(
+            &site,
+            route,
+            section,
+            &notes,
+            &products,
+            site.notes_path(&public),
+        );
         let generator = plugin.generator();
         let answer = generator
             .generate(&request, ctx.cancellation())
@@ -203,10 +221,67 @@ impl JobHandler for GenerateJob {
 /// A lookup that is the same for every section of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lookup {
-    /// `notes_tagged("product", PRODUCT_NOTES)`.
+    /// [`public_notes`].
+    Public,
+    /// [`public_products`].
     Products,
-    /// `search_notes(site_query(site), NOTES_PER_SECTION)`.
+    /// `search_public(site_query(site))`.
     SiteNotes,
+}
+
+/// The public notes (as hits without a snippet): all that generation may draw on, so that
+/// no section shows what a private note says.
+pub(crate) async fn public_notes(
+    ctx: &dyn PluginContext,
+    site: &Site,
+) -> Result<Vec<NoteHit>, ToolError> {
+    Ok(ctx
+        .published_notes(&site.publish_tags)
+        .await?
+        .into_iter()
+        .map(|note| NoteHit {
+            path: note.path,
+            title: note.title,
+            tags: note.tags,
+            summary: note.summary,
+            snippet: String::new(),
+            score: 0.0,
+            hash: note.hash,
+        })
+        .collect())
+}
+
+/// The public notes best matching `query`, at most [`NOTES_PER_SECTION`]: a search deep
+/// enough that private matches ahead of them do not crowd them out.
+pub(crate) async fn search_public(
+    ctx: &dyn PluginContext,
+    query: &str,
+    public: &[NoteHit],
+) -> Result<Vec<NoteHit>, ToolError> {
+    if public.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths: HashSet<&str> = public.iter().map(|n| n.path.as_str()).collect();
+    let mut hits = ctx
+        .search_notes(query, NOTES_PER_SECTION * SEARCH_DEPTH)
+        .await?;
+    hits.retain(|hit| paths.contains(hit.path.as_str()));
+    hits.truncate(NOTES_PER_SECTION);
+    Ok(hits)
+}
+
+/// The public notes tagged `product`, newest first, at most [`PRODUCT_NOTES`].
+pub(crate) async fn public_products(
+    ctx: &dyn PluginContext,
+    public: &[NoteHit],
+) -> Result<Vec<NoteHit>, ToolError> {
+    let paths: HashSet<&str> = public.iter().map(|n| n.path.as_str()).collect();
+    let mut tagged = ctx
+        .notes_tagged("product", PRODUCT_NOTES * SEARCH_DEPTH)
+        .await?;
+    tagged.retain(|hit| paths.contains(hit.path.as_str()));
+    tagged.truncate(PRODUCT_NOTES);
+    Ok(tagged)
 }
 
 /// A per-batch lookup's answer: (batch id, lookup, notes).
@@ -330,6 +405,7 @@ pub fn generation_request(
     section: &Section,
     notes: &[NoteHit],
     products: &[NoteHit],
+    notes_path: Option<&str>,
 ) -> GenerationRequest {
     let template = section.template;
     GenerationRequest {
@@ -342,6 +418,7 @@ pub fn generation_request(
                 "description": site.description,
                 "base_url": site.base_url,
                 "cta": site.cta,
+                "notes_path": notes_path,
             },
             "route": { "id": route.id, "path": route.path, "title": route.title },
             "section": { "id": section.id, "template": template.name() },

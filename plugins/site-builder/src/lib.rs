@@ -24,8 +24,10 @@ mod build;
 mod commands;
 mod config;
 mod content;
+mod garden;
 mod generate;
 mod markdown;
+mod pages;
 mod publish;
 mod render;
 mod sources;
@@ -51,18 +53,19 @@ pub use tools::{
 /// The plugin's parts, for its own integration tests and benchmarks (which are separate
 /// crates): not an API to build on.
 pub mod internals {
-    pub use crate::config::{ConfigError, Route, Section, Site, SiteCta};
+    pub use crate::config::{Collection, ConfigError, Route, Section, Site, SiteCta, Sort};
     pub use crate::content::{
         ContentError, content_file, content_path, format_content, parse_content, read_content,
         write_atomic, write_content,
     };
+    pub use crate::garden::slugify;
     pub use crate::generate::{
         GenerateJobInput, GenerateOutput, NOTES_PER_SECTION, PRODUCT_NOTES, content_from_answer,
         generation_request, search_query, site_query,
     };
     pub use crate::markdown::{is_safe_url, to_html as markdown_to_html};
     pub use crate::publish::PublishJobInput;
-    pub use crate::render::{STYLESHEET, TEMPLATE_FILES, TEMPLATES_DIR};
+    pub use crate::render::{SEARCH_SCRIPT, STYLESHEET, TEMPLATE_FILES, TEMPLATES_DIR};
     pub use crate::state::NO_SITE;
     pub use crate::templates::{
         Cta, Feature, Features, FieldError, Hero, NoteItem, NoteList, Product, Products,

@@ -1,42 +1,156 @@
-//! Markdown to HTML for section bodies. Content comes from notes and generators, so it is
-//! treated as untrusted: raw HTML in it is shown as text (a `<script>` appears as the
-//! characters `<script>`), and links or images with script-running URL schemes
-//! (`javascript:`, `vbscript:`, `data:`) lead nowhere.
+//! Markdown to HTML for section bodies and note pages. Content comes from notes and
+//! generators, so it is treated as untrusted: raw HTML in it is shown as text (a
+//! `<script>` appears as the characters `<script>`), and links or images with
+//! script-running URL schemes (`javascript:`, `vbscript:`, `data:`) lead nowhere.
+//!
+//! In notes, `[[wikilinks]]` (`[[Target]]`, `[[Target|shown text]]`, `[[Target#part]]`) and
+//! links to other notes' files (`[x](other.md)`) are resolved by the caller: to a page's
+//! link, or to nothing, when the target is not published — then only the text the note
+//! itself shows remains, so a private note's name or path never reaches a page.
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
+use pulldown_cmark::{CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
 
-/// Renders `markdown` (CommonMark plus tables, strikethrough and task lists) to HTML.
-pub fn to_html(markdown: &str) -> String {
-    let options = Options::ENABLE_TABLES
+fn options() -> Options {
+    Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
-        | Options::ENABLE_SMART_PUNCTUATION;
-    let events = Parser::new_ext(markdown, options).map(|event| match event {
-        // Text events are escaped by the HTML writer; raw HTML events would be copied.
-        Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
-        Event::Start(Tag::Link {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => Event::Start(Tag::Link {
-            link_type,
-            dest_url: safe_url(dest_url),
-            title,
-            id,
-        }),
-        Event::Start(Tag::Image {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => Event::Start(Tag::Image {
-            link_type,
-            dest_url: safe_url(dest_url),
-            title,
-            id,
-        }),
-        other => other,
+        | Options::ENABLE_SMART_PUNCTUATION
+        | Options::ENABLE_WIKILINKS
+}
+
+/// Renders `markdown` (CommonMark plus tables, strikethrough and task lists) to HTML.
+/// Wikilinks show their text only: a section has no notes to link to.
+pub fn to_html(markdown: &str) -> String {
+    note_to_html(markdown, &|_| None, false)
+}
+
+/// A link's target as the note wrote it, when it names another note: the part of a
+/// wikilink before `#`, or a relative link's path ending in `.md`. `None` for any other
+/// link (a web address, an image, a site path).
+pub(crate) fn note_target(link_type: LinkType, dest: &str) -> Option<&str> {
+    let dest = dest.split('#').next().unwrap_or_default().trim();
+    match link_type {
+        LinkType::WikiLink { .. } => (!dest.is_empty()).then_some(dest),
+        _ => {
+            let path = dest.split('?').next().unwrap_or_default();
+            let local = !path.contains("://") && !path.starts_with('/');
+            (local && path.to_ascii_lowercase().ends_with(".md")).then_some(path)
+        }
+    }
+}
+
+/// Every other note `markdown` links to (see [`note_target`]), as written, in order.
+pub(crate) fn note_links(markdown: &str) -> Vec<String> {
+    Parser::new_ext(markdown, options())
+        .filter_map(|event| match event {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            }) => note_target(link_type, &dest_url).map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The text of `markdown` without its markup, words separated by single spaces: what a
+/// search index holds.
+pub(crate) fn plain_text(markdown: &str) -> String {
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new_ext(markdown, options()) {
+        match event {
+            Event::Text(t) | Event::Code(t) => {
+                for word in t.split_whitespace() {
+                    if !text.is_empty() && !text.ends_with(' ') {
+                        text.push(' ');
+                    }
+                    text.push_str(word);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak | Event::End(_)
+                if !text.is_empty() && !text.ends_with(' ') =>
+            {
+                text.push(' ');
+            }
+            _ => {}
+        }
+    }
+    text.truncate(text.trim_end().len());
+    text
+}
+
+/// Renders a note's `markdown`: links to other notes go where `resolve` says (an `href`),
+/// or are left as their text when it says `None`. With `skip_title`, a `# ` heading that
+/// opens the note is left out (the page shows the title already).
+pub(crate) fn note_to_html(
+    markdown: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    skip_title: bool,
+) -> String {
+    // Inside a link whose Start was dropped, its End is dropped too (links do not nest).
+    let mut unlinked = false;
+    let mut skipping_title = false;
+    let mut first = true;
+    let events = Parser::new_ext(markdown, options()).filter_map(|event| {
+        let opens = std::mem::take(&mut first);
+        if skipping_title {
+            if matches!(event, Event::End(TagEnd::Heading(_))) {
+                skipping_title = false;
+            }
+            return None;
+        }
+        Some(match event {
+            Event::Start(Tag::Heading {
+                level: HeadingLevel::H1,
+                ..
+            }) if opens && skip_title => {
+                skipping_title = true;
+                return None;
+            }
+            // Text events are escaped by the HTML writer; raw HTML events would be copied.
+            Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => match note_target(link_type, &dest_url) {
+                Some(target) => match resolve(target) {
+                    Some(href) => Event::Start(Tag::Link {
+                        link_type: LinkType::Inline,
+                        dest_url: CowStr::from(href),
+                        title,
+                        id,
+                    }),
+                    None => {
+                        unlinked = true;
+                        return None;
+                    }
+                },
+                None => Event::Start(Tag::Link {
+                    link_type,
+                    dest_url: safe_url(dest_url),
+                    title,
+                    id,
+                }),
+            },
+            Event::End(TagEnd::Link) if unlinked => {
+                unlinked = false;
+                return None;
+            }
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Image {
+                link_type,
+                dest_url: safe_url(dest_url),
+                title,
+                id,
+            }),
+            other => other,
+        })
     });
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events);
@@ -86,6 +200,42 @@ mod tests {
         assert!(html.contains("<h1>Title</h1>"));
         assert!(html.contains("<em>one</em>"));
         assert!(html.contains(r#"<a href="https://x.org">link</a>"#));
+    }
+
+    #[test]
+    fn links_to_notes_go_where_the_caller_says() {
+        let resolve = |target: &str| (target == "Public").then(|| "../public/".to_owned());
+        let html = note_to_html(
+            "# Title\n\nSee [[Public]], [[Public#part|this]], [[Secret plans|a friend]], [x](secret.md) and [web](https://x.org).",
+            &resolve,
+            true,
+        );
+        assert!(!html.contains("Title"), "{html}");
+        assert!(
+            html.contains(r#"<a href="../public/">Public</a>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<a href="../public/">this</a>"#), "{html}");
+        assert!(
+            html.contains("a friend") && !html.contains("Secret"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("secret.md") && html.contains(" x "),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a href="https://x.org">web</a>"#),
+            "{html}"
+        );
+        assert_eq!(
+            note_links("[[A]] [[B#c|d]] [e](f.md) [g](https://h.md) ![i](j.md)"),
+            ["A", "B", "f.md"]
+        );
+        assert_eq!(
+            plain_text("# T\n\nSome *very* `code`\n- x"),
+            "T Some very code x"
+        );
     }
 
     #[test]

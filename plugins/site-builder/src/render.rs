@@ -24,6 +24,9 @@ pub const TEMPLATE_FILES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
     ("page.html", include_str!("../templates/page.html")),
     ("404.html", include_str!("../templates/404.html")),
+    ("note.html", include_str!("../templates/note.html")),
+    ("list.html", include_str!("../templates/list.html")),
+    ("search.html", include_str!("../templates/search.html")),
     (
         "sections/hero.html",
         include_str!("../templates/sections/hero.html"),
@@ -53,6 +56,9 @@ pub const TEMPLATE_FILES: &[(&str, &str)] = &[
 /// The default stylesheet, copied to `style.css` unless `templates/style.css` replaces it.
 pub const STYLESHEET: &str = include_str!("../templates/style.css");
 
+/// The search page's script, copied to `search.js` unless `templates/search.js` replaces it.
+pub const SEARCH_SCRIPT: &str = include_str!("../templates/search.js");
+
 /// The folder of overrides, relative to the brain directory.
 pub const TEMPLATES_DIR: &str = "templates";
 
@@ -60,6 +66,7 @@ pub const TEMPLATES_DIR: &str = "templates";
 pub(crate) struct Renderer {
     env: minijinja::Environment<'static>,
     pub(crate) stylesheet: String,
+    pub(crate) search_script: String,
 }
 
 /// The site's settings as templates see them.
@@ -81,12 +88,24 @@ struct NavItem<'a> {
     href: String,
 }
 
+/// A page listed in the navigation: a route, a collection of notes, the search page.
+pub(crate) struct NavEntry {
+    /// What marks the current page: a route's id, `collection:<id>`, `search`.
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) path: String,
+}
+
 /// Values shared by every page of one build, converted to template values once.
 pub(crate) struct SiteValues {
     site: Value,
     environment: Value,
     /// Navigation per page depth (hrefs differ only by how many `../` they start with).
     nav_by_depth: Vec<NavAtDepth>,
+    /// Published notes' site paths by note path, for the `note_href` filter.
+    note_pages: Value,
+    /// The site path of the list of tags, when there are tags.
+    tags_path: Option<String>,
 }
 
 /// The navigation of pages at one depth: the entries as template values, and each entry's
@@ -99,8 +118,16 @@ struct NavAtDepth {
 }
 
 impl SiteValues {
-    pub(crate) fn new(site: &Site, environment: Environment) -> SiteValues {
-        let max_depth = site.routes.iter().map(Route::depth).max().unwrap_or(0);
+    /// `nav` is what every page's navigation lists; `max_depth` the deepest page's depth;
+    /// `note_pages` (note path, site path) the published notes.
+    pub(crate) fn new(
+        site: &Site,
+        environment: Environment,
+        nav: &[NavEntry],
+        max_depth: usize,
+        note_pages: std::collections::BTreeMap<String, String>,
+        tags_path: Option<String>,
+    ) -> SiteValues {
         SiteValues {
             site: Value::from(Serde(SiteView {
                 title: &site.title,
@@ -110,9 +137,15 @@ impl SiteValues {
             })),
             environment: Value::from(environment.name()),
             nav_by_depth: (0..=max_depth)
-                .map(|depth| NavAtDepth::new(site, &root_prefix(depth)))
+                .map(|depth| NavAtDepth::new(nav, &root_prefix(depth)))
                 .collect(),
+            note_pages: Value::from(note_pages),
+            tags_path,
         }
+    }
+
+    fn tags_href(&self, root: &str) -> Option<String> {
+        self.tags_path.as_deref().map(|path| link(root, path))
     }
 
     /// The `<li>` entries of the navigation of `route` (the `current`-th route), that one
@@ -137,16 +170,14 @@ impl SiteValues {
 }
 
 impl NavAtDepth {
-    fn new(site: &Site, root: &str) -> NavAtDepth {
-        let items: Vec<NavItem<'_>> = site
-            .routes
+    fn new(entries: &[NavEntry], root: &str) -> NavAtDepth {
+        let items: Vec<NavItem<'_>> = entries
             .iter()
-            .filter(|route| route.nav)
-            .map(|route| NavItem {
-                id: &route.id,
-                title: &route.title,
-                path: &route.path,
-                href: link(root, &route.path),
+            .map(|entry| NavItem {
+                id: &entry.id,
+                title: &entry.title,
+                path: &entry.path,
+                href: link(root, &entry.path),
             })
             .collect();
         let html = items
@@ -171,6 +202,11 @@ impl NavAtDepth {
     }
 }
 
+/// How many folders deep the page of site path `path` is (`/` 0, `/blog/x` 2).
+pub(crate) fn depth_of(path: &str) -> usize {
+    path.split('/').filter(|s| !s.is_empty()).count()
+}
+
 /// `./`, `../`, `../../`: from a page `depth` folders down to the site's root.
 pub(crate) fn root_prefix(depth: usize) -> String {
     if depth == 0 {
@@ -184,7 +220,7 @@ pub(crate) fn root_prefix(depth: usize) -> String {
 /// folders, so `/about` is `<root>about/`.
 /// Links name `index.html` explicitly: a site opened straight from disk (`file://`) has no
 /// server to map a folder to its index page, and people do open `dist/preview/index.html`.
-fn link(root: &str, path: &str) -> String {
+pub(crate) fn link(root: &str, path: &str) -> String {
     let rest = path.trim_start_matches('/');
     if rest.is_empty() {
         format!("{root}index.html")
@@ -249,6 +285,27 @@ fn write_html_escaped(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::R
     out.write_str(&text[start..])
 }
 
+/// The `note_href` filter: the link to a published note's page from its path in the notes
+/// folder (`ideas/rust.md`), or none — for a private note, or no note — so templates show a
+/// card without a link.
+fn note_href_filter(state: &State, note: Value) -> Value {
+    let Some(path) = note.as_str() else {
+        return Value::from(());
+    };
+    let page = state
+        .lookup("note_pages")
+        .and_then(|pages| pages.get_item(&Value::from(path)).ok())
+        .filter(|page| !page.is_undefined() && !page.is_none());
+    let Some(page) = page.and_then(|p| p.as_str().map(str::to_owned)) else {
+        return Value::from(());
+    };
+    let root = state
+        .lookup("root")
+        .and_then(|r| r.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "/".to_owned());
+    Value::from(link(&root, &page))
+}
+
 fn markdown_filter(text: String) -> Value {
     Value::from_safe_string(markdown::to_html(&text))
 }
@@ -283,18 +340,18 @@ impl Renderer {
         env.set_formatter(html_formatter);
         env.add_filter("href", href_filter);
         env.add_filter("markdown", markdown_filter);
+        env.add_filter("note_href", note_href_filter);
         let loader_dir = dir.clone();
         env.set_loader(move |name| load_template(&loader_dir, name));
         for (name, _) in TEMPLATE_FILES {
             env.get_template(name)
                 .map_err(|e| format!("{TEMPLATES_DIR}/{name}: {}", describe(&e)))?;
         }
-        let stylesheet = match std::fs::read_to_string(dir.join("style.css")) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => STYLESHEET.to_owned(),
-            Err(e) => return Err(format!("{TEMPLATES_DIR}/style.css: cannot read ({e})")),
-        };
-        Ok(Renderer { env, stylesheet })
+        Ok(Renderer {
+            env,
+            stylesheet: asset(&dir, "style.css", STYLESHEET)?,
+            search_script: asset(&dir, "search.js", SEARCH_SCRIPT)?,
+        })
     }
 
     /// One section's HTML.
@@ -313,6 +370,7 @@ impl Renderer {
                 environment => values.environment.clone(),
                 root => root_prefix(route.depth()),
                 route => route_value(route, None),
+                note_pages => values.note_pages.clone(),
                 section => context! { id => section.id.as_str(), template => section.template.name() },
                 content => Value::from(Serde(content)),
             })
@@ -353,14 +411,50 @@ impl Renderer {
                 nav_html => Value::from_safe_string(values.nav_html(depth, Some(route.id.as_str()))),
                 route => route_value(route, Some(site)),
                 sections => sections,
+                tags_href => values.tags_href(&root_prefix(depth)),
             })
             .map_err(|e| format!("{} ({}): {}", route.path, route.id, describe(&e)))
     }
 
+    /// A page of the notes (`note.html`, `list.html`, `search.html`) at site path `path`:
+    /// the shared values plus `page` (its own, e.g. `note`).
+    pub(crate) fn notes_page(
+        &self,
+        values: &SiteValues,
+        template: &str,
+        path: &str,
+        current: Option<&str>,
+        page: Value,
+    ) -> Result<String, String> {
+        let depth = depth_of(path);
+        let root = root_prefix(depth);
+        self.env
+            .get_template(template)
+            .and_then(|t| {
+                t.render(context! {
+                    site => values.site.clone(),
+                    environment => values.environment.clone(),
+                    root => root.as_str(),
+                    nav => values.nav_by_depth.get(depth).map(|n| n.items.clone()).unwrap_or_default(),
+                    nav_html => Value::from_safe_string(values.nav_html(depth, current)),
+                    route => Value::from(()),
+                    sections => Vec::<Value>::new(),
+                    tags_href => values.tags_href(&root),
+                    ..page
+                })
+            })
+            .map_err(|e| format!("{path} ({template}): {}", describe(&e)))
+    }
+
     /// `404.html`, served for any missing path, so its links start at the server's root.
-    pub(crate) fn not_found(&self, values: &SiteValues, site: &Site) -> Result<String, String> {
+    pub(crate) fn not_found(
+        &self,
+        values: &SiteValues,
+        site: &Site,
+        nav: &[NavEntry],
+    ) -> Result<String, String> {
         let root = site.base_path();
-        let nav = NavAtDepth::new(site, &root);
+        let nav = NavAtDepth::new(nav, &root);
         let nav_html: String = nav.html.iter().map(|(plain, _)| plain.as_str()).collect();
         let template = self
             .env
@@ -372,6 +466,7 @@ impl Renderer {
                 environment => values.environment.clone(),
                 nav => nav.items,
                 nav_html => Value::from_safe_string(nav_html),
+                tags_href => values.tags_href(&root),
                 root => root,
                 route => Value::from(()),
                 sections => Vec::<Value>::new(),
@@ -391,6 +486,15 @@ fn route_value(route: &Route, site: Option<&Site>) -> Value {
 
 fn section_template(template: Template) -> String {
     format!("sections/{}.html", template.name())
+}
+
+/// `templates/<name>` when the brain has one, else `default`.
+fn asset(dir: &Path, name: &str, default: &str) -> Result<String, String> {
+    match std::fs::read_to_string(dir.join(name)) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(default.to_owned()),
+        Err(e) => Err(format!("{TEMPLATES_DIR}/{name}: cannot read ({e})")),
+    }
 }
 
 /// An override from `dir`, else the compiled-in default; `None` for unknown names.

@@ -16,8 +16,8 @@ use crate::build::BuildInput;
 use crate::config::{Route, Section, Site};
 use crate::content::{Environment, content_file, content_path, exists};
 use crate::generate::{
-    GenerateJobInput, NOTES_PER_SECTION, PRODUCT_NOTES, generation_request, search_query,
-    site_query,
+    GenerateJobInput, generation_request, public_notes, public_products, search_public,
+    search_query, site_query,
 };
 use crate::publish::PublishJobInput;
 use crate::sources::{self, State};
@@ -350,6 +350,7 @@ async fn plan<'a>(
     let data = shared.ctx.dirs().data.clone();
     let mut products: Option<Vec<NoteHit>> = None;
     let mut site_notes: Option<Vec<NoteHit>> = None;
+    let mut public: Option<Vec<NoteHit>> = None;
     let mut plans = Vec::with_capacity(selected.len());
     for &(route, section) in selected {
         let path = content_path(root, Environment::Preview, route, section);
@@ -363,30 +364,34 @@ async fn plan<'a>(
             State::Generated(_) if force => Plan::Write("force".to_owned()),
             State::Generated(record) => {
                 // The sources the job would use now, looked up as it looks them up.
-                let mut notes = shared
-                    .ctx
-                    .search_notes(&search_query(route, section), NOTES_PER_SECTION)
-                    .await?;
+                let ctx = &*shared.ctx;
+                if public.is_none() {
+                    public = Some(public_notes(ctx, site).await?);
+                }
+                let public = public.as_deref().unwrap_or_default();
+                let mut notes = search_public(ctx, &search_query(route, section), public).await?;
                 if notes.is_empty() {
                     if site_notes.is_none() {
-                        site_notes = Some(
-                            shared
-                                .ctx
-                                .search_notes(&site_query(site), NOTES_PER_SECTION)
-                                .await?,
-                        );
+                        site_notes = Some(search_public(ctx, &site_query(site), public).await?);
                     }
                     notes = site_notes.clone().unwrap_or_default();
                 }
                 let (kind, tagged) = if section.template == Template::Products {
                     if products.is_none() {
-                        products = Some(shared.ctx.notes_tagged("product", PRODUCT_NOTES).await?);
+                        products = Some(public_products(ctx, public).await?);
                     }
                     ("product note", products.clone().unwrap_or_default())
                 } else {
                     ("note", Vec::new())
                 };
-                let request = generation_request(site, route, section, &notes, &tagged);
+                let request = generation_request(
+                    site,
+                    route,
+                    section,
+                    &notes,
+                    &tagged,
+                    site.notes_path(public),
+                );
                 let used: Vec<&NoteHit> = notes.iter().chain(&tagged).collect();
                 match sources::why_stale(&record, &request, &used, kind) {
                     Some(why) => Plan::Write(why),
@@ -549,7 +554,7 @@ async fn build(
 ) -> Result<ToolResult, ToolError> {
     let site = shared.site()?;
     let environment = input.environment;
-    let pages = site.routes.len();
+    let routes = site.routes.len();
     // A build renders the content as it is when it runs: it waits for the operations
     // writing that environment's content now, so it never renders half-written content.
     let writers: &[&str] = match environment {
@@ -568,9 +573,10 @@ async fn build(
             ),
         |job, id| job.after(id.clone()),
     );
+    // The notes' pages are counted when the build reads them.
     let mut message = format!(
-        "Building the {environment} site ({pages} page{})",
-        if pages == 1 { "" } else { "s" }
+        "Building the {environment} site ({routes} route{} and the published notes)",
+        if routes == 1 { "" } else { "s" }
     );
     if !after.is_empty() {
         message.push_str(&format!(" once {} has ended", after.join(" and ")));

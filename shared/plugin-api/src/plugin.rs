@@ -13,6 +13,7 @@ use crate::command::CommandSpec;
 use crate::event::Event;
 use crate::generate::{ContentGenerator, NoteHit};
 use crate::job::{DynJobHandler, JobHandler, erase_handler};
+use crate::notes::NoteText;
 use crate::permission::{Caller, Permission};
 use crate::request::{NewBatch, NewJob};
 use crate::response::{AsyncToolResponse, JobStatusEntry};
@@ -95,6 +96,12 @@ pub trait PluginContext: Send + Sync {
 
     /// Notes carrying `tag`, newest first, at most `limit`.
     async fn notes_tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError>;
+
+    /// Every public note with its whole text, by path: those [`is_published`] accepts with
+    /// these `publish_tags`. Private notes are never read.
+    ///
+    /// [`is_published`]: crate::is_published
+    async fn published_notes(&self, publish_tags: &[String]) -> Result<Vec<NoteText>, ToolError>;
 
     /// This plugin's section of `brain.toml` (see [`Plugin::config_section`]), or null.
     fn config(&self) -> Value;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{Event, PluginEvent};
 use crate::generate::{Answer, ContentGenerator, GenerateError, GenerationRequest, NoteHit};
 use crate::job::{JobContext, JobInfo};
+use crate::notes::{NoteText, is_published};
 use crate::plugin::{BrainDirs, PluginContext, Registrar, Registration};
 use crate::request::{NewBatch, NewJob};
 use crate::response::{AsyncToolResponse, JobKind, JobStatusEntry, StartStatus};
@@ -33,6 +34,8 @@ pub struct RecordingContext {
     jobs: Mutex<Vec<NewJob>>,
     batches: Mutex<Vec<NewBatch>>,
     notes: Vec<NoteHit>,
+    /// The whole notes behind `notes`, for `published_notes`.
+    texts: Vec<NoteText>,
     generator: Arc<dyn ContentGenerator>,
 }
 
@@ -84,20 +87,69 @@ impl RecordingContext {
             jobs: Mutex::new(Vec::new()),
             batches: Mutex::new(Vec::new()),
             notes: Vec::new(),
+            texts: Vec::new(),
             generator: Arc::new(NoGenerator),
         })
     }
 
-    /// A context with these notes to search and this generator.
+    /// A context with these notes to search and this generator. The notes count as
+    /// published (`publish: true`), with their summary as their text.
     pub fn with_content(
         plugin_id: &str,
         config: Value,
         notes: Vec<NoteHit>,
         generator: Arc<dyn ContentGenerator>,
     ) -> Arc<Self> {
+        let texts = notes
+            .iter()
+            .map(|hit| NoteText {
+                path: hit.path.clone(),
+                title: hit.title.clone(),
+                tags: hit.tags.clone(),
+                date: None,
+                summary: hit.summary.clone(),
+                body: hit.summary.clone(),
+                frontmatter: serde_json::json!({ "publish": true }),
+                hash: hit.hash.clone(),
+            })
+            .collect();
+        Self::with_parts(plugin_id, config, notes, texts, generator)
+    }
+
+    /// A context with these whole notes, public and private (their frontmatter says which),
+    /// to search and publish, and this generator.
+    pub fn with_notes(
+        plugin_id: &str,
+        config: Value,
+        texts: Vec<NoteText>,
+        generator: Arc<dyn ContentGenerator>,
+    ) -> Arc<Self> {
+        let hits = texts
+            .iter()
+            .map(|note| NoteHit {
+                path: note.path.clone(),
+                title: note.title.clone(),
+                tags: note.tags.clone(),
+                summary: note.summary.clone(),
+                snippet: note.summary.clone(),
+                score: 0.0,
+                hash: note.hash.clone(),
+            })
+            .collect();
+        Self::with_parts(plugin_id, config, hits, texts, generator)
+    }
+
+    fn with_parts(
+        plugin_id: &str,
+        config: Value,
+        notes: Vec<NoteHit>,
+        texts: Vec<NoteText>,
+        generator: Arc<dyn ContentGenerator>,
+    ) -> Arc<Self> {
         let mut ctx = Self::with_config(plugin_id, config);
         if let Some(inner) = Arc::get_mut(&mut ctx) {
             inner.notes = notes;
+            inner.texts = texts;
             inner.generator = generator;
         }
         ctx
@@ -115,6 +167,7 @@ impl RecordingContext {
             jobs: Mutex::new(Vec::new()),
             batches: Mutex::new(Vec::new()),
             notes: self.notes.clone(),
+            texts: self.texts.clone(),
             generator: self.generator.clone(),
         })
     }
@@ -249,6 +302,17 @@ impl PluginContext for RecordingContext {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn published_notes(&self, publish_tags: &[String]) -> Result<Vec<NoteText>, ToolError> {
+        let mut texts: Vec<NoteText> = self
+            .texts
+            .iter()
+            .filter(|n| is_published(&n.frontmatter, &n.tags, publish_tags))
+            .cloned()
+            .collect();
+        texts.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(texts)
     }
 
     fn config(&self) -> Value {

@@ -9,7 +9,8 @@
 //!
 //! ```json
 //! { "site": { "title": "...", "description": "...", "base_url": "...",
-//!             "cta": { "headline": "...", "text": "...", "button_text": "...", "button_url": "..." } },
+//!             "cta": { "headline": "...", "text": "...", "button_text": "...", "button_url": "..." },
+//!             "notes_path": "/notes" },
 //!   "route": { "id": "landing", "path": "/", "title": "Home" },
 //!   "section": { "id": "features", "template": "features" },
 //!   "notes": [ /* NoteHit objects (path, title, tags, summary, snippet, score), most relevant first */ ],
@@ -52,6 +53,7 @@ const DEFAULT_TITLE: &str = "A personal brain";
 const DEFAULT_DESCRIPTION: &str = "Notes, ideas and projects, kept in one place.";
 const DEFAULT_CTA_HEADLINE: &str = "Explore the notes";
 const DEFAULT_BUTTON_TEXT: &str = "Read the notes";
+/// Where the button goes when the site lists no published notes.
 const DEFAULT_BUTTON_URL: &str = "/about";
 
 /// The offline, deterministic generator. See the module documentation for the context it
@@ -171,8 +173,10 @@ impl Context<'_> {
             .unwrap_or(DEFAULT_BUTTON_TEXT)
     }
 
+    /// The site's own button, else the list of published notes, else the about page.
     fn button_url(&self) -> &str {
         self.str("/site/cta/button_url")
+            .or_else(|| self.str("/site/notes_path"))
             .unwrap_or(DEFAULT_BUTTON_URL)
     }
 

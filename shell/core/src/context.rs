@@ -6,7 +6,7 @@ use brain_job_queue::Queue;
 use brain_plugin_api::engine::Bus;
 use brain_plugin_api::{
     AsyncToolResponse, BrainDirs, ContentGenerator, Event, JobStatusEntry, NewBatch, NewJob,
-    NoteHit, PluginContext, PluginEvent, Subscription, Target, ToolError,
+    NoteHit, NoteText, PluginContext, PluginEvent, Subscription, Target, ToolError,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -99,6 +99,10 @@ impl PluginContext for PluginCtx {
 
     async fn notes_tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, ToolError> {
         self.notes.tagged(tag, limit).await
+    }
+
+    async fn published_notes(&self, publish_tags: &[String]) -> Result<Vec<NoteText>, ToolError> {
+        self.notes.published(publish_tags).await
     }
 
     fn config(&self) -> Value {

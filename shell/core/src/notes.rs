@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use brain_job_queue::Queue;
 use brain_notes::{IndexReport, NotesIndex};
 use brain_plugin_api::{
-    Answer, ContentGenerator, JobContext, JobError, JobHandler, NewJob, NoteHit, Permission,
-    ToolError, ToolResult, ToolSpec, Wording,
+    Answer, ContentGenerator, JobContext, JobError, JobHandler, NewJob, NoteHit, NoteText,
+    Permission, ToolError, ToolResult, ToolSpec, Wording,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -58,13 +58,22 @@ impl Notes {
         &self,
         f: impl FnOnce(&NotesIndex) -> Result<T, brain_notes::NotesError> + Send + 'static,
     ) -> Result<T, ToolError> {
+        self.within(FRESH_FOR, f).await
+    }
+
+    /// Refreshes the index unless that was done less than `fresh_for` ago, then runs `f`.
+    async fn within<T: Send + 'static>(
+        &self,
+        fresh_for: Duration,
+        f: impl FnOnce(&NotesIndex) -> Result<T, brain_notes::NotesError> + Send + 'static,
+    ) -> Result<T, ToolError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let stale = this
                 .refreshed
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .is_none_or(|at| at.elapsed() > FRESH_FOR);
+                .is_none_or(|at| at.elapsed() >= fresh_for);
             // A read-only index (a read-only brain) is searched as it is.
             if stale && !this.index.is_read_only() {
                 let report = this
@@ -86,6 +95,17 @@ impl Notes {
     ) -> Result<Vec<NoteHit>, ToolError> {
         let query = query.to_owned();
         self.fresh(move |index| index.search(&query, limit)).await
+    }
+
+    /// The public notes, whole. Always from a refreshed index: a build right after a note
+    /// was saved must show it.
+    pub(crate) async fn published(
+        &self,
+        publish_tags: &[String],
+    ) -> Result<Vec<NoteText>, ToolError> {
+        let tags = publish_tags.to_vec();
+        self.within(Duration::ZERO, move |index| index.published(&tags))
+            .await
     }
 
     /// Links to files outside the notes folder, which searches do not look at.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use brain_plugin_api::NoteHit;
+use brain_plugin_api::{NoteHit, NoteText, is_published};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde::de::DeserializeOwned;
@@ -380,6 +380,51 @@ impl NotesIndex {
                 note.body.push_str(&row.get::<_, String>(0)?);
             }
             Ok(Some(note))
+        })
+    }
+
+    /// Every note [`is_published`] accepts with `publish_tags`, with its whole text, by
+    /// path. Only the public notes' bodies are read.
+    pub fn published(&self, publish_tags: &[String]) -> Result<Vec<NoteText>, NotesError> {
+        self.with_reader(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let mut public = Vec::new();
+            {
+                let mut statement = tx.prepare_cached(
+                    "SELECT id, path, title, tags, date, summary, frontmatter, hash
+                     FROM notes ORDER BY path",
+                )?;
+                let mut rows = statement.query([])?;
+                while let Some(row) = rows.next()? {
+                    let tags: Vec<String> = json_column(row, 3)?;
+                    let frontmatter: serde_json::Value = json_column(row, 6)?;
+                    if !is_published(&frontmatter, &tags, publish_tags) {
+                        continue;
+                    }
+                    public.push((
+                        row.get::<_, i64>(0)?,
+                        NoteText {
+                            path: row.get(1)?,
+                            title: row.get(2)?,
+                            tags,
+                            date: row.get(4)?,
+                            summary: row.get(5)?,
+                            body: String::new(),
+                            frontmatter,
+                            hash: hex(&row.get::<_, Vec<u8>>(7)?),
+                        },
+                    ));
+                }
+            }
+            let mut chunks =
+                tx.prepare_cached("SELECT text FROM note_chunks WHERE note_id = ?1 ORDER BY seq")?;
+            for (id, note) in &mut public {
+                let mut rows = chunks.query([*id])?;
+                while let Some(row) = rows.next()? {
+                    note.body.push_str(&row.get::<_, String>(0)?);
+                }
+            }
+            Ok(public.into_iter().map(|(_, note)| note).collect())
         })
     }
 

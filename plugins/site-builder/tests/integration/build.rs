@@ -18,7 +18,9 @@ async fn the_tool_enqueues_one_build_job() {
     let result = brain.call("site_build", json!({})).await.unwrap();
     assert_eq!(result.structured["type"], "job");
     assert!(
-        result.text.contains("building the preview site (2 pages)"),
+        result
+            .text
+            .contains("building the preview site (2 routes and the published notes)"),
         "{}",
         result.text
     );
@@ -98,11 +100,13 @@ async fn pages_have_titles_navigation_and_every_section() {
         .run_job_progress("site-builder:build", json!({"environment": "preview"}))
         .await;
     let built = output(result.unwrap());
-    assert_eq!(built.pages, 2);
+    // The 2 routes; the 3 published notes, their collection, their 3 tags, the list of
+    // tags and the search page.
+    assert_eq!((built.pages, built.notes), (11, 3));
     assert_eq!(built.output, "dist/preview");
     assert!(built.warnings.is_empty(), "{:?}", built.warnings);
     let last = progress.peek();
-    assert_eq!((last.current, last.total), (2, 2));
+    assert_eq!((last.current, last.total), (11, 11));
 
     for file in [
         "index.html",
@@ -387,7 +391,7 @@ async fn pages_left_out_of_the_navigation_are_still_built_and_in_the_sitemap() {
     let brain = Brain::with_config(site);
     brain.generate_all().await;
     let built = output(brain.build("preview").await.unwrap());
-    assert_eq!(built.pages, 2);
+    assert_eq!(built.pages, 11);
     let home = brain.read("dist/preview/index.html");
     let about = brain.read("dist/preview/about/index.html");
     let menu = |page: &str| -> String {
@@ -428,7 +432,7 @@ async fn an_environment_without_content_is_not_built_and_says_what_to_do() {
     );
     assert!(!brain.exists("dist/production"));
     let built = output(brain.build("preview").await.unwrap());
-    assert_eq!((built.pages, built.output.as_str()), (2, "dist/preview"));
+    assert_eq!((built.pages, built.output.as_str()), (11, "dist/preview"));
 }
 
 #[tokio::test]

@@ -69,7 +69,12 @@ async fn every_template_is_answered_in_its_shape() {
                 template,
             };
             let request = brain_site_builder::internals::generation_request(
-                &site, route, &section, &hits, &hits,
+                &site,
+                route,
+                &section,
+                &hits,
+                &hits,
+                site.notes_path(&hits),
             );
             let answer = brain_plugin_api::ContentGenerator::generate(
                 &generator,

@@ -259,7 +259,7 @@ async fn the_request_follows_the_contract() {
     let context = &request.context;
     assert_eq!(
         context["site"],
-        json!({"title": "Test Site", "description": "A personal brain, published.",
+        json!({"title": "Test Site", "description": "A personal brain, published.", "notes_path": "/notes",
                "base_url": "https://example.org", "cta": null})
     );
     assert_eq!(

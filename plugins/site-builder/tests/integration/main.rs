@@ -8,6 +8,7 @@ mod build;
 mod config;
 mod contract;
 mod generate;
+mod notes;
 mod publish;
 mod support;
 mod tools;

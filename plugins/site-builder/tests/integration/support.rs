@@ -11,7 +11,7 @@ use brain_plugin_api::testing::ProgressCell;
 use brain_plugin_api::testing::{self, RecordingContext};
 use brain_plugin_api::{
     Answer, Caller, ContentGenerator, GenerateError, GenerationRequest, JobContext, JobError,
-    NoteHit, PluginError, Registration, ToolContext, ToolError, ToolResult,
+    NoteHit, NoteText, PluginError, Registration, ToolContext, ToolError, ToolResult,
 };
 use brain_site_builder::SiteBuilder;
 use serde_json::{Value, json};
@@ -241,6 +241,16 @@ impl Brain {
         Brain::assemble(dir, scaffold_site(), notes, other, TestGenerator::new()).unwrap()
     }
 
+    /// A site with these whole notes, public and private (their frontmatter says which).
+    pub(crate) fn with_notes(config: Value, notes: Vec<NoteText>) -> Brain {
+        let dir = tempfile::tempdir().unwrap();
+        let generator = TestGenerator::new();
+        let recording =
+            RecordingContext::with_notes("site-builder", config, notes, generator.clone())
+                .in_dir(dir.path());
+        Brain::registered(dir, recording, generator).unwrap()
+    }
+
     fn assemble(
         dir: tempfile::TempDir,
         config: Value,
@@ -250,6 +260,14 @@ impl Brain {
     ) -> Result<Brain, PluginError> {
         let recording =
             RecordingContext::with_content("site-builder", config, notes, used).in_dir(dir.path());
+        Brain::registered(dir, recording, generator)
+    }
+
+    fn registered(
+        dir: tempfile::TempDir,
+        recording: Arc<RecordingContext>,
+        generator: Arc<TestGenerator>,
+    ) -> Result<Brain, PluginError> {
         let registration = recording.register(&SiteBuilder)?;
         Ok(Brain {
             dir,

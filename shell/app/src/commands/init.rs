@@ -1,4 +1,4 @@
-//! `brain init [DIR]`: scaffolds a brain — a commented `brain.toml`, three example notes and
+//! `brain init [DIR]`: scaffolds a brain — a commented `brain.toml`, four example notes (two of them published) and
 //! a `.gitignore` for the `.brain/` data folder. It never overwrites: each file is created
 //! only if absent (`create_new`, so a file appearing meanwhile is kept too), and every file
 //! is reported as `created` or `kept`. Running it again, or in a folder that already has
@@ -185,11 +185,14 @@ provider = "local"
 # announce = false           # post progress for work started from the CLI or MCP too
 # device_name = "brain"
 
-# The website built from the notes: its routes, and the sections of each page.
+# The website built from the notes: its routes, and the sections of each page. Notes are
+# private: a note gets a page of its own only when its header says `publish: true`, or it
+# carries one of the `publish_tags`; the sections are written from published notes only.
 [site]
 title = {name}
 description = "A personal brain, published."
 base_url = "http://localhost:8080"
+publish_tags = ["public"]
 
 [[site.routes]]
 id = "landing"
@@ -207,12 +210,20 @@ id = "about"
 path = "/about"
 title = "About"
 sections = [{ id = "text", template = "text" }]
+
+# Published notes are listed in collections: a page listing them (newest first), their own
+# pages below it, and an Atom feed. A note goes to the first collection with one of its
+# tags; every other published note to /notes.
+[[site.collections]]
+id = "blog"
+title = "Blog"
+tags = ["blog"]
 "#;
 
 const GITIGNORE: &str = "# The brain's data: job database, logs, interface state.\n.brain/\n";
 
 /// (file name in notes/, text with `{date}` for today).
-const NOTES: [(&str, &str); 3] = [
+const NOTES: [(&str, &str); 4] = [
     (
         "welcome.md",
         r#"---
@@ -224,9 +235,16 @@ date: {date}
 # Welcome to your brain
 
 This folder is your brain. Notes are Markdown files in `notes/`, each starting with a
-short YAML header: a `title`, some `tags` and a `date`. Write them in any editor.
+short YAML header: a `title`, some `tags` and a `date`. Write them in any editor, and
+link them with `[[wikilinks]]` to their titles.
+
+Notes are private. One gets a page on the site only when its header says
+`publish: true`, or it carries a tag listed in `publish_tags` in `brain.toml` (`public`
+to begin with); see "Hello, world" for one that is published. A link to a private
+note shows as plain text, and nothing else of it reaches the site.
 
 - `brain start` runs the brain: its plugins and the workers for slow jobs.
+- `brain site generate`, then `brain site build`, make the site in `dist/preview/`.
 - `brain jobs list` shows what runs and what ran.
 - `brain config check` shows the configuration in `brain.toml`.
 "#,
@@ -251,6 +269,7 @@ the brain keeps them, and plugins can turn them into something — a page, an an
 title: Example product
 tags: [product]
 date: {date}
+publish: true
 ---
 
 # Example product
@@ -261,6 +280,23 @@ these notes: replace this one with your own, or delete it.
 - **What it is**: one sentence a visitor understands.
 - **Who it is for**: the people it helps.
 - **Why it matters**: what changes for them.
+"#,
+    ),
+    (
+        "hello-world.md",
+        r#"---
+title: Hello, world
+tags: [blog]
+date: {date}
+publish: true
+---
+
+# Hello, world
+
+This note is published: its header says `publish: true`, so it has a page of its own,
+and its `blog` tag lists it in the site's blog, with a feed. It links to the
+[[Example product]], which is published too; that page lists this one under
+"Linked from". Remove `publish: true` and the page is gone at the next build.
 "#,
     ),
 ];

@@ -504,7 +504,7 @@ async fn quick_work_answers_with_its_outcome_in_one_message() {
     let (build, seen) = replied(&alice, &room, "!build", "the answer to !build").await;
     let answer = reply_to(&seen, &build).unwrap().clone();
     assert!(
-        answer.body.starts_with("✅ Built preview: 2 pages in "),
+        answer.body.starts_with("✅ Built preview: 10 pages in "),
         "{answer:#?}"
     );
     // Another command answered after it: by then an edit of the first answer would have

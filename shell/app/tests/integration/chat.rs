@@ -334,7 +334,7 @@ fn piped_commands_run_in_order_with_plain_output() {
         "{stdout}"
     );
     assert!(
-        lines[1].starts_with("✔ Built preview: 2 pages in "),
+        lines[1].starts_with("✔ Built preview: 10 pages in "),
         "{stdout}"
     );
     assert!(

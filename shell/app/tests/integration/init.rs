@@ -36,6 +36,7 @@ fn scaffolds_config_notes_and_gitignore() {
             ".gitignore",
             "brain.toml",
             "notes/example-product.md",
+            "notes/hello-world.md",
             "notes/ideas.md",
             "notes/welcome.md"
         ]
@@ -63,7 +64,7 @@ fn scaffolds_config_notes_and_gitignore() {
 fn a_second_run_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let first = brain_run(tmp.path(), &["init", "b"]).expect(0);
-    assert_eq!(first.stdout.lines().count(), 5, "{}", first.stdout);
+    assert_eq!(first.stdout.lines().count(), 6, "{}", first.stdout);
     assert!(
         first.stdout.lines().all(|l| l.starts_with("created ")),
         "{}",
@@ -73,7 +74,7 @@ fn a_second_run_changes_nothing() {
 
     let second = brain_run(tmp.path(), &["init", "b"]).expect(0);
     assert_eq!(files(&tmp.path().join("b")), before);
-    assert_eq!(second.stdout.lines().count(), 5, "{}", second.stdout);
+    assert_eq!(second.stdout.lines().count(), 6, "{}", second.stdout);
     assert!(
         second.stdout.lines().all(|l| l.starts_with("kept ")),
         "{}",

@@ -37,7 +37,7 @@ fn a_one_shot_build_runs_only_its_own_work_and_says_what_it_left() {
 
     let built = demo.run(&["site", "build"]).expect(0);
     assert!(
-        built.stdout.starts_with("✔ Built preview: 2 pages in "),
+        built.stdout.starts_with("✔ Built preview: 10 pages in "),
         "{built:#?}"
     );
     assert!(
@@ -60,7 +60,7 @@ fn a_one_shot_build_runs_only_its_own_work_and_says_what_it_left() {
     let printed = built
         .stdout
         .trim()
-        .trim_start_matches("✔ Built preview: 2 pages in ")
+        .trim_start_matches("✔ Built preview: 10 pages in ")
         .trim_end_matches(" → dist/preview/")
         .trim_end_matches('s')
         .parse::<f64>()
@@ -92,7 +92,7 @@ fn a_build_runs_the_generate_it_depends_on_first_and_says_so() {
     );
     let last = built.stdout.lines().last().unwrap();
     assert!(
-        last.starts_with("✔ Built preview: 2 pages in "),
+        last.starts_with("✔ Built preview: 10 pages in "),
         "{built:#?}"
     );
     assert!(

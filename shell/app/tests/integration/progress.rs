@@ -144,7 +144,7 @@ fn site_generate_in_pipe_mode_and_as_json_lines() {
     // A single job: the build, summarised in one line.
     let built = demo.run(&["site", "build", "--quiet"]).expect(0);
     assert!(
-        built.stdout.starts_with("✔ Built preview: 2 pages in "),
+        built.stdout.starts_with("✔ Built preview: 10 pages in "),
         "{built:#?}"
     );
     assert!(demo.dir.join("dist/preview/index.html").is_file());

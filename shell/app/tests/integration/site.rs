@@ -24,6 +24,7 @@ pub(crate) const SECTIONS: [(&str, &str, &str); 5] = [
 const SCRIPTED_NOTE: &str = "---\n\
 title: \"Scripted <script>alert(1)</script> features\"\n\
 tags: [features]\n\
+publish: true\n\
 ---\n\
 \n\
 These features are <script>alert(2)</script> plain text & nothing else.\n";
@@ -168,12 +169,18 @@ fn a_site_is_generated_built_promoted_and_rolled_back() {
     let (started, finished) =
         demo.tool_until_done("site_build", &json!({ "environment": "preview" }), "job");
     assert!(
-        started["message"].as_str().unwrap().contains("2 pages"),
+        started["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 routes and the published notes"),
         "{started:#}"
     );
     let result = &finished["result"];
     assert_eq!(result["environment"], "preview", "{finished:#}");
-    assert_eq!(result["pages"], 2, "{finished:#}");
+    // The 2 routes; the 3 published notes (2 from `init`, the scripted one), their 2
+    // collections, their 3 tags, the list of tags and the search page.
+    assert_eq!(result["pages"], 12, "{finished:#}");
+    assert_eq!(result["notes"], 3, "{finished:#}");
     assert_eq!(result["output"], "dist/preview", "{finished:#}");
     assert_eq!(result["warnings"], json!([]), "{finished:#}");
     let home = demo.read("dist/preview/index.html");
@@ -196,6 +203,18 @@ fn a_site_is_generated_built_promoted_and_rolled_back() {
         hrefs(&about)
     );
     assert!(home.contains("<a href=\"./index.html\" aria-current=\"page\">Home</a>"));
+    // Cards link to the pages of the published notes they come from; the hero's button
+    // leads to the list of notes, not to the about page.
+    for card in [
+        "./notes/scripted-script-alert-1-script-features/index.html",
+        "./notes/example-product/index.html",
+    ] {
+        assert!(hrefs(&home).contains(&card), "{card}: {:?}", hrefs(&home));
+    }
+    assert!(
+        home.contains("class=\"button\" href=\"./notes/index.html\""),
+        "{home}"
+    );
     assert!(about.contains("<a href=\"../about/index.html\" aria-current=\"page\">About</a>"));
     // Every declared section, in the declared order.
     let mut previous = 0;
@@ -224,7 +243,12 @@ fn a_site_is_generated_built_promoted_and_rolled_back() {
     ] {
         assert!(sitemap.contains(loc), "{sitemap}");
     }
-    assert_eq!(sitemap.matches("<loc>").count(), 2, "{sitemap}");
+    // Every page of the build is listed.
+    assert_eq!(sitemap.matches("<loc>").count(), 12, "{sitemap}");
+    assert_no_raw_script(
+        "a note's page",
+        &demo.read("dist/preview/notes/scripted-script-alert-1-script-features/index.html"),
+    );
     let not_found = demo.read("dist/preview/404.html");
     assert!(not_found.contains("Page not found"), "{not_found}");
     assert!(
@@ -354,8 +378,8 @@ fn a_note_with_broken_frontmatter_is_skipped_and_search_still_works() {
     let error = skipped[0]["error"].as_str().unwrap();
     assert!(error.contains("frontmatter"), "{error}");
     assert!(error.contains("line 3"), "{error}");
-    // Four notes indexed (three from `init`, zebras.md), the broken one not.
-    assert_eq!(finished["result"]["scanned"], 5, "{finished:#}");
+    // Five notes indexed (four from `init`, zebras.md), the broken one not.
+    assert_eq!(finished["result"]["scanned"], 6, "{finished:#}");
 
     // Search keeps working after the job too.
     let found = demo.tool("search", &json!({ "query": "stripes" }));
@@ -380,7 +404,9 @@ fn a_build_line_names_its_pages_folder_and_warnings() {
     let built = demo.run(&["site", "build"]).expect(0);
     let line = built.stdout.trim();
     assert!(
-        line.starts_with("✔ Built preview: 2 pages in ") && line.ends_with("s → dist/preview/"),
+        // The 2 routes, and of the 2 published notes of `init`: their pages, their 2
+        // collections, their 2 tags, the list of tags and the search page.
+        line.starts_with("✔ Built preview: 10 pages in ") && line.ends_with("s → dist/preview/"),
         "{built:#?}"
     );
     for section in ["hero", "features", "products", "cta"] {
@@ -406,7 +432,7 @@ fn generate_follows_the_notes_and_keeps_hand_edits() {
 
     std::fs::write(
         demo.dir.join("notes/bread.md"),
-        "---\ntitle: Sourdough bread\ntags: [product]\n---\nA loaf baked every morning.\n",
+        "---\ntitle: Sourdough bread\ntags: [product]\npublish: true\n---\nA loaf baked every morning.\n",
     )
     .unwrap();
     let plan = demo
