@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Site;
 use crate::content::{Environment, content_path, read_content, unique_suffix};
 use crate::garden::Garden;
+use crate::links::LinkCheck;
 use crate::pages::{self, Page};
 use crate::render::{Renderer, SiteValues};
 use crate::state::Shared;
@@ -141,6 +142,44 @@ fn build(
         pages::note_pages(garden),
         pages.contains(&Page::Tags).then(|| "/tags".to_owned()),
     );
+    // Everything besides the pages, made first: the link check must know every file.
+    let mut extras: Vec<(String, Vec<u8>)> = vec![
+        (
+            "style.css".to_owned(),
+            renderer.stylesheet.as_bytes().to_vec(),
+        ),
+        (
+            "sitemap.xml".to_owned(),
+            pages::sitemap(site, garden, &pages).into_bytes(),
+        ),
+    ];
+    if !garden.notes.is_empty() {
+        extras.push((
+            "search.js".to_owned(),
+            renderer.search_script.as_bytes().to_vec(),
+        ));
+        extras.push((
+            "search.json".to_owned(),
+            pages::search_index(garden).into_bytes(),
+        ));
+    }
+    for page in &pages {
+        if let Page::Collection(c) = page {
+            let file = pages::feed_path(&site.collections[*c].path);
+            extras.push((
+                file.trim_start_matches('/').to_owned(),
+                pages::feed(site, garden, *c).into_bytes(),
+            ));
+        }
+    }
+    let links = LinkCheck::new(
+        pages
+            .iter()
+            .map(|page| page.output_file(site, garden))
+            .chain(extras.iter().map(|(file, _)| file.clone()))
+            .chain(["404.html".to_owned()]),
+        site.base_path(),
+    );
     let out = Output {
         root,
         site,
@@ -149,49 +188,26 @@ fn build(
         renderer: &renderer,
         values: &values,
         dir: &staging.path,
+        links: &links,
     };
-    let mut warnings = garden.warnings.clone();
-    warnings.extend(render_pages(&out, &pages, ctx)?);
+    let (mut warnings, mut broken) = render_pages(&out, &pages, ctx)?;
+    warnings.splice(0..0, garden.warnings.iter().cloned());
     ctx.report_progress(
         total,
         total,
         "Writing style.css, sitemap.xml, feeds and 404.html",
     );
-    write_new(
-        &staging.path.join("style.css"),
-        renderer.stylesheet.as_bytes(),
-    )?;
-    write_new(
-        &staging.path.join("sitemap.xml"),
-        pages::sitemap(site, garden, &pages).as_bytes(),
-    )?;
-    if !garden.notes.is_empty() {
-        write_new(
-            &staging.path.join("search.js"),
-            renderer.search_script.as_bytes(),
-        )?;
-        write_new(
-            &staging.path.join("search.json"),
-            pages::search_index(garden).as_bytes(),
-        )?;
-    }
-    for page in &pages {
-        if let Page::Collection(c) = page {
-            let file = pages::feed_path(&site.collections[*c].path);
-            write_new(
-                &staging.path.join(file.trim_start_matches('/')),
-                pages::feed(site, garden, *c).as_bytes(),
-            )?;
-        }
+    for (file, bytes) in &extras {
+        write_new(&staging.path.join(file), bytes)?;
     }
     let not_found = renderer
         .not_found(&values, site, &nav)
         .map_err(JobError::permanent)?;
+    broken.extend(links.broken("404 page", "404.html", &not_found));
     write_new(&staging.path.join("404.html"), not_found.as_bytes())?;
     if ctx.is_cancelled() {
         return Err(JobError::Cancelled);
     }
-    let broken = broken_links(&staging.path, site, garden, &pages);
     if strict && !broken.is_empty() {
         return Err(JobError::permanent(format!(
             "{} broken link{} (strict): {}",
@@ -229,18 +245,20 @@ struct Output<'a> {
     values: &'a SiteValues,
     /// The build folder pages are written into.
     dir: &'a Path,
+    links: &'a LinkCheck,
 }
 
-/// (route index, that page's warnings), for the pages that have some.
-type PageWarnings = Vec<(usize, Vec<String>)>;
+/// (page index, that page's warnings, its broken links), for the pages that have some.
+type PageWarnings = Vec<(usize, Vec<String>, Vec<String>)>;
 
 /// Renders and writes every page, on as many threads as there are cores (pages are
-/// independent); returns the warnings in page order. The first error stops the others.
+/// independent); returns the warnings and the broken links, in page order. The first error
+/// stops the others.
 fn render_pages(
     out: &Output<'_>,
     pages: &[Page],
     ctx: &JobContext,
-) -> Result<Vec<String>, JobError> {
+) -> Result<(Vec<String>, Vec<String>), JobError> {
     let total = pages.len();
     let next = AtomicUsize::new(0);
     let done = AtomicU64::new(0);
@@ -261,10 +279,10 @@ fn render_pages(
                 total as u64,
                 &format!("Rendering {}", page.path(out.site, out.garden)),
             );
-            let page_warnings =
+            let (page_warnings, broken) =
                 render_page(out, page).inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
-            if !page_warnings.is_empty() {
-                warnings.push((index, page_warnings));
+            if !page_warnings.is_empty() || !broken.is_empty() {
+                warnings.push((index, page_warnings, broken));
             }
             done.fetch_add(1, Ordering::Relaxed);
         }
@@ -285,12 +303,17 @@ fn render_pages(
         }
         results
     });
-    let mut warnings = Vec::new();
+    let mut found = Vec::new();
     for result in results {
-        warnings.extend(result?);
+        found.extend(result?);
     }
-    warnings.sort_by_key(|(index, _)| *index);
-    Ok(warnings.into_iter().flat_map(|(_, w)| w).collect())
+    found.sort_by_key(|(index, _, _)| *index);
+    let (mut warnings, mut broken) = (Vec::new(), Vec::new());
+    for (_, page_warnings, page_broken) in found {
+        warnings.extend(page_warnings);
+        broken.extend(page_broken);
+    }
+    Ok((warnings, broken))
 }
 
 /// Why there is nothing to build, when no section of `environment` has content: a site of
@@ -319,92 +342,16 @@ fn no_content(root: &Path, site: &Site, environment: Environment) -> Option<Stri
     })
 }
 
-/// Every link and asset on the built pages (`href`, `src`) that points inside the site but
-/// at nothing there: "broken link on /about: ./docs/index.html". Links elsewhere (another
-/// scheme, another host, a fragment) are not checked.
-fn broken_links(out: &Path, site: &Site, garden: &Garden, pages: &[Page]) -> Vec<String> {
-    let mut broken = Vec::new();
-    let pages = pages
-        .iter()
-        .map(|page| (page.path(site, garden), page.output_file(site, garden)))
-        .chain([("404 page".to_owned(), "404.html".to_owned())]);
-    for (shown, file) in pages {
-        let page = out.join(&file);
-        let Ok(html) = std::fs::read_to_string(&page) else {
-            continue;
-        };
-        let dir = page.parent().unwrap_or(out);
-        for link in links(&html) {
-            if let Some(target) = internal_target(&link)
-                && !resolves(out, dir, target)
-            {
-                broken.push(format!("broken link on {shown}: {link}"));
-            }
-        }
-    }
-    broken.dedup();
-    broken
-}
-
-/// The values of the `href` and `src` attributes in `html`, unescaped.
-fn links(html: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for attribute in ["href=\"", "src=\""] {
-        let mut rest = html;
-        while let Some(at) = rest.find(attribute) {
-            let after = &rest[at + attribute.len()..];
-            let Some(end) = after.find('"') else { break };
-            // Only whole attribute names: not `data-href="`.
-            let before = rest[..at].chars().next_back();
-            if before.is_none_or(|c| c.is_whitespace()) {
-                found.push(after[..end].replace("&amp;", "&").replace("&#x2f;", "/"));
-            }
-            rest = &after[end..];
-        }
-    }
-    found
-}
-
-/// The path part of a link into the site, or `None` for one that leaves it (a scheme such
-/// as `https:` or `mailto:`, `//host`, a fragment alone).
-fn internal_target(link: &str) -> Option<&str> {
-    let path = link.split(['#', '?']).next().unwrap_or_default();
-    let scheme = path
-        .split_once(':')
-        .is_some_and(|(s, _)| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()));
-    (!path.is_empty() && !scheme && !path.starts_with("//")).then_some(path)
-}
-
-/// Whether `target`, relative to the page's folder `dir` (or to the site's root `out` when
-/// it starts with `/`), names a file, or a folder with an `index.html`, inside the site.
-fn resolves(out: &Path, dir: &Path, target: &str) -> bool {
-    let mut path = if target.starts_with('/') {
-        out.to_path_buf()
-    } else {
-        dir.to_path_buf()
-    };
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if path == out || !path.pop() {
-                    return false;
-                }
-            }
-            part => path.push(part),
-        }
-    }
-    path.starts_with(out) && (path.is_file() || path.join("index.html").is_file())
-}
-
-/// Renders `page` into the build folder; returns its warnings.
-fn render_page(out: &Output<'_>, page: Page) -> Result<Vec<String>, JobError> {
-    let file = out.dir.join(page.output_file(out.site, out.garden));
+/// Renders `page` into the build folder; returns its warnings and its broken links.
+fn render_page(out: &Output<'_>, page: Page) -> Result<(Vec<String>, Vec<String>), JobError> {
+    let relative = page.output_file(out.site, out.garden);
+    let file = out.dir.join(&relative);
+    let shown = page.path(out.site, out.garden);
     let Page::Route(index) = page else {
         let html = pages::render(page, out.site, out.garden, out.renderer, out.values)
             .map_err(JobError::permanent)?;
         write_new(&file, html.as_bytes())?;
-        return Ok(Vec::new());
+        return Ok((Vec::new(), out.links.broken(&shown, &relative, &html)));
     };
     let route = &out.site.routes[index];
     let mut warnings = Vec::new();
@@ -427,7 +374,7 @@ fn render_page(out: &Output<'_>, page: Page) -> Result<Vec<String>, JobError> {
         .page(out.values, out.site, index, sections)
         .map_err(JobError::permanent)?;
     write_new(&file, html.as_bytes())?;
-    Ok(warnings)
+    Ok((warnings, out.links.broken(&shown, &relative, &html)))
 }
 
 /// Writes a file of the fresh build folder. Nothing reads it before the swap, so no

@@ -61,6 +61,19 @@ pub(crate) fn commands() -> Vec<CommandSpec> {
             "site_promote",
             "Copy preview content to production",
         )),
+        CommandSpec::new(
+            "site",
+            "serve",
+            "site_serve",
+            "Serve dist/<env>/ on 127.0.0.1, rebuild when notes, content or templates change, reload open pages; Ctrl-C stops",
+        )
+        .arg(
+            ArgSpec::text("environment", "Which site to serve")
+                .flag("env")
+                .positional()
+                .choices(["preview", "production"]),
+        )
+        .arg(ArgSpec::number("port", "The port on 127.0.0.1 (default 8080; 0: any free one)")),
         select(CommandSpec::new(
             "site",
             "rollback",

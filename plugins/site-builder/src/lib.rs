@@ -13,6 +13,9 @@
 //! 2. `site_build` — one `site-builder:build` job renders `dist/preview/` (or
 //!    `dist/production/` from promoted content), atomically.
 //! 3. `site_promote` / `site_rollback` — copy preview content to production, or remove it.
+//! 4. `site_serve` — one `site-builder:serve` job serves `dist/<environment>/` on loopback
+//!    until cancelled, rebuilding (a build job) when notes, content or templates change
+//!    and reloading open pages.
 //!
 //! `site_routes` and `site_templates` describe the site and the section templates.
 //!
@@ -26,10 +29,12 @@ mod config;
 mod content;
 mod garden;
 mod generate;
+mod links;
 mod markdown;
 mod pages;
 mod publish;
 mod render;
+mod serve;
 mod sources;
 mod state;
 mod templates;
@@ -45,6 +50,7 @@ use serde_json::Value;
 pub use build::{BuildInput, BuildOutput};
 pub use content::Environment;
 pub use publish::PublishOutput;
+pub use serve::{ServeInput, ServeOutput};
 pub use tools::{
     GenerateInput, PlanOutput, PlannedSection, RouteInfo, RoutesOutput, SectionInfo, SelectInput,
     TemplateInfo, TemplatesOutput,
@@ -88,6 +94,7 @@ pub const GENERATE_JOB: &str = "site-builder:generate";
 pub const BUILD_JOB: &str = "site-builder:build";
 pub const PROMOTE_JOB: &str = "site-builder:promote";
 pub const ROLLBACK_JOB: &str = "site-builder:rollback";
+pub const SERVE_JOB: &str = "site-builder:serve";
 
 /// The site-builder plugin. It holds no state: the site is read from the context the
 /// shell hands to [`Plugin::register`].
@@ -155,7 +162,13 @@ impl Plugin for SiteBuilder {
                 shared: shared.clone(),
             },
         );
-        registrar.job_handler("rollback", RollbackJob { shared });
+        registrar.job_handler(
+            "rollback",
+            RollbackJob {
+                shared: shared.clone(),
+            },
+        );
+        registrar.job_handler("serve", serve::ServeJob { shared });
         Ok(())
     }
 }

@@ -20,10 +20,11 @@ use crate::generate::{
     search_query, site_query,
 };
 use crate::publish::PublishJobInput;
+use crate::serve::{ServeInput, ServeJobInput};
 use crate::sources::{self, State};
 use crate::state::Shared;
 use crate::templates::Template;
-use crate::{BUILD_JOB, GENERATE_JOB, PROMOTE_JOB, ROLLBACK_JOB};
+use crate::{BUILD_JOB, GENERATE_JOB, PROMOTE_JOB, ROLLBACK_JOB, SERVE_JOB};
 
 /// `site_generate`'s input.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -211,6 +212,21 @@ pub(crate) fn register(registrar: &mut Registrar, shared: &Arc<Shared>) {
         .visibility(Permission::Anchor)
         .starts_work()
         .output::<PlanOutput>(),
+    );
+    let s = shared.clone();
+    registrar.tool(
+        ToolSpec::new(
+            "site_serve",
+            "Serves the built site (dist/<environment>/) at http://127.0.0.1:<port>/ in a \
+             background job that runs until cancelled: it rebuilds the site when notes, \
+             content or templates change, and open pages reload themselves.",
+            move |input: ServeInput, call: ToolContext| {
+                let s = s.clone();
+                async move { serve(&s, input, &call).await }
+            },
+        )
+        .visibility(Permission::Anchor)
+        .starts_work(),
     );
     let s = shared.clone();
     registrar.tool(
@@ -581,6 +597,30 @@ async fn build(
     if !after.is_empty() {
         message.push_str(&format!(" once {} has ended", after.join(" and ")));
     }
+    let started = shared.ctx.enqueue(job, &message).await?;
+    Ok(ToolResult::started(started))
+}
+
+async fn serve(
+    shared: &Shared,
+    input: ServeInput,
+    call: &ToolContext,
+) -> Result<ToolResult, ToolError> {
+    shared.site()?;
+    let environment = input.environment;
+    let input = ServeJobInput {
+        serve: input,
+        owner: brain_plugin_api::process_tag(),
+    };
+    let job = NewJob::new(SERVE_JOB, json!(input))
+        .source(call.caller.source.clone())
+        .label(format!("serve {environment}"))
+        .wording(crate::serve::wording(environment));
+    let port = match input.serve.port {
+        0 => "a free port".to_owned(),
+        port => format!("http://127.0.0.1:{port}/"),
+    };
+    let message = format!("Serving the {environment} site at {port} until stopped (Ctrl-C)");
     let started = shared.ctx.enqueue(job, &message).await?;
     Ok(ToolResult::started(started))
 }

@@ -27,6 +27,12 @@ use crate::store::{Claimed, Cmd, Outcome, ProgressRow, WorkerRow};
 use crate::util::{host_name, now_ms, random_i64, random_id};
 use crate::wake;
 
+tokio::task_local! {
+    /// The id of the job this task runs a handler for: work enqueued from inside a
+    /// handler joins a scoped pool's scope (`Queue::enqueue`).
+    pub(crate) static RUNNING_JOB: String;
+}
+
 /// Settings of a worker pool.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -458,7 +464,8 @@ impl PoolInner {
                     cancel.clone(),
                 );
                 staging = Some(ctx.clone());
-                match CatchUnwind(handler.run_json(&job.input, ctx)).await {
+                let run = CatchUnwind(handler.run_json(&job.input, ctx));
+                match RUNNING_JOB.scope(head.id.clone(), run).await {
                     Ok(result) => result,
                     Err(panic) => Err(JobError::retryable(format!(
                         "the handler panicked: {}",

@@ -580,6 +580,7 @@ impl Queue {
             Some(owner) if inserted.heads.is_empty() => (owner.clone(), Vec::new()),
             _ => (id.clone(), vec![id]),
         };
+        self.join_scope_if_started_by_a_job(&id);
         Ok(Enqueued {
             kind: kind_of(&id),
             already: job_ids.is_empty(),
@@ -590,6 +591,23 @@ impl Queue {
             shared_with: inserted.shared_with,
             shared: inserted.skipped,
         })
+    }
+
+    /// Work a running job enqueues (a dev server's rebuilds) is part of that job's work:
+    /// a scoped pool — a one-shot command's — runs it too, instead of leaving it for
+    /// another process's workers.
+    fn join_scope_if_started_by_a_job(&self, id: &str) {
+        if crate::pool::RUNNING_JOB.try_with(|_| ()).is_err() {
+            return;
+        }
+        let local = &self.inner.local;
+        let mut scope = local.scope.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(scope) = scope.as_mut()
+            && !scope.iter().any(|s| s == id)
+        {
+            scope.push(id.to_owned());
+            local.work.notify_one();
+        }
     }
 
     /// Enqueues many independent jobs in one transaction (no batch record).

@@ -41,6 +41,7 @@ async fn the_scaffold_registers_every_tool_and_handler() {
             "site_promote",
             "site_rollback",
             "site_routes",
+            "site_serve",
             "site_templates"
         ]
     );
@@ -57,7 +58,8 @@ async fn the_scaffold_registers_every_tool_and_handler() {
             "site-builder:build",
             "site-builder:generate",
             "site-builder:promote",
-            "site-builder:rollback"
+            "site-builder:rollback",
+            "site-builder:serve"
         ]
     );
 }

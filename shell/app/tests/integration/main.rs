@@ -18,6 +18,7 @@ mod mcp;
 mod ownership;
 mod polling;
 mod progress;
+mod serve;
 mod site;
 mod start;
 // Without the MCP interface (`--no-default-features`) its helpers go unused.

@@ -437,6 +437,7 @@ fn check_tool_schemas(tools: &[Value]) {
         "site_generate",
         "site_promote",
         "site_rollback",
+        "site_serve",
     ];
     for tool in tools {
         let name = tool["name"].as_str().unwrap();

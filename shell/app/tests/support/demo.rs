@@ -204,13 +204,20 @@ pub(crate) struct Running {
 
 impl Running {
     /// Runs `command` (a `brain … start`) in the background, once it says it runs.
-    pub(crate) fn start(mut command: Command) -> Running {
+    pub(crate) fn start(command: Command) -> Running {
+        let mut running = Running::spawn(command);
+        running.wait_for_line("brain running in", Duration::from_secs(30));
+        running
+    }
+
+    /// Runs `command` in the background, its stderr read line by line.
+    pub(crate) fn spawn(mut command: Command) -> Running {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn brain start");
+            .expect("spawn brain");
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -221,27 +228,10 @@ impl Running {
                 }
             }
         });
-        let mut running = Running {
+        Running {
             child,
             lines,
             seen: Vec::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match running.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains("brain running in");
-                    running.seen.push(line);
-                    if found {
-                        return running;
-                    }
-                }
-                Err(_) => panic!(
-                    "brain start never said it runs; it said:\n{}",
-                    running.seen.join("\n")
-                ),
-            }
         }
     }
 
