@@ -46,6 +46,9 @@ pub(crate) struct GardenNote {
     /// Its neighbours in its collection's order.
     pub previous: Option<usize>,
     pub next: Option<usize>,
+    /// Its first sentence as its page shows it: links to notes that are not published
+    /// show no name (the index's summary would show a wikilink's target).
+    pub summary: String,
 }
 
 /// A tag's page: `/tags/<slug>`.
@@ -102,6 +105,7 @@ impl Garden {
                 backlinks: Vec::new(),
                 previous: None,
                 next: None,
+                summary: String::new(),
             });
         }
 
@@ -115,7 +119,24 @@ impl Garden {
         garden.link();
         garden.tag();
         garden.collect(site);
+        for n in 0..garden.notes.len() {
+            let summary = markdown::summary(&garden.notes[n].note.body, &garden.resolver(n, ""));
+            garden.notes[n].summary = summary;
+        }
         garden
+    }
+
+    /// Resolves the links of note `from` to the link to a page: `root` followed by the
+    /// page's path without its leading `/`.
+    pub(crate) fn resolver<'a>(
+        &'a self,
+        from: usize,
+        root: &'a str,
+    ) -> impl Fn(&str) -> Option<String> + 'a {
+        move |target: &str| {
+            self.resolve(from, target)
+                .map(|to| crate::render::link(root, &self.notes[to].path))
+        }
     }
 
     /// The published note `target` names, as `from` wrote it: a wikilink's title, file

@@ -23,7 +23,7 @@
 //! for every section of a batch, so they are looked up once per batch (a 1,000-section
 //! `site_generate` asked the notes index 1,000 times for the same product list).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +37,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Route, Section, Site};
 use crate::content::{Environment, content_file, content_path, content_write};
+use crate::garden::Garden;
 use crate::sources::{self, Record, State};
 use crate::state::{Shared, at};
 use crate::templates::{SectionContent, Template};
@@ -229,26 +230,42 @@ pub(crate) enum Lookup {
     SiteNotes,
 }
 
-/// The public notes (as hits without a snippet): all that generation may draw on, so that
-/// no section shows what a private note says.
+/// The public notes, as hits whose summary and snippet are the note's first sentence as
+/// its page shows it: all that generation may draw on, so that no section shows what a
+/// private note says — nor its name, which a public note's wikilink to it would carry.
 pub(crate) async fn public_notes(
     ctx: &dyn PluginContext,
     site: &Site,
 ) -> Result<Vec<NoteHit>, ToolError> {
-    Ok(ctx
-        .published_notes(&site.publish_tags)
-        .await?
+    let notes = ctx.published_notes(&site.publish_tags).await?;
+    let garden = Garden::plan(site, notes);
+    Ok(garden
+        .notes
         .into_iter()
-        .map(|note| NoteHit {
-            path: note.path,
-            title: note.title,
-            tags: note.tags,
-            summary: note.summary,
-            snippet: String::new(),
+        .map(|placed| NoteHit {
+            path: placed.note.path,
+            title: placed.note.title,
+            tags: placed.note.tags,
+            snippet: placed.summary.clone(),
+            summary: placed.summary,
             score: 0.0,
-            hash: note.hash,
+            hash: placed.note.hash,
         })
         .collect())
+}
+
+/// Of `hits`, the public ones (as [`public_notes`] has them), in order, at most `limit`.
+fn only_public(hits: Vec<NoteHit>, public: &[NoteHit], limit: usize) -> Vec<NoteHit> {
+    let by_path: HashMap<&str, &NoteHit> = public.iter().map(|n| (n.path.as_str(), n)).collect();
+    hits.into_iter()
+        .filter_map(|hit| {
+            by_path.get(hit.path.as_str()).map(|public| NoteHit {
+                score: hit.score,
+                ..(*public).clone()
+            })
+        })
+        .take(limit)
+        .collect()
 }
 
 /// The public notes best matching `query`, at most [`NOTES_PER_SECTION`]: a search deep
@@ -261,13 +278,10 @@ pub(crate) async fn search_public(
     if public.is_empty() {
         return Ok(Vec::new());
     }
-    let paths: HashSet<&str> = public.iter().map(|n| n.path.as_str()).collect();
-    let mut hits = ctx
+    let hits = ctx
         .search_notes(query, NOTES_PER_SECTION * SEARCH_DEPTH)
         .await?;
-    hits.retain(|hit| paths.contains(hit.path.as_str()));
-    hits.truncate(NOTES_PER_SECTION);
-    Ok(hits)
+    Ok(only_public(hits, public, NOTES_PER_SECTION))
 }
 
 /// The public notes tagged `product`, newest first, at most [`PRODUCT_NOTES`].
@@ -275,13 +289,10 @@ pub(crate) async fn public_products(
     ctx: &dyn PluginContext,
     public: &[NoteHit],
 ) -> Result<Vec<NoteHit>, ToolError> {
-    let paths: HashSet<&str> = public.iter().map(|n| n.path.as_str()).collect();
-    let mut tagged = ctx
+    let tagged = ctx
         .notes_tagged("product", PRODUCT_NOTES * SEARCH_DEPTH)
         .await?;
-    tagged.retain(|hit| paths.contains(hit.path.as_str()));
-    tagged.truncate(PRODUCT_NOTES);
-    Ok(tagged)
+    Ok(only_public(tagged, public, PRODUCT_NOTES))
 }
 
 /// A per-batch lookup's answer: (batch id, lookup, notes).

@@ -53,49 +53,35 @@ pub(crate) fn note_links(markdown: &str) -> Vec<String> {
         .collect()
 }
 
-/// The text of `markdown` without its markup, words separated by single spaces: what a
-/// search index holds.
-pub(crate) fn plain_text(markdown: &str) -> String {
-    let mut text = String::with_capacity(markdown.len());
-    for event in Parser::new_ext(markdown, options()) {
-        match event {
-            Event::Text(t) | Event::Code(t) => {
-                for word in t.split_whitespace() {
-                    if !text.is_empty() && !text.ends_with(' ') {
-                        text.push(' ');
-                    }
-                    text.push_str(word);
-                }
-            }
-            Event::SoftBreak | Event::HardBreak | Event::End(_)
-                if !text.is_empty() && !text.ends_with(' ') =>
-            {
-                text.push(' ');
-            }
-            _ => {}
-        }
-    }
-    text.truncate(text.trim_end().len());
-    text
-}
+/// What a wikilink to a note that is not published shows when it gives no text of its own
+/// (`[[Target]]`): its target is the other note's name, which must not reach the site.
+pub(crate) const UNPUBLISHED: &str = "(unpublished note)";
 
-/// Renders a note's `markdown`: links to other notes go where `resolve` says (an `href`),
-/// or are left as their text when it says `None`. With `skip_title`, a `# ` heading that
-/// opens the note is left out (the page shows the title already).
-pub(crate) fn note_to_html(
-    markdown: &str,
-    resolve: &dyn Fn(&str) -> Option<String>,
+/// The events of a note's `markdown` as pages show them: links to other notes go where
+/// `resolve` says (an `href`); a link `resolve` finds nothing for keeps only the text the
+/// note chose to show (`[[Target|shown]]`, `[shown](x.md)`), or [`UNPUBLISHED`] for a bare
+/// `[[Target]]`; raw HTML is text; script URLs lead nowhere. With `skip_title`, a `# `
+/// heading that opens the note is left out (the page shows the title already).
+fn note_events<'a>(
+    markdown: &'a str,
+    resolve: &'a dyn Fn(&str) -> Option<String>,
     skip_title: bool,
-) -> String {
-    // Inside a link whose Start was dropped, its End is dropped too (links do not nest).
+) -> impl Iterator<Item = Event<'a>> + 'a {
+    // Inside a link whose Start was dropped, its End is dropped too (links do not nest);
+    // inside a hidden one, everything up to its End.
     let mut unlinked = false;
+    let mut hidden = false;
     let mut skipping_title = false;
     let mut first = true;
-    let events = Parser::new_ext(markdown, options()).filter_map(|event| {
+    Parser::new_ext(markdown, options()).filter_map(move |event| {
         let opens = std::mem::take(&mut first);
-        if skipping_title {
-            if matches!(event, Event::End(TagEnd::Heading(_))) {
+        if skipping_title || hidden {
+            if matches!(
+                event,
+                Event::End(TagEnd::Heading(_)) | Event::End(TagEnd::Link)
+            ) {
                 skipping_title = false;
+                hidden = false;
             }
             return None;
         }
@@ -122,6 +108,10 @@ pub(crate) fn note_to_html(
                         title,
                         id,
                     }),
+                    None if link_type == (LinkType::WikiLink { has_pothole: false }) => {
+                        hidden = true;
+                        Event::Text(CowStr::Borrowed(UNPUBLISHED))
+                    }
                     None => {
                         unlinked = true;
                         return None;
@@ -151,10 +141,70 @@ pub(crate) fn note_to_html(
             }),
             other => other,
         })
-    });
+    })
+}
+
+/// Renders a note's `markdown` (see [`note_events`]).
+pub(crate) fn note_to_html(
+    markdown: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    skip_title: bool,
+) -> String {
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, events);
+    pulldown_cmark::html::push_html(&mut html, note_events(markdown, resolve, skip_title));
     html
+}
+
+/// The text of a note's `markdown` as its page shows it, without markup, words separated
+/// by single spaces: what the search index holds.
+pub(crate) fn plain_text(markdown: &str, resolve: &dyn Fn(&str) -> Option<String>) -> String {
+    words(note_events(markdown, resolve, false), usize::MAX)
+}
+
+/// The first sentence of a note's first paragraph as its page shows it (its title heading
+/// skipped), at most [`SUMMARY_CHARS`] characters: what lists, feeds and the generator
+/// read about a published note.
+pub(crate) fn summary(markdown: &str, resolve: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut in_paragraph = false;
+    let paragraph = note_events(markdown, resolve, true)
+        .skip_while(|e| !matches!(e, Event::Start(Tag::Paragraph)))
+        .take_while(|e| {
+            let done = in_paragraph && matches!(e, Event::End(TagEnd::Paragraph));
+            in_paragraph = true;
+            !done
+        });
+    let text = words(paragraph, SUMMARY_CHARS * 4);
+    let end = text
+        .match_indices(['.', '!', '?'])
+        .map(|(at, _)| at + 1)
+        .find(|&at| text[at..].starts_with(' ') || at == text.len())
+        .unwrap_or(text.len());
+    let sentence = &text[..end];
+    if sentence.chars().count() <= SUMMARY_CHARS {
+        return sentence.to_owned();
+    }
+    let cut: String = sentence.chars().take(SUMMARY_CHARS - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// The longest summary, in characters (the closing `…` included).
+const SUMMARY_CHARS: usize = 200;
+
+/// The words of `events`' text, single-spaced (blocks and line breaks are spaces), at most
+/// about `limit` bytes.
+fn words<'a>(events: impl Iterator<Item = Event<'a>>, limit: usize) -> String {
+    let mut raw = String::new();
+    for event in events {
+        if raw.len() >= limit {
+            break;
+        }
+        match event {
+            Event::Text(t) | Event::Code(t) => raw.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => raw.push(' '),
+            _ => {}
+        }
+    }
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
@@ -232,10 +282,23 @@ mod tests {
             note_links("[[A]] [[B#c|d]] [e](f.md) [g](https://h.md) ![i](j.md)"),
             ["A", "B", "f.md"]
         );
+        let none = |_: &str| None;
         assert_eq!(
-            plain_text("# T\n\nSome *very* `code`\n- x"),
+            plain_text("# T\n\nSome *very* `code`\n- x", &none),
             "T Some very code x"
         );
+        assert_eq!(
+            plain_text("[[Secret plans]] and [[Secret plans|a friend]]", &none),
+            "(unpublished note) and a friend"
+        );
+        assert_eq!(
+            summary("# Title\n\nSee [[Secret]]. More text.\n", &none),
+            "See (unpublished note)."
+        );
+        let long = "word ".repeat(100);
+        assert_eq!(summary(&long, &none).chars().count(), SUMMARY_CHARS);
+        let bare = note_to_html("[[Secret plans]] aside", &none, false);
+        assert_eq!(bare, "<p>(unpublished note) aside</p>\n");
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub(crate) fn render(
             title: note.note.title.clone(),
             href: href(&note.path),
             date: note.date.as_deref(),
-            summary: note.note.summary.clone(),
+            summary: note.summary.clone(),
         }
     };
     match page {
@@ -304,7 +304,7 @@ pub(crate) fn feed(site: &Site, garden: &Garden, c: usize) -> String {
             escape_xml(&url),
             escape_xml(&url),
             note.date.as_deref().unwrap_or(updated),
-            escape_xml(&note.note.summary),
+            escape_xml(&note.summary),
         ));
     }
     xml.push_str("</feed>\n");
@@ -332,12 +332,13 @@ pub(crate) fn search_index(garden: &Garden) -> String {
     let entries: Vec<Indexed<'_>> = garden
         .notes
         .iter()
-        .map(|n| Indexed {
+        .enumerate()
+        .map(|(i, n)| Indexed {
             t: &n.note.title,
             u: link("", &n.path),
             g: &n.note.tags,
             d: n.date.as_deref(),
-            x: markdown::plain_text(&n.note.body),
+            x: markdown::plain_text(&n.note.body, &garden.resolver(i, "")),
         })
         .collect();
     serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_owned())

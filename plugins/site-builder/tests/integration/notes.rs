@@ -94,9 +94,12 @@ async fn published_notes_become_pages_with_links_tags_feeds_and_search() {
         bread.contains(r#"<a href="../../blog/first-loaf/index.html">First loaf</a>"#),
         "{bread}"
     );
-    // Links to private notes are only their text.
+    // A link to a private note keeps only the text the note chose to show, or says
+    // "(unpublished note)": never the other note's name.
     assert!(
-        bread.contains("the family way") && bread.contains("diary"),
+        bread.contains("the family way")
+            && bread.contains("Also (unpublished note)")
+            && !bread.contains("diary"),
         "{bread}"
     );
     assert!(
@@ -239,7 +242,7 @@ async fn nothing_of_a_private_note_reaches_the_site() {
         "Private diary",
         "Quixotic",
         "neighbours",
-        "diary.md",
+        "diary",
         "private-diary",
     ] {
         for (path, text) in &site {

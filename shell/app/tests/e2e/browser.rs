@@ -1,17 +1,20 @@
 //! The preview site in a real browser: Debian's headless Chromium renders the built home
-//! page to a DOM dump and a screenshot. Not ignored and never skipped: without
-//! `/usr/bin/chromium` the test fails and says which package to install.
+//! page to a DOM dump and a screenshot; driven by playwright-core, it follows the user
+//! story of the site following the notes (search, a card clicked, layout at two widths,
+//! axe-core's accessibility rules), and the W3C Nu checker validates every page. Not
+//! ignored and never skipped: without `/usr/bin/chromium` the test fails and says which
+//! package to install.
 
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::Demo;
+use crate::support::{Demo, Running, json, wait_until};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -189,4 +192,200 @@ fn the_preview_site_renders_in_headless_chromium() {
         deviation > 8.0,
         "luminance varies too little (σ = {deviation:.1}): a blank page?"
     );
+}
+
+/// The npm folder with playwright-core, axe-core and vnu-jar (installed once).
+fn browser_tools() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("bash")
+        .arg(repo.join("scripts/test-deps/browser.sh"))
+        .output()
+        .expect("run scripts/test-deps/browser.sh");
+    assert!(
+        out.status.success(),
+        "browser.sh failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether `GET path` answers 200.
+fn answers(port: u16, path: &str) -> bool {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    if write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.1 200")
+}
+
+/// Every file under `dir`, as (path, text).
+fn files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+                found.push((path, text));
+            }
+        }
+    }
+    found
+}
+
+/// The user story of the site following the notes, as a visitor's browser sees it: a
+/// brain generated and built, then three new notes (a product, an about text, a blog
+/// post) and a private one; generate regenerates what they made stale, the build has their
+/// pages, tags, feed, search index and backlinks and nothing of the private note; every
+/// page is valid HTML (the W3C Nu checker); served by `brain site serve`, Chromium finds
+/// the product from the search box, reaches its page from its card, and the home and note
+/// pages keep their layout at 1280 and 390 px with no WCAG A/AA violation (axe-core).
+#[test]
+fn the_site_follows_the_notes_in_a_browser() {
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} is missing: install Debian's `chromium`"
+    );
+    let tools = browser_tools();
+    let demo = Demo::init();
+    demo.run(&["site", "generate"]).expect(0);
+    demo.run(&["site", "build"]).expect(0);
+
+    demo.write_note(
+        "bread.md",
+        "---\ntitle: Sourdough bread\ntags: [product, baking]\ndate: 2026-12-01\npublish: true\n---\n\nA loaf baked every morning. How it began: [[Opening day]].\n",
+    );
+    demo.write_note(
+        "about-marta.md",
+        "---\ntitle: About Marta\ntags: [about]\npublish: true\n---\n\nMarta bakes in Lisbon; the [[Sourdough bread]] is hers.\n",
+    );
+    demo.write_note(
+        "opening.md",
+        "---\ntitle: Opening day\ntags: [blog, baking]\ndate: 2026-12-05\npublish: true\n---\n\nThe shop opened today. [[Quarrel with the landlord]] aside, it went well.\n",
+    );
+    demo.write_note(
+        "landlord.md",
+        "---\ntitle: Quarrel with the landlord\ntags: [grievances]\n---\n\nXylophone-loud arguments about the rent.\n",
+    );
+    let plan = json(
+        &demo
+            .run(&["site", "generate", "--dry-run", "--json"])
+            .expect(0)
+            .stdout,
+    );
+    let planned = plan["sections"].as_array().unwrap();
+    assert!(
+        planned.iter().any(|s| s["section"] == "products"
+            && s["reason"]
+                .as_str()
+                .unwrap()
+                .contains("1 new product note (bread.md)")),
+        "{plan:#}"
+    );
+    demo.run(&["site", "generate"]).expect(0);
+    let again = demo.run(&["site", "generate"]).expect(0);
+    assert!(
+        again.stdout.starts_with("Nothing to generate"),
+        "{again:#?}"
+    );
+    demo.run(&["site", "build"]).expect(0);
+
+    let dist = demo.dir.join("dist/preview");
+    for page in [
+        "blog/opening-day/index.html",
+        "blog/index.html",
+        "blog/feed.xml",
+        "notes/sourdough-bread/index.html",
+        "tags/baking/index.html",
+        "search.json",
+    ] {
+        assert!(dist.join(page).is_file(), "no {page}");
+    }
+    let bread = demo.read("dist/preview/notes/sourdough-bread/index.html");
+    assert!(bread.contains("Linked from"), "backlinks: {bread}");
+    let site = files(&dist);
+    for private in [
+        "Quarrel with the landlord",
+        "Xylophone",
+        "grievances",
+        "landlord",
+    ] {
+        for (path, text) in &site {
+            assert!(
+                !text.contains(private),
+                "{private:?} leaked into {}",
+                path.display()
+            );
+        }
+    }
+
+    // Valid HTML5, every page.
+    let vnu = Command::new("java")
+        .arg("-jar")
+        .arg(tools.join("node_modules/vnu-jar/build/dist/vnu.jar"))
+        .args(["--errors-only", "--skip-non-html"])
+        .arg(&dist)
+        .output()
+        .expect("run java");
+    assert!(
+        vnu.status.success() && vnu.stderr.is_empty() && vnu.stdout.is_empty(),
+        "the Nu HTML checker found errors:\n{}{}",
+        String::from_utf8_lossy(&vnu.stdout),
+        String::from_utf8_lossy(&vnu.stderr)
+    );
+
+    let port = free_port();
+    let serve = Running::spawn(demo.command(&["site", "serve", "--port", &port.to_string()]));
+    wait_until("the site to be served", || {
+        answers(port, "/notes/sourdough-bread/")
+    });
+    let shots = demo.tmp.path().join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let story = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/site_story.mjs"))
+        .arg(&tools)
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg(&shots)
+        .args(["Sourdough bread", "notes/sourdough-bread/index.html"])
+        .output()
+        .expect("run node");
+    assert!(
+        story.status.success(),
+        "the browser story failed:\n{}{}",
+        String::from_utf8_lossy(&story.stdout),
+        String::from_utf8_lossy(&story.stderr)
+    );
+    let said: serde_json::Value = serde_json::from_slice(&story.stdout).unwrap();
+    assert_eq!(said["problems"], json!([]), "{said:#}");
+    for (name, width) in [
+        ("index", 1280),
+        ("note", 1280),
+        ("index", 390),
+        ("note", 390),
+    ] {
+        let (w, h, colours, deviation) = pixel_stats(&shots.join(format!("{name}-{width}.png")));
+        assert_eq!(w, width, "{name}");
+        assert!(
+            h >= 900 && colours > 64 && deviation > 8.0,
+            "{name}-{width}: a blank page?"
+        );
+    }
+    let (code, _) = serve.interrupt_and_read();
+    assert_eq!(code, 130);
 }
