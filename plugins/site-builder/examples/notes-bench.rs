@@ -8,9 +8,12 @@
 //! backlinks, collections, tags, feeds, the search index, the sitemap, the link check.
 //!
 //! Figures, each the median of `--runs` builds:
-//! - `full`: a build with nothing changed since the index was filled;
+//! - `full_build`: the whole site written to a fresh folder and swapped in (the manifest of
+//!   the site in place removed first, so nothing can be reused);
+//! - `nothing_changed`: a build with nothing changed (every page rendered in memory and
+//!   compared with the site in place; nothing written);
 //! - `one_note_changed`: a build right after one note's text changed (the index refreshes
-//!   that note, then the site is rendered again);
+//!   that note, every page is rendered, the few that differ are replaced in place);
 //! - `peak_rss`: the process's peak resident memory after the builds (VmHWM);
 //! - `hugo`: Debian's `hugo` building the same notes (links as Markdown links, the same
 //!   tags and dates, minimal templates with a tag list and a page per tag) into a fresh
@@ -285,6 +288,14 @@ async fn run_size(options: &Options, n: usize, report: &Report) -> Res<()> {
 
     let mut full = Vec::new();
     for _ in 0..options.runs {
+        // The build's files (the site, its manifest) are applied just after its final
+        // event: wait for the manifest, then remove it so that nothing can be reused.
+        let manifest = dir.join(".brain/site/built/preview.json");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !manifest.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        std::fs::remove_file(&manifest)?;
         full.push(build(&shell).await?.0.as_secs_f64() * 1e3);
     }
     let target = if n <= 1_000 {
@@ -297,6 +308,17 @@ async fn run_size(options: &Options, n: usize, report: &Report) -> Res<()> {
         median(full),
         "ms",
         target,
+    );
+
+    let mut same = Vec::new();
+    for _ in 0..options.runs {
+        same.push(build(&shell).await?.0.as_secs_f64() * 1e3);
+    }
+    report.figure(
+        &format!("notes_{n}_nothing_changed_ms"),
+        median(same),
+        "ms",
+        "",
     );
 
     let mut changed = Vec::new();

@@ -3,19 +3,26 @@
 //! `/about`), a page per published note with its collections, tags and search
 //! (`pages.rs`), plus `style.css`, `sitemap.xml`, the feeds, `search.json` and `404.html`.
 //!
-//! A build is atomic: it writes into `dist/.build-<environment>-<random>` and only when
-//! everything is written swaps it in (the old folder is renamed away, the new one renamed
-//! in, the old one deleted). A failed or cancelled build deletes its folder and leaves the
-//! previous site exactly as it was.
+//! A whole build is atomic: it writes into `dist/.build-<environment>-<random>` and only
+//! when everything is written swaps it in (the old folder is renamed away, the new one
+//! renamed in, the old one deleted). A failed or cancelled build deletes its folder and
+//! leaves the previous site exactly as it was.
+//!
+//! A build over a site brains built (`.brain/site/built/<environment>.json` lists its
+//! files and their hashes) renders every file in memory and compares: when at most
+//! [`INCREMENTAL_MAX`] files differ, only those are replaced (each atomically) or removed,
+//! with the manifest, as the job's staged effects — one changed note costs a few files,
+//! not a thousand. More, and the site is built whole.
 //!
 //! Content problems do not stop a build: a section without content, or with a content
 //! file that does not validate, is left out of its page with a warning naming it
 //! (`landing:products has no content`, `content/preview/landing/features.md: items[1].title:
 //! …`). Template problems do stop it: they are the site's code.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -62,6 +69,10 @@ pub struct BuildOutput {
     /// Published notes among them.
     #[serde(default)]
     pub notes: usize,
+    /// Files written or removed: every file when the site was written whole, only those
+    /// that changed when the site in place was updated (0: it was up to date).
+    #[serde(default)]
+    pub written: usize,
     /// The output folder, relative to the brain directory: `dist/preview`.
     pub output: String,
     /// Sections left out, each naming the section or the content file and field.
@@ -87,10 +98,16 @@ impl JobHandler for BuildJob {
             .published_notes(&site.publish_tags)
             .await
             .map_err(|e| JobError::retryable(format!("cannot read the notes: {e}")))?;
+        let data = self.shared.ctx.dirs().data.clone();
         // Hundreds of file reads and writes: off the async workers.
         tokio::task::spawn_blocking(move || {
             let garden = Garden::plan(&site, notes);
-            build(&root, &site, &garden, input.environment, input.strict, &ctx)
+            let target = Target {
+                root: &root,
+                data: &data,
+                environment: input.environment,
+            };
+            build(&target, &site, &garden, input.strict, &ctx)
         })
         .await
         .map_err(|e| JobError::permanent(format!("the build stopped unexpectedly: {e}")))?
@@ -104,15 +121,31 @@ impl JobHandler for BuildJob {
     }
 }
 
+/// Where a build goes: the brain's folders and the environment.
+struct Target<'a> {
+    root: &'a Path,
+    /// The brain's data folder, where the manifest of each built site is kept.
+    data: &'a Path,
+    environment: Environment,
+}
+
+/// At most this many files changed (written or removed) are applied to the site in place;
+/// more, and the whole site is written to a fresh folder and swapped in.
+const INCREMENTAL_MAX: usize = 64;
+
 /// Builds `site` with the published notes of `garden` into `<root>/dist/<environment>`.
+/// When the site in place was built by brains (its manifest is there), every file is
+/// rendered in memory and compared with it, and only the few that changed are replaced;
+/// otherwise, or when many changed, the whole site is written to a fresh folder and
+/// swapped in.
 fn build(
-    root: &Path,
+    target: &Target<'_>,
     site: &Site,
     garden: &Garden,
-    environment: Environment,
     strict: bool,
     ctx: &JobContext,
 ) -> Result<BuildOutput, JobError> {
+    let (root, environment) = (target.root, target.environment);
     let pages = pages::all(site, garden);
     let total = pages.len() as u64;
     if let Some(empty) = no_content(root, site, environment) {
@@ -125,9 +158,6 @@ fn build(
         .map_err(|e| JobError::permanent(format!("cannot create dist/: {e}")).or_waiting(&e))?;
     remove_stale(&dist, environment);
 
-    let staging = StagingDir::create(&dist, environment).map_err(|e| {
-        JobError::permanent(format!("cannot create a build folder in dist/: {e}")).or_waiting(&e)
-    })?;
     let nav = pages::nav(site, garden);
     let max_depth = pages
         .iter()
@@ -180,59 +210,219 @@ fn build(
             .chain(["404.html".to_owned()]),
         site.base_path(),
     );
-    let out = Output {
-        root,
-        site,
-        garden,
-        environment,
-        renderer: &renderer,
-        values: &values,
-        dir: &staging.path,
-        links: &links,
-    };
-    let (mut warnings, mut broken) = render_pages(&out, &pages, ctx)?;
-    warnings.splice(0..0, garden.warnings.iter().cloned());
-    ctx.report_progress(
-        total,
-        total,
-        "Writing style.css, sitemap.xml, feeds and 404.html",
-    );
-    for (file, bytes) in &extras {
-        write_new(&staging.path.join(file), bytes)?;
-    }
-    let not_found = renderer
-        .not_found(&values, site, &nav)
-        .map_err(JobError::permanent)?;
-    broken.extend(links.broken("404 page", "404.html", &not_found));
-    write_new(&staging.path.join("404.html"), not_found.as_bytes())?;
-    if ctx.is_cancelled() {
-        return Err(JobError::Cancelled);
-    }
-    if strict && !broken.is_empty() {
-        return Err(JobError::permanent(format!(
-            "{} broken link{} (strict): {}",
-            broken.len(),
-            if broken.len() == 1 { "" } else { "s" },
-            broken.join("; ")
-        )));
-    }
-    warnings.extend(broken);
-
     let output = format!("dist/{environment}");
+    let in_place = dist.join(environment.name());
+    let manifest_path = manifest_path(target.data, environment);
+    let built = |written: usize, warnings: Vec<String>| {
+        ctx.report_progress(total, total, &format!("Built {output}"));
+        BuildOutput {
+            environment,
+            pages: pages.len(),
+            notes: garden.notes.len(),
+            output: output.clone(),
+            written,
+            warnings,
+        }
+    };
+    let render = |sink: Sink<'_>| -> Result<Rendered, JobError> {
+        let out = Output {
+            root,
+            site,
+            garden,
+            environment,
+            renderer: &renderer,
+            values: &values,
+            sink: &sink,
+            links: &links,
+        };
+        let (mut warnings, mut broken) = render_pages(&out, &pages, ctx)?;
+        warnings.splice(0..0, garden.warnings.iter().cloned());
+        ctx.report_progress(
+            total,
+            total,
+            "Writing style.css, sitemap.xml, feeds and 404.html",
+        );
+        for (file, bytes) in &extras {
+            sink.put(file, bytes)?;
+        }
+        let not_found = renderer
+            .not_found(&values, site, &nav)
+            .map_err(JobError::permanent)?;
+        broken.extend(links.broken("404 page", "404.html", &not_found));
+        sink.put("404.html", not_found.as_bytes())?;
+        if ctx.is_cancelled() {
+            return Err(JobError::Cancelled);
+        }
+        if strict && !broken.is_empty() {
+            return Err(JobError::permanent(format!(
+                "{} broken link{} (strict): {}",
+                broken.len(),
+                if broken.len() == 1 { "" } else { "s" },
+                broken.join("; ")
+            )));
+        }
+        warnings.extend(broken);
+        let (manifest, changed) = sink.finish();
+        Ok(Rendered {
+            warnings,
+            manifest,
+            changed,
+        })
+    };
+
+    if in_place.is_dir()
+        && let Some(previous) = read_manifest(&manifest_path)
+    {
+        let rendered = render(Sink::compare(&previous))?;
+        let removed: Vec<&String> = previous
+            .keys()
+            .filter(|file| !rendered.manifest.contains_key(*file))
+            .collect();
+        let count = rendered.changed.len() + removed.len();
+        if count <= INCREMENTAL_MAX {
+            // Staged, like the swap: applied only if this run's completion commits.
+            for (file, bytes) in rendered.changed {
+                ctx.stage(SideEffect::WriteFile {
+                    path: in_place.join(file),
+                    bytes,
+                });
+            }
+            for file in removed {
+                ctx.stage(SideEffect::RemoveFile {
+                    path: in_place.join(file),
+                });
+                if let Some(folder) = Path::new(file).parent().filter(|f| *f != Path::new("")) {
+                    ctx.stage(SideEffect::RemoveEmptyDir {
+                        path: in_place.join(folder),
+                    });
+                }
+            }
+            if count > 0 {
+                ctx.stage(manifest_write(&manifest_path, &rendered.manifest)?);
+            }
+            return Ok(built(count, rendered.warnings));
+        }
+    }
+
+    let staging = StagingDir::create(&dist, environment).map_err(|e| {
+        JobError::permanent(format!("cannot create a build folder in dist/: {e}")).or_waiting(&e)
+    })?;
+    let rendered = render(Sink::Folder {
+        dir: &staging.path,
+        manifest: Mutex::default(),
+    })?;
+    let written = rendered.manifest.len();
     // Staged: the new site replaces the old one in one step (never neither) when this
     // run's completion commits; a run whose lease was taken over leaves the site alone.
     ctx.stage(SideEffect::ReplaceDir {
         from: staging.keep(),
-        to: dist.join(environment.name()),
+        to: in_place,
     });
-    ctx.report_progress(total, total, &format!("Built {output}"));
-    Ok(BuildOutput {
-        environment,
-        pages: pages.len(),
-        notes: garden.notes.len(),
-        output,
-        warnings,
+    ctx.stage(manifest_write(&manifest_path, &rendered.manifest)?);
+    Ok(built(written, rendered.warnings))
+}
+
+/// What a build rendered: its warnings, every file's hash, and the files that differ from
+/// the site in place (when compared with it).
+struct Rendered {
+    warnings: Vec<String>,
+    manifest: Manifest,
+    changed: Vec<(String, Vec<u8>)>,
+}
+
+/// Each file of a built site (relative to its folder) and the BLAKE3 hash of its bytes.
+type Manifest = BTreeMap<String, String>;
+
+/// `.brain/site/built/<environment>.json`: the manifest of the site in `dist/<environment>`.
+fn manifest_path(data: &Path, environment: Environment) -> PathBuf {
+    data.join("site")
+        .join("built")
+        .join(format!("{}.json", environment.name()))
+}
+
+/// The manifest at `path`, or `None` when there is none (or it cannot be read: the site is
+/// then built whole).
+fn read_manifest(path: &Path) -> Option<Manifest> {
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn manifest_write(path: &Path, manifest: &Manifest) -> Result<SideEffect, JobError> {
+    let bytes = serde_json::to_vec(manifest)
+        .map_err(|e| JobError::permanent(format!("cannot write the site's manifest: {e}")))?;
+    Ok(SideEffect::WriteFile {
+        path: path.to_path_buf(),
+        bytes,
     })
+}
+
+/// Where rendered files go.
+enum Sink<'a> {
+    /// Written into a fresh build folder.
+    Folder {
+        dir: &'a Path,
+        manifest: Mutex<Manifest>,
+    },
+    /// Compared with the site in place: only the files that differ are kept.
+    Compare {
+        previous: &'a Manifest,
+        manifest: Mutex<Manifest>,
+        changed: Mutex<Vec<(String, Vec<u8>)>>,
+    },
+}
+
+impl<'a> Sink<'a> {
+    fn compare(previous: &'a Manifest) -> Sink<'a> {
+        Sink::Compare {
+            previous,
+            manifest: Mutex::default(),
+            changed: Mutex::default(),
+        }
+    }
+
+    /// Takes the file `file` (relative to the site's folder).
+    fn put(&self, file: &str, bytes: &[u8]) -> Result<(), JobError> {
+        let hash = blake3::hash(bytes).to_hex().to_string();
+        match self {
+            Sink::Folder { dir, manifest } => {
+                write_new(&dir.join(file), bytes)?;
+                lock(manifest).insert(file.to_owned(), hash);
+            }
+            Sink::Compare {
+                previous,
+                manifest,
+                changed,
+            } => {
+                if previous.get(file) != Some(&hash) {
+                    lock(changed).push((file.to_owned(), bytes.to_vec()));
+                }
+                lock(manifest).insert(file.to_owned(), hash);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every file's hash, and the files that changed (in file order).
+    fn finish(self) -> (Manifest, Vec<(String, Vec<u8>)>) {
+        match self {
+            Sink::Folder { manifest, .. } => (into_inner(manifest), Vec::new()),
+            Sink::Compare {
+                manifest, changed, ..
+            } => {
+                let mut changed = into_inner(changed);
+                changed.sort_by(|a, b| a.0.cmp(&b.0));
+                (into_inner(manifest), changed)
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn into_inner<T>(mutex: Mutex<T>) -> T {
+    mutex.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What rendering a page needs.
@@ -243,8 +433,8 @@ struct Output<'a> {
     environment: Environment,
     renderer: &'a Renderer,
     values: &'a SiteValues,
-    /// The build folder pages are written into.
-    dir: &'a Path,
+    /// Where pages go.
+    sink: &'a Sink<'a>,
     links: &'a LinkCheck,
 }
 
@@ -342,15 +532,14 @@ fn no_content(root: &Path, site: &Site, environment: Environment) -> Option<Stri
     })
 }
 
-/// Renders `page` into the build folder; returns its warnings and its broken links.
+/// Renders `page` into the sink; returns its warnings and its broken links.
 fn render_page(out: &Output<'_>, page: Page) -> Result<(Vec<String>, Vec<String>), JobError> {
     let relative = page.output_file(out.site, out.garden);
-    let file = out.dir.join(&relative);
     let shown = page.path(out.site, out.garden);
     let Page::Route(index) = page else {
         let html = pages::render(page, out.site, out.garden, out.renderer, out.values)
             .map_err(JobError::permanent)?;
-        write_new(&file, html.as_bytes())?;
+        out.sink.put(&relative, html.as_bytes())?;
         return Ok((Vec::new(), out.links.broken(&shown, &relative, &html)));
     };
     let route = &out.site.routes[index];
@@ -373,7 +562,7 @@ fn render_page(out: &Output<'_>, page: Page) -> Result<(Vec<String>, Vec<String>
         .renderer
         .page(out.values, out.site, index, sections)
         .map_err(JobError::permanent)?;
-    write_new(&file, html.as_bytes())?;
+    out.sink.put(&relative, html.as_bytes())?;
     Ok((warnings, out.links.broken(&shown, &relative, &html)))
 }
 

@@ -29,7 +29,11 @@ fn garden() -> Brain {
     let mut site = scaffold_site();
     site["publish_tags"] = json!(["blog"]);
     site["collections"] = json!([{ "id": "blog", "tags": ["blog"] }]);
-    let notes = vec![
+    Brain::with_notes(site, garden_notes())
+}
+
+fn garden_notes() -> Vec<NoteText> {
+    vec![
         note(
             "bread.md",
             json!({"publish": true, "date": "2026-11-02"}),
@@ -65,8 +69,12 @@ fn garden() -> Brain {
             &["blog"],
             "Quixotic thoughts about the neighbours.",
         ),
-    ];
-    Brain::with_notes(site, notes)
+    ]
+}
+
+/// A build of the preview site, nothing generated first.
+async fn rebuild(brain: &Brain) -> BuildOutput {
+    serde_json::from_value(brain.build("preview").await.unwrap()).unwrap()
 }
 
 async fn built(brain: &Brain) -> BuildOutput {
@@ -257,4 +265,65 @@ async fn nothing_of_a_private_note_reaches_the_site() {
             "{context}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_rebuild_replaces_only_the_files_that_changed() {
+    let brain = garden();
+    let first = built(&brain).await;
+    let all = files(&brain.path("dist/preview")).len();
+    assert_eq!(
+        first.written, all,
+        "the first build writes the whole site: {first:?}"
+    );
+    assert_eq!(rebuild(&brain).await.written, 0, "nothing changed");
+
+    // One note's text changes: its page, the search index and the lists showing it.
+    let mut notes = garden_notes();
+    notes[1].body.push_str("\n\nA second rise overnight.");
+    notes[1].hash = "h2".into();
+    let brain = brain.with_other_notes(notes);
+    let changed = rebuild(&brain).await;
+    assert!(
+        (1..=6).contains(&changed.written),
+        "only what shows the note: {changed:?}"
+    );
+    let first_loaf = brain.read("dist/preview/blog/first-loaf/index.html");
+    assert!(
+        first_loaf.contains("A second rise overnight."),
+        "{first_loaf}"
+    );
+    assert!(
+        brain
+            .read("dist/preview/search.json")
+            .contains("second rise")
+    );
+
+    // A note unpublished: its page and its folder go, and the pages linking it change.
+    let mut notes = garden_notes();
+    notes[2].frontmatter["publish"] = json!(false);
+    let brain = brain.with_other_notes(notes);
+    let removed = rebuild(&brain).await;
+    assert!(removed.written > 1 && removed.written < all, "{removed:?}");
+    assert!(!brain.exists("dist/preview/blog/loaf-two"));
+    let blog = brain.read("dist/preview/blog/index.html");
+    assert!(!blog.contains("Second loaf"), "{blog}");
+
+    // What the updates left is exactly what a whole build writes.
+    let updated = files(&brain.path("dist/preview"));
+    std::fs::remove_file(brain.path(".brain/site/built/preview.json")).unwrap();
+    let whole = rebuild(&brain).await;
+    assert_eq!(whole.written, updated.len(), "{whole:?}");
+    let mut rebuilt = files(&brain.path("dist/preview"));
+    let mut updated = updated;
+    let relative = |files: &mut Vec<(String, String)>| {
+        let base = brain.path("dist/preview").display().to_string();
+        for (path, _) in files.iter_mut() {
+            *path = path.trim_start_matches(&base).to_owned();
+        }
+        files.sort();
+    };
+    relative(&mut rebuilt);
+    relative(&mut updated);
+    assert_eq!(rebuilt, updated);
 }

@@ -11,7 +11,8 @@ use brain_plugin_api::testing::ProgressCell;
 use brain_plugin_api::testing::{self, RecordingContext};
 use brain_plugin_api::{
     Answer, Caller, ContentGenerator, GenerateError, GenerationRequest, JobContext, JobError,
-    NoteHit, NoteText, PluginError, Registration, ToolContext, ToolError, ToolResult,
+    NoteHit, NoteText, PluginContext, PluginError, Registration, ToolContext, ToolError,
+    ToolResult,
 };
 use brain_site_builder::SiteBuilder;
 use serde_json::{Value, json};
@@ -243,7 +244,17 @@ impl Brain {
 
     /// A site with these whole notes, public and private (their frontmatter says which).
     pub(crate) fn with_notes(config: Value, notes: Vec<NoteText>) -> Brain {
-        let dir = tempfile::tempdir().unwrap();
+        Brain::with_notes_in(tempfile::tempdir().unwrap(), config, notes)
+    }
+
+    /// The same brain folder and site with other notes: the notes as they are after a
+    /// person edited them.
+    pub(crate) fn with_other_notes(self, notes: Vec<NoteText>) -> Brain {
+        let config = self.recording.config();
+        Brain::with_notes_in(self.dir, config, notes)
+    }
+
+    fn with_notes_in(dir: tempfile::TempDir, config: Value, notes: Vec<NoteText>) -> Brain {
         let generator = TestGenerator::new();
         let recording =
             RecordingContext::with_notes("site-builder", config, notes, generator.clone())
