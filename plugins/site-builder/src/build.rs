@@ -172,44 +172,25 @@ fn build(
         pages::note_pages(garden),
         pages.contains(&Page::Tags).then(|| "/tags".to_owned()),
     );
-    // Everything besides the pages, made first: the link check must know every file.
-    let mut extras: Vec<(String, Vec<u8>)> = vec![
-        (
-            "style.css".to_owned(),
-            renderer.stylesheet.as_bytes().to_vec(),
-        ),
-        (
-            "sitemap.xml".to_owned(),
-            pages::sitemap(site, garden, &pages).into_bytes(),
-        ),
-    ];
+    // Everything besides the pages: their names first (the link check must know every
+    // file), their bytes when they are written.
+    let mut extras = vec![Extra::Style, Extra::Sitemap];
     if !garden.notes.is_empty() {
-        extras.push((
-            "search.js".to_owned(),
-            renderer.search_script.as_bytes().to_vec(),
-        ));
-        extras.push((
-            "search.json".to_owned(),
-            pages::search_index(garden).into_bytes(),
-        ));
+        extras.extend([Extra::SearchScript, Extra::SearchIndex]);
     }
-    for page in &pages {
-        if let Page::Collection(c) = page {
-            let file = pages::feed_path(&site.collections[*c].path);
-            extras.push((
-                file.trim_start_matches('/').to_owned(),
-                pages::feed(site, garden, *c).into_bytes(),
-            ));
-        }
-    }
+    extras.extend(pages.iter().filter_map(|page| match page {
+        Page::Collection(c) => Some(Extra::Feed(*c)),
+        _ => None,
+    }));
     let links = LinkCheck::new(
         pages
             .iter()
             .map(|page| page.output_file(site, garden))
-            .chain(extras.iter().map(|(file, _)| file.clone()))
+            .chain(extras.iter().map(|extra| extra.file(site)))
             .chain(["404.html".to_owned()]),
         site.base_path(),
     );
+    let global = global_key(&renderer, site, environment, &nav, &pages);
     let output = format!("dist/{environment}");
     let in_place = dist.join(environment.name());
     let manifest_path = manifest_path(target.data, environment);
@@ -242,14 +223,16 @@ fn build(
             total,
             "Writing style.css, sitemap.xml, feeds and 404.html",
         );
-        for (file, bytes) in &extras {
-            sink.put(file, bytes)?;
+        for extra in &extras {
+            let bytes = extra.bytes(site, garden, &pages, &renderer);
+            sink.put(&extra.file(site), bytes, None, &[])?;
         }
         let not_found = renderer
             .not_found(&values, site, &nav)
             .map_err(JobError::permanent)?;
-        broken.extend(links.broken("404 page", "404.html", &not_found));
-        sink.put("404.html", not_found.as_bytes())?;
+        let not_found_broken = links.broken("404 page", "404.html", &not_found);
+        sink.put("404.html", not_found.into_bytes(), None, &not_found_broken)?;
+        broken.extend(not_found_broken);
         if ctx.is_cancelled() {
             return Err(JobError::Cancelled);
         }
@@ -273,10 +256,11 @@ fn build(
     if in_place.is_dir()
         && let Some(previous) = read_manifest(&manifest_path)
     {
-        let rendered = render(Sink::compare(&previous))?;
+        let rendered = render(Sink::compare(&previous, &global))?;
         let removed: Vec<&String> = previous
+            .files
             .keys()
-            .filter(|file| !rendered.manifest.contains_key(*file))
+            .filter(|file| !rendered.manifest.files.contains_key(*file))
             .collect();
         let count = rendered.changed.len() + removed.len();
         if count <= INCREMENTAL_MAX {
@@ -307,11 +291,8 @@ fn build(
     let staging = StagingDir::create(&dist, environment).map_err(|e| {
         JobError::permanent(format!("cannot create a build folder in dist/: {e}")).or_waiting(&e)
     })?;
-    let rendered = render(Sink::Folder {
-        dir: &staging.path,
-        manifest: Mutex::default(),
-    })?;
-    let written = rendered.manifest.len();
+    let rendered = render(Sink::folder(&staging.path, &global))?;
+    let written = rendered.manifest.files.len();
     // Staged: the new site replaces the old one in one step (never neither) when this
     // run's completion commits; a run whose lease was taken over leaves the site alone.
     ctx.stage(SideEffect::ReplaceDir {
@@ -322,6 +303,65 @@ fn build(
     Ok(built(written, rendered.warnings))
 }
 
+/// A file of the site that is not a page.
+#[derive(Debug, Clone, Copy)]
+enum Extra {
+    Style,
+    Sitemap,
+    SearchScript,
+    SearchIndex,
+    /// The `n`-th collection's Atom feed.
+    Feed(usize),
+}
+
+impl Extra {
+    /// Its file, relative to the site's folder.
+    fn file(self, site: &Site) -> String {
+        match self {
+            Extra::Style => "style.css".to_owned(),
+            Extra::Sitemap => "sitemap.xml".to_owned(),
+            Extra::SearchScript => "search.js".to_owned(),
+            Extra::SearchIndex => "search.json".to_owned(),
+            Extra::Feed(c) => pages::feed_path(&site.collections[c].path)
+                .trim_start_matches('/')
+                .to_owned(),
+        }
+    }
+
+    fn bytes(self, site: &Site, garden: &Garden, pages: &[Page], renderer: &Renderer) -> Vec<u8> {
+        match self {
+            Extra::Style => renderer.stylesheet.as_bytes().to_vec(),
+            Extra::Sitemap => pages::sitemap(site, garden, pages).into_bytes(),
+            Extra::SearchScript => renderer.search_script.as_bytes().to_vec(),
+            Extra::SearchIndex => pages::search_index(garden),
+            Extra::Feed(c) => pages::feed(site, garden, c).into_bytes(),
+        }
+    }
+}
+
+/// What every page of a build depends on, hashed: the templates, the site's settings,
+/// the environment and the navigation (which lists the collections that have notes).
+fn global_key(
+    renderer: &Renderer,
+    site: &Site,
+    environment: Environment,
+    nav: &[crate::render::NavEntry],
+    pages: &[Page],
+) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(renderer.fingerprint.as_bytes());
+    hasher.update(serde_json::to_string(site).unwrap_or_default().as_bytes());
+    hasher.update(environment.name().as_bytes());
+    for entry in nav {
+        for part in [&entry.id, &entry.title, &entry.path] {
+            hasher.update(part.as_bytes());
+            hasher.update(&[0]);
+        }
+    }
+    hasher.update(&[u8::from(pages.contains(&Page::Tags))]);
+    hasher.finalize().to_hex().to_string()
+}
+
 /// What a build rendered: its warnings, every file's hash, and the files that differ from
 /// the site in place (when compared with it).
 struct Rendered {
@@ -330,8 +370,19 @@ struct Rendered {
     changed: Vec<(String, Vec<u8>)>,
 }
 
-/// Each file of a built site (relative to its folder) and the BLAKE3 hash of its bytes.
-type Manifest = BTreeMap<String, String>;
+/// What a build wrote, kept beside the site so that the next build can reuse it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    /// What every page depends on (templates, `[site]`, navigation), hashed: when it
+    /// changes, every page is rendered again.
+    global: String,
+    /// Each file (relative to the site's folder) and the BLAKE3 hash of its bytes.
+    files: BTreeMap<String, String>,
+    /// The key (`pages::key`) each note, list and search page was rendered from.
+    keys: BTreeMap<String, String>,
+    /// The broken links of each page that has some, said again when it is not rendered.
+    broken: BTreeMap<String, Vec<String>>,
+}
 
 /// `.brain/site/built/<environment>.json`: the manifest of the site in `dist/<environment>`.
 fn manifest_path(data: &Path, environment: Environment) -> PathBuf {
@@ -356,64 +407,93 @@ fn manifest_write(path: &Path, manifest: &Manifest) -> Result<SideEffect, JobErr
     })
 }
 
-/// Where rendered files go.
-enum Sink<'a> {
-    /// Written into a fresh build folder.
-    Folder {
-        dir: &'a Path,
-        manifest: Mutex<Manifest>,
-    },
-    /// Compared with the site in place: only the files that differ are kept.
-    Compare {
-        previous: &'a Manifest,
-        manifest: Mutex<Manifest>,
-        changed: Mutex<Vec<(String, Vec<u8>)>>,
-    },
+/// Where rendered files go, and what is learnt of them for the next build.
+struct Sink<'a> {
+    /// The fresh build folder files are written into; `None`: files are compared with the
+    /// site in place instead, and only those that differ are kept.
+    dir: Option<&'a Path>,
+    /// The manifest of the site in place, when comparing.
+    previous: Option<&'a Manifest>,
+    manifest: Mutex<Manifest>,
+    changed: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 impl<'a> Sink<'a> {
-    fn compare(previous: &'a Manifest) -> Sink<'a> {
-        Sink::Compare {
+    fn folder(dir: &'a Path, global: &str) -> Sink<'a> {
+        Sink::new(Some(dir), None, global)
+    }
+
+    fn compare(previous: &'a Manifest, global: &str) -> Sink<'a> {
+        Sink::new(None, Some(previous), global)
+    }
+
+    fn new(dir: Option<&'a Path>, previous: Option<&'a Manifest>, global: &str) -> Sink<'a> {
+        Sink {
+            dir,
             previous,
-            manifest: Mutex::default(),
+            manifest: Mutex::new(Manifest {
+                global: global.to_owned(),
+                ..Manifest::default()
+            }),
             changed: Mutex::default(),
         }
     }
 
-    /// Takes the file `file` (relative to the site's folder).
-    fn put(&self, file: &str, bytes: &[u8]) -> Result<(), JobError> {
-        let hash = blake3::hash(bytes).to_hex().to_string();
-        match self {
-            Sink::Folder { dir, manifest } => {
-                write_new(&dir.join(file), bytes)?;
-                lock(manifest).insert(file.to_owned(), hash);
-            }
-            Sink::Compare {
-                previous,
-                manifest,
-                changed,
-            } => {
-                if previous.get(file) != Some(&hash) {
-                    lock(changed).push((file.to_owned(), bytes.to_vec()));
+    /// The broken links the site in place's `file` had, when it was rendered from the same
+    /// `key` with the same global key: the file is then the same, and need not be rendered.
+    fn unchanged(&self, file: &str, key: &str) -> Option<Vec<String>> {
+        let previous = self.previous?;
+        let manifest = lock(&self.manifest);
+        let same = previous.global == manifest.global
+            && previous.keys.get(file).is_some_and(|k| k == key)
+            && previous.files.contains_key(file);
+        drop(manifest);
+        if !same {
+            return None;
+        }
+        let broken = previous.broken.get(file).cloned().unwrap_or_default();
+        self.record(file, previous.files[file].clone(), Some(key), &broken);
+        Some(broken)
+    }
+
+    /// Takes the file `file` (relative to the site's folder), rendered from `key`, with
+    /// its broken links.
+    fn put(
+        &self,
+        file: &str,
+        bytes: Vec<u8>,
+        key: Option<&str>,
+        broken: &[String],
+    ) -> Result<(), JobError> {
+        let hash = blake3::hash(&bytes).to_hex().to_string();
+        match (self.dir, self.previous) {
+            (Some(dir), _) => write_new(&dir.join(file), &bytes)?,
+            (None, previous) => {
+                if previous.and_then(|p| p.files.get(file)) != Some(&hash) {
+                    lock(&self.changed).push((file.to_owned(), bytes));
                 }
-                lock(manifest).insert(file.to_owned(), hash);
             }
         }
+        self.record(file, hash, key, broken);
         Ok(())
     }
 
-    /// Every file's hash, and the files that changed (in file order).
-    fn finish(self) -> (Manifest, Vec<(String, Vec<u8>)>) {
-        match self {
-            Sink::Folder { manifest, .. } => (into_inner(manifest), Vec::new()),
-            Sink::Compare {
-                manifest, changed, ..
-            } => {
-                let mut changed = into_inner(changed);
-                changed.sort_by(|a, b| a.0.cmp(&b.0));
-                (into_inner(manifest), changed)
-            }
+    fn record(&self, file: &str, hash: String, key: Option<&str>, broken: &[String]) {
+        let mut manifest = lock(&self.manifest);
+        manifest.files.insert(file.to_owned(), hash);
+        if let Some(key) = key {
+            manifest.keys.insert(file.to_owned(), key.to_owned());
         }
+        if !broken.is_empty() {
+            manifest.broken.insert(file.to_owned(), broken.to_vec());
+        }
+    }
+
+    /// What was learnt, and the files that changed (in file order).
+    fn finish(self) -> (Manifest, Vec<(String, Vec<u8>)>) {
+        let mut changed = into_inner(self.changed);
+        changed.sort_by(|a, b| a.0.cmp(&b.0));
+        (into_inner(self.manifest), changed)
     }
 }
 
@@ -537,10 +617,18 @@ fn render_page(out: &Output<'_>, page: Page) -> Result<(Vec<String>, Vec<String>
     let relative = page.output_file(out.site, out.garden);
     let shown = page.path(out.site, out.garden);
     let Page::Route(index) = page else {
+        let key = pages::key(page, out.site, out.garden);
+        if let Some(key) = &key
+            && let Some(broken) = out.sink.unchanged(&relative, key)
+        {
+            return Ok((Vec::new(), broken));
+        }
         let html = pages::render(page, out.site, out.garden, out.renderer, out.values)
             .map_err(JobError::permanent)?;
-        out.sink.put(&relative, html.as_bytes())?;
-        return Ok((Vec::new(), out.links.broken(&shown, &relative, &html)));
+        let broken = out.links.broken(&shown, &relative, &html);
+        out.sink
+            .put(&relative, html.into_bytes(), key.as_deref(), &broken)?;
+        return Ok((Vec::new(), broken));
     };
     let route = &out.site.routes[index];
     let mut warnings = Vec::new();
@@ -562,8 +650,9 @@ fn render_page(out: &Output<'_>, page: Page) -> Result<(Vec<String>, Vec<String>
         .renderer
         .page(out.values, out.site, index, sections)
         .map_err(JobError::permanent)?;
-    out.sink.put(&relative, html.as_bytes())?;
-    Ok((warnings, out.links.broken(&shown, &relative, &html)))
+    let broken = out.links.broken(&shown, &relative, &html);
+    out.sink.put(&relative, html.into_bytes(), None, &broken)?;
+    Ok((warnings, broken))
 }
 
 /// Writes a file of the fresh build folder. Nothing reads it before the swap, so no

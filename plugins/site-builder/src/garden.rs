@@ -41,6 +41,9 @@ pub(crate) struct GardenNote {
     pub tags: Vec<usize>,
     /// Published notes it links to, each once.
     pub links: Vec<usize>,
+    /// Every link to a note it has, as written, with the published note it found: what its
+    /// page shows depends on these (a link, or only text).
+    pub targets: Vec<(String, Option<usize>)>,
     /// Published notes that link to it, by title.
     pub backlinks: Vec<usize>,
     /// Its neighbours in its collection's order.
@@ -102,6 +105,7 @@ impl Garden {
                 collection,
                 tags: Vec::new(),
                 links: Vec::new(),
+                targets: Vec::new(),
                 backlinks: Vec::new(),
                 previous: None,
                 next: None,
@@ -160,18 +164,22 @@ impl Garden {
     fn link(&mut self) {
         for from in 0..self.notes.len() {
             let mut links = Vec::new();
+            let mut targets = Vec::new();
             for target in markdown::note_links(&self.notes[from].note.body) {
-                if let Some(to) = self.resolve(from, &target)
+                let found = self.resolve(from, &target);
+                if let Some(to) = found
                     && to != from
                     && !links.contains(&to)
                 {
                     links.push(to);
                 }
+                targets.push((target, found));
             }
             for &to in &links {
                 self.notes[to].backlinks.push(from);
             }
             self.notes[from].links = links;
+            self.notes[from].targets = targets;
         }
         let titles: Vec<String> = self
             .notes

@@ -271,6 +271,85 @@ pub(crate) fn render(
     }
 }
 
+/// What the page of `page` is made of besides what every page shares (see
+/// `build::global_key`), hashed: the same key, the same page. `None` for a route's page,
+/// which is made from content files (few pages, always rendered).
+pub(crate) fn key(page: Page, site: &Site, garden: &Garden) -> Option<String> {
+    let mut hasher = blake3::Hasher::new();
+    let mut add = |part: &str| {
+        hasher.update(part.as_bytes());
+        hasher.update(&[0]);
+    };
+    let note_entry = |add: &mut dyn FnMut(&str), n: usize| {
+        let note = &garden.notes[n];
+        add(&note.note.title);
+        add(&note.path);
+        add(note.date.as_deref().unwrap_or(""));
+        add(&note.summary);
+    };
+    match page {
+        Page::Route(_) => return None,
+        Page::Note(n) => {
+            let note = &garden.notes[n];
+            add(&note.note.hash);
+            add(&note.note.path);
+            add(&note.note.title);
+            add(&note.path);
+            add(note.date.as_deref().unwrap_or(""));
+            let collection = &site.collections[note.collection];
+            add(&collection.title);
+            add(&collection.path);
+            for &t in &note.tags {
+                add(&garden.tags[t].name);
+                add(&garden.tags[t].path);
+            }
+            add("backlinks");
+            for &b in &note.backlinks {
+                add(&garden.notes[b].note.title);
+                add(&garden.notes[b].path);
+            }
+            add("neighbours");
+            for other in [note.previous, note.next] {
+                match other {
+                    Some(o) => {
+                        add(&garden.notes[o].note.title);
+                        add(&garden.notes[o].path);
+                    }
+                    None => add(""),
+                }
+            }
+            add("targets");
+            for (target, found) in &note.targets {
+                add(target);
+                add(found.map_or("", |f| garden.notes[f].path.as_str()));
+            }
+        }
+        Page::Collection(c) => {
+            add(&site.collections[c].title);
+            add(&site.collections[c].path);
+            for &n in &garden.collections[c] {
+                note_entry(&mut add, n);
+            }
+        }
+        Page::Tag(t) => {
+            add(&garden.tags[t].name);
+            add(&garden.tags[t].path);
+            for &n in &garden.tags[t].notes {
+                note_entry(&mut add, n);
+            }
+        }
+        Page::Tags => {
+            for tag in &garden.tags {
+                add(&tag.name);
+                add(&tag.path);
+                add(&tag.notes.len().to_string());
+            }
+        }
+        Page::Search => add("search"),
+    }
+    Some(hasher.finalize().to_hex().to_string())
+}
+
 /// `/blog` → `/blog/feed.xml`.
 pub(crate) fn feed_path(collection_path: &str) -> String {
     format!("{collection_path}/feed.xml")
@@ -327,21 +406,27 @@ struct Indexed<'a> {
     x: String,
 }
 
-/// `search.json`: every published note's title, page, tags, date and text.
-pub(crate) fn search_index(garden: &Garden) -> String {
-    let entries: Vec<Indexed<'_>> = garden
-        .notes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| Indexed {
+/// `search.json`: every published note's title, page, tags, date and text. Written entry
+/// by entry: with 10,000 notes the index is megabytes, and is not held twice.
+pub(crate) fn search_index(garden: &Garden) -> Vec<u8> {
+    let mut json = Vec::with_capacity(garden.notes.len() * 512 + 2);
+    json.push(b'[');
+    for (i, n) in garden.notes.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        let entry = Indexed {
             t: &n.note.title,
             u: link("", &n.path),
             g: &n.note.tags,
             d: n.date.as_deref(),
             x: markdown::plain_text(&n.note.body, &garden.resolver(i, "")),
-        })
-        .collect();
-    serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_owned())
+        };
+        // Writing to a Vec cannot fail, and these fields are all strings.
+        let _ = serde_json::to_writer(&mut json, &entry);
+    }
+    json.push(b']');
+    json
 }
 
 /// `sitemap.xml`: every page's absolute URL.

@@ -67,6 +67,9 @@ pub(crate) struct Renderer {
     env: minijinja::Environment<'static>,
     pub(crate) stylesheet: String,
     pub(crate) search_script: String,
+    /// A hash of every template, default or overridden, and of the brain's `templates/`
+    /// folder: what a page's look depends on.
+    pub(crate) fingerprint: String,
 }
 
 /// The site's settings as templates see them.
@@ -351,6 +354,7 @@ impl Renderer {
             env,
             stylesheet: asset(&dir, "style.css", STYLESHEET)?,
             search_script: asset(&dir, "search.js", SEARCH_SCRIPT)?,
+            fingerprint: fingerprint(&dir),
         })
     }
 
@@ -486,6 +490,38 @@ fn route_value(route: &Route, site: Option<&Site>) -> Value {
 
 fn section_template(template: Template) -> String {
     format!("sections/{}.html", template.name())
+}
+
+/// A hash of the compiled-in templates and of every file under `dir` (names and bytes).
+fn fingerprint(dir: &Path) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for (name, source) in TEMPLATE_FILES {
+        hasher.update(name.as_bytes());
+        hasher.update(source.as_bytes());
+    }
+    hasher.update(STYLESHEET.as_bytes());
+    hasher.update(SEARCH_SCRIPT.as_bytes());
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(folder) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update(&std::fs::read(&file).unwrap_or_default());
+    }
+    hasher.finalize().to_hex().to_string()
 }
 
 /// `templates/<name>` when the brain has one, else `default`.

@@ -309,6 +309,27 @@ async fn a_rebuild_replaces_only_the_files_that_changed() {
     let blog = brain.read("dist/preview/blog/index.html");
     assert!(!blog.contains("Second loaf"), "{blog}");
 
+    // A template changed: every page made from it is rendered again.
+    let note_template = brain_site_builder::internals::TEMPLATE_FILES
+        .iter()
+        .find(|(name, _)| *name == "note.html")
+        .unwrap()
+        .1;
+    brain.write(
+        "templates/note.html",
+        &note_template.replace(
+            "<h1>{{ note.title }}</h1>",
+            "<h1 class=\"t\">{{ note.title }}</h1>",
+        ),
+    );
+    let restyled = rebuild(&brain).await;
+    assert_eq!(restyled.written, 2, "the two note pages left: {restyled:?}");
+    assert!(
+        brain
+            .read("dist/preview/blog/first-loaf/index.html")
+            .contains("<h1 class=\"t\">First loaf</h1>")
+    );
+
     // What the updates left is exactly what a whole build writes.
     let updated = files(&brain.path("dist/preview"));
     std::fs::remove_file(brain.path(".brain/site/built/preview.json")).unwrap();
