@@ -353,6 +353,9 @@ enum Plan {
     Keep { edited: bool },
 }
 
+/// Why a section without content is generated.
+const NO_CONTENT_YET: &str = "no content yet";
+
 /// Plans each selected section: missing content is written; a person's edit is kept
 /// (replaced with `force`, theirs kept as `.orig`); generated content is rewritten when
 /// the notes it would be made from now differ from those it was made from.
@@ -371,7 +374,7 @@ async fn plan<'a>(
     for &(route, section) in selected {
         let path = content_path(root, Environment::Preview, route, section);
         let record = match sources::state(&path, sources::read_record(&data, route, section)) {
-            State::Missing => Plan::Write("no content yet".to_owned()),
+            State::Missing => Plan::Write(NO_CONTENT_YET.to_owned()),
             State::Edited if force => Plan::Write(format!(
                 "force; the edited file is kept as {}.orig",
                 content_file(Environment::Preview, route, section)
@@ -469,7 +472,12 @@ async fn generate(
         let message = if sections.is_empty() {
             nothing_to_generate(selected.len(), edited.len())
         } else {
-            format!("Would generate content for {}", count(sections.len()))
+            let reasons: Vec<&str> = sections.iter().map(|p| p.reason.as_str()).collect();
+            format!(
+                "Would generate content for {}{}",
+                count(sections.len()),
+                stale_tally(&reasons).map_or(String::new(), |t| format!(", {t}"))
+            )
         };
         let mut text = format!("{message} (dry run: nothing was changed).{kept_note}");
         for planned in &sections {
@@ -508,9 +516,15 @@ async fn generate(
             })
         },
     );
-    // "Generating content for 5 sections (no content yet)", or which and why.
+    // "Generating content for 5 sections (no content yet)", "… (2 stale: 1 changed note)",
+    // or how many are stale, then which and why.
+    let reasons: Vec<&str> = pending.iter().map(|(_, _, why)| &**why).collect();
+    let tally = stale_tally(&reasons);
     let why = if pending.iter().all(|(_, _, why)| *why == pending[0].2) {
-        format!(" ({})", pending[0].2)
+        match tally {
+            Some(tally) => format!(" ({tally}: {})", pending[0].2),
+            None => format!(" ({})", pending[0].2),
+        }
     } else {
         let reasons: Vec<String> = pending
             .iter()
@@ -523,7 +537,8 @@ async fn generate(
         } else {
             String::new()
         };
-        format!(": {}{more}", reasons.join("; "))
+        let tally = tally.map_or(String::new(), |t| format!(" ({t})"));
+        format!("{tally}: {}{more}", reasons.join("; "))
     };
     let message = format!(
         "Generating content for {}{why}.{kept_note}",
@@ -531,6 +546,20 @@ async fn generate(
     );
     let started = shared.ctx.enqueue_batch(batch, &message).await?;
     Ok(ToolResult::started(started))
+}
+
+/// "2 stale" (or "2 stale, 3 new or forced") for the reasons of the sections to generate,
+/// when any is stale: its sources changed since it was generated.
+fn stale_tally(reasons: &[&str]) -> Option<String> {
+    let stale = reasons
+        .iter()
+        .filter(|why| **why != NO_CONTENT_YET && !why.starts_with("force"))
+        .count();
+    match stale {
+        0 => None,
+        n if n == reasons.len() => Some(format!("{n} stale")),
+        n => Some(format!("{n} stale, {} new or forced", reasons.len() - n)),
+    }
 }
 
 /// "Nothing to generate: 5 sections up to date with the notes (force regenerates them)".

@@ -446,7 +446,13 @@ fn generate_follows_the_notes_and_keeps_hand_edits() {
                 "reason": "1 new product note (bread.md)"}]),
         "{plan:#?}"
     );
-    demo.run(&["site", "generate"]).expect(0);
+    let regenerated = demo.run(&["site", "generate"]).expect(0);
+    assert!(
+        regenerated
+            .stderr
+            .contains("Generating content for 1 section (1 stale: 1 new product note (bread.md))."),
+        "{regenerated:#?}"
+    );
     let products =
         std::fs::read_to_string(demo.dir.join("content/preview/landing/products.md")).unwrap();
     assert!(products.contains("Sourdough bread"), "{products}");
