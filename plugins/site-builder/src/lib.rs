@@ -138,7 +138,7 @@ impl Plugin for SiteBuilder {
         let site = Site::from_config(&ctx.config(), &ctx.dirs().root)
             .map_err(|e| PluginError::new(e.to_string()))?;
         let shared = Arc::new(Shared {
-            site: site.map(Arc::new),
+            site: std::sync::RwLock::new(site.map(Arc::new)),
             ctx,
             batch_lookups: std::sync::Mutex::new(Vec::new()),
         });

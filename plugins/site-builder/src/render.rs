@@ -8,7 +8,7 @@
 //! Undefined variables are errors when printed (minijinja's semi-strict mode), so a typo
 //! in an override fails the build with its template and line rather than leaving a hole.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, State, UndefinedBehavior, Value, context};
@@ -501,27 +501,32 @@ fn fingerprint(dir: &Path) -> String {
     }
     hasher.update(STYLESHEET.as_bytes());
     hasher.update(SEARCH_SCRIPT.as_bytes());
-    let mut stack = vec![dir.to_path_buf()];
-    let mut files = Vec::new();
-    while let Some(folder) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    for file in files {
+    for file in files_under(dir) {
         hasher.update(file.to_string_lossy().as_bytes());
         hasher.update(&std::fs::read(&file).unwrap_or_default());
     }
     hasher.finalize().to_hex().to_string()
+}
+
+/// The files at or under `path` (itself when it is a file), by name, hidden ones (`.x`)
+/// and what is inside hidden folders left out; none when it does not exist.
+pub(crate) fn files_under(path: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        match std::fs::read_dir(&path) {
+            Ok(entries) => stack.extend(
+                entries
+                    .flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .map(|e| e.path()),
+            ),
+            Err(_) if path.is_file() => files.push(path),
+            Err(_) => {}
+        }
+    }
+    files.sort();
+    files
 }
 
 /// `templates/<name>` when the brain has one, else `default`.

@@ -1,7 +1,7 @@
 //! `site_serve` and its `site-builder:serve` job: serves `dist/<environment>/` on loopback
 //! while it runs, rebuilds the site — a `site-builder:build` job through the queue, with its
-//! own progress — whenever the notes, the content or the templates change, and tells open
-//! pages to reload (Server-Sent Events from `/__brain/reload`; every HTML page it serves
+//! own progress — whenever the notes, the content, the templates or `brain.toml` change
+//! (`[site]` read again), and tells open pages to reload (Server-Sent Events from `/__brain/reload`; every HTML page it serves
 //! gets a three-line script that listens). It runs until cancelled: Ctrl-C on `brain site
 //! serve`, or `brain jobs cancel <id>`.
 //!
@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::BUILD_JOB;
 use crate::build::BuildInput;
 use crate::content::Environment;
-use crate::render::TEMPLATES_DIR;
+use crate::render::files_under;
 use crate::state::Shared;
 
 /// How often the watched folders are looked at. A changed file is noticed within this.
@@ -141,8 +141,7 @@ impl JobHandler for ServeJob {
             ctx.cancellation().clone(),
         ));
 
-        let watched = watched(&root, input.environment);
-        let mut seen = fingerprint(&watched);
+        let mut seen = fingerprint(&watched(&root));
         let mut rebuilds = 0u64;
         let mut last = "first build".to_owned();
         // The first build makes sure what is served is the site of now.
@@ -167,14 +166,21 @@ impl JobHandler for ServeJob {
             }
             // A change is built once the files have stayed the same for one more look:
             // an editor saving (or a script writing) is usually done by then.
-            let now = fingerprint(&watched);
+            let folder = root.clone();
+            let now = tokio::task::spawn_blocking(move || fingerprint(&watched(&folder)))
+                .await
+                .unwrap_or(seen);
             if now != seen {
                 seen = now;
                 changed = true;
             } else if changed {
                 changed = false;
                 pending = true;
-                last = "a file changed".to_owned();
+                last = match self.shared.reload_site() {
+                    Ok(true) => "brain.toml's [site] changed".to_owned(),
+                    Ok(false) => "a file changed".to_owned(),
+                    Err(e) => format!("brain.toml is not valid, so its [site] is as it was: {e}"),
+                };
             }
         };
         server.abort();
@@ -237,40 +243,35 @@ async fn rebuild(
     }
 }
 
-/// What a change in means a rebuild: the notes, the environment's content, the templates
-/// and `brain.toml` (whose `[site]` is read at start: a change there is built, and a restart
-/// applies it).
-fn watched(root: &Path, environment: Environment) -> Vec<PathBuf> {
-    vec![
-        root.join("notes"),
-        root.join("content").join(environment.name()),
-        root.join(TEMPLATES_DIR),
-        root.join("brain.toml"),
-    ]
+/// What a change in means a rebuild: everything in the brain folder — the notes, the
+/// content, the templates, `brain.toml` and a `[site] file` — but the built sites (`dist/`)
+/// and hidden folders (`.brain/`, `.git/`).
+fn watched(root: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name != "dist"
+        })
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    paths
 }
 
-/// A hash of every watched file's path, size and modification time (hidden folders
+/// A hash of every watched file's path, size and modification time (hidden ones
 /// skipped).
 fn fingerprint(paths: &[PathBuf]) -> u64 {
     let mut hasher = DefaultHasher::new();
-    let mut stack: Vec<PathBuf> = paths.to_vec();
-    while let Some(path) = stack.pop() {
-        let Ok(meta) = std::fs::metadata(&path) else {
+    for file in paths.iter().flat_map(|path| files_under(path)) {
+        let Ok(meta) = std::fs::metadata(&file) else {
             continue;
         };
-        if meta.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&path) {
-                let mut children: Vec<PathBuf> = entries
-                    .flatten()
-                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                    .map(|e| e.path())
-                    .collect();
-                children.sort();
-                stack.extend(children);
-            }
-            continue;
-        }
-        path.hash(&mut hasher);
+        file.hash(&mut hasher);
         meta.len().hash(&mut hasher);
         meta.modified()
             .ok()

@@ -2,7 +2,7 @@
 //! and the plugin's handle to the shell.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use brain_plugin_api::{JobError, PluginContext, ToolError};
 
@@ -12,7 +12,9 @@ use crate::config::{Route, Section, Site};
 pub const NO_SITE: &str = "no [site] in brain.toml: add a [site] table with a title, a base_url and [[site.routes]] (`brain init` in an empty folder shows one)";
 
 pub(crate) struct Shared {
-    pub(crate) site: Option<Arc<Site>>,
+    /// The site as read at registration, or later by `site serve` when `brain.toml`
+    /// changed (`Shared::reload_site`).
+    pub(crate) site: RwLock<Option<Arc<Site>>>,
     pub(crate) ctx: Arc<dyn PluginContext>,
     /// Notes lookups that every section of a generate batch shares, by batch id (see
     /// `generate::per_batch`); kept per plugin instance, so two brains never share them.
@@ -25,14 +27,31 @@ impl Shared {
         &self.ctx.dirs().root
     }
 
-    pub(crate) fn site(&self) -> Result<&Arc<Site>, ToolError> {
-        self.site.as_ref().ok_or_else(|| ToolError::failed(NO_SITE))
+    fn current(&self) -> Option<Arc<Site>> {
+        self.site.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn site(&self) -> Result<Arc<Site>, ToolError> {
+        self.current().ok_or_else(|| ToolError::failed(NO_SITE))
     }
 
     pub(crate) fn site_for_job(&self) -> Result<Arc<Site>, JobError> {
-        self.site
-            .clone()
-            .ok_or_else(|| JobError::permanent(NO_SITE))
+        self.current().ok_or_else(|| JobError::permanent(NO_SITE))
+    }
+
+    /// Reads `[site]` again from `brain.toml`; `Ok(true)` when it changed (and is used from
+    /// now on), an error naming what is wrong with it (the site stays as it was).
+    pub(crate) fn reload_site(&self) -> Result<bool, String> {
+        let config = self.ctx.reload_config().map_err(|e| e.to_string())?;
+        let site = Site::from_config(&config, self.root())
+            .map_err(|e| e.to_string())?
+            .map(Arc::new);
+        let mut current = self.site.write().unwrap_or_else(|e| e.into_inner());
+        if *current == site {
+            return Ok(false);
+        }
+        *current = site;
+        Ok(true)
     }
 
     /// A job's route and section, which may have left `brain.toml` since it was enqueued.

@@ -429,6 +429,7 @@ async fn generate(
     call: &ToolContext,
 ) -> Result<ToolResult, ToolError> {
     let site = shared.site()?;
+    let site = &*site;
     let root = shared.root();
     let selected = select(site, input.route.as_deref(), input.section.as_deref())?;
     let plans = plan(shared, site, &selected, input.force).await?;
@@ -598,6 +599,7 @@ async fn build(
     call: &ToolContext,
 ) -> Result<ToolResult, ToolError> {
     let site = shared.site()?;
+    let site = &*site;
     let environment = input.environment;
     let routes = site.routes.len();
     // A build renders the content as it is when it runs: it waits for the operations
@@ -689,6 +691,7 @@ async fn publish(
     call: &ToolContext,
 ) -> Result<ToolResult, ToolError> {
     let site = shared.site()?;
+    let site = &*site;
     let root = shared.root();
     let pending: Vec<(&Route, &Section)> =
         select(site, input.route.as_deref(), input.section.as_deref())?
@@ -743,6 +746,7 @@ fn publish_input(route: &Route, section: &Section) -> Value {
 
 fn routes(shared: &Shared) -> Result<ToolResult, ToolError> {
     let site = shared.site()?;
+    let site = &*site;
     let root = shared.root();
     let routes: Vec<RouteInfo> = site
         .routes

@@ -103,8 +103,17 @@ pub trait PluginContext: Send + Sync {
     /// [`is_published`]: crate::is_published
     async fn published_notes(&self, publish_tags: &[String]) -> Result<Vec<NoteText>, ToolError>;
 
-    /// This plugin's section of `brain.toml` (see [`Plugin::config_section`]), or null.
+    /// This plugin's section of `brain.toml` (see [`Plugin::config_section`]), or null, as
+    /// it was when the brain started.
     fn config(&self) -> Value;
+
+    /// This plugin's section as `brain.toml` says now (with the same environment
+    /// overrides): for a long-running job that follows edits of the file, such as a
+    /// development server. An error says what is wrong with the file. The default (a test
+    /// context) answers [`PluginContext::config`].
+    fn reload_config(&self) -> Result<Value, ToolError> {
+        Ok(self.config())
+    }
 
     fn dirs(&self) -> &BrainDirs;
 }

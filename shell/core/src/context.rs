@@ -12,7 +12,15 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::builtin::{queue_error, status_entry};
+use crate::config::Config;
 use crate::notes::Notes;
+
+/// What a plugin's `reload_config` reads again: `brain.toml` in the brain's folder, with
+/// these environment overrides (`None`: the process's own).
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigSource {
+    pub(crate) env: Option<Vec<(String, String)>>,
+}
 
 pub(crate) struct PluginCtx {
     pub(crate) plugin_id: String,
@@ -20,6 +28,9 @@ pub(crate) struct PluginCtx {
     pub(crate) bus: Bus<Event>,
     pub(crate) dirs: BrainDirs,
     pub(crate) config: Value,
+    /// The plugin's section of `brain.toml`.
+    pub(crate) section: String,
+    pub(crate) source: ConfigSource,
     pub(crate) notes: Notes,
     pub(crate) generator: Arc<dyn ContentGenerator>,
 }
@@ -107,6 +118,16 @@ impl PluginContext for PluginCtx {
 
     fn config(&self) -> Value {
         self.config.clone()
+    }
+
+    fn reload_config(&self) -> Result<Value, ToolError> {
+        let config = match &self.source.env {
+            Some(env) => Config::load_with_env(&self.dirs.root, env.clone()),
+            None => Config::load(&self.dirs.root),
+        };
+        config
+            .map(|config| config.section_json(&self.section))
+            .map_err(|e| ToolError::failed(e.to_string()))
     }
 
     fn dirs(&self) -> &BrainDirs {

@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use crate::builtin;
 use crate::config::{Config, ConfigError};
-use crate::context::PluginCtx;
+use crate::context::{ConfigSource, PluginCtx};
 use crate::notes::{self, IndexNotes, Notes};
 
 /// The plugin id under which the shell's own tools are registered.
@@ -224,7 +224,9 @@ impl ShellBuilder {
         self
     }
 
-    /// Uses an already loaded configuration (the binary loads it first to set up logging).
+    /// Uses an already loaded configuration (the binary loads it first to set up logging):
+    /// `brain.toml` in the brain's folder, with the overrides of [`ShellBuilder::env`] or of
+    /// the process, which is what a plugin's `reload_config` reads again.
     pub fn config(mut self, config: Config) -> Self {
         self.config = Some(config);
         self
@@ -240,17 +242,21 @@ impl ShellBuilder {
     /// tokio runtime. Nothing runs yet: see [`Shell::start_workers`] and
     /// [`Shell::start_plugins`].
     pub async fn build(self) -> Result<Shell, ShellError> {
-        let config = match (self.config, self.env) {
+        let config = match (self.config, &self.env) {
             (Some(config), _) => config,
-            (None, Some(env)) => Config::load_with_env(&self.dir, env)?,
+            (None, Some(env)) => Config::load_with_env(&self.dir, env.clone())?,
             (None, None) => Config::load(&self.dir)?,
         };
-        Self::build_with(self.dir, config, self.plugins)
+        // What a plugin's `reload_config` reads again: `brain.toml` in `dir`, with the same
+        // overrides.
+        let source = ConfigSource { env: self.env };
+        Self::build_with(self.dir, config, source, self.plugins)
     }
 
     fn build_with(
         dir: PathBuf,
         config: Config,
+        source: ConfigSource,
         plugins: Vec<Arc<dyn Plugin>>,
     ) -> Result<Shell, ShellError> {
         // Before anything is opened: a mistake in brain.toml costs nothing.
@@ -342,6 +348,8 @@ impl ShellBuilder {
                 bus: bus.clone(),
                 dirs: dirs.clone(),
                 config: config.section_json(plugin.config_section()),
+                section: plugin.config_section().to_owned(),
+                source: source.clone(),
                 notes: notes.clone(),
                 generator: generator.clone(),
             });

@@ -1,12 +1,12 @@
-//! `brain site serve`: the built site on loopback, rebuilt through the queue when a note
-//! changes, open pages told to reload, nothing outside the site served, and Ctrl-C stops
+//! `brain site serve`: the built site on loopback, rebuilt through the queue when a note or
+//! `brain.toml` changes, open pages told to reload, nothing outside the site served, and Ctrl-C stops
 //! it cleanly.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::support::{Demo, Running, json, wait_until};
+use crate::support::{Demo, Running, edit_config, json, wait_until};
 
 /// Upper bound for anything the test waits on (never a pace).
 const BOUND: Duration = Duration::from_secs(60);
@@ -95,6 +95,24 @@ fn serve_rebuilds_when_a_note_changes_and_reloads_open_pages() {
         }
     };
     assert!(rye.contains("<h1>Rye bread</h1>"), "{rye}");
+
+    // brain.toml's [site] changed: read again and built, the page reloaded.
+    edit_config(
+        &demo.dir,
+        "description = \"A personal brain, published.\"",
+        "description = \"Bread, baked daily.\"",
+    );
+    let deadline = Instant::now() + BOUND;
+    loop {
+        assert!(Instant::now() < deadline, "the new [site] was never built");
+        line.clear();
+        assert!(events.read_line(&mut line).unwrap() > 0, "the stream ended");
+        if line.starts_with("data: reload")
+            && get(port, "/").is_some_and(|(_, home)| home.contains("Bread, baked daily."))
+        {
+            break;
+        }
+    }
 
     // The rebuilds were build jobs of their own, run by this command.
     let listed = json(&demo.run(&["jobs", "list", "--json"]).expect(0).stdout);
