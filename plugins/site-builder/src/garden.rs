@@ -319,7 +319,7 @@ fn day(date: Option<&str>) -> Option<String> {
 
 /// A URL segment from a title or tag: lower case letters and digits (any script), other
 /// runs turned into one `-`: "Sourdough, step 2!" → `sourdough-step-2`.
-pub fn slugify(text: &str) -> String {
+pub(crate) fn slugify(text: &str) -> String {
     let mut slug = String::with_capacity(text.len());
     for c in text.chars().flat_map(char::to_lowercase) {
         if c.is_alphanumeric() {

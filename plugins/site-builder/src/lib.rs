@@ -50,7 +50,7 @@ use serde_json::Value;
 pub use build::{BuildInput, BuildOutput};
 pub use content::Environment;
 pub use publish::PublishOutput;
-pub use serve::{ServeInput, ServeOutput};
+pub use serve::ServeInput;
 pub use tools::{
     GenerateInput, PlanOutput, PlannedSection, RouteInfo, RoutesOutput, SectionInfo, SelectInput,
     TemplateInfo, TemplatesOutput,
@@ -64,7 +64,6 @@ pub mod internals {
         ContentError, content_file, content_path, format_content, parse_content, read_content,
         write_atomic, write_content,
     };
-    pub use crate::garden::slugify;
     pub use crate::generate::{
         GenerateJobInput, GenerateOutput, NOTES_PER_SECTION, PRODUCT_NOTES, content_from_answer,
         generation_request, search_query, site_query,

@@ -86,14 +86,6 @@ pub(crate) struct ServeJobInput {
     pub(crate) owner: String,
 }
 
-/// What a serve job says when it stops (it only stops when cancelled).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "brain_plugin_api::schemars")]
-pub struct ServeOutput {
-    pub url: String,
-    pub rebuilds: u64,
-}
-
 /// The job that serves the site until cancelled.
 pub(crate) struct ServeJob {
     pub(crate) shared: Arc<Shared>,
@@ -107,9 +99,10 @@ pub(crate) fn wording(environment: Environment) -> Wording {
 #[async_trait]
 impl JobHandler for ServeJob {
     type Input = ServeJobInput;
-    type Output = ServeOutput;
+    /// Nothing: it ends only when cancelled.
+    type Output = ();
 
-    async fn run(&self, input: ServeJobInput, ctx: JobContext) -> Result<ServeOutput, JobError> {
+    async fn run(&self, input: ServeJobInput, ctx: JobContext) -> Result<(), JobError> {
         self.shared.site_for_job()?;
         if tagged_process_gone(&input.owner) == Some(true) {
             return Err(JobError::permanent(
@@ -142,26 +135,26 @@ impl JobHandler for ServeJob {
         ));
 
         let mut seen = fingerprint(&watched(&root));
-        let mut rebuilds = 0u64;
+        let mut builds = 0u64;
         let mut last = "first build".to_owned();
         // The first build makes sure what is served is the site of now.
         let mut pending = true;
         let mut changed = false;
-        let result = loop {
+        loop {
             if pending {
                 pending = false;
-                ctx.report_progress(rebuilds, 0, &format!("Serving {url} · building ({last})"));
+                ctx.report_progress(builds, 0, &format!("Serving {url} · building ({last})"));
                 match rebuild(&*self.shared.ctx, input.environment, &ctx).await {
                     Ok(said) => last = said,
-                    Err(JobError::Cancelled) => break Err(JobError::Cancelled),
+                    Err(JobError::Cancelled) => break,
                     Err(e) => last = format!("the build failed: {e}"),
                 }
-                rebuilds += 1;
+                builds += 1;
                 reload.send_modify(|n| *n += 1);
-                ctx.report_progress(rebuilds, 0, &format!("Serving {url} · {last}"));
+                ctx.report_progress(builds, 0, &format!("Serving {url} · {last}"));
             }
             tokio::select! {
-                () = ctx.cancellation().cancelled() => break Err(JobError::Cancelled),
+                () = ctx.cancellation().cancelled() => break,
                 () = tokio::time::sleep(WATCH_EVERY) => {}
             }
             // A change is built once the files have stayed the same for one more look:
@@ -182,9 +175,9 @@ impl JobHandler for ServeJob {
                     Err(e) => format!("brain.toml is not valid, so its [site] is as it was: {e}"),
                 };
             }
-        };
+        }
         server.abort();
-        result.map(|()| ServeOutput { url, rebuilds })
+        Err(JobError::Cancelled)
     }
 
     /// It runs until stopped: no end to estimate.
