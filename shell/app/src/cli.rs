@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub(crate) struct Cli {
     /// The brain directory (the folder with brain.toml) [default: $BRAIN_DIR, else the
-    /// current directory]
+    /// nearest folder from the current one up that has a brain.toml]
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
 

@@ -32,6 +32,9 @@ use crate::logging;
 /// binary was built with.
 pub(crate) struct Brain {
     pub(crate) dir: PathBuf,
+    /// Neither `--dir` nor `$BRAIN_DIR` named the brain and no folder from the current one
+    /// up has a `brain.toml`: `dir` is the current folder, where `brain init` creates one.
+    not_found: bool,
     log_level: Option<LogLevel>,
     pub(crate) plugins: Vec<Arc<dyn Plugin>>,
 }
@@ -40,6 +43,12 @@ impl Brain {
     /// Reads `brain.toml` with the environment's overrides.
     pub(crate) fn load_config(&self) -> anyhow::Result<Config> {
         Config::load(&self.dir).map_err(|error| match error {
+            // Looked for in every folder up: say so, and where a new brain could go.
+            ConfigError::Missing { .. } if self.not_found => usage(format!(
+                "no brain.toml in {} or any folder above it: create a brain with \
+                 `brain init <dir>`, or name one with --dir or BRAIN_DIR",
+                std::env::current_dir().map_or_else(|_| ".".into(), |d| d.display().to_string())
+            )),
             // Already says where it looked and to run `brain init`.
             ConfigError::Missing { .. } => anyhow::Error::new(error),
             other => anyhow::Error::new(other).context("invalid configuration"),
@@ -103,8 +112,19 @@ pub(crate) async fn run(
     call: Option<plugin::PluginCall>,
     plugins: Vec<Arc<dyn Plugin>>,
 ) -> anyhow::Result<()> {
+    // `brain init` makes a brain where it is told (or here), never in a brain above.
+    let search = !matches!(cli.command, Some(Command::Init(_)));
+    let (dir, not_found) = match brain_dir(cli.dir) {
+        Some(dir) => (dir, false),
+        None if search => match find_brain() {
+            Some(dir) => (dir, false),
+            None => (PathBuf::from("."), true),
+        },
+        None => (PathBuf::from("."), false),
+    };
     let brain = Brain {
-        dir: brain_dir(cli.dir),
+        dir,
+        not_found,
         log_level: cli.log_level.map(LogLevel::from),
         plugins,
     };
@@ -127,12 +147,24 @@ pub(crate) async fn run(
     }
 }
 
-/// `--dir`, else `$BRAIN_DIR`, else the current directory (kept relative: messages then show
-/// the path as the person typed it).
-fn brain_dir(flag: Option<PathBuf>) -> PathBuf {
+/// `--dir`, else `$BRAIN_DIR` (kept as typed: messages then show the path as the person
+/// wrote it); `None` when neither names one.
+pub(crate) fn brain_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
     match (flag, std::env::var_os("BRAIN_DIR")) {
-        (Some(dir), _) => dir,
-        (None, Some(dir)) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from("."),
+        (Some(dir), _) => Some(dir),
+        (None, Some(dir)) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => None,
     }
+}
+
+/// The nearest folder, from the current one up, with a `brain.toml` — found as git finds a
+/// repository — as a relative path (`.`, `..`, `../..`).
+pub(crate) fn find_brain() -> Option<PathBuf> {
+    let here = std::env::current_dir().ok()?;
+    here.ancestors()
+        .position(|folder| folder.join(brain_core::CONFIG_FILE).is_file())
+        .map(|up| match up {
+            0 => PathBuf::from("."),
+            up => std::iter::repeat_n("..", up).collect(),
+        })
 }

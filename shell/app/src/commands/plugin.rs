@@ -7,7 +7,6 @@
 //! what), 2 usage, 130 Ctrl-C (cancelled, or left to another process).
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use brain_core::Config;
@@ -192,16 +191,17 @@ fn value_arg(clap_arg: Arg, arg: &ArgSpec, spec: &CommandSpec, plugins: &[Arc<dy
 }
 
 /// What the shell completion offers for a value: the plugin's values for the brain in
-/// `$BRAIN_DIR`, else the current folder (a completer does not see `--dir`).
+/// `$BRAIN_DIR`, else the nearest folder up with a `brain.toml` (a completer does not see
+/// `--dir`).
 fn complete(
     plugins: &[Arc<dyn Plugin>],
     tool: &str,
     field: &str,
     current: &OsStr,
 ) -> Vec<CompletionCandidate> {
-    let dir = std::env::var_os("BRAIN_DIR")
-        .filter(|d| !d.is_empty())
-        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let Some(dir) = super::brain_dir(None).or_else(super::find_brain) else {
+        return Vec::new();
+    };
     let Ok(config) = Config::load(&dir) else {
         return Vec::new();
     };

@@ -76,4 +76,7 @@ fn bash_completes_plugin_commands_and_values_from_the_brain() {
     assert_eq!(offers("brain site build p"), ["preview", "production"]);
     let sections = offers("brain site generate landing ");
     assert!(sections.contains(&"hero".to_owned()), "{sections:?}");
+    // From a folder inside the brain, the brain above is found.
+    let inside = bash_offers(&demo.dir.join("notes"), "brain site generate --route ");
+    assert!(inside.contains(&"landing".to_owned()), "{inside:?}");
 }

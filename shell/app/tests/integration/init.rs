@@ -138,3 +138,34 @@ fn a_folder_without_brain_toml_says_to_run_init() {
     // Nothing was created in a folder that is not a brain.
     assert!(!empty.path().join(".brain").exists());
 }
+
+/// Like git: a command run in a folder inside a brain finds the brain above it; outside
+/// any brain it says where it looked and how to make one, and creates nothing.
+#[test]
+fn the_brain_is_found_from_any_folder_inside_it() {
+    let (_tmp, dir) = scaffolded();
+    let nested = dir.join("notes/deeper");
+    std::fs::create_dir_all(&nested).unwrap();
+    let listed = brain_run(&nested, &["jobs", "list", "--json"]).expect(0);
+    assert_eq!(listed.stdout.trim(), "{}", "{listed:?}");
+    brain_run(&nested, &["site", "generate", "about", "-q"]).expect(0);
+    assert!(dir.join("content/preview/about/text.md").is_file());
+    assert!(!nested.join(".brain").exists() && !nested.join("content").exists());
+
+    // `brain init` in a folder inside a brain makes a brain there, not above.
+    let inner = dir.join("projects/inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    brain_run(&inner, &["init"]).expect(0);
+    assert!(inner.join("brain.toml").is_file());
+
+    let outside = tempfile::tempdir().unwrap();
+    let run = brain_run(outside.path(), &["jobs", "list"]).expect(2);
+    assert!(
+        run.stderr.contains("or any folder above it")
+            && run.stderr.contains("`brain init <dir>`")
+            && run.stderr.contains("--dir or BRAIN_DIR"),
+        "{}",
+        run.stderr
+    );
+    assert!(!outside.path().join(".brain").exists());
+}
