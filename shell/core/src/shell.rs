@@ -613,6 +613,11 @@ impl Shell {
         span.in_scope(|| match &result {
             // Successes at debug: one-shot CLI commands would otherwise print a line each.
             Ok(_) => tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "tool call ok"),
+            // A caller's mistake (bad input, no such tool) is answered to the caller, which
+            // shows it: a log line at the default level would say it twice on a terminal.
+            Err(error @ (ToolError::InvalidInput { .. } | ToolError::NotFound { .. })) => {
+                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, %error, "tool call refused")
+            }
             Err(error) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, %error, "tool call failed"),
         });
         result

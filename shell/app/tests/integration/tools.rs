@@ -48,6 +48,9 @@ fn unknown_jobs_are_usage_errors() {
     for command in ["status", "cancel"] {
         let run = brain_run(&dir, &["jobs", command, "job_nope"]).expect(2);
         assert!(run.stderr.contains("job_nope"), "{command}: {}", run.stderr);
+        // Said once, in the CLI's words: no log line repeats it at the default level.
+        assert_eq!(run.stderr.lines().count(), 1, "{command}: {}", run.stderr);
+        assert!(!run.stderr.contains("INFO"), "{command}: {}", run.stderr);
     }
     let run = brain_run(&dir, &["jobs", "list", "--limit", "0"]).expect(2);
     assert!(run.stderr.contains("`limit`"), "{}", run.stderr);
