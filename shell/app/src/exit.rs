@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use brain_core::{ConfigError, ShellError};
+use brain_core::{ConfigError, QueueError, ShellError};
 use brain_plugin_api::ToolError;
 
 /// The operation failed: a tool, a job, the disk.
@@ -57,6 +57,10 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
         if let Some(ShellError::Config(_) | ShellError::Ai(_) | ShellError::PluginConfig { .. }) =
             cause.downcast_ref::<ShellError>()
         {
+            return USAGE;
+        }
+        // An id that names nothing is the caller's mistake, whichever command met it.
+        if let Some(QueueError::NotFound { .. }) = cause.downcast_ref::<QueueError>() {
             return USAGE;
         }
         if let Some(tool) = cause.downcast_ref::<ToolError>() {

@@ -16,8 +16,9 @@ pub use config::{
     RESERVED_ENV,
 };
 pub use error::ConfigError;
-// What interfaces pass to the queue's listing (`Shell::queue().list`).
-pub use brain_job_queue::ListFilter;
+// What interfaces pass to the queue's listing (`Shell::queue().list`), and what its calls
+// fail with.
+pub use brain_job_queue::{ListFilter, QueueError};
 pub use notes::INDEX_JOB;
 
 /// The commands the shell declares for its own tools (`/status`, `/jobs`, `/cancel`): what

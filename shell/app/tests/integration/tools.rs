@@ -45,7 +45,7 @@ fn results_are_json_on_stdout_and_logs_on_stderr() {
 #[test]
 fn unknown_jobs_are_usage_errors() {
     let (_tmp, dir) = scaffolded();
-    for command in ["status", "cancel"] {
+    for command in ["status", "cancel", "watch"] {
         let run = brain_run(&dir, &["jobs", command, "job_nope"]).expect(2);
         assert!(run.stderr.contains("job_nope"), "{command}: {}", run.stderr);
         // Said once, in the CLI's words: no log line repeats it at the default level.
