@@ -409,28 +409,34 @@ fn manifest_write(path: &Path, manifest: &Manifest) -> Result<SideEffect, JobErr
 
 /// Where rendered files go, and what is learnt of them for the next build.
 struct Sink<'a> {
-    /// The fresh build folder files are written into; `None`: files are compared with the
-    /// site in place instead, and only those that differ are kept.
-    dir: Option<&'a Path>,
-    /// The manifest of the site in place, when comparing.
-    previous: Option<&'a Manifest>,
+    into: Destination<'a>,
     manifest: Mutex<Manifest>,
     changed: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
+/// What a sink does with a file.
+enum Destination<'a> {
+    /// Writes it into this fresh build folder.
+    Folder(&'a Path),
+    /// Compares it with the site in place (this manifest) and keeps it only when it
+    /// differs; `reuse` when the site in place was built with the same global key, so a
+    /// page whose own key matches need not be rendered at all.
+    Compare { previous: &'a Manifest, reuse: bool },
+}
+
 impl<'a> Sink<'a> {
     fn folder(dir: &'a Path, global: &str) -> Sink<'a> {
-        Sink::new(Some(dir), None, global)
+        Sink::new(Destination::Folder(dir), global)
     }
 
     fn compare(previous: &'a Manifest, global: &str) -> Sink<'a> {
-        Sink::new(None, Some(previous), global)
+        let reuse = previous.global == global;
+        Sink::new(Destination::Compare { previous, reuse }, global)
     }
 
-    fn new(dir: Option<&'a Path>, previous: Option<&'a Manifest>, global: &str) -> Sink<'a> {
+    fn new(into: Destination<'a>, global: &str) -> Sink<'a> {
         Sink {
-            dir,
-            previous,
+            into,
             manifest: Mutex::new(Manifest {
                 global: global.to_owned(),
                 ..Manifest::default()
@@ -442,17 +448,19 @@ impl<'a> Sink<'a> {
     /// The broken links the site in place's `file` had, when it was rendered from the same
     /// `key` with the same global key: the file is then the same, and need not be rendered.
     fn unchanged(&self, file: &str, key: &str) -> Option<Vec<String>> {
-        let previous = self.previous?;
-        let manifest = lock(&self.manifest);
-        let same = previous.global == manifest.global
-            && previous.keys.get(file).is_some_and(|k| k == key)
-            && previous.files.contains_key(file);
-        drop(manifest);
-        if !same {
+        let Destination::Compare {
+            previous,
+            reuse: true,
+        } = self.into
+        else {
+            return None;
+        };
+        let hash = previous.files.get(file)?;
+        if previous.keys.get(file).is_none_or(|k| k != key) {
             return None;
         }
         let broken = previous.broken.get(file).cloned().unwrap_or_default();
-        self.record(file, previous.files[file].clone(), Some(key), &broken);
+        self.record(file, hash.clone(), Some(key), &broken);
         Some(broken)
     }
 
@@ -466,10 +474,10 @@ impl<'a> Sink<'a> {
         broken: &[String],
     ) -> Result<(), JobError> {
         let hash = blake3::hash(&bytes).to_hex().to_string();
-        match (self.dir, self.previous) {
-            (Some(dir), _) => write_new(&dir.join(file), &bytes)?,
-            (None, previous) => {
-                if previous.and_then(|p| p.files.get(file)) != Some(&hash) {
+        match self.into {
+            Destination::Folder(dir) => write_new(&dir.join(file), &bytes)?,
+            Destination::Compare { previous, .. } => {
+                if previous.files.get(file) != Some(&hash) {
                     lock(&self.changed).push((file.to_owned(), bytes));
                 }
             }

@@ -283,7 +283,7 @@ impl Site {
         }
         let collections = collections(&raw.collections, &routes, &mut error);
         for (t, tag) in raw.publish_tags.iter().enumerate() {
-            if tag.trim().trim_start_matches('#').trim().is_empty() {
+            if brain_plugin_api::tag_key(tag).is_empty() {
                 error(format!("publish_tags[{t}]"), "must not be empty".into());
             }
         }
@@ -304,11 +304,11 @@ impl Site {
     /// The collection a published note with `tags` is listed in: the first declared one
     /// with one of its tags (case-insensitive, `#` ignored), else the catch-all (the last).
     pub fn collection_for(&self, tags: &[String]) -> usize {
-        let normal = |tag: &str| tag.trim().trim_start_matches('#').trim().to_lowercase();
-        let tags: Vec<String> = tags.iter().map(|t| normal(t)).collect();
+        use brain_plugin_api::tag_key;
+        let tags: Vec<String> = tags.iter().map(|t| tag_key(t)).collect();
         self.collections
             .iter()
-            .position(|c| c.tags.iter().any(|t| tags.contains(&normal(t))))
+            .position(|c| c.tags.iter().any(|t| tags.contains(&tag_key(t))))
             .unwrap_or(self.collections.len().saturating_sub(1))
     }
 

@@ -19,21 +19,19 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use brain_plugin_api::{
-    JobContext, JobError, JobHandler, JobStatus, JsonSchema, NewJob, PluginContext, Wording,
-    tagged_process_gone,
+    JobContext, JobError, JobHandler, JobStatus, JsonSchema, Wording, tagged_process_gone,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::BUILD_JOB;
 use crate::build::BuildInput;
 use crate::content::Environment;
 use crate::render::files_under;
 use crate::state::Shared;
+use crate::tools::build_job;
 
 /// How often the watched folders are looked at. A changed file is noticed within this.
 const WATCH_EVERY: Duration = Duration::from_millis(300);
@@ -144,7 +142,7 @@ impl JobHandler for ServeJob {
             if pending {
                 pending = false;
                 ctx.report_progress(builds, 0, &format!("Serving {url} · building ({last})"));
-                match rebuild(&*self.shared.ctx, input.environment, &ctx).await {
+                match rebuild(&self.shared, input.environment, &ctx).await {
                     Ok(said) => last = said,
                     Err(JobError::Cancelled) => break,
                     Err(e) => last = format!("the build failed: {e}"),
@@ -186,9 +184,9 @@ impl JobHandler for ServeJob {
     }
 }
 
-/// Enqueues a build of `environment` and waits for it; what it said.
+/// Enqueues a build of `environment` (as `site_build` does) and waits for it; what it said.
 async fn rebuild(
-    plugin: &dyn PluginContext,
+    shared: &Shared,
     environment: Environment,
     ctx: &JobContext,
 ) -> Result<String, JobError> {
@@ -196,16 +194,13 @@ async fn rebuild(
         environment,
         strict: false,
     };
-    let job = NewJob::new(BUILD_JOB, json!(input))
-        .label(format!("build {environment}"))
-        .wording(
-            Wording::job(format!("Built {environment}"))
-                .detail("{pages:page:pages} in {took} → {output}/"),
-        );
-    let started = plugin
-        .enqueue(job, &format!("Rebuilding the {environment} site"))
-        .await
-        .map_err(|e| JobError::retryable(format!("cannot start a build: {e}")))?;
+    let plugin = &*shared.ctx;
+    let started = async {
+        let (job, message) = build_job(shared, input, ctx.info().source.clone()).await?;
+        plugin.enqueue(job, &message).await
+    }
+    .await
+    .map_err(|e| JobError::retryable(format!("cannot start a build: {e}")))?;
     let id = started.job_id;
     loop {
         tokio::select! {

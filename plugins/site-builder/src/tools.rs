@@ -598,12 +598,21 @@ async fn build(
     input: BuildInput,
     call: &ToolContext,
 ) -> Result<ToolResult, ToolError> {
-    let site = shared.site()?;
-    let site = &*site;
+    let (job, message) = build_job(shared, input, call.caller.source.clone()).await?;
+    let started = shared.ctx.enqueue(job, &message).await?;
+    Ok(ToolResult::started(started))
+}
+
+/// A build job for `input` started by `source`, and what it is said to do. A build renders
+/// the content as it is when it runs: it waits for the operations writing that
+/// environment's content now, so it never renders half-written content.
+pub(crate) async fn build_job(
+    shared: &Shared,
+    input: BuildInput,
+    source: Source,
+) -> Result<(NewJob, String), ToolError> {
+    let routes = shared.site()?.routes.len();
     let environment = input.environment;
-    let routes = site.routes.len();
-    // A build renders the content as it is when it runs: it waits for the operations
-    // writing that environment's content now, so it never renders half-written content.
     let writers: &[&str] = match environment {
         Environment::Preview => &[GENERATE_JOB],
         Environment::Production => &[PROMOTE_JOB, ROLLBACK_JOB],
@@ -611,7 +620,7 @@ async fn build(
     let after = active(shared, writers).await?;
     let job = after.iter().fold(
         NewJob::new(BUILD_JOB, json!(input))
-            .source(call.caller.source.clone())
+            .source(source)
             .label(format!("build {environment}"))
             // "Built preview: 43 pages in 0.3s → dist/preview/".
             .wording(
@@ -628,8 +637,7 @@ async fn build(
     if !after.is_empty() {
         message.push_str(&format!(" once {} has ended", after.join(" and ")));
     }
-    let started = shared.ctx.enqueue(job, &message).await?;
-    Ok(ToolResult::started(started))
+    Ok((job, message))
 }
 
 async fn serve(

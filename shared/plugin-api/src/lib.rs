@@ -42,7 +42,7 @@ pub use human::{ECHO_CHARS, clip_echoes, format_duration, format_range, format_s
 pub use interface::{Follow, FollowStream, Interface, ResourceInfo, ShellHandle};
 pub use job::{JobContext, JobError, JobHandler};
 pub use mistake::{did_you_mean, unknown_key, unknown_key_here};
-pub use notes::{NoteText, is_published};
+pub use notes::{NoteText, is_published, tag_key};
 pub use outcome::{Outcome, Wording};
 pub use permission::{Caller, Permission};
 pub use plugin::{

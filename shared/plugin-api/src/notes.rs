@@ -37,8 +37,8 @@ pub fn is_published(frontmatter: &Value, tags: &[String], publish_tags: &[String
     match publish_flag(frontmatter) {
         Some(flag) => flag,
         None => tags.iter().any(|tag| {
-            let tag = normal_tag(tag);
-            publish_tags.iter().any(|wanted| normal_tag(wanted) == tag)
+            let tag = tag_key(tag);
+            publish_tags.iter().any(|wanted| tag_key(wanted) == tag)
         }),
     }
 }
@@ -58,7 +58,9 @@ fn publish_flag(frontmatter: &Value) -> Option<bool> {
     }
 }
 
-fn normal_tag(tag: &str) -> String {
+/// How tags compare: `#Blog`, ` blog ` and `blog` are one tag (case ignored, a leading `#`
+/// and surrounding spaces too).
+pub fn tag_key(tag: &str) -> String {
     tag.trim().trim_start_matches('#').trim().to_lowercase()
 }
 

@@ -580,7 +580,7 @@ impl Queue {
             Some(owner) if inserted.heads.is_empty() => (owner.clone(), Vec::new()),
             _ => (id.clone(), vec![id]),
         };
-        self.join_scope_if_started_by_a_job(&id);
+        self.join_scope_if_started_by_a_job([id.as_str()]);
         Ok(Enqueued {
             kind: kind_of(&id),
             already: job_ids.is_empty(),
@@ -596,18 +596,21 @@ impl Queue {
     /// Work a running job enqueues (a dev server's rebuilds) is part of that job's work:
     /// a scoped pool — a one-shot command's — runs it too, instead of leaving it for
     /// another process's workers.
-    fn join_scope_if_started_by_a_job(&self, id: &str) {
+    fn join_scope_if_started_by_a_job<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
         if crate::pool::RUNNING_JOB.try_with(|_| ()).is_err() {
             return;
         }
         let local = &self.inner.local;
         let mut scope = local.scope.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(scope) = scope.as_mut()
-            && !scope.iter().any(|s| s == id)
-        {
-            scope.push(id.to_owned());
-            local.work.notify_one();
+        let Some(scope) = scope.as_mut() else {
+            return;
+        };
+        for id in ids {
+            if !scope.iter().any(|s| s == id) {
+                scope.push(id.to_owned());
+            }
         }
+        local.work.notify_one();
     }
 
     /// Enqueues many independent jobs in one transaction (no batch record).
@@ -626,7 +629,9 @@ impl Queue {
             })
             .await?;
         self.wake_workers();
-        Ok(inserted.heads.iter().map(|h| h.id.clone()).collect())
+        let ids: Vec<String> = inserted.heads.iter().map(|h| h.id.clone()).collect();
+        self.join_scope_if_started_by_a_job(ids.iter().map(String::as_str));
+        Ok(ids)
     }
 
     /// Enqueues a batch: its jobs are committed together with the batch record.
@@ -674,6 +679,7 @@ impl Queue {
             Some(owner) if job_ids.is_empty() => owner.clone(),
             _ => id,
         };
+        self.join_scope_if_started_by_a_job([id.as_str()]);
         let estimate = {
             let estimates = monitor::lock(&self.inner.estimates);
             let per_job = if same_type {

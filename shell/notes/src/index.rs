@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use brain_plugin_api::{NoteHit, NoteText, is_published};
+use brain_plugin_api::{NoteHit, NoteText, is_published, tag_key};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde::de::DeserializeOwned;
@@ -315,7 +315,7 @@ impl NotesIndex {
     /// Notes with this tag (case-insensitive, a leading `#` ignored), newest `date` first
     /// (undated last), then by path; at most `limit`. `snippet` is the summary, `score` 0.
     pub fn tagged(&self, tag: &str, limit: usize) -> Result<Vec<NoteHit>, NotesError> {
-        let tag = tag.trim().trim_start_matches('#').trim().to_lowercase();
+        let tag = tag_key(tag);
         if tag.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
