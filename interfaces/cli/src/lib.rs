@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_api::{Caller, START_A_WORKER, ToolContext, WAITING_FOR_WORKER};
+use brain_plugin_api::{Caller, START_A_WORKER, Spelling, ToolContext, WAITING_FOR_WORKER};
 use serde_json::Value;
 
 pub use output::Mode;
-use output::{Renderer, out_line};
+use output::{Renderer, Say, out_line};
 
 /// How long jobs still running in this process may take to finish when the command ends
 /// (after a detach, say); the rest go back to the queue for the next worker.
@@ -61,6 +61,7 @@ impl Outcome {
 /// line says so. A tool that answers at once (a dry run, nothing to do) has its text (or
 /// JSON) printed. The shell is shut down gracefully before returning.
 pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow::Result<Outcome> {
+    let say = saying(spelling(shell), tool);
     // Listening before the work starts: an early Ctrl-C is then ours to handle (cancel or
     // detach) rather than a kill that leaves jobs half-claimed.
     let mut interrupts = Interrupts::new().context("cannot listen for Ctrl-C")?;
@@ -74,7 +75,7 @@ pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow:
             .await
             .with_context(|| format!("tool `{tool}`"))?;
         let Some(started) = result.started else {
-            print_result(&result.structured, &result.text, mode)?;
+            print_result(&result.structured, &say(&result.text), mode)?;
             return Ok(Outcome::Succeeded);
         };
         let id = started.job_id;
@@ -89,32 +90,45 @@ pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow:
             .run_also(&scope)
             .await
             .context("cannot hand the work to this process's workers")?;
-        let notes = Renderer::new(mode);
+        let notes = Renderer::new(mode, say.clone());
         // What the tool started, in its own words (which sections and why, say) — without
         // "waiting for a worker": this process runs it.
         let said = started
             .message
             .split(&format!(" ({WAITING_FOR_WORKER}"))
             .next();
-        notes.note(&format!(
+        notes.info(&say(&format!(
             "{}.",
             said.unwrap_or_default().trim_end_matches('.')
-        ));
+        )));
         if let Some(line) = others_waiting(shell, &scope).await {
-            notes.note(&line);
+            notes.info(&line);
         }
         for dependency in &dependencies {
             if let Some(outcome) =
-                follow_dependency(shell, dependency, &id, mode, &mut interrupts).await?
+                follow_dependency(shell, dependency, &id, mode, &say, &mut interrupts).await?
             {
                 return Ok(outcome);
             }
         }
-        attach(shell, &id, mode, &mut interrupts).await
+        attach(shell, &id, mode, &say, &mut interrupts).await
     }
     .await;
     shell.shutdown(SHUTDOWN_GRACE).await;
     result
+}
+
+/// How the terminal names what tools' messages name: fields as flags (`` `--force` ``),
+/// tools as the commands a person types (`` `brain site generate` ``; the shell's own tools
+/// are under `brain jobs`).
+pub fn spelling(shell: &Shell) -> Spelling {
+    Spelling::new(&shell.commands(&Caller::cli()), |c| {
+        match (c.group.as_str(), c.name.as_str()) {
+            ("", "jobs") => "brain jobs list".to_owned(),
+            ("", name) => format!("brain jobs {name}"),
+            (group, name) => format!("brain {group} {name}"),
+        }
+    })
 }
 
 /// "2 other operations are waiting for a worker: `brain start` runs them", when unfinished
@@ -152,6 +166,7 @@ async fn follow_dependency(
     dependency: &str,
     id: &str,
     mode: Mode,
+    say: &Say,
     interrupts: &mut Interrupts,
 ) -> anyhow::Result<Option<Outcome>> {
     let queue = shell.queue();
@@ -159,7 +174,7 @@ async fn follow_dependency(
         .watch(dependency)
         .await
         .with_context(|| format!("cannot follow {dependency}"))?;
-    let mut renderer = Renderer::new(mode);
+    let mut renderer = Renderer::new(mode, say.clone());
     let described = match queue.status(dependency).await {
         Ok(state) => brain_plugin_api::Dependency {
             id: dependency.to_owned(),
@@ -171,7 +186,7 @@ async fn follow_dependency(
         .describe(),
         Err(_) => dependency.to_owned(),
     };
-    renderer.note(&format!(
+    renderer.info(&format!(
         "First finishing {described}, which {id} depends on."
     ));
     loop {
@@ -215,6 +230,8 @@ async fn follow_dependency(
 /// Starts `tool` without workers and prints its immediate answer: the `AsyncToolResponse`
 /// (human text, or JSON with `json`), and whether a brain process is running to do the work.
 pub async fn detach(shell: &Shell, tool: &str, input: Value, json: bool) -> anyhow::Result<()> {
+    let words = spelling(shell);
+    let say = |text: &str| words.in_own_words(tool, text);
     let result = shell
         .execute(tool, input, ToolContext::new(Caller::cli()))
         .await
@@ -224,13 +241,15 @@ pub async fn detach(shell: &Shell, tool: &str, input: Value, json: bool) -> anyh
     match started {
         Some(started) if !json => {
             let running = shell.queue().any_worker_running();
+            // The started sentence without "check status … with the status tool" (an
+            // LLM's words): the note says how to follow it from here.
             out_line(&format!(
                 "{}\n{}",
-                started.human_text(),
+                say(&started.started_text()),
                 detach_note(&started.job_id, running)
             ))
         }
-        _ => print_result(&result.structured, &result.text, mode),
+        _ => print_result(&result.structured, &say(&result.text), mode),
     }
 }
 
@@ -249,7 +268,15 @@ fn detach_note(id: &str, worker_running: bool) -> String {
 /// Follows a job or batch that another process runs (no workers start here) until it ends.
 pub async fn watch(shell: &Shell, id: &str, mode: Mode) -> anyhow::Result<Outcome> {
     let mut interrupts = Interrupts::new().context("cannot listen for Ctrl-C")?;
-    attach(shell, id, mode, &mut interrupts).await
+    // Whichever tool started it: tools its messages name are shown as commands.
+    let say = saying(spelling(shell), "");
+    attach(shell, id, mode, &say, &mut interrupts).await
+}
+
+/// A tool's text in `words`.
+fn saying(words: Spelling, tool: &str) -> Say {
+    let tool = tool.to_owned();
+    std::sync::Arc::new(move |text: &str| words.in_own_words(&tool, text))
 }
 
 /// A synchronous tool answer: its JSON on one line, else its text.
@@ -260,11 +287,13 @@ fn print_result(structured: &Value, text: &str, mode: Mode) -> anyhow::Result<()
     }
 }
 
-/// Renders `id`'s events until the final one, handling Ctrl-C.
+/// Renders `id`'s events until the final one, handling Ctrl-C; its errors are shown as
+/// `say` words them.
 async fn attach(
     shell: &Shell,
     id: &str,
     mode: Mode,
+    say: &Say,
     interrupts: &mut Interrupts,
 ) -> anyhow::Result<Outcome> {
     let queue = shell.queue();
@@ -272,11 +301,11 @@ async fn attach(
         .watch(id)
         .await
         .with_context(|| format!("cannot follow {id}"))?;
-    let mut renderer = Renderer::new(mode);
+    let mut renderer = Renderer::new(mode, say.clone());
     if let Ok(state) = queue.status(id).await
         && state.status_entry().waiting_for_worker
     {
-        renderer.note(&format!("{id} is {WAITING_FOR_WORKER}: {START_A_WORKER}."));
+        renderer.info(&format!("{id} is {WAITING_FOR_WORKER}: {START_A_WORKER}."));
     }
     let mut cancelling = false;
     loop {
@@ -332,7 +361,7 @@ async fn attach(
                     return Ok(Outcome::Detached);
                 }
                 cancelling = true;
-                renderer.note(&format!(
+                renderer.info(&format!(
                     "Cancelling {id}: no other brain process runs it; waiting for running jobs to stop…"
                 ));
                 queue

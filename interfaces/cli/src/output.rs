@@ -26,16 +26,21 @@ pub enum Mode {
     Bars { color: bool },
     /// One line per status change, progress at most once a second, on stderr.
     Lines,
+    /// `--quiet`: only errors (failed items, the failure summary) on stderr and the final
+    /// result on stdout.
+    Quiet,
     /// JSON lines on stdout: every event's `ProgressNotification`, then the final status.
     Json,
 }
 
 impl Mode {
-    /// `--json` wins; then `--quiet` or a stderr that is not a terminal means plain lines.
+    /// `--json` wins, then `--quiet`; a stderr that is not a terminal means plain lines.
     pub fn detect(json: bool, quiet: bool) -> Mode {
         if json {
             Mode::Json
-        } else if quiet || !std::io::stderr().is_terminal() {
+        } else if quiet {
+            Mode::Quiet
+        } else if !std::io::stderr().is_terminal() {
             Mode::Lines
         } else {
             Mode::Bars {
@@ -67,9 +72,14 @@ pub(crate) fn err_line(text: &str) {
     let _ = writeln!(err, "{text}");
 }
 
+/// How a tool's text is worded for the terminal (see `crate::spelling`).
+pub(crate) type Say = std::sync::Arc<dyn Fn(&str) -> String + Send + Sync>;
+
 /// Renders the events of one operation.
 pub(crate) struct Renderer {
     mode: Mode,
+    /// Errors and summaries come from the tool: in the terminal's words.
+    say: Say,
     bar: Option<ProgressBar>,
     /// Whether the bar currently has a length (bar) or not (spinner).
     bar_has_length: Option<bool>,
@@ -79,9 +89,10 @@ pub(crate) struct Renderer {
 }
 
 impl Renderer {
-    pub(crate) fn new(mode: Mode) -> Renderer {
+    pub(crate) fn new(mode: Mode, say: Say) -> Renderer {
         Renderer {
             mode,
+            say,
             bar: None,
             bar_has_length: None,
             last_status: None,
@@ -114,10 +125,23 @@ impl Renderer {
                 self.draw(event, color);
                 Ok(())
             }
+            Mode::Quiet => {
+                self.failures(event);
+                Ok(())
+            }
         }
     }
 
-    /// A message for the person, above the bar when there is one.
+    /// What is going on ("Generating content for 4 sections."): a note, except with
+    /// `--quiet`.
+    pub(crate) fn info(&self, text: &str) {
+        if self.mode != Mode::Quiet {
+            self.note(text);
+        }
+    }
+
+    /// A message for the person, above the bar when there is one: an outcome or a warning,
+    /// shown in every mode.
     pub(crate) fn note(&self, text: &str) {
         match (&self.bar, self.mode) {
             (Some(bar), _) => bar.println(text),
@@ -140,6 +164,14 @@ impl Renderer {
         entry: Option<JobStatusEntry>,
     ) -> anyhow::Result<Summary> {
         let mut summary = render::summary(event);
+        summary.line = (self.say)(&summary.line);
+        for text in summary
+            .reasons
+            .iter_mut()
+            .chain(summary.warnings.iter_mut())
+        {
+            *text = (self.say)(text);
+        }
         if let Some(waited) = entry.as_ref().and_then(render::waited) {
             summary.line.push_str(&format!(" ({waited})"));
         }
@@ -155,7 +187,7 @@ impl Renderer {
                 }
                 out_line(&value.to_string())?;
             }
-            Mode::Lines | Mode::Bars { .. } => {
+            Mode::Lines | Mode::Quiet | Mode::Bars { .. } => {
                 self.failures(event);
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
@@ -183,7 +215,7 @@ impl Renderer {
     /// Prints items that failed since the last event, above the bar.
     fn failures(&mut self, event: &JobProgressEvent) {
         for error in render::new_failures(event, &mut self.seen_failures) {
-            self.note(&format!("✘ {}", render::failure_line(&error)));
+            self.note(&(self.say)(&format!("✘ {}", render::failure_line(&error))));
         }
     }
 

@@ -781,7 +781,9 @@ async fn run_tool(
                 return Ok(());
             }
         };
-        let initial = render::started_line(started);
+        let initial = bot
+            .commands()
+            .in_own_words(tool, &render::started_line(started));
         let original = reply(room, event, inputs, &initial).await?;
         typing.stop().await;
         let (tx, rx) = watch::channel(Line {
@@ -827,7 +829,8 @@ async fn run_tool(
     // The status tool's answer as a list with bars (the shell's own tool, not a plugin's).
     let text = match serde_json::from_value::<JobStatusResponse>(result.structured.clone()) {
         Ok(status) if tool == "status" => render::status_list_markdown(&status),
-        _ => result.text.clone(),
+        // A tool's text names its fields; here they are the command's flags.
+        _ => bot.commands().in_own_words(tool, &result.text),
     };
     reply(room, event, inputs, &text).await?;
     Ok(())

@@ -612,10 +612,10 @@ fn no_content(root: &Path, site: &Site, environment: Environment) -> Option<Stri
     }
     Some(match environment {
         Environment::Production => "nothing to build: no section has production content; \
-             promote preview content to production first (the promote command), or build preview"
+             promote preview content to production first (`site_promote`), or build preview"
             .to_owned(),
         Environment::Preview => "nothing to build: no section has preview content; \
-             generate it first (the generate command)"
+             generate it first (`site_generate`)"
             .to_owned(),
     })
 }

@@ -445,14 +445,14 @@ async fn generate(
         .filter(|(_, _, p)| matches!(p, Plan::Keep { edited: true }))
         .map(|(r, s, _)| r.label(s))
         .collect();
-    // "Kept landing:hero: edited by hand (force replaces it, keeping yours as ….orig)."
+    // "Kept landing:hero: edited by hand (`force` replaces it, keeping yours as ….orig)."
     let kept_note = match edited.as_slice() {
         [] => String::new(),
         [one] => format!(
-            " Kept {one}: edited by hand (force replaces it, keeping yours as a .orig file)."
+            " Kept {one}: edited by hand (`force` replaces it, keeping yours as a .orig file)."
         ),
         many => format!(
-            " Kept {} sections edited by hand: {} (force replaces them, keeping yours as .orig files).",
+            " Kept {} sections edited by hand: {} (`force` replaces them, keeping yours as .orig files).",
             many.len(),
             many.join(", ")
         ),
@@ -563,15 +563,15 @@ fn stale_tally(reasons: &[&str]) -> Option<String> {
     }
 }
 
-/// "Nothing to generate: 5 sections up to date with the notes (force regenerates them)".
+/// "Nothing to generate: 5 sections up to date with the notes (`force` regenerates them)".
 fn nothing_to_generate(selected: usize, edited: usize) -> String {
     match selected - edited {
         _ if selected == 0 => "Nothing to generate: no sections are selected".to_owned(),
         0 => "Nothing to generate".to_owned(),
-        1 => "Nothing to generate: 1 section up to date with the notes (force regenerates it)"
+        1 => "Nothing to generate: 1 section up to date with the notes (`force` regenerates it)"
             .to_owned(),
         n => format!(
-            "Nothing to generate: {n} sections up to date with the notes (force regenerates them)"
+            "Nothing to generate: {n} sections up to date with the notes (`force` regenerates them)"
         ),
     }
 }

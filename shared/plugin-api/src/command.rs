@@ -332,6 +332,53 @@ pub enum Want<'a> {
     },
 }
 
+/// How an interface with typed commands names what a tool's messages name. A tool names
+/// its input fields and other tools in backticks (`` `force` ``, `` `site_generate` ``), as
+/// an LLM calling it by MCP sees them; a person who types commands reads the flag and the
+/// command instead (`` `--force` ``, `` `brain site generate` `` or `` `/generate` ``).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spelling {
+    /// Per tool: (`` `field` ``, `` `--flag` ``).
+    fields: Vec<(String, Vec<(String, String)>)>,
+    /// (`` `tool` ``, `` `command` ``).
+    tools: Vec<(String, String)>,
+}
+
+impl Spelling {
+    /// The spelling of `commands`, each typed as `typed` shows it (`brain site generate`).
+    pub fn new(commands: &[CommandSpec], typed: impl Fn(&CommandSpec) -> String) -> Self {
+        Self {
+            fields: commands
+                .iter()
+                .map(|c| {
+                    let flags = c
+                        .args
+                        .iter()
+                        .map(|a| (format!("`{}`", a.field), format!("`--{}`", a.flag)))
+                        .collect();
+                    (c.tool.clone(), flags)
+                })
+                .collect(),
+            tools: commands
+                .iter()
+                .map(|c| (format!("`{}`", c.tool), format!("`{}`", typed(c))))
+                .collect(),
+        }
+    }
+
+    /// `text` from `tool` (its fields as its command's flags; any tool as its command).
+    pub fn in_own_words(&self, tool: &str, text: &str) -> String {
+        let fields = self
+            .fields
+            .iter()
+            .filter(|(t, _)| t == tool)
+            .flat_map(|(_, flags)| flags);
+        fields
+            .chain(&self.tools)
+            .fold(text.to_owned(), |text, (from, to)| text.replace(from, to))
+    }
+}
+
 /// The commands an interface offers: the shell's and plugins' declarations plus its own
 /// built-ins, behind a prefix (`/` in the chat, `!` in Matrix).
 #[derive(Debug, Clone, PartialEq)]
@@ -380,6 +427,12 @@ impl CommandTable {
             .map(|c| c.name.as_str())
             .chain(self.builtins.iter().map(|b| b.name.as_str()))
             .collect()
+    }
+
+    /// `text` from `tool` in this table's words (`/generate`, `` `--force` ``): see
+    /// [`Spelling`].
+    pub fn in_own_words(&self, tool: &str, text: &str) -> String {
+        Spelling::new(&self.commands, |c| self.shown(&c.name)).in_own_words(tool, text)
     }
 
     /// Whether `word` (without prefix, any case) names a command.
@@ -899,6 +952,28 @@ mod tests {
         for nothing in ["hello wor", "/build production ", "/frob x", "/help "] {
             assert_eq!(table.completion(nothing).1, Want::Nothing, "{nothing:?}");
         }
+    }
+
+    #[test]
+    fn messages_name_fields_as_flags_and_tools_as_commands() {
+        let cli = Spelling::new(&site(), |c| format!("brain {} {}", c.group, c.name));
+        assert_eq!(
+            cli.in_own_words(
+                "site_generate",
+                "Kept 2 (`force` replaces them); see `dryRun`, force, `x`"
+            ),
+            "Kept 2 (`--force` replaces them); see `--dry-run`, force, `x`"
+        );
+        assert_eq!(
+            cli.in_own_words("site_build", "run `site_generate` first (`force`)"),
+            "run `brain site generate` first (`force`)"
+        );
+        let table = CommandTable::new("/", site());
+        assert_eq!(
+            table.in_own_words("site_generate", "`force`, then `site_build`"),
+            "`--force`, then `/build`"
+        );
+        assert_eq!(table.in_own_words("other_tool", "`force`"), "`force`");
     }
 
     #[test]

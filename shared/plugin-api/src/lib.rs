@@ -31,7 +31,8 @@ mod tool;
 
 pub use brain_messaging::Subscription;
 pub use command::{
-    ArgKind, ArgSpec, Call, CommandError, CommandSpec, CommandTable, Parsed, Want, matching,
+    ArgKind, ArgSpec, Call, CommandError, CommandSpec, CommandTable, Parsed, Spelling, Want,
+    matching,
 };
 pub use effect::{SideEffect, process_tag, process_tag_for, tagged_process_gone, write_atomic};
 pub use event::{

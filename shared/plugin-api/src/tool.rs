@@ -97,6 +97,16 @@ impl AsyncToolResponse {
     /// "Started batch batch_…: generating 10 sections, about 30-60 seconds. Check status in
     /// 30 seconds with the status tool."
     pub fn human_text(&self) -> String {
+        let mut text = self.started_text();
+        if let Some(check) = &self.check_status_in {
+            text.push_str(&format!(" Check status in {check} with the status tool."));
+        }
+        text
+    }
+
+    /// "Started batch batch_…: generating 10 sections, about 30-60 seconds.": what started,
+    /// for an interface that says itself how to follow it.
+    pub fn started_text(&self) -> String {
         let verb = match self.status {
             crate::response::StartStatus::Started => "Started",
             crate::response::StartStatus::Queued => "Queued",
@@ -114,9 +124,6 @@ impl AsyncToolResponse {
             text.push_str(&format!(", {about}"));
         }
         text.push('.');
-        if let Some(check) = &self.check_status_in {
-            text.push_str(&format!(" Check status in {check} with the status tool."));
-        }
         text
     }
 }

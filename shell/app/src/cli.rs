@@ -9,12 +9,20 @@ use std::path::PathBuf;
 use brain_core::LogLevel;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `brain --version`: "brain 0.1.0 (55f8a6c 2026-12-07)", the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BRAIN_GIT_COMMIT"),
+    ")"
+);
+
 /// A personal brain: notes in a folder, plugins that turn them into things, and durable
 /// background jobs for everything slow.
 #[derive(Debug, Parser)]
 #[command(
     name = "brain",
-    version,
+    version = VERSION,
     propagate_version = true,
     max_term_width = 100
 )]
@@ -25,9 +33,14 @@ pub(crate) struct Cli {
     pub(crate) dir: Option<PathBuf>,
 
     /// How much to log (to stderr, or [logging] file) [default: $RUST_LOG, else
-    /// $BRAIN_LOG_LEVEL, else [logging] level, else info]
+    /// $BRAIN_LOG_LEVEL; else, for `start`, `mcp`, `matrix` and a log file, [logging] level;
+    /// else nothing]
     #[arg(long, global = true, value_name = "LEVEL", value_enum)]
     pub(crate) log_level: Option<LevelArg>,
+
+    /// Log to stderr: -v info, -vv debug, -vvv trace (--log-level wins)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
 
     /// Without a command, on a terminal: the interactive shell (`brain chat`).
     #[command(subcommand)]
@@ -200,9 +213,11 @@ mod tests {
             "debug",
             "--type",
             "a:b",
+            "-vv",
         ])
         .unwrap();
         assert_eq!(cli.dir, Some(PathBuf::from("x")));
+        assert_eq!(cli.verbose, 2);
         assert_eq!(cli.log_level, Some(LevelArg::Debug));
         match cli.command {
             Some(Command::Jobs {

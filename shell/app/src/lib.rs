@@ -67,6 +67,7 @@ pub fn main_with(plugins: Vec<Arc<dyn Plugin>>) -> ExitCode {
             Some(_) => Cli {
                 dir: matches.get_one::<std::path::PathBuf>("dir").cloned(),
                 log_level: matches.get_one::<cli::LevelArg>("log_level").copied(),
+                verbose: matches.get_count("verbose"),
                 command: None,
             },
             None => Cli::from_arg_matches(&matches)?,

@@ -1,8 +1,12 @@
 //! Logging: `tracing` events to stderr, or appended to `[logging] file` — never to stdout,
 //! which carries results (and, for the MCP server, the protocol itself).
 //!
-//! The level comes from, in order: `--log-level`, `RUST_LOG` (a full `tracing` filter, for
-//! people who want `brain_job_queue=trace`), `BRAIN_LOG_LEVEL`, `[logging] level`, `info`.
+//! The level comes from, in order: `--log-level` (or `-v`), `RUST_LOG` (a full `tracing`
+//! filter, for people who want `brain_job_queue=trace`), `BRAIN_LOG_LEVEL`, `[logging]
+//! level`, `info`. The last two are for services (`brain start`, `mcp`, `matrix`) and for a
+//! log file: a command a person runs at a terminal writes no log lines to stderr unless
+//! asked for one of the first three ways — its bars, messages and the one error line say
+//! what happened, and a timestamped `INFO …` line under them is noise.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -20,10 +24,23 @@ pub(crate) enum Directive {
     Level(LogLevel),
     /// `RUST_LOG`'s filter, verbatim.
     Filter(String),
+    /// Nothing: a person's command with no level asked for, logging to stderr.
+    Off,
+}
+
+/// Who reads what a command writes to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// A long-running service (`brain start`, `mcp`, `matrix`): its log is its output.
+    Service,
+    /// A person at a terminal, or a script: log lines only when asked for.
+    Person,
 }
 
 /// Picks the level by precedence. `rust_log` and `brain_log_level` are those variables'
 /// values (None when unset); an empty value counts as unset, as shells make those easily.
+/// `config` is `[logging] level` when the log goes where that section says: a file, or a
+/// service's stderr; `None` for a person's stderr, which is then quiet.
 pub(crate) fn directive(
     flag: Option<LogLevel>,
     rust_log: Option<&str>,
@@ -43,23 +60,35 @@ pub(crate) fn directive(
             ))
         });
     }
-    Ok(Directive::Level(config.unwrap_or_default()))
+    Ok(config.map_or(Directive::Off, Directive::Level))
 }
 
 /// Installs the global subscriber. `config` is `[logging]` when the command read
 /// `brain.toml` (`init` and `completions` do not).
-pub(crate) fn init(flag: Option<LogLevel>, config: Option<&LoggingSection>) -> anyhow::Result<()> {
+pub(crate) fn init(
+    flag: Option<LogLevel>,
+    config: Option<&LoggingSection>,
+    audience: Audience,
+) -> anyhow::Result<()> {
     let rust_log = env_var("RUST_LOG")?;
     let brain_log_level = env_var("BRAIN_LOG_LEVEL")?;
+    let to_file = config.is_some_and(|c| c.file.is_some());
+    let configured = match (audience, to_file) {
+        (Audience::Service, _) | (Audience::Person, true) => {
+            Some(config.map(|c| c.level).unwrap_or_default())
+        }
+        (Audience::Person, false) => None,
+    };
     let filter = match directive(
         flag,
         rust_log.as_deref(),
         brain_log_level.as_deref(),
-        config.map(|c| c.level),
+        configured,
     )? {
         Directive::Level(level) => EnvFilter::new(level_filter(level)),
         Directive::Filter(filter) => EnvFilter::try_new(&filter)
             .map_err(|e| usage(format!("invalid RUST_LOG {filter:?}: {e}")))?,
+        Directive::Off => EnvFilter::new("off"),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -167,7 +196,12 @@ mod tests {
         check(None, None, Some("ERROR"), Some(Debug), level(Error));
         check(None, Some(""), Some("warn"), Some(Debug), level(Warn));
         check(None, None, None, Some(Debug), level(Debug));
-        check(None, None, Some(" "), None, level(Info));
+        check(None, None, Some(" "), Some(Info), level(Info));
+        // A person's stderr: quiet unless asked.
+        check(None, None, None, None, Directive::Off);
+        check(None, Some(" "), Some(""), None, Directive::Off);
+        check(Some(Info), None, None, None, level(Info));
+        check(None, None, Some("debug"), None, level(Debug));
     }
 
     #[test]

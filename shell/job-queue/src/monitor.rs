@@ -25,7 +25,7 @@ use brain_plugin_api::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::estimate::{self, DurationStats, Estimate};
+use crate::estimate::{self, DurationStats, Estimate, ItemTimes};
 use crate::store::{BatchRow, Cmd, Effect, JobHead, ProgressRow, Writer};
 use crate::util::{now_ms, to_datetime};
 
@@ -294,9 +294,10 @@ pub(crate) fn batch_event(
     current_operation: Option<String>,
     errors: Vec<ItemError>,
     per_job: Estimate,
-    concurrency: u32,
+    items: &ItemTimes,
     now: i64,
 ) -> JobProgressEvent {
+    let concurrency = items.concurrency;
     let status = row.status();
     let finished = row.finished();
     let mut confident = per_job.confident;
@@ -311,8 +312,7 @@ pub(crate) fn batch_event(
                 row.total,
                 finished,
                 row.processing,
-                concurrency,
-                elapsed,
+                items,
             ))
         }
         _ => None,
@@ -417,6 +417,9 @@ struct BatchState {
     throttle: Throttle,
     /// When the writer last reported this batch.
     touched: Instant,
+    /// The durations of its items completed here, for its ETA.
+    done_total: Duration,
+    done: u64,
 }
 
 /// A batch this process has not heard of for this long, with none of its jobs running
@@ -635,6 +638,14 @@ impl Monitor {
                 }
                 match &head.batch_id {
                     Some(batch) => {
+                        if status == JobStatus::Completed
+                            && let (Some(started), Some(b)) =
+                                (head.started_at, self.batches.get_mut(batch))
+                        {
+                            b.done_total +=
+                                Duration::from_millis((finished_at - started).max(0) as u64);
+                            b.done += 1;
+                        }
                         if status == JobStatus::Failed
                             && let Some(b) = self.batches.get_mut(batch)
                             && b.errors.len() < MAX_LISTED_ERRORS
@@ -722,6 +733,8 @@ impl Monitor {
                 current: None,
                 throttle: Throttle::default(),
                 touched: Instant::now(),
+                done_total: Duration::ZERO,
+                done: 0,
             });
         state.row = row;
         state.touched = Instant::now();
@@ -795,19 +808,36 @@ impl Monitor {
     fn build_batch_event(&mut self, id: &str, update: Update) -> Option<JobProgressEvent> {
         let current = self.current_operation(id);
         let concurrency = self.concurrency();
+        let now = now_ms();
+        // Its items running here, by how long they have run (those running elsewhere
+        // count as just started).
+        let running = self
+            .running
+            .values()
+            .filter(|j| j.head.batch_id.as_deref() == Some(id))
+            .map(|j| {
+                Duration::from_millis(j.head.started_at.map_or(0, |s| (now - s).max(0) as u64))
+            })
+            .collect();
         let state = self.batches.get_mut(id)?;
         if current.is_some() {
             state.current = current;
         }
         let per_job = lock(&self.estimates).per_job(state.row.job_type.as_deref());
+        let items = ItemTimes {
+            concurrency,
+            running,
+            done_total: state.done_total,
+            done: state.done,
+        };
         Some(batch_event(
             &state.row,
             update,
             state.current.clone(),
             state.errors.clone(),
             per_job,
-            concurrency,
-            now_ms(),
+            &items,
+            now,
         ))
     }
 

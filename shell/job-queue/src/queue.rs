@@ -19,7 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{QueueError, Result};
-use crate::estimate::{self, Estimate};
+use crate::estimate::{self, Estimate, ItemTimes};
 use crate::monitor::{
     self, Estimates, JobView, MAX_LISTED_ERRORS, Monitor, MonitorConfig, MonitorMsg,
     SharedEstimates,
@@ -269,6 +269,10 @@ fn valid_job_type(value: &str) -> bool {
 
 /// At most this many ids in one job's `after`.
 const MAX_AFTER: usize = 100;
+
+/// How many running and completed items a batch's status reads to time its ETA: enough
+/// for any worker pool, a fair sample of durations, and cheap for a batch of millions.
+const MAX_TIMED_ITEMS: usize = 256;
 
 /// Checks `after` (ids of jobs or batches; that they exist is checked when stored) and
 /// drops repeats.
@@ -963,9 +967,23 @@ impl Queue {
     fn batch_state(&self, row: BatchRow) -> Result<JobState> {
         let reader = &self.inner.reader;
         let status = row.status();
+        let now = now_ms();
+        let mut items = ItemTimes {
+            concurrency: self.concurrency_for_estimates(),
+            ..ItemTimes::default()
+        };
         let current = if status == JobStatus::Processing {
-            reader
-                .batch_running(&row.id, 1)?
+            let running = reader.batch_running(&row.id, MAX_TIMED_ITEMS)?;
+            items.running = running
+                .iter()
+                .map(|item| {
+                    Duration::from_millis(item.started_at.map_or(0, |s| (now - s).max(0) as u64))
+                })
+                .collect();
+            let (total_ms, done) = reader.batch_done_durations(&row.id, MAX_TIMED_ITEMS)?;
+            items.done_total = Duration::from_millis(total_ms);
+            items.done = done;
+            running
                 .into_iter()
                 .next()
                 .and_then(|item| item.message.filter(|m| !m.is_empty()).or(item.label))
@@ -984,8 +1002,8 @@ impl Queue {
             current,
             errors,
             per_job,
-            self.concurrency_for_estimates(),
-            now_ms(),
+            &items,
+            now,
         );
         let worker_running = match &row.job_type {
             Some(t) => self.worker_running_for(t, &[&row.id]),

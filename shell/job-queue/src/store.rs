@@ -1540,6 +1540,7 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
 pub(crate) struct RunningItem {
     pub(crate) label: Option<String>,
     pub(crate) message: Option<String>,
+    pub(crate) started_at: Option<i64>,
 }
 
 /// Filters for listings.
@@ -1610,13 +1611,34 @@ impl Reader {
     pub(crate) fn batch_running(&self, id: &str, limit: usize) -> Result<Vec<RunningItem>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT label, progress_message FROM jobs WHERE batch_id = ?1 AND status = 'processing' \
+                "SELECT label, progress_message, started_at FROM jobs \
+                 WHERE batch_id = ?1 AND status = 'processing' \
                  ORDER BY started_at DESC LIMIT ?2 + 0",
             )?;
             let rows = stmt.query_map(params![id, limit as i64], |r| {
-                Ok(RunningItem { label: r.get(0)?, message: r.get(1)? })
+                Ok(RunningItem {
+                    label: r.get(0)?,
+                    message: r.get(1)?,
+                    started_at: r.get(2)?,
+                })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The summed durations (ms) and the number of up to `sample` completed items of a
+    /// batch: what its items take, for its ETA. A sample keeps this cheap for huge batches.
+    pub(crate) fn batch_done_durations(&self, id: &str, sample: usize) -> Result<(u64, u64)> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT COALESCE(SUM(took), 0), COUNT(*) FROM ( \
+                   SELECT MAX(finished_at - started_at, 0) AS took FROM jobs \
+                   WHERE batch_id = ?1 AND status = 'completed' AND started_at IS NOT NULL \
+                   LIMIT ?2 + 0)",
+            )?;
+            let (total, count): (i64, i64) =
+                stmt.query_row(params![id, sample as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok((total.max(0) as u64, count.max(0) as u64))
         })
     }
 

@@ -64,6 +64,7 @@ use editor::{Action, Editor};
 use keys::{Decoder, Input};
 use screen::{LiveBar, Screen};
 
+use crate::output::Say;
 use crate::output::{Mode, color_allowed, err_line, out_line, painted};
 use crate::render::{self, BarState};
 use crate::{Interrupts, Outcome, attach};
@@ -202,8 +203,12 @@ async fn piped_line(
         Err(message) => return failed(&message),
     };
     if let Some(started) = result.started {
+        let say: Say = {
+            let table = table.clone();
+            std::sync::Arc::new(move |text: &str| table.in_own_words(&tool, text))
+        };
         return Ok(
-            match attach(shell, &started.job_id, Mode::Lines, interrupts).await? {
+            match attach(shell, &started.job_id, Mode::Lines, &say, interrupts).await? {
                 Outcome::Succeeded => Step::Done,
                 Outcome::Failed => Step::Failed,
                 outcome @ (Outcome::Detached | Outcome::Cancelled | Outcome::Terminated) => {
@@ -212,7 +217,7 @@ async fn piped_line(
             },
         );
     }
-    out_line(&result.text)?;
+    out_line(&table.in_own_words(&tool, &result.text))?;
     Ok(Step::Done)
 }
 
@@ -398,6 +403,11 @@ impl Session {
         self.screen.color()
     }
 
+    /// A tool's text with its fields named as this shell's flags (`` `--force` ``).
+    fn words(&self, tool: &str, text: &str) -> String {
+        self.table.in_own_words(tool, text)
+    }
+
     fn error(&self, message: &str) {
         let mark = if self.color() {
             "\x1b[31merror:\x1b[0m"
@@ -467,16 +477,15 @@ impl Session {
             Some(started) => {
                 // Quick work: only its summary (the follow below prints it at once).
                 if self.shell.settle(&started.job_id).await.is_none() {
-                    // "… Check status in 10 seconds with the status tool." is for an LLM;
-                    // here the bar shows the status.
-                    let text = started.human_text();
-                    let text = text.split(" Check status in ").next().unwrap_or(&text);
-                    self.screen.print(text);
+                    // Without "… Check status in 10 seconds with the status tool." (an
+                    // LLM's words): here the bar shows the status.
+                    self.screen
+                        .print(&self.words(tool, &started.started_text()));
                 }
                 self.follow(started.job_id);
             }
             // A quick answer, or nothing to do (a plan): the answer is the result.
-            None => self.screen.print(&result.text),
+            None => self.screen.print(&self.words(tool, &result.text)),
         }
     }
 
@@ -492,8 +501,9 @@ impl Session {
         let key = self.add(Some(id.clone()));
         let (shell, screen, ops) = (self.shell.clone(), self.screen.clone(), self.ops.clone());
         let color = self.color();
+        let table = self.table.clone();
         self.tasks.spawn(async move {
-            let text = follow(&shell, &screen, key, &id, color).await;
+            let text = follow(&shell, &screen, key, &id, color, &table).await;
             lock(&ops).running.remove(&key);
             screen.finish(key, &text);
         });
@@ -605,8 +615,17 @@ impl Session {
     }
 }
 
-/// Keeps operation `key`'s bar up to date until `id` ends; its summary then.
-async fn follow(shell: &Shell, screen: &Screen, key: u64, id: &str, color: bool) -> String {
+/// Keeps operation `key`'s bar up to date until `id` ends; its summary then. Tools its
+/// errors name are shown as this shell's commands.
+async fn follow(
+    shell: &Shell,
+    screen: &Screen,
+    key: u64,
+    id: &str,
+    color: bool,
+    table: &CommandTable,
+) -> String {
+    let say = |text: &str| table.in_own_words("", text);
     let mut watch = match shell.queue().watch(id).await {
         Ok(watch) => watch,
         Err(error) => return format!("error: cannot follow {id}: {error}"),
@@ -615,15 +634,15 @@ async fn follow(shell: &Shell, screen: &Screen, key: u64, id: &str, color: bool)
     while let Some(event) = watch.next().await {
         for failure in render::new_failures(&event, &mut seen) {
             screen.print(&painted(
-                &format!("✘ {}", render::failure_line(&failure)),
+                &say(&format!("✘ {}", render::failure_line(&failure))),
                 color,
             ));
         }
         if event.status.is_finished() {
             let summary = render::summary(&event);
-            let mut text = painted(&summary.line, color);
+            let mut text = painted(&say(&summary.line), color);
             for line in summary.reasons.iter().chain(&summary.warnings) {
-                text.push_str(&format!("\n  {line}"));
+                text.push_str(&format!("\n  {}", say(line)));
             }
             return text;
         }

@@ -27,7 +27,7 @@ pub(crate) async fn run(brain: &Brain, _args: ChatArgs) -> anyhow::Result<()> {
         note = Some(format!("Logs go to {}.", file.display()));
         config.logging.file = Some(file);
     }
-    logging::init(brain.log_level, Some(&config.logging))?;
+    logging::init(brain.log_level, Some(&config.logging), brain.audience)?;
     let mut builder = Shell::builder(&brain.dir).config(config);
     for plugin in &brain.plugins {
         builder = builder.plugin_arc(plugin.clone());

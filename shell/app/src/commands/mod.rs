@@ -36,6 +36,8 @@ pub(crate) struct Brain {
     /// up has a `brain.toml`: `dir` is the current folder, where `brain init` creates one.
     not_found: bool,
     log_level: Option<LogLevel>,
+    /// Whether this command is a service whose log is its output, or a person's command.
+    audience: logging::Audience,
     pub(crate) plugins: Vec<Arc<dyn Plugin>>,
 }
 
@@ -57,7 +59,7 @@ impl Brain {
 
     /// Starts logging without a configuration (for commands that do not read one).
     pub(crate) fn init_logging(&self) -> anyhow::Result<()> {
-        logging::init(self.log_level, None)
+        logging::init(self.log_level, None, self.audience)
     }
 
     /// Loads the configuration, starts logging as it says, and builds the shell with this
@@ -69,7 +71,7 @@ impl Brain {
         if let Some(problem) = interface_problems(&config).into_iter().next() {
             return Err(usage(problem));
         }
-        logging::init(self.log_level, Some(&config.logging))?;
+        logging::init(self.log_level, Some(&config.logging), self.audience)?;
         let mut builder = Shell::builder(&self.dir).config(config);
         for plugin in &self.plugins {
             builder = builder.plugin_arc(plugin.clone());
@@ -122,10 +124,20 @@ pub(crate) async fn run(
         },
         None => (PathBuf::from("."), false),
     };
+    let audience = match cli.command {
+        Some(Command::Start | Command::Mcp(_) | Command::Matrix(_)) => logging::Audience::Service,
+        _ => logging::Audience::Person,
+    };
     let brain = Brain {
         dir,
         not_found,
-        log_level: cli.log_level.map(LogLevel::from),
+        log_level: cli.log_level.map(LogLevel::from).or(match cli.verbose {
+            0 => None,
+            1 => Some(LogLevel::Info),
+            2 => Some(LogLevel::Debug),
+            _ => Some(LogLevel::Trace),
+        }),
+        audience,
         plugins,
     };
     if let Some(call) = call {

@@ -21,7 +21,15 @@ use crate::commands::Brain;
 use crate::exit::Reported;
 
 /// Flags every derived command has, which a plugin's arguments may not take.
-const OWN_FLAGS: [&str; 6] = ["detach", "json", "quiet", "dir", "log-level", "help"];
+const OWN_FLAGS: [&str; 7] = [
+    "detach",
+    "json",
+    "quiet",
+    "dir",
+    "log-level",
+    "verbose",
+    "help",
+];
 
 /// A derived command as typed: the tool, its input (only what was given, so the tool's
 /// defaults apply to the rest) and how to follow it.

@@ -9,6 +9,7 @@ mod architecture;
 mod chat;
 mod cli;
 mod config;
+mod conventions;
 mod faults;
 mod init;
 mod liveness;

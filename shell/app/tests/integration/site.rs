@@ -475,7 +475,7 @@ fn generate_follows_the_notes_and_keeps_hand_edits() {
     let kept = demo.run(&["site", "generate"]).expect(0);
     assert!(
         kept.stdout
-            .contains("Kept landing:hero: edited by hand (force replaces it"),
+            .contains("Kept landing:hero: edited by hand (`--force` replaces it"),
         "{kept:#?}"
     );
     assert_eq!(std::fs::read_to_string(&hero).unwrap(), edited);

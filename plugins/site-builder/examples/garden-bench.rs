@@ -24,7 +24,7 @@
 //! Targets (printed, never asserted): 1,000 notes in ≤ 0.2 s, one note changed in ≤ 50 ms,
 //! ≤ 200 MB at 10,000 notes.
 //!
-//! Run it with `cargo run --release -p brain-site-builder --example notes-bench`. Options:
+//! Run it with `cargo run --release -p brain-site-builder --example garden-bench`. Options:
 //! `--notes N` (one size; default 1,000 and 10,000), `--runs N` (default 3), `--json` (one
 //! `{"name", "value", "unit"}` object per line on stdout), `--no-hugo`.
 
@@ -69,7 +69,7 @@ fn options() -> Res<Options> {
             "--json" => options.json = true,
             "--no-hugo" => options.hugo = false,
             "--help" | "-h" => {
-                println!("usage: notes-bench [--notes N] [--runs N] [--json] [--no-hugo]");
+                println!("usage: garden-bench [--notes N] [--runs N] [--json] [--no-hugo]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown option {other:?} (try --help)").into()),
@@ -430,7 +430,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("notes-bench: {error}");
+            eprintln!("garden-bench: {error}");
             std::process::ExitCode::FAILURE
         }
     }
