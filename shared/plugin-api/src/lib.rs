@@ -52,9 +52,9 @@ pub use plugin::{
 };
 pub use request::{AfterFailure, NewBatch, NewJob};
 pub use response::{
-    AsyncToolResponse, Dependency, DurationRangeMs, JobKind, JobStatus, JobStatusEntry,
-    JobStatusResponse, Progress, ProgressNotification, START_A_WORKER, StartStatus,
-    WAITING_FOR_WORKER, waiting_for_line,
+    AsyncToolResponse, Dependency, DurationRangeMs, JobKind, JobListing, JobLog, JobLogLine,
+    JobStatus, JobStatusEntry, JobStatusResponse, ListedJob, Progress, ProgressNotification,
+    START_A_WORKER, StartStatus, WAITING_FOR_WORKER, waiting_for_line,
 };
 pub use source::{InvalidSource, Source, Target};
 pub use tool::{

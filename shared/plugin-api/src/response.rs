@@ -198,28 +198,39 @@ impl JobStatusEntry {
         if let Some(p) = self.progress.filter(|_| !cancelled_batch) {
             line.push_str(&format!(" {}/{} ({}%)", p.current, p.total, p.percentage));
         }
-        if !self.message.is_empty() {
-            line.push_str(&format!(" · {}", self.message));
-        }
-        if !self.waiting_for.is_empty() {
-            line.push_str(&format!(" · {}", waiting_for_line(&self.waiting_for)));
-        }
-        if self.waiting_for_worker {
-            line.push_str(&format!(" · {START_A_WORKER}"));
-        } else if !self.status.is_finished() {
-            if let Some(ms) = self.estimated_completion_ms {
-                let left = crate::human::format_short(std::time::Duration::from_millis(ms));
-                line.push_str(&format!(" · ~{left} left"));
-            }
-            if let Some(check) = &self.check_again_in {
-                line.push_str(&format!(" · check again in {check}"));
-            }
+        for detail in self.details() {
+            line.push_str(&format!(" · {detail}"));
         }
         for e in &self.errors {
             let item = e.label.as_deref().unwrap_or(&e.job_id);
             line.push_str(&format!("\n  ✘ {item}: {}", e.error));
         }
         line
+    }
+
+    /// What [`describe`](Self::describe) says after the state and the count: the message,
+    /// what it waits for, and, unfinished, the time left and when to look again (or that
+    /// nothing runs it).
+    pub fn details(&self) -> Vec<String> {
+        let mut details = Vec::new();
+        if !self.message.is_empty() {
+            details.push(self.message.clone());
+        }
+        if !self.waiting_for.is_empty() {
+            details.push(waiting_for_line(&self.waiting_for));
+        }
+        if self.waiting_for_worker {
+            details.push(START_A_WORKER.to_owned());
+        } else if !self.status.is_finished() {
+            if let Some(ms) = self.estimated_completion_ms {
+                let left = crate::human::format_short(std::time::Duration::from_millis(ms));
+                details.push(format!("~{left} left"));
+            }
+            if let Some(check) = &self.check_again_in {
+                details.push(format!("check again in {check}"));
+            }
+        }
+        details
     }
 }
 
@@ -269,6 +280,51 @@ pub const START_A_WORKER: &str =
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct JobStatusResponse(pub BTreeMap<String, JobStatusEntry>);
+
+/// One job or batch in a listing: its status entry with its id, type and source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedJob {
+    pub id: String,
+    /// The job's type (`site-builder:generate`); a batch's when its jobs share one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_type: Option<String>,
+    /// Where it was started: `cli`, `mcp:<session>`, `matrix:<room>`, `system`.
+    pub source: String,
+    #[serde(flatten)]
+    pub entry: JobStatusEntry,
+}
+
+/// The `jobs_list` tool's answer: jobs and batches, newest first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct JobListing {
+    pub jobs: Vec<ListedJob>,
+}
+
+/// One line of a job's log: what happened to it, when, at which attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLogLine {
+    pub at: DateTime<Utc>,
+    pub job_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The attempt it belongs to (0 before the first).
+    pub attempt: u32,
+    /// queued, started, progress, error, lost, retried, completed, failed or cancelled.
+    pub kind: String,
+    pub message: String,
+}
+
+/// The `jobs_logs` tool's answer: a job's log, or a batch's items' logs, oldest first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct JobLog {
+    pub lines: Vec<JobLogLine>,
+    /// Lines were left out (the oldest of a job with many, or items past the first
+    /// thousand of a batch).
+    #[serde(default)]
+    pub truncated: bool,
+}
 
 /// The progress notification of the plan (Phase 2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -89,7 +89,8 @@ pub(crate) struct InitArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum JobsCommand {
-    /// Jobs and batches, newest first: active ones, then recently finished
+    /// Jobs and batches, newest first: active ones, then recently finished (ids may be
+    /// shortened to any unique start in every jobs command)
     List(ListArgs),
     /// The status of a job or batch: progress, estimate, result or errors
     Status {
@@ -112,6 +113,23 @@ pub(crate) enum JobsCommand {
         /// The job or batch id
         id: String,
         /// Print the structured result as JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a failed job again, or a batch's failed items, with a fresh set of attempts
+    Retry {
+        /// The job or batch id
+        id: String,
+        /// Print the structured result as JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// What a job (or each item of a batch) reported: queued, started, progress messages,
+    /// each failed attempt's error, how it ended — oldest first
+    Logs {
+        /// The job or batch id
+        id: String,
+        /// Print the lines as a JSON array instead of text
         #[arg(long)]
         json: bool,
     },
@@ -139,6 +157,13 @@ pub(crate) struct ListArgs {
     /// Only work started from this source, e.g. `cli` or `mcp:<session>`
     #[arg(long, value_name = "SOURCE")]
     pub(crate) source: Option<String>,
+    /// Only work in this state
+    #[arg(long, value_name = "STATE", value_parser = ["pending", "processing", "completed", "failed", "cancelled"])]
+    pub(crate) status: Option<String>,
+    /// Only work created since then: a time ago (30m, 2h, 7d) or a date and time
+    /// (2026-12-07T09:00:00Z)
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) since: Option<String>,
     /// At most this many entries (1-500) [default: 50]
     #[arg(long, value_name = "N")]
     pub(crate) limit: Option<u32>,

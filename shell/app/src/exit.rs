@@ -60,7 +60,9 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
             return USAGE;
         }
         // An id that names nothing is the caller's mistake, whichever command met it.
-        if let Some(QueueError::NotFound { .. }) = cause.downcast_ref::<QueueError>() {
+        if let Some(QueueError::NotFound { .. } | QueueError::Ambiguous { .. }) =
+            cause.downcast_ref::<QueueError>()
+        {
             return USAGE;
         }
         if let Some(tool) = cause.downcast_ref::<ToolError>() {

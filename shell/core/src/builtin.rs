@@ -1,11 +1,12 @@
-//! The shell's own tools: `status` (the plan's Phase 3 answer), `jobs_list` and
-//! `jobs_cancel`, and the commands the chat and Matrix type for them (`/status`, `/jobs`,
-//! `/cancel`).
+//! The shell's own tools: `status` (the plan's Phase 3 answer), `jobs_list`, `jobs_cancel`,
+//! `jobs_retry` and `jobs_logs`, and the commands the chat and Matrix type for them
+//! (`/status`, `/jobs`, `/cancel`, `/retry`, `/logs`). Every id they take may be shortened to a unique start, as git
+//! takes a commit's.
 
 use brain_job_queue::{JobState, ListFilter, Queue, QueueError};
 use brain_plugin_api::{
-    ArgSpec, CommandSpec, JobStatusEntry, JobStatusResponse, Permission, Source, ToolError,
-    ToolResult, ToolSpec,
+    ArgSpec, CommandSpec, JobListing, JobLog, JobStatus, JobStatusEntry, JobStatusResponse,
+    Permission, Source, ToolError, ToolResult, ToolSpec,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ pub(crate) fn queue_error(error: QueueError) -> ToolError {
         QueueError::NotFound { id } => {
             ToolError::invalid("id", format!("no job or batch with id {id:?}"))
         }
+        QueueError::Ambiguous { .. } => ToolError::invalid("id", error.to_string()),
         QueueError::UnknownDependency { .. } => ToolError::invalid("after", error.to_string()),
         QueueError::InvalidJobType { .. } | QueueError::UnknownJobType { .. } => {
             ToolError::invalid("type", error.to_string())
@@ -25,12 +27,15 @@ pub(crate) fn queue_error(error: QueueError) -> ToolError {
     }
 }
 
-pub(crate) async fn status_entry(queue: &Queue, id: &str) -> Result<JobStatusEntry, ToolError> {
-    queue
-        .status(id)
-        .await
-        .map(|s| s.status_entry())
-        .map_err(queue_error)
+/// The status of the job or batch `id` names (a unique start of one will do), with its
+/// full id.
+pub(crate) async fn status_entry(
+    queue: &Queue,
+    id: &str,
+) -> Result<(String, JobStatusEntry), ToolError> {
+    let id = queue.resolve(id).await.map_err(queue_error)?;
+    let entry = queue.status(&id).await.map_err(queue_error)?.status_entry();
+    Ok((id, entry))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -53,9 +58,104 @@ struct ListInput {
     /// Only work started from this source, e.g. `cli` or `mcp:<session>`.
     #[serde(default)]
     source: Option<String>,
+    /// Only work in this state: pending, processing, completed, failed or cancelled.
+    #[serde(default)]
+    status: Option<JobStatus>,
+    /// Only work created since then: a time ago (`30m`, `2h`, `7d`; units s, m, h, d, w)
+    /// or a date and time (`2026-12-07T09:00:00Z`).
+    #[serde(default)]
+    since: Option<String>,
     /// At most this many entries (1-500, default 50).
     #[serde(default)]
     limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RetryInput {
+    /// The failed job, or the batch whose failed items to retry.
+    id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct LogsInput {
+    /// The job, or the batch whose items' logs to read.
+    id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct RetryOutput {
+    id: String,
+    /// Jobs queued again.
+    retried: u64,
+}
+
+/// A log as lines: "15:01:02.123  job_…  attempt 1  error  connection refused" (the
+/// label instead of the id when the job has one).
+fn log_text(log: &JobLog) -> String {
+    let who =
+        |l: &brain_plugin_api::JobLogLine| l.label.clone().unwrap_or_else(|| l.job_id.clone());
+    let width = log
+        .lines
+        .iter()
+        .map(|l| who(l).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines: Vec<String> = log
+        .lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{}  {:<width$}  attempt {}  {:<9}  {}",
+                l.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+                who(l),
+                l.attempt,
+                l.kind,
+                l.message
+            )
+        })
+        .collect();
+    if log.truncated {
+        lines.push(
+            "(more left out: the oldest lines of a long log, or items past the first 1,000)".into(),
+        );
+    }
+    if lines.is_empty() {
+        lines.push("Nothing logged.".into());
+    }
+    lines.join("\n")
+}
+
+/// `since` as milliseconds since the epoch: `now` minus a span (`30m`), or a date and time.
+fn since_ms(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<i64, ToolError> {
+    let text = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.timestamp_millis());
+    }
+    let bad = || {
+        ToolError::invalid(
+            "since",
+            format!(
+                "{text:?} is neither a time ago (a number and a unit: 30m, 2h, 7d; units s, m, \
+                 h, d, w) nor a date and time (2026-12-07T09:00:00Z)"
+            ),
+        )
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| bad())?;
+    let unit_ms: i64 = match unit.trim() {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return Err(bad()),
+    };
+    let ago = number.checked_mul(unit_ms).ok_or_else(bad)?;
+    Ok(now.timestamp_millis().saturating_sub(ago))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -75,6 +175,7 @@ struct CancelOutput {
     stopping: u64,
 }
 
+/// The status tool's answer for every job and batch listed, and its text.
 fn listing(states: Vec<JobState>) -> (JobStatusResponse, String) {
     let mut response = JobStatusResponse::default();
     let mut lines = Vec::new();
@@ -109,6 +210,20 @@ pub(crate) fn commands() -> Vec<CommandSpec> {
         .arg(ArgSpec::switch("active", "Only pending and running work")),
         CommandSpec::new("", "cancel", "jobs_cancel", "Cancel a job or batch")
             .arg(id("The job or batch id").required()),
+        CommandSpec::new(
+            "",
+            "retry",
+            "jobs_retry",
+            "Retry a failed job, or a batch's failed items",
+        )
+        .arg(id("The job or batch id").required()),
+        CommandSpec::new(
+            "",
+            "logs",
+            "jobs_logs",
+            "What a job (or a batch's items) reported: progress, attempts, errors, timings",
+        )
+        .arg(id("The job or batch id").required()),
     ]
 }
 
@@ -147,7 +262,7 @@ pub(crate) fn tools(queue: &Queue) -> Vec<ToolSpec> {
             async move {
                 match input.id {
                     Some(id) => {
-                        let entry = status_entry(&q, &id).await?;
+                        let (id, entry) = status_entry(&q, &id).await?;
                         let text = entry.describe(&id);
                         Ok(ToolResult::new(
                             JobStatusResponse([(id, entry)].into()),
@@ -176,7 +291,7 @@ pub(crate) fn tools(queue: &Queue) -> Vec<ToolSpec> {
     let list = ToolSpec::new(
         "jobs_list",
         "Lists jobs and batches, newest first: active ones, then recently finished. Filters: \
-         active, type, source, limit.",
+         active, type, source, status, since, limit.",
         move |input: ListInput, _ctx| {
             let q = q.clone();
             async move {
@@ -194,20 +309,30 @@ pub(crate) fn tools(queue: &Queue) -> Vec<ToolSpec> {
                     ),
                     None => None,
                 };
+                let since = match &input.since {
+                    Some(text) => Some(since_ms(text, chrono::Utc::now())?),
+                    None => None,
+                };
                 let filter = ListFilter {
                     active: input.active,
                     job_type: input.job_type,
                     source,
+                    status: input.status,
+                    since,
                     include_batch_items: false,
                     limit: limit as usize,
                 };
-                let (response, text) = listing(q.list(filter).await.map_err(queue_error)?);
-                Ok(ToolResult::new(response, text))
+                let states = q.list(filter).await.map_err(queue_error)?;
+                let listed = JobListing {
+                    jobs: states.iter().map(JobState::listed).collect(),
+                };
+                let (_, text) = listing(states);
+                Ok(ToolResult::new(listed, text))
             }
         },
     )
     .visibility(Permission::Trusted)
-    .output::<JobStatusResponse>();
+    .output::<JobListing>();
 
     let q = queue.clone();
     let cancel = ToolSpec::new(
@@ -216,14 +341,15 @@ pub(crate) fn tools(queue: &Queue) -> Vec<ToolSpec> {
         move |input: CancelInput, _ctx| {
             let q = q.clone();
             async move {
-                let outcome = q.cancel(&input.id).await.map_err(queue_error)?;
+                let id = q.resolve(&input.id).await.map_err(queue_error)?;
+                let outcome = q.cancel(&id).await.map_err(queue_error)?;
                 let text = format!(
-                    "{}: {} cancelled, {} stopping",
-                    input.id, outcome.cancelled, outcome.stopping
+                    "{id}: {} cancelled, {} stopping",
+                    outcome.cancelled, outcome.stopping
                 );
                 Ok(ToolResult::new(
                     CancelOutput {
-                        id: input.id,
+                        id,
                         cancelled: outcome.cancelled,
                         stopping: outcome.stopping,
                     },
@@ -234,5 +360,79 @@ pub(crate) fn tools(queue: &Queue) -> Vec<ToolSpec> {
     )
     .output::<CancelOutput>();
 
-    vec![status, list, cancel]
+    let q = queue.clone();
+    let retry = ToolSpec::new(
+        "jobs_retry",
+        "Queues a failed job again, or every failed item of a batch, each with a fresh set of \
+         attempts. Follow it with the status tool.",
+        move |input: RetryInput, _ctx| {
+            let q = q.clone();
+            async move {
+                let id = q.resolve(&input.id).await.map_err(queue_error)?;
+                let retried = q.retry(&id).await.map_err(queue_error)?;
+                let what = if retried == 1 {
+                    "1 failed job".to_owned()
+                } else {
+                    format!("{retried} failed jobs")
+                };
+                let text = format!("{id}: {what} queued again");
+                Ok(ToolResult::new(RetryOutput { id, retried }, text))
+            }
+        },
+    )
+    .output::<RetryOutput>();
+
+    let q = queue.clone();
+    let logs = ToolSpec::new(
+        "jobs_logs",
+        "A job's log, or a batch's items' logs, oldest first: when it was queued and started, \
+         the progress messages it reported, each failed attempt's error, and how it ended.",
+        move |input: LogsInput, _ctx| {
+            let q = q.clone();
+            async move {
+                let id = q.resolve(&input.id).await.map_err(queue_error)?;
+                let log = q.logs(&id).await.map_err(queue_error)?;
+                let text = log_text(&log);
+                Ok(ToolResult::new(log, text))
+            }
+        },
+    )
+    .visibility(Permission::Trusted)
+    .output::<JobLog>();
+
+    vec![status, list, cancel, retry, logs]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn since_is_a_time_ago_or_a_date() {
+        let now = chrono::Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+        let ms = now.timestamp_millis();
+        for (text, expected) in [
+            ("90s", ms - 90_000),
+            ("30m", ms - 1_800_000),
+            ("2h", ms - 7_200_000),
+            ("1d", ms - 86_400_000),
+            ("2w", ms - 14 * 86_400_000),
+            ("2026-12-07T09:00:00Z", 1_796_634_000_000),
+        ] {
+            assert_eq!(since_ms(text, now).unwrap(), expected, "{text}");
+        }
+        for bad in [
+            "",
+            "h",
+            "5",
+            "5y",
+            "-5m",
+            "yesterday",
+            "99999999999999999999d",
+        ] {
+            let error = since_ms(bad, now).unwrap_err().to_string();
+            assert!(error.contains("`since`"), "{bad}: {error}");
+        }
+    }
 }

@@ -72,7 +72,7 @@ impl PluginContext for PluginCtx {
     }
 
     async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
-        status_entry(&self.queue, id).await
+        status_entry(&self.queue, id).await.map(|(_, entry)| entry)
     }
 
     async fn active_operations(&self, job_type: &str) -> Result<Vec<String>, ToolError> {

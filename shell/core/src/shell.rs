@@ -808,7 +808,9 @@ impl ShellHandle for Shell {
     }
 
     async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
-        builtin::status_entry(&self.inner.queue, id).await
+        builtin::status_entry(&self.inner.queue, id)
+            .await
+            .map(|(_, entry)| entry)
     }
 
     async fn settle(&self, id: &str) -> Option<brain_plugin_api::JobProgressEvent> {

@@ -41,6 +41,14 @@ pub enum QueueError {
     #[error("no job or batch with id {id:?}")]
     NotFound { id: String },
     #[error(
+        "{prefix:?} is the start of more than one id: {} — type more of it",
+        candidates.join(", ")
+    )]
+    Ambiguous {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    #[error(
         "invalid after: no job or batch with id {id:?} to wait for (work can only wait for work that \
          already exists, so dependencies never form a cycle)"
     )]

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use brain_plugin_api::engine::{Bus, DynJobHandler, ProgressCell, erase_handler};
 use brain_plugin_api::{
     AfterFailure, AsyncToolResponse, Dependency, DurationRangeMs, Event, JobHandler, JobKind,
-    JobProgressEvent, JobStatus, JobStatusEntry, NewBatch, NewJob, START_A_WORKER, StartStatus,
-    Subscription, Update, WAITING_FOR_WORKER, Wording, format_duration, shorten,
+    JobLog, JobLogLine, JobProgressEvent, JobStatus, JobStatusEntry, ListedJob, NewBatch, NewJob,
+    START_A_WORKER, StartStatus, Subscription, Update, WAITING_FOR_WORKER, Wording,
+    format_duration, format_short, shorten,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -130,6 +131,8 @@ impl Enqueued {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobState {
     pub event: JobProgressEvent,
+    /// The job's type; a batch's when its jobs share one.
+    pub job_type: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub worker_running: bool,
@@ -138,6 +141,16 @@ pub struct JobState {
 }
 
 impl JobState {
+    /// Its entry in a listing: the status entry with its id, type and source.
+    pub fn listed(&self) -> ListedJob {
+        ListedJob {
+            id: self.event.id.clone(),
+            job_type: self.job_type.clone(),
+            source: self.event.source.as_str().to_owned(),
+            entry: self.status_entry(),
+        }
+    }
+
     /// The status tool's entry (plan, Phase 3).
     pub fn status_entry(&self) -> JobStatusEntry {
         let mut entry = self
@@ -269,6 +282,15 @@ fn valid_job_type(value: &str) -> bool {
 
 /// At most this many ids in one job's `after`.
 const MAX_AFTER: usize = 100;
+
+/// How many of a batch's items `logs` reads.
+const MAX_LOGGED_ITEMS: usize = 1_000;
+
+/// How many ids an ambiguous start lists.
+const MAX_CANDIDATES: usize = 5;
+
+/// How far back finished batches are listed when no `since` is given.
+const BATCH_HISTORY_MS: i64 = 24 * 3600 * 1000;
 
 /// How many running and completed items a batch's status reads to time its ETA: enough
 /// for any worker pool, a fair sample of durations, and cheap for a batch of millions.
@@ -915,6 +937,172 @@ impl Queue {
         blocking(move || reader.job(&id)).await
     }
 
+    /// Queues failed job `id` again, or every failed item of batch `id`, each with a fresh
+    /// set of attempts (its failures stay in its log). Returns how many went back; work with
+    /// nothing failed is refused ([`QueueError::InvalidArgument`] on `id`, saying its state).
+    pub async fn retry(&self, id: &str) -> Result<u64> {
+        let state = self.status(id).await?;
+        let failed = match (&state.event.kind, &state.event.batch) {
+            (JobKind::Batch, Some(batch)) => batch.failed,
+            _ => u64::from(state.event.status == JobStatus::Failed),
+        };
+        if failed == 0 {
+            let status = if state.status_entry().waiting_for_worker {
+                "waiting for a worker".to_owned()
+            } else {
+                state.event.status.to_string()
+            };
+            return Err(QueueError::InvalidArgument {
+                field: "id",
+                reason: format!(
+                    "{id} is {status}, with nothing failed: only failed work is retried"
+                ),
+            });
+        }
+        let owned = id.to_owned();
+        let retried = self
+            .inner
+            .writer
+            .call(|reply| Cmd::Retry { id: owned, reply })
+            .await?;
+        if retried > 0 {
+            self.wake_workers();
+        }
+        Ok(retried)
+    }
+
+    /// Job `id`'s log, or batch `id`'s items' logs, oldest first: when it was queued and
+    /// started, the progress messages it reported (as saved, at most four a second), each
+    /// failed attempt's error, a worker lost, a retry asked for, and how it ended.
+    pub async fn logs(&self, id: &str) -> Result<JobLog> {
+        let this = self.clone();
+        let id = id.to_owned();
+        blocking(move || this.logs_blocking(&id)).await
+    }
+
+    fn logs_blocking(&self, id: &str) -> Result<JobLog> {
+        let reader = &self.inner.reader;
+        let batch = id.starts_with("batch_");
+        let (records, truncated) = if batch {
+            if reader.batch(id)?.is_none() {
+                return Err(QueueError::NotFound { id: id.to_owned() });
+            }
+            let mut items = reader.batch_items(id, MAX_LOGGED_ITEMS + 1)?;
+            let truncated = items.len() > MAX_LOGGED_ITEMS;
+            items.truncate(MAX_LOGGED_ITEMS);
+            (items, truncated)
+        } else {
+            match reader.job(id)? {
+                Some(record) => (vec![record], false),
+                None => return Err(QueueError::NotFound { id: id.to_owned() }),
+            }
+        };
+        let limit = records.len() * crate::store::LOG_ROWS_PER_JOB as usize;
+        let stored = reader.log_lines(id, batch, limit)?;
+        let mut lines = Vec::new();
+        for record in &records {
+            let line = |at: i64, attempt: u32, kind: &str, message: String| JobLogLine {
+                at: to_datetime(at),
+                job_id: record.id.clone(),
+                label: record.label.clone(),
+                attempt,
+                kind: kind.to_owned(),
+                message,
+            };
+            lines.push(line(
+                record.created_at,
+                0,
+                "queued",
+                format!("queued by {} as {}", record.source, record.job_type),
+            ));
+            if let Some(started) = record.started_at {
+                let message = format!(
+                    "attempt {} of {} started",
+                    record.attempt, record.max_attempts
+                );
+                lines.push(line(started, record.attempt, "started", message));
+            }
+            lines.extend(
+                stored
+                    .iter()
+                    .filter(|row| row.job_id == record.id)
+                    .map(|row| line(row.at, row.attempt, &row.kind, row.message.clone())),
+            );
+            if let (Some(finished), true) = (record.finished_at, record.status.is_finished()) {
+                let message = match (record.status, record.started_at) {
+                    (JobStatus::Completed, Some(started)) => format!(
+                        "completed in {}",
+                        format_short(Duration::from_millis((finished - started).max(0) as u64))
+                    ),
+                    (status, _) => record
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| status.to_string()),
+                };
+                lines.push(line(
+                    finished,
+                    record.attempt,
+                    record.status.as_str(),
+                    message,
+                ));
+            }
+        }
+        // In time order; what happened at the same moment stays in the order above.
+        lines.sort_by_key(|l| l.at);
+        Ok(JobLog { lines, truncated })
+    }
+
+    /// The full id of the job or batch `id` names: the id itself, or — as git takes a
+    /// commit's — any unique start of one (`job_01m9`, or without its kind, `01m9`). An
+    /// id that names nothing is [`QueueError::NotFound`]; a start shared by several ids is
+    /// [`QueueError::Ambiguous`], with (some of) them.
+    pub async fn resolve(&self, id: &str) -> Result<String> {
+        let this = self.clone();
+        let id = id.trim().to_owned();
+        blocking(move || this.resolve_blocking(&id)).await
+    }
+
+    fn resolve_blocking(&self, id: &str) -> Result<String> {
+        let reader = &self.inner.reader;
+        let exact = if id.starts_with("batch_") {
+            reader.batch(id)?.is_some()
+        } else {
+            reader.job(id)?.is_some()
+        };
+        if exact {
+            return Ok(id.to_owned());
+        }
+        let prefix = id.to_ascii_lowercase();
+        let not_found = || QueueError::NotFound { id: id.to_owned() };
+        if prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(not_found());
+        }
+        let starts: Vec<String> = if prefix.starts_with("job_") || prefix.starts_with("batch_") {
+            vec![prefix.clone()]
+        } else {
+            vec![format!("job_{prefix}"), format!("batch_{prefix}")]
+        };
+        let mut candidates = Vec::new();
+        for start in &starts {
+            candidates.extend(reader.ids_with_prefix(start, MAX_CANDIDATES + 1)?);
+        }
+        match candidates.len() {
+            0 => Err(not_found()),
+            1 => Ok(candidates.remove(0)),
+            _ => {
+                candidates.truncate(MAX_CANDIDATES);
+                Err(QueueError::Ambiguous {
+                    prefix: id.to_owned(),
+                    candidates,
+                })
+            }
+        }
+    }
+
     /// The state of a job or batch.
     pub async fn status(&self, id: &str) -> Result<JobState> {
         let this = self.clone();
@@ -1011,6 +1199,7 @@ impl Queue {
         };
         Ok(JobState {
             event,
+            job_type: row.job_type.clone(),
             created_at: to_datetime(row.created_at),
             finished_at: if status.is_finished() {
                 row.finished_at.map(to_datetime)
@@ -1062,6 +1251,7 @@ impl Queue {
         let per_job = monitor::lock(&self.inner.estimates).per_job(Some(&record.job_type));
         JobState {
             event: monitor::job_event(&view, Update::Lifecycle, per_job, now_ms()),
+            job_type: Some(record.job_type.clone()),
             created_at: to_datetime(record.created_at),
             finished_at: record.finished_at.map(to_datetime),
             worker_running: self.worker_running_for(
@@ -1079,24 +1269,14 @@ impl Queue {
         blocking(move || {
             let reader = &this.inner.reader;
             let limit = if filter.limit == 0 { 50 } else { filter.limit };
-            let since = now_ms() - 24 * 3600 * 1000;
+            let filter = ListFilter { limit, ..filter };
             let mut states: Vec<JobState> = Vec::new();
             if !filter.include_batch_items {
-                for row in reader.list_batches(filter.active, since, limit)? {
-                    let wanted_type = filter
-                        .job_type
-                        .as_ref()
-                        .is_none_or(|t| row.job_type.as_ref() == Some(t));
-                    let wanted_source = filter.source.as_ref().is_none_or(|s| &row.source == s);
-                    if wanted_type && wanted_source {
-                        states.push(this.batch_state(row)?);
-                    }
+                for row in reader.list_batches(&filter, BATCH_HISTORY_MS)? {
+                    states.push(this.batch_state(row)?);
                 }
             }
-            for record in reader.list_jobs(&ListFilter {
-                limit,
-                ..filter.clone()
-            })? {
+            for record in reader.list_jobs(&filter)? {
                 states.push(this.job_state(record));
             }
             states.sort_by_key(|s| std::cmp::Reverse(s.created_at));

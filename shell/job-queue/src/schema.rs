@@ -191,6 +191,24 @@ CREATE UNIQUE INDEX jobs_unique ON jobs (job_type, unique_key)
 ALTER TABLE jobs ADD COLUMN wording TEXT;
 ALTER TABLE batches ADD COLUMN wording TEXT;
 "#,
+    // v6: each job's log (`brain jobs logs`): what it reported and how its attempts ended,
+    // bounded per job (see `store::LOG_ROWS_PER_JOB`) and deleted with the job.
+    r#"
+CREATE TABLE job_log (
+    id INTEGER PRIMARY KEY,
+    job_seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    -- progress, error, lost, retried
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX job_log_job ON job_log (job_seq, id);
+CREATE TRIGGER job_log_delete AFTER DELETE ON jobs
+BEGIN
+    DELETE FROM job_log WHERE job_seq = OLD.seq;
+END;
+"#,
 ];
 
 /// The schema version this build writes.

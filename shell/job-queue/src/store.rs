@@ -328,6 +328,11 @@ pub(crate) enum Cmd {
         limit: usize,
         reply: Reply<u64>,
     },
+    /// A failed job, or a batch's failed items, queued again for a fresh set of attempts.
+    Retry {
+        id: String,
+        reply: Reply<u64>,
+    },
     /// Effects applied: their outbox rows go.
     OutboxDone {
         ids: Vec<i64>,
@@ -440,7 +445,7 @@ impl Cmd {
                     }
                 }));
             }
-            Cmd::Sweep { reply, .. } | Cmd::Prune { reply, .. } => {
+            Cmd::Sweep { reply, .. } | Cmd::Prune { reply, .. } | Cmd::Retry { reply, .. } => {
                 let _ = reply.send(pick(out, |o| {
                     if let Out::Count(v) = o { Some(v) } else { None }
                 }));
@@ -569,6 +574,51 @@ impl WriterThread {
         tx.commit()?;
         Ok(outs)
     }
+}
+
+/// The most log lines a job keeps (the oldest go first): a job that reports a new message
+/// for each of thousands of items keeps its last ones, and the database stays small.
+pub(crate) const LOG_ROWS_PER_JOB: i64 = 200;
+
+/// The longest log message kept, in characters.
+const LOG_MESSAGE_MAX: usize = 1_000;
+
+/// Appends a line to job `seq`'s log, at its current attempt, and drops its oldest lines
+/// past [`LOG_ROWS_PER_JOB`].
+fn append_log(tx: &Connection, seq: i64, at: i64, kind: &str, message: &str) -> Result<()> {
+    let message = brain_plugin_api::shorten(message, LOG_MESSAGE_MAX);
+    let added = tx
+        .prepare_cached(
+            "INSERT INTO job_log (job_seq, at, attempt, kind, message) \
+             SELECT seq, ?2, attempt, ?3, ?4 FROM jobs WHERE seq = ?1",
+        )?
+        .execute(params![seq, at, kind, message])?;
+    if added > 0 {
+        tx.prepare_cached(
+            "DELETE FROM job_log WHERE job_seq = ?1 AND id <= \
+             (SELECT id FROM job_log WHERE job_seq = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![seq, LOG_ROWS_PER_JOB])?;
+    }
+    Ok(())
+}
+
+/// Logs `message` as job `seq`'s progress unless it is empty or what it last logged.
+fn log_progress(tx: &Connection, seq: i64, at: i64, message: &str) -> Result<()> {
+    if message.is_empty() {
+        return Ok(());
+    }
+    let last: Option<String> = tx
+        .prepare_cached(
+            "SELECT message FROM job_log WHERE job_seq = ?1 AND kind = 'progress' \
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([seq], |r| r.get(0))
+        .optional()?;
+    if last.as_deref() == Some(brain_plugin_api::shorten(message, LOG_MESSAGE_MAX).as_str()) {
+        return Ok(());
+    }
+    append_log(tx, seq, at, "progress", message)
 }
 
 const HEAD_COLUMNS: &str = "seq, id, job_type, source, label, batch_id, priority, attempt, max_attempts, started_at, wording";
@@ -872,6 +922,16 @@ fn execute(
                     status_from(&stored)?
                 }
             };
+            if let Some(p) = progress {
+                log_progress(tx, head.seq, now, &p.message)?;
+            }
+            if let Some(error) = error {
+                let kind = match status {
+                    JobStatus::Cancelled => "cancelled",
+                    _ => "error",
+                };
+                append_log(tx, head.seq, now, kind, error)?;
+            }
             if let Some(b) = &head.batch_id {
                 batches.push(b.clone());
             }
@@ -934,20 +994,25 @@ fn execute(
             lease_token,
             progress,
         } => {
-            tx.prepare_cached(
-                "UPDATE jobs SET progress_current = ?3, progress_total = ?4, progress_message = ?5 \
-                 WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing'",
-            )?
-            .execute(params![
-                seq,
-                lease_token,
-                progress.current as i64,
-                progress.total as i64,
-                progress.message
-            ])?;
+            let saved = tx
+                .prepare_cached(
+                    "UPDATE jobs SET progress_current = ?3, progress_total = ?4, progress_message = ?5 \
+                     WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing'",
+                )?
+                .execute(params![
+                    seq,
+                    lease_token,
+                    progress.current as i64,
+                    progress.total as i64,
+                    progress.message
+                ])?;
+            if saved > 0 {
+                log_progress(tx, *seq, now, &progress.message)?;
+            }
             Ok(Out::Unit)
         }
         Cmd::Cancel { id, .. } => cancel(tx, id, now, effects, batches).map(Out::Cancel),
+        Cmd::Retry { id, .. } => retry(tx, id, now, effects, batches).map(Out::Count),
         Cmd::Sweep {
             dead_workers,
             alive_workers,
@@ -979,20 +1044,33 @@ fn execute(
             );
             let mut stmt = tx.prepare_cached(&sql)?;
             let mut rows = stmt.query([now])?;
-            let mut count = 0;
+            let mut recovered = Vec::new();
             while let Some(row) = rows.next()? {
-                count += 1;
                 let head = Arc::new(head_from_row(row)?);
                 let status = status_from(&row.get::<_, String>(HEAD_WIDTH)?)?;
+                let error: Option<String> = row.get(HEAD_WIDTH + 1)?;
+                recovered.push((head, status, error));
+            }
+            drop(rows);
+            drop(stmt);
+            let count = recovered.len() as u64;
+            for (head, status, error) in recovered {
                 if let Some(b) = &head.batch_id {
                     batches.push(b.clone());
                 }
                 tracing::warn!(job = %head.id, %status, "recovered a job whose worker stopped");
+                append_log(
+                    tx,
+                    head.seq,
+                    now,
+                    "lost",
+                    error.as_deref().unwrap_or_default(),
+                )?;
                 effects.push(Effect::Finished {
                     head,
                     status,
                     result: None,
-                    error: row.get(HEAD_WIDTH + 1)?,
+                    error,
                     retry_at: (status == JobStatus::Pending).then_some(now),
                     finished_at: now,
                 });
@@ -1433,6 +1511,44 @@ fn cancel(
     Ok(result)
 }
 
+/// Puts failed job `id` (or every failed item of batch `id`) back in the queue with a fresh
+/// set of attempts and no trace of the last run but its log; a job whose unique key is
+/// taken again meanwhile is left failed. Returns how many went back.
+fn retry(
+    tx: &Connection,
+    id: &str,
+    now: i64,
+    effects: &mut Vec<Effect>,
+    batches: &mut Vec<String>,
+) -> Result<u64> {
+    let column = if id.starts_with("batch_") {
+        "batch_id"
+    } else {
+        "id"
+    };
+    let sql = format!(
+        "UPDATE OR IGNORE jobs SET status = 'pending', attempt = 0, result = NULL, last_error = NULL, \
+         started_at = NULL, finished_at = NULL, scheduled_at = ?2, cancel_requested = 0, \
+         lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, \
+         progress_current = 0, progress_total = 0, progress_message = NULL \
+         WHERE {column} = ?1 AND status = 'failed' RETURNING {HEAD_COLUMNS}"
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let heads = stmt
+        .query_map(params![id, now], head_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    drop(stmt);
+    let count = heads.len() as u64;
+    for head in heads {
+        append_log(tx, head.seq, now, "retried", "queued again by request")?;
+        if let Some(batch) = &head.batch_id {
+            batches.push(batch.clone());
+        }
+        effects.push(Effect::Enqueued(Arc::new(head)));
+    }
+    Ok(count)
+}
+
 const BATCH_COLUMNS: &str = "id, source, label, created_at, started_at, finished_at, total, pending, processing, \
      completed, failed, cancelled, job_type, wording";
 
@@ -1535,6 +1651,16 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
     Ok((record, status))
 }
 
+/// A line of a job's log as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct LogRow {
+    pub(crate) job_id: String,
+    pub(crate) at: i64,
+    pub(crate) attempt: u32,
+    pub(crate) kind: String,
+    pub(crate) message: String,
+}
+
 /// A running item of a batch, for its "current operation".
 #[derive(Debug, Clone)]
 pub(crate) struct RunningItem {
@@ -1550,6 +1676,10 @@ pub struct ListFilter {
     pub active: bool,
     pub job_type: Option<String>,
     pub source: Option<Source>,
+    /// Only work in this state (a batch's state is derived from its jobs').
+    pub status: Option<JobStatus>,
+    /// Only work created at or after this time (ms since the epoch).
+    pub since: Option<i64>,
     /// Include jobs that belong to a batch (listed once as their batch otherwise).
     pub include_batch_items: bool,
     pub limit: usize,
@@ -1605,6 +1735,65 @@ impl Reader {
 
     pub(crate) fn batch(&self, id: &str) -> Result<Option<BatchRow>> {
         self.with(|c| batch_row(c, id))
+    }
+
+    /// Job `id`'s log lines, or (`batch`) those of the batch's items, oldest first; at most
+    /// `limit`.
+    pub(crate) fn log_lines(&self, id: &str, batch: bool, limit: usize) -> Result<Vec<LogRow>> {
+        let column = if batch { "j.batch_id" } else { "j.id" };
+        let sql = format!(
+            "SELECT j.id, l.at, l.attempt, l.kind, l.message FROM job_log l \
+             JOIN jobs j ON j.seq = l.job_seq WHERE {column} = ?1 ORDER BY l.id LIMIT ?2"
+        );
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![id, limit as i64], |r| {
+                Ok(LogRow {
+                    job_id: r.get(0)?,
+                    at: r.get(1)?,
+                    attempt: r.get(2)?,
+                    kind: r.get(3)?,
+                    message: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Up to `limit` items of batch `id`, in the order they were added.
+    pub(crate) fn batch_items(&self, id: &str, limit: usize) -> Result<Vec<JobRecord>> {
+        let sql =
+            format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE batch_id = ?1 ORDER BY seq LIMIT ?2");
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![id, limit as i64], |r| {
+                record_from_row(r).map(|(record, _)| record)
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Up to `limit` job and batch ids that start with `prefix` (of `a-z`, `0-9`, `_`
+    /// only), each table read along its id index.
+    pub(crate) fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        // Ids are made of `a-z`, `0-9` and `_`, all below `~`: `[prefix, prefix~)` is
+        // exactly the ids that start with it.
+        let end = format!("{prefix}~");
+        self.with(|c| {
+            let mut out = Vec::new();
+            for sql in [
+                "SELECT id FROM batches WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3",
+                "SELECT id FROM jobs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3",
+            ] {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map(params![prefix, end, limit as i64], |r| r.get(0))?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            out.truncate(limit);
+            Ok(out)
+        })
     }
 
     /// Up to `limit` running items of a batch, most recently started first.
@@ -1680,6 +1869,14 @@ impl Reader {
             values.push(s.as_str().to_owned().into());
             conditions.push_str(&format!(" AND source = ?{}", values.len()));
         }
+        if let Some(status) = filter.status {
+            values.push(status.as_str().to_owned().into());
+            conditions.push_str(&format!(" AND status = ?{}", values.len()));
+        }
+        if let Some(since) = filter.since {
+            values.push(since.into());
+            conditions.push_str(&format!(" AND created_at >= ?{}", values.len()));
+        }
         values.push((filter.limit.max(1) as i64).into());
         let limit = values.len();
         let active = format!(
@@ -1690,13 +1887,16 @@ impl Reader {
             "SELECT {RECORD_COLUMNS} FROM jobs WHERE finished_at IS NOT NULL{conditions} \
              ORDER BY finished_at DESC LIMIT ?{limit} + 0"
         );
+        let wants = |finished: bool| filter.status.is_none_or(|s| s.is_finished() == finished);
         self.with(|c| {
             let mut out = Vec::new();
-            let queries: &[&str] = if filter.active {
-                &[&active]
-            } else {
-                &[&active, &finished]
-            };
+            let mut queries: Vec<&str> = Vec::new();
+            if wants(false) {
+                queries.push(&active);
+            }
+            if !filter.active && wants(true) {
+                queries.push(&finished);
+            }
             for sql in queries {
                 let mut stmt = c.prepare_cached(sql)?;
                 let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
@@ -1710,33 +1910,71 @@ impl Reader {
         })
     }
 
-    /// Unfinished batches, then (unless `active_only`) those finished since `since` (ms).
-    pub(crate) fn list_batches(
-        &self,
-        active_only: bool,
-        since: i64,
-        limit: usize,
-    ) -> Result<Vec<BatchRow>> {
+    /// Batches matching `filter`: unfinished ones newest first, then (unless
+    /// `filter.active`) those finished most recently — since `filter.since` if given, else
+    /// in the last `history` ms.
+    pub(crate) fn list_batches(&self, filter: &ListFilter, history: i64) -> Result<Vec<BatchRow>> {
+        let mut conditions = String::new();
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(t) = &filter.job_type {
+            values.push(t.clone().into());
+            conditions.push_str(&format!(" AND job_type = ?{}", values.len()));
+        }
+        if let Some(s) = &filter.source {
+            values.push(s.as_str().to_owned().into());
+            conditions.push_str(&format!(" AND source = ?{}", values.len()));
+        }
+        // A batch's state as `BatchRow::status` derives it from its counters.
+        conditions.push_str(match filter.status {
+            None => "",
+            Some(JobStatus::Pending) => {
+                " AND started_at IS NULL AND processing = 0 \
+                 AND completed + failed + cancelled = 0"
+            }
+            Some(JobStatus::Processing) => {
+                " AND NOT (started_at IS NULL AND processing = 0 \
+                 AND completed + failed + cancelled = 0)"
+            }
+            Some(JobStatus::Completed) => " AND failed + cancelled = 0",
+            Some(JobStatus::Failed) => " AND failed > 0",
+            Some(JobStatus::Cancelled) => " AND failed = 0 AND cancelled > 0",
+        });
+        let finished_since = match filter.since {
+            Some(since) => {
+                values.push(since.into());
+                conditions.push_str(&format!(" AND created_at >= ?{}", values.len()));
+                i64::MIN
+            }
+            None => now_ms().saturating_sub(history),
+        };
+        values.push(finished_since.into());
+        let since = values.len();
+        values.push((filter.limit.max(1) as i64).into());
+        let limit = values.len();
+        // Both queries take every value, so the active one names `since` too (SQLite
+        // refuses values a statement does not use).
         let active = format!(
-            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL ORDER BY created_at DESC LIMIT ?1 + 0"
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at IS NULL{conditions} \
+             AND ?{since} IS NOT NULL ORDER BY created_at DESC LIMIT ?{limit} + 0"
         );
         let finished = format!(
-            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at >= ?1 ORDER BY finished_at DESC LIMIT ?2 + 0"
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE finished_at >= ?{since}{conditions} \
+             ORDER BY finished_at DESC LIMIT ?{limit} + 0"
         );
+        let wants = |finished: bool| filter.status.is_none_or(|s| s.is_finished() == finished);
         self.with(|c| {
             let mut out = Vec::new();
-            let queries: &[&str] = if active_only {
-                &[&active]
-            } else {
-                &[&active, &finished]
-            };
+            let mut queries: Vec<&str> = Vec::new();
+            if wants(false) {
+                queries.push(&active);
+            }
+            if !filter.active && wants(true) {
+                queries.push(&finished);
+            }
             for sql in queries {
                 let mut stmt = c.prepare_cached(sql)?;
-                let rows = if sql.contains("?2") {
-                    stmt.query_map(params![since, limit as i64], batch_from_row)?
-                } else {
-                    stmt.query_map(params![limit as i64], batch_from_row)?
-                };
+                let rows =
+                    stmt.query_map(rusqlite::params_from_iter(values.iter()), batch_from_row)?;
                 for row in rows {
                     out.push(row?);
                 }
@@ -1938,4 +2176,52 @@ pub(crate) fn start_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<
             source,
         })?;
     Ok(stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job's log keeps its newest lines, however many it reports, each cut to size.
+    #[test]
+    fn a_jobs_log_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = schema::open_and_migrate(&dir.path().join("brain.db")).unwrap();
+        conn.execute(
+            "INSERT INTO jobs (seq, id, job_type, input, source, status, max_attempts, created_at, scheduled_at) \
+             VALUES (7, 'job_a', 't:x', '{}', 'cli', 'processing', 3, 0, 0)",
+            [],
+        )
+        .unwrap();
+        let total = LOG_ROWS_PER_JOB + 50;
+        for i in 0..total {
+            log_progress(&conn, 7, i, &format!("item {i}")).unwrap();
+        }
+        // The same message again adds nothing; an empty one neither.
+        log_progress(&conn, 7, total, &format!("item {}", total - 1)).unwrap();
+        log_progress(&conn, 7, total, "").unwrap();
+        append_log(&conn, 7, total, "error", &"x".repeat(5_000)).unwrap();
+        let rows: Vec<(String, String)> = conn
+            .prepare("SELECT kind, message FROM job_log WHERE job_seq = 7 ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rows.len() as i64, LOG_ROWS_PER_JOB);
+        assert_eq!(rows[0].1, format!("item {}", total - LOG_ROWS_PER_JOB + 1));
+        let (kind, message) = rows.last().unwrap();
+        assert_eq!(kind, "error");
+        assert_eq!(
+            message.chars().count(),
+            LOG_MESSAGE_MAX + 1,
+            "cut, with an ellipsis"
+        );
+        // Deleting the job deletes its log.
+        conn.execute("DELETE FROM jobs WHERE seq = 7", []).unwrap();
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM job_log", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+    }
 }

@@ -550,11 +550,10 @@ impl Session {
         let Ok(result) = call(&self.shell, "", "jobs_list", json!({ "active": true })).await else {
             return;
         };
-        let ids: Vec<String> = result
-            .structured
-            .as_object()
-            .map(|map| map.keys().cloned().collect())
-            .unwrap_or_default();
+        let ids: Vec<String> =
+            serde_json::from_value::<brain_plugin_api::JobListing>(result.structured)
+                .map(|listing| listing.jobs.into_iter().map(|j| j.id).collect())
+                .unwrap_or_default();
         if ids.is_empty() {
             return;
         }

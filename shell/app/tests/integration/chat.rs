@@ -358,7 +358,7 @@ fn piped_commands_run_in_order_with_plain_output() {
     assert_eq!(
         errors,
         [
-            "error: unknown command `/frob`: the commands are /generate, /build, /promote, /serve, /rollback, /status, /jobs, /cancel, /help, /quit",
+            "error: unknown command `/frob`: the commands are /generate, /build, /promote, /serve, /rollback, /status, /jobs, /cancel, /retry, /logs, /help, /quit",
             "error: /build: `staging` is not a valid env: expected preview or production",
             "error: /status: invalid input at `id`: no job or batch with id \"nope\"",
         ],

@@ -2,7 +2,7 @@
 //! quiet by default (no log lines unless `-v`), `-q` for only errors and the result, the
 //! tool's fields named as flags, and `--version` naming the commit.
 
-use crate::support::{Demo, brain_run};
+use crate::support::{Demo, brain_run, edit_config, json};
 
 #[test]
 fn the_version_names_the_commit_it_was_built_from() {
@@ -81,5 +81,145 @@ fn errors_name_the_command_to_run() {
             .stderr
             .contains("generate it first (`brain site generate`)"),
         "{failed:#?}"
+    );
+}
+
+/// The everyday job commands end to end: a batch fails, `jobs list` finds it by its state
+/// and age, a short id names it, and `jobs retry` queues its failed items again for a
+/// worker to finish.
+#[test]
+fn failed_work_is_found_by_filters_and_prefixes_and_retried() {
+    let demo = Demo::init();
+    // A generator endpoint nobody listens on: every section fails, fast.
+    edit_config(
+        &demo.dir,
+        "provider = \"local\"\n",
+        "provider = \"openai\"\nopenai = { base_url = \"http://127.0.0.1:9/v1\", model = \"m\", \
+         api_key = \"k\", max_retries = 0, timeout_seconds = 2 }\n",
+    );
+    demo.run(&["site", "generate", "--route", "about"])
+        .expect(1);
+    demo.run(&["site", "generate", "--route", "landing"])
+        .expect(1);
+
+    // Arrays, newest first as the text is; filters by state and time.
+    let failed = json(
+        &demo
+            .run(&["jobs", "list", "--status", "failed", "--json"])
+            .expect(0)
+            .stdout,
+    );
+    let ids: Vec<&str> = failed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{failed:#}");
+    assert_eq!(failed[0]["label"], "Generating content", "{failed:#}");
+    assert_eq!(
+        failed[0]["progress"]["total"], 4,
+        "newest first: {failed:#}"
+    );
+    assert_eq!(failed[0]["jobType"], "site-builder:generate", "{failed:#}");
+    assert_eq!(failed[0]["source"], "cli", "{failed:#}");
+    let landing = ids[0].to_owned();
+    for (args, expected) in [
+        (vec!["--status", "completed"], 0),
+        (vec!["--status", "failed", "--since", "1h"], 2),
+        (vec!["--since", "2999-01-01T00:00:00Z"], 0),
+        (vec!["--type", "site-builder:build"], 0),
+        (vec!["--limit", "1"], 1),
+    ] {
+        let mut all = vec!["jobs", "list", "--json"];
+        all.extend(&args);
+        let listed = json(&demo.run(&all).expect(0).stdout);
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            expected,
+            "{args:?}: {listed:#}"
+        );
+    }
+    let text = demo.run(&["jobs", "list"]).expect(0).stdout;
+    let header = text.lines().next().unwrap();
+    assert!(header.starts_with("ID") && header.contains("AGE"), "{text}");
+    assert!(text.contains(" ago "), "{text}");
+    let bad = demo.run(&["jobs", "list", "--since", "soon"]).expect(2);
+    assert!(bad.stderr.contains("`since`"), "{bad:#?}");
+
+    // A unique start of an id names it; a shared start lists candidates.
+    let short = &landing[..landing.len() - 6];
+    let status = json(
+        &demo
+            .run(&["jobs", "status", short, "--json"])
+            .expect(0)
+            .stdout,
+    );
+    assert_eq!(status["id"], landing.as_str(), "{status:#}");
+    let ambiguous = demo.run(&["jobs", "status", "batch_"]).expect(2);
+    assert!(
+        ambiguous
+            .stderr
+            .contains("is the start of more than one id")
+            && ambiguous.stderr.contains(&landing),
+        "{ambiguous:#?}"
+    );
+
+    // Back to the offline generator; retry queues the 4 failed items of the batch again.
+    edit_config(&demo.dir, "provider = \"openai\"", "provider = \"local\"");
+    let retried = demo.run(&["jobs", "retry", short]).expect(0);
+    assert_eq!(
+        retried.stdout.trim(),
+        format!("{landing}: 4 failed jobs queued again"),
+        "{retried:#?}"
+    );
+    let _worker = demo.start();
+    let done = demo.wait_completed(&landing);
+    assert_eq!(done["progress"]["current"], 4, "{done:#}");
+    assert!(demo.dir.join("content/preview/landing/hero.md").is_file());
+    // The log says what happened to each item: its failed attempt, the retry, the end.
+    let log = json(
+        &demo
+            .run(&["jobs", "logs", short, "--json"])
+            .expect(0)
+            .stdout,
+    );
+    let hero: Vec<(&str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["label"] == "landing:hero")
+        .map(|l| (l["kind"].as_str().unwrap(), l["message"].as_str().unwrap()))
+        .collect();
+    let kinds: Vec<&str> = hero.iter().map(|(kind, _)| *kind).collect();
+    assert_eq!(kinds.first(), Some(&"queued"), "{hero:?}");
+    for kind in ["error", "retried", "started", "progress", "completed"] {
+        assert!(kinds.contains(&kind), "{kind}: {hero:?}");
+    }
+    let error = hero.iter().find(|(kind, _)| *kind == "error").unwrap().1;
+    assert!(error.contains("127.0.0.1:9"), "{hero:?}");
+    assert!(
+        kinds.iter().position(|k| *k == "error") < kinds.iter().position(|k| *k == "retried"),
+        "{hero:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"completed"), "{hero:?}");
+    let text = demo.run(&["jobs", "logs", &landing]).expect(0).stdout;
+    assert!(
+        text.lines()
+            .any(|l| l.contains("landing:hero") && l.contains("  error  ")),
+        "{text}"
+    );
+    assert!(
+        demo.run(&["jobs", "logs", "job_nope"])
+            .expect(2)
+            .stderr
+            .contains("job_nope")
+    );
+
+    // Nothing failed is left to retry: said, exit 2.
+    let again = demo.run(&["jobs", "retry", &landing]).expect(2);
+    assert!(
+        again.stderr.contains("only failed work is retried"),
+        "{again:#?}"
     );
 }

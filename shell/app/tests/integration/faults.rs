@@ -68,7 +68,7 @@ fn a_read_only_brain_lists_watches_and_searches_and_refuses_writes_by_name() {
     let listed = in_view(&["jobs", "list"]).expect(0);
     assert!(listed.stdout.contains(&id), "{listed:#?}");
     let status = json(&in_view(&["jobs", "status", &id, "--json"]).expect(0).stdout);
-    assert_eq!(status[&id]["status"], "pending", "{status:#}");
+    assert_eq!(status["status"], "pending", "{status:#}");
     let found = json(
         &in_view(&["tool", "search", "--args", r#"{"query": "zeppelin"}"#])
             .expect(0)

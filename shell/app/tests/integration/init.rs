@@ -121,7 +121,7 @@ fn a_new_brain_answers_jobs_list_by_dir_and_from_inside() {
     let json = brain_run(&tmp.path().join("demo"), &["jobs", "list", "--json"]).expect(0);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&json.stdout).unwrap(),
-        serde_json::json!({})
+        serde_json::json!([])
     );
 }
 
@@ -147,7 +147,7 @@ fn the_brain_is_found_from_any_folder_inside_it() {
     let nested = dir.join("notes/deeper");
     std::fs::create_dir_all(&nested).unwrap();
     let listed = brain_run(&nested, &["jobs", "list", "--json"]).expect(0);
-    assert_eq!(listed.stdout.trim(), "{}", "{listed:?}");
+    assert_eq!(listed.stdout.trim(), "[]", "{listed:?}");
     brain_run(&nested, &["site", "generate", "about", "-q"]).expect(0);
     assert!(dir.join("content/preview/about/text.md").is_file());
     assert!(!nested.join(".brain").exists() && !nested.join("content").exists());

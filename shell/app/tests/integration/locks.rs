@@ -68,13 +68,10 @@ fn a_held_write_lock_delays_a_command_but_never_fails_it() {
 
     // Up to date: opening writes nothing; the enqueue waits for the lock.
     let listed = demo.run(&["jobs", "list", "--json"]).expect(0);
-    let id = crate::support::json(&listed.stdout)
-        .as_object()
+    let id = crate::support::json(&listed.stdout)[0]["id"]
+        .as_str()
         .unwrap()
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
+        .to_owned();
     demo.run(&["jobs", "cancel", &id]).expect(0);
     detach_under_a_held_lock(&demo, &hold);
 }

@@ -187,7 +187,7 @@ fn overlapping_generates_share_the_work() {
     );
     assert_eq!(detached_id(&second.stdout), batch, "{second:#?}");
     let listed = json(&demo.run(&["jobs", "list", "--json"]).expect(0).stdout);
-    assert_eq!(listed.as_object().unwrap().len(), 1, "{listed:#}");
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed:#}");
     // The one batch is followed to its end by the attached command, which runs it.
     let attached = demo.run(&["site", "generate", "--force"]).expect(0);
     assert!(

@@ -117,9 +117,9 @@ fn serve_rebuilds_when_a_note_changes_and_reloads_open_pages() {
     // The rebuilds were build jobs of their own, run by this command.
     let listed = json(&demo.run(&["jobs", "list", "--json"]).expect(0).stdout);
     let builds = listed
-        .as_object()
+        .as_array()
         .unwrap()
-        .values()
+        .iter()
         .filter(|j| j["label"] == "build preview" && j["status"] == "completed")
         .count();
     assert!(builds >= 2, "{listed:#}");

@@ -30,7 +30,7 @@ fn start_and_stop(signal: &str) {
     loop {
         let listed = crate::support::brain_run(&dir, &["jobs", "list", "--json"]).expect(0);
         let jobs: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
-        let indexed = jobs.as_object().unwrap().values().any(|j| {
+        let indexed = jobs.as_array().unwrap().iter().any(|j| {
             j["label"] == "notes" && j["status"] == "completed" && j["result"]["scanned"] == 4
         });
         if indexed {

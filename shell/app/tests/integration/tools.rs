@@ -20,7 +20,7 @@ fn invalid_input_names_the_field() {
         );
     }
     let listed = brain_run(&dir, &["jobs", "list", "--json"]).expect(0);
-    assert_eq!(listed.stdout.trim(), "{}", "{listed:#?}");
+    assert_eq!(listed.stdout.trim(), "[]", "{listed:#?}");
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn results_are_json_on_stdout_and_logs_on_stderr() {
     let run = brain_run(&dir, &["--log-level", "debug", "tool", "jobs_list"]).expect(0);
     let result: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: stdout is not JSON:\n{}", run.stdout));
-    assert_eq!(result, serde_json::json!({}));
+    assert_eq!(result, serde_json::json!({ "jobs": [] }));
     assert!(run.stderr.contains("DEBUG"), "{}", run.stderr);
 }
 

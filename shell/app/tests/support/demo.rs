@@ -106,7 +106,7 @@ impl Demo {
 
     /// `brain jobs status id --json`: the entry of `id` (exit code 0 checked).
     pub(crate) fn status(&self, id: &str) -> Value {
-        json(&self.run(&["jobs", "status", id, "--json"]).expect(0).stdout)[id].clone()
+        json(&self.run(&["jobs", "status", id, "--json"]).expect(0).stdout)
     }
 
     /// Polls `jobs status id --json` until the job or batch is finished; asserts that its

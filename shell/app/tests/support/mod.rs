@@ -65,6 +65,17 @@ pub(crate) fn scaffolded() -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
+/// The entry of `id` in `jobs list --json` (an array) or `jobs status --json` (one object).
+pub(crate) fn entry_of(listed: &serde_json::Value, id: &str) -> serde_json::Value {
+    let all = match listed.as_array() {
+        Some(all) => all.clone(),
+        None => vec![listed.clone()],
+    };
+    all.into_iter()
+        .find(|entry| entry["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {listed:#}"))
+}
+
 /// Replaces `from` (which must be there) with `to` in the brain's `brain.toml`.
 pub(crate) fn edit_config(dir: &Path, from: &str, to: &str) {
     let path = dir.join("brain.toml");

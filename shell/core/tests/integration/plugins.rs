@@ -90,6 +90,8 @@ async fn registration_errors_are_refused_with_the_culprit_named() {
             "beta_run",
             "jobs_cancel",
             "jobs_list",
+            "jobs_logs",
+            "jobs_retry",
             "notes_index",
             "query",
             "search",
@@ -195,7 +197,7 @@ async fn declared_commands_are_checked_listed_and_completed() {
     // The plugin's first, then the shell's; only what the caller may run.
     assert_eq!(
         names(&Caller::cli()),
-        ["work", "open", "status", "jobs", "cancel"]
+        ["work", "open", "status", "jobs", "cancel", "retry", "logs"]
     );
     let public = Caller::new(Source::system(), Permission::Public);
     assert_eq!(names(&public), ["open"]);

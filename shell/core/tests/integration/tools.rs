@@ -147,9 +147,14 @@ async fn a_tool_enqueues_and_status_follows_it_to_the_end() {
 
     // The listing shows both; cancelling a finished job cancels nothing.
     let listed = shell.execute("jobs_list", json!({}), cli()).await.unwrap();
-    assert!(
-        structured(&listed).get(&id).is_some() && structured(&listed).get(&queued_id).is_some()
-    );
+    let listed_ids: Vec<serde_json::Value> = structured(&listed)["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].clone())
+        .collect();
+    // Newest first.
+    assert_eq!(listed_ids, [json!(id), json!(queued_id)], "{listed_ids:?}");
     let cancel = shell
         .execute("jobs_cancel", json!({"id": id}), cli())
         .await
