@@ -81,8 +81,8 @@ pub(crate) struct Renderer {
     /// Errors and summaries come from the tool: in the terminal's words.
     say: Say,
     bar: Option<ProgressBar>,
-    /// Whether the bar currently has a length (bar) or not (spinner).
-    bar_has_length: Option<bool>,
+    /// The look the bar has now: with a length (bar) or not (spinner), and its layout.
+    bar_look: Option<(bool, Layout)>,
     last_status: Option<JobStatus>,
     last_line: Option<(Instant, String)>,
     seen_failures: Vec<String>,
@@ -94,7 +94,7 @@ impl Renderer {
             mode,
             say,
             bar: None,
-            bar_has_length: None,
+            bar_look: None,
             last_status: None,
             last_line: None,
             seen_failures: Vec::new(),
@@ -228,22 +228,73 @@ impl Renderer {
             ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
         });
         let has_length = state.length.is_some();
-        if self.bar_has_length != Some(has_length) {
-            self.bar_has_length = Some(has_length);
-            bar.set_style(style(has_length, color));
+        // Measured at every event, so a terminal made narrower gets a narrower bar.
+        let layout = Layout::for_width(crossterm::terminal::size().ok().map(|(cols, _)| cols));
+        if self.bar_look != Some((has_length, layout)) {
+            self.bar_look = Some((has_length, layout));
+            bar.set_style(style(has_length, color, layout));
         }
         match state.length {
             Some(length) => bar.set_length(length),
             None => bar.unset_length(),
         }
         bar.set_position(state.position);
-        bar.set_prefix(state.prefix);
+        bar.set_prefix(brain_plugin_api::shorten(
+            &state.prefix,
+            layout.prefix_chars(),
+        ));
         bar.set_message(state.message);
         // The monitor's elapsed time: right even when attaching to work started long ago.
         bar.set_elapsed(Duration::from_millis(event.timing.elapsed_ms));
         if fresh {
             bar.set_draw_target(ProgressDrawTarget::stderr());
             bar.enable_steady_tick(TICK);
+        }
+    }
+}
+
+/// How much of the bar fits the terminal's width: the message always takes what is left
+/// (and is cut to it), the label and the bar itself shrink first, then the bar goes, so a
+/// line never wraps from 40 columns up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Under 70 columns: no bar, only the count.
+    Tiny,
+    /// 70-89 columns.
+    Narrow,
+    /// 90-119 columns.
+    Medium,
+    /// 120 columns or more (or an unknown width).
+    Wide,
+}
+
+impl Layout {
+    fn for_width(width: Option<u16>) -> Layout {
+        match width {
+            Some(w) if w < 70 => Layout::Tiny,
+            Some(w) if w < 90 => Layout::Narrow,
+            Some(w) if w < 120 => Layout::Medium,
+            _ => Layout::Wide,
+        }
+    }
+
+    /// The bar's width in characters; `None`: no bar.
+    fn bar_chars(self) -> Option<usize> {
+        match self {
+            Layout::Tiny => None,
+            Layout::Narrow => Some(10),
+            Layout::Medium => Some(20),
+            Layout::Wide => Some(30),
+        }
+    }
+
+    /// The longest label shown before it is cut.
+    fn prefix_chars(self) -> usize {
+        match self {
+            Layout::Tiny => 14,
+            Layout::Narrow => 20,
+            Layout::Medium => 30,
+            Layout::Wide => 40,
         }
     }
 }
@@ -259,27 +310,38 @@ fn line_due(last: Option<&(Instant, String)>, line: &str, now: Instant) -> bool 
 
 /// The bar's look. indicatif's `{eta}` is deliberately absent: the ETA is in `{msg}`, from
 /// the progress monitor.
-fn style(has_length: bool, color: bool) -> ProgressStyle {
+fn style(has_length: bool, color: bool, layout: Layout) -> ProgressStyle {
     let fallback = if has_length {
         ProgressStyle::default_bar()
     } else {
         ProgressStyle::default_spinner()
     };
-    ProgressStyle::with_template(template(has_length, color))
+    ProgressStyle::with_template(&template(has_length, color, layout))
         .map(|s| s.progress_chars("=> "))
         .unwrap_or(fallback)
 }
 
-fn template(has_length: bool, color: bool) -> &'static str {
-    match (has_length, color) {
-        (true, true) => {
-            "{spinner:.green} {prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {percent:>3}% · {elapsed} · {msg}"
+fn template(has_length: bool, color: bool, layout: Layout) -> String {
+    let (spinner, prefix) = if color {
+        ("{spinner:.green}", "{prefix:.bold}")
+    } else {
+        ("{spinner}", "{prefix}")
+    };
+    if !has_length {
+        return format!("{spinner} {prefix} · {{elapsed}} · {{wide_msg}}");
+    }
+    match layout.bar_chars() {
+        None => format!("{spinner} {prefix} {{pos}}/{{len}} {{percent:>3}}% · {{wide_msg}}"),
+        Some(chars) => {
+            let bar = if color {
+                format!("{{bar:{chars}.cyan/blue}}")
+            } else {
+                format!("{{bar:{chars}}}")
+            };
+            format!(
+                "{spinner} {prefix} [{bar}] {{pos}}/{{len}} {{percent:>3}}% · {{elapsed}} · {{wide_msg}}"
+            )
         }
-        (true, false) => {
-            "{spinner} {prefix} [{bar:30}] {pos}/{len} {percent:>3}% · {elapsed} · {msg}"
-        }
-        (false, true) => "{spinner:.green} {prefix:.bold} · {elapsed} · {msg}",
-        (false, false) => "{spinner} {prefix} · {elapsed} · {msg}",
     }
 }
 
@@ -356,12 +418,30 @@ mod tests {
 
     #[test]
     fn templates_parse() {
-        for has_length in [true, false] {
-            for color in [true, false] {
-                let t = template(has_length, color);
-                assert!(ProgressStyle::with_template(t).is_ok(), "{t}");
-                assert!(!t.contains("{eta"), "the ETA comes from the monitor: {t}");
+        for layout in [Layout::Tiny, Layout::Narrow, Layout::Medium, Layout::Wide] {
+            for has_length in [true, false] {
+                for color in [true, false] {
+                    let t = template(has_length, color, layout);
+                    assert!(ProgressStyle::with_template(&t).is_ok(), "{t}");
+                    assert!(!t.contains("{eta"), "the ETA comes from the monitor: {t}");
+                    assert!(t.ends_with("{wide_msg}"), "the message takes the rest: {t}");
+                }
             }
+        }
+    }
+
+    #[test]
+    fn layouts_by_width() {
+        for (width, layout) in [
+            (Some(40), Layout::Tiny),
+            (Some(69), Layout::Tiny),
+            (Some(70), Layout::Narrow),
+            (Some(100), Layout::Medium),
+            (Some(120), Layout::Wide),
+            (Some(200), Layout::Wide),
+            (None, Layout::Wide),
+        ] {
+            assert_eq!(Layout::for_width(width), layout, "{width:?}");
         }
     }
 }

@@ -366,6 +366,80 @@ fn a_terminal_shows_a_bar_with_a_count_and_an_eta_then_the_summary() {
     assert!(format!("{status:?}").ends_with(", 0)"), "{status:?}");
 }
 
+/// The bar fits the terminal from 40 to 200 columns: its row never wraps, the
+/// count stays whole (never "8" then "0%" on the next row), and narrow terminals get the
+/// count without the bar.
+#[test]
+fn the_bar_fits_40_to_200_columns() {
+    use std::num::NonZeroU16;
+
+    use expectrl::Session;
+
+    let demo = Demo::paced(600, "");
+    for cols in [40u16, 60, 120, 200] {
+        let mut command = demo.command(&["site", "generate", "--force"]);
+        command.env("TERM", "xterm-256color").env("NO_COLOR", "1");
+        let mut session = Session::spawn(command).unwrap();
+        session.get_process_mut().set_window_size(cols, 30).unwrap();
+        let rows = NonZeroU16::new(30).unwrap();
+        let mut parser = vt100::Parser::new(rows, NonZeroU16::new(cols).unwrap(), 0);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut bars, mut done) = (Vec::new(), false);
+        let mut buf = [0u8; 8192];
+        while !done {
+            assert!(
+                Instant::now() < deadline,
+                "{cols}: {}",
+                parser.screen().contents()
+            );
+            match session.try_read(&mut buf) {
+                Ok(0) | Err(_) if session.get_process().is_alive().ok() == Some(false) => {
+                    done = true;
+                }
+                Ok(n) if n > 0 => parser.process(&buf[..n]),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+            // Messages are text and may wrap like any; the bar's row never does.
+            let screen = parser.screen();
+            for (row, line) in (0..).zip(screen.rows(0, cols)) {
+                if !line.contains("/5 ") {
+                    continue;
+                }
+                assert!(
+                    !screen.row_wrapped(row),
+                    "{cols} columns: the bar wrapped:\n{}",
+                    screen.contents()
+                );
+                if !bars.contains(&line) {
+                    bars.push(line);
+                }
+            }
+            done |= screen.contents().contains("✔ Generated 5 sections");
+        }
+        assert!(!bars.is_empty(), "{cols}: no bar was drawn");
+        for bar in &bars {
+            assert!(bar.chars().count() <= usize::from(cols), "{cols}: {bar}");
+            assert!(
+                has_whole_count(bar),
+                "{cols}: the count and percentage are whole: {bar}"
+            );
+            assert_eq!(bar.contains('['), cols >= 70, "{cols}: {bar}");
+        }
+    }
+}
+
+/// "2/5  40%": a count and a percentage, whole, in the bar line.
+fn has_whole_count(bar: &str) -> bool {
+    let words: Vec<&str> = bar.split_whitespace().collect();
+    words.windows(2).any(|w| {
+        w[0].split_once('/')
+            .is_some_and(|(a, b)| a.parse::<u8>().is_ok() && b == "5")
+            && w[1]
+                .strip_suffix('%')
+                .is_some_and(|p| p.parse::<u8>().is_ok())
+    })
+}
+
 #[test]
 fn a_failed_batch_exits_1_and_lists_what_failed_by_label() {
     let demo = Demo::init();
