@@ -19,7 +19,7 @@ use brain_core::Shell;
 use brain_plugin_api::{Caller, START_A_WORKER, Spelling, ToolContext, WAITING_FOR_WORKER};
 use serde_json::Value;
 
-pub use output::Mode;
+pub use output::{EndLine, Mode, ProgressLine};
 use output::{Renderer, Say, out_line};
 
 /// How long jobs still running in this process may take to finish when the command ends

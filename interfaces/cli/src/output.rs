@@ -6,9 +6,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use brain_plugin_api::{JobProgressEvent, JobStatus, JobStatusEntry};
+use brain_plugin_api::{JobProgressEvent, JobStatus, JobStatusEntry, ProgressNotification};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
 
 use crate::render::{self, Summary};
 
@@ -18,6 +17,46 @@ const LINE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often a bar redraws on its own, so the spinner and elapsed time move between events.
 const TICK: Duration = Duration::from_millis(120);
+
+/// A line of `--json` output while an operation runs: the plan's progress notification
+/// with the time so far and the estimate of the time left.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressLine {
+    /// Always `progress`: what this line is.
+    pub event: String,
+    #[serde(flatten)]
+    pub notification: ProgressNotification,
+    pub elapsed_ms: u64,
+    /// Time left as a person says it ("25 seconds"); absent when nothing is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_completion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_completion_ms: Option<u64>,
+}
+
+impl ProgressLine {
+    fn of(event: &JobProgressEvent) -> Self {
+        Self {
+            event: "progress".into(),
+            notification: event.notification(),
+            elapsed_ms: event.timing.elapsed_ms,
+            estimated_completion: event.timing.estimated_completion.clone(),
+            estimated_completion_ms: event.timing.estimated_completion_ms,
+        }
+    }
+}
+
+/// The last line of `--json` output: the operation's final status.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndLine {
+    /// Always `end`: what this line is.
+    pub event: String,
+    pub job_id: String,
+    #[serde(flatten)]
+    pub entry: JobStatusEntry,
+}
 
 /// How the person asked to see progress, and what the terminal allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +143,7 @@ impl Renderer {
     /// Shows one unfinished state.
     pub(crate) fn event(&mut self, event: &JobProgressEvent) -> anyhow::Result<()> {
         match self.mode {
-            Mode::Json => out_line(&json_line(&event.notification())),
+            Mode::Json => out_line(&json_line(&ProgressLine::of(event))),
             Mode::Lines => {
                 self.failures(event);
                 if self.last_status != Some(event.status) {
@@ -164,6 +203,9 @@ impl Renderer {
         entry: Option<JobStatusEntry>,
     ) -> anyhow::Result<Summary> {
         let mut summary = render::summary(event);
+        if self.mode != Mode::Json {
+            summary.reasons = render::unseen_reasons(event, &self.seen_failures);
+        }
         summary.line = (self.say)(&summary.line);
         for text in summary
             .reasons
@@ -177,18 +219,16 @@ impl Renderer {
         }
         match self.mode {
             Mode::Json => {
-                out_line(&json_line(&event.notification()))?;
-                let mut value = match entry {
-                    Some(entry) => serde_json::to_value(entry)?,
-                    None => serde_json::json!({ "status": event.status }),
-                };
-                if let Value::Object(map) = &mut value {
-                    map.insert("jobId".into(), Value::String(event.id.clone()));
-                }
-                out_line(&value.to_string())?;
+                out_line(&json_line(&ProgressLine::of(event)))?;
+                // Without a stored status (it could not be read), the event's own.
+                let entry = entry.unwrap_or_else(|| event.status_entry(event.observed_at, false));
+                out_line(&json_line(&EndLine {
+                    event: "end".into(),
+                    job_id: event.id.clone(),
+                    entry,
+                }))?;
             }
             Mode::Lines | Mode::Quiet | Mode::Bars { .. } => {
-                self.failures(event);
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }

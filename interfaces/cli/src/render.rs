@@ -118,6 +118,17 @@ pub(crate) fn new_failures(event: &JobProgressEvent, seen: &mut Vec<String>) -> 
     fresh
 }
 
+/// The summary's reasons without the items already shown as they failed (`seen`, by job
+/// id): each error is printed once.
+pub(crate) fn unseen_reasons(event: &JobProgressEvent, seen: &[String]) -> Vec<String> {
+    event
+        .errors()
+        .iter()
+        .filter(|e| !seen.contains(&e.job_id))
+        .map(failure_line)
+        .collect()
+}
+
 /// How an operation ended, in one line, plus the reasons when it did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Summary {

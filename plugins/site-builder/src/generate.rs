@@ -171,10 +171,13 @@ impl JobHandler for GenerateJob {
             site.notes_path(&public),
         );
         let generator = plugin.generator();
+        // While the generator waits (a model server that does not answer, retried), its
+        // notice is this item's progress message: one line that changes, not silence.
+        let notice = |text: &str| ctx.report_progress(1, 3, &format!("{label}: {text}"));
         let answer = generator
-            .generate(&request, ctx.cancellation())
+            .generate_with_notices(&request, ctx.cancellation(), &notice)
             .await
-            .map_err(|e| generate_error(e, generator.name(), &label))?;
+            .map_err(|e| generate_error(e, generator.name()))?;
         let content = content_from_answer(section.template, answer).map_err(|e| {
             JobError::permanent(format!(
                 "the {} generator's content for {label} does not fit the {} template: {e}",
@@ -356,18 +359,19 @@ fn notes_error(error: ToolError) -> JobError {
     JobError::retryable(format!("cannot search the notes: {error}"))
 }
 
-fn generate_error(error: GenerateError, provider: &str, label: &str) -> JobError {
+fn generate_error(error: GenerateError, provider: &str) -> JobError {
     match error {
         GenerateError::Cancelled => JobError::Cancelled,
         GenerateError::Unavailable { message, retryable } => {
-            let message = format!("the {provider} generator is unavailable for {label}: {message}");
+            // Shown after the item's label ("about:text: the openai generator …").
+            let message = format!("the {provider} generator is unavailable: {message}");
             if retryable {
                 JobError::retryable(message)
             } else {
                 JobError::permanent(message)
             }
         }
-        other => JobError::permanent(format!("{label}: {other}")),
+        other => JobError::permanent(other.to_string()),
     }
 }
 

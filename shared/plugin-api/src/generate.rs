@@ -87,6 +87,20 @@ pub trait ContentGenerator: Send + Sync + 'static {
         cancel: &CancellationToken,
     ) -> Result<Value, GenerateError>;
 
+    /// [`generate`](Self::generate), telling `notice` what it is waiting for while it
+    /// waits ("model unreachable at http://127.0.0.1:9/v1 — retry 2/3 in 1 s"): a job shows
+    /// it as its progress message, so a person sees one line change instead of nothing.
+    /// By default, a provider that never waits says nothing.
+    async fn generate_with_notices(
+        &self,
+        request: &GenerationRequest,
+        cancel: &CancellationToken,
+        notice: &(dyn for<'t> Fn(&'t str) + Send + Sync),
+    ) -> Result<Value, GenerateError> {
+        let _ = notice;
+        self.generate(request, cancel).await
+    }
+
     /// Answers `question` from `passages` (the top notes of a search).
     async fn answer(
         &self,

@@ -132,10 +132,13 @@ impl OpenAiGenerator {
     }
 
     /// One chat completion, retried on transport failures; returns the message content.
+    /// Each wait before a retry is told to `notice`; the final error names the setting to
+    /// check.
     async fn complete(
         &self,
         body: &Value,
         cancel: &CancellationToken,
+        notice: &(dyn for<'t> Fn(&'t str) + Send + Sync),
     ) -> Result<String, GenerateError> {
         let mut retries = 0;
         loop {
@@ -148,17 +151,21 @@ impl OpenAiGenerator {
                 Err(failure) => failure,
             };
             if !failure.retryable || retries >= self.config.max_retries {
-                let message = if failure.retryable && retries > 0 {
-                    format!(
-                        "{} (gave up after {} attempts)",
-                        failure.message,
+                // Redacted before the hint is added: the hint is ours, never a secret.
+                let mut message = self.redact(failure.message);
+                match (failure.retryable && retries > 0, failure.check) {
+                    (true, Some(check)) => message.push_str(&format!(
+                        " (gave up after {} attempts; check {check})",
                         retries + 1
-                    )
-                } else {
-                    failure.message
-                };
+                    )),
+                    (true, None) => {
+                        message.push_str(&format!(" (gave up after {} attempts)", retries + 1));
+                    }
+                    (false, Some(check)) => message.push_str(&format!(" (check {check})")),
+                    (false, None) => {}
+                }
                 return Err(GenerateError::Unavailable {
-                    message: self.redact(message),
+                    message,
                     retryable: failure.retryable,
                 });
             }
@@ -169,6 +176,17 @@ impl OpenAiGenerator {
                 .retry_after
                 .map_or(backoff, |after| after.min(MAX_RETRY_AFTER));
             retries += 1;
+            notice(&format!(
+                "model {} at {} — retry {retries}/{} in {}",
+                if failure.unreachable {
+                    "unreachable"
+                } else {
+                    "failing"
+                },
+                self.config.base_url,
+                self.config.max_retries,
+                brain_plugin_api::format_short(wait)
+            ));
             tracing::warn!(
                 endpoint = %self.endpoint,
                 error = %self.redact(failure.message),
@@ -206,6 +224,13 @@ impl OpenAiGenerator {
             .map_err(|e| self.transport_failure(&e))?;
         if !status.is_success() {
             let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            let check = match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    Some("[ai.openai] api_key in brain.toml, or OPENAI_API_KEY")
+                }
+                StatusCode::NOT_FOUND => Some("[ai.openai] base_url and model in brain.toml"),
+                _ => None,
+            };
             return Err(Failure {
                 message: format!(
                     "{} answered {status}: {}",
@@ -214,6 +239,8 @@ impl OpenAiGenerator {
                 ),
                 retryable,
                 retry_after,
+                unreachable: false,
+                check,
             });
         }
         let envelope: Value = serde_json::from_slice(&bytes).map_err(|e| Failure {
@@ -223,6 +250,8 @@ impl OpenAiGenerator {
             ),
             retryable: false,
             retry_after: None,
+            unreachable: false,
+            check: Some("[ai.openai] base_url in brain.toml (an OpenAI-compatible API)"),
         })?;
         match envelope
             .pointer("/choices/0/message/content")
@@ -237,27 +266,33 @@ impl OpenAiGenerator {
                 ),
                 retryable: false,
                 retry_after: None,
+                unreachable: false,
+                check: Some("[ai.openai] base_url in brain.toml (an OpenAI-compatible API)"),
             }),
         }
     }
 
     fn transport_failure(&self, error: &reqwest::Error) -> Failure {
-        let message = if error.is_timeout() {
-            format!(
-                "{} did not answer within {:?}",
-                self.endpoint, self.config.timeout
+        // reqwest's chain repeats the URL and its own layers ("error sending request for
+        // url (…): client error (Connect): tcp connect error: …"); the innermost cause is
+        // what a person can act on ("Connection refused (os error 111)").
+        let (message, check) = if error.is_timeout() {
+            (
+                format!(
+                    "{} did not answer within {:?}",
+                    self.endpoint, self.config.timeout
+                ),
+                Some("that the model server runs, or [ai.openai] timeout_seconds in brain.toml"),
             )
         } else if error.is_connect() {
-            format!(
-                "cannot connect to {}: {}",
-                self.endpoint,
-                source_chain(error)
+            (
+                format!("cannot connect to {}: {}", self.endpoint, innermost(error)),
+                Some("[ai.openai] base_url in brain.toml, and that the model server runs"),
             )
         } else {
-            format!(
-                "request to {} failed: {}",
-                self.endpoint,
-                source_chain(error)
+            (
+                format!("request to {} failed: {}", self.endpoint, innermost(error)),
+                None,
             )
         };
         // A request that could not even be built will not build next time either.
@@ -265,6 +300,8 @@ impl OpenAiGenerator {
             message,
             retryable: !error.is_builder(),
             retry_after: None,
+            unreachable: error.is_timeout() || error.is_connect(),
+            check,
         }
     }
 
@@ -304,6 +341,15 @@ impl ContentGenerator for OpenAiGenerator {
         request: &GenerationRequest,
         cancel: &CancellationToken,
     ) -> Result<Value, GenerateError> {
+        self.generate_with_notices(request, cancel, &|_| {}).await
+    }
+
+    async fn generate_with_notices(
+        &self,
+        request: &GenerationRequest,
+        cancel: &CancellationToken,
+        notice: &(dyn for<'t> Fn(&'t str) + Send + Sync),
+    ) -> Result<Value, GenerateError> {
         let schema = serde_json::to_string_pretty(&request.schema)
             .unwrap_or_else(|_| request.schema.to_string());
         let context = serde_json::to_string_pretty(&request.context)
@@ -318,7 +364,9 @@ impl ContentGenerator for OpenAiGenerator {
                 request.prompt, request.kind
             ) }),
         ];
-        let content = self.complete(&self.body(&messages, true), cancel).await?;
+        let content = self
+            .complete(&self.body(&messages, true), cancel, notice)
+            .await?;
         let reason = match parse_content(&content, &request.schema) {
             Ok(value) => return Ok(value),
             Err(reason) => reason,
@@ -328,7 +376,9 @@ impl ContentGenerator for OpenAiGenerator {
         messages.push(json!({ "role": "user", "content": format!(
             "That answer is not valid: {reason}. Reply again with only the corrected JSON object matching the schema."
         ) }));
-        let content = self.complete(&self.body(&messages, true), cancel).await?;
+        let content = self
+            .complete(&self.body(&messages, true), cancel, notice)
+            .await?;
         parse_content(&content, &request.schema).map_err(GenerateError::InvalidResponse)
     }
 
@@ -368,7 +418,9 @@ impl ContentGenerator for OpenAiGenerator {
                  question, say so." }),
             json!({ "role": "user", "content": format!("Question: {question}\n\nNotes:\n{notes}") }),
         ];
-        let text = self.complete(&self.body(&messages, false), cancel).await?;
+        let text = self
+            .complete(&self.body(&messages, false), cancel, &|_| {})
+            .await?;
         let text = text.trim();
         if text.is_empty() {
             return Err(GenerateError::InvalidResponse(format!(
@@ -388,6 +440,10 @@ struct Failure {
     message: String,
     retryable: bool,
     retry_after: Option<Duration>,
+    /// No answer came at all: nothing listens, or it never answered in time.
+    unreachable: bool,
+    /// The setting a person should look at when this is the last word.
+    check: Option<&'static str>,
 }
 
 /// Parses a model's content as JSON and validates it. Tolerates a ```json fence and text
@@ -454,16 +510,14 @@ fn error_text(body: &[u8]) -> String {
     }
 }
 
-/// reqwest's own message is generic ("error sending request"); the cause is in its sources.
-fn source_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// The innermost cause of `error`: reqwest's own message is generic ("error sending
+/// request") and its layers repeat the URL; the last source says what happened.
+fn innermost(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
     }
-    text
+    cause.to_string()
 }
 
 #[cfg(test)]

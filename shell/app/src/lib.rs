@@ -22,6 +22,8 @@ mod commands;
 mod exit;
 mod logging;
 mod output;
+#[cfg(test)]
+mod schemas;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -84,12 +84,13 @@ struct LogsInput {
     id: String,
 }
 
+/// The `jobs_retry` tool's answer (`brain jobs retry --json`).
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct RetryOutput {
-    id: String,
+pub struct RetryOutput {
+    pub id: String,
     /// Jobs queued again.
-    retried: u64,
+    pub retried: u64,
 }
 
 /// A log as lines: "15:01:02.123  job_…  attempt 1  error  connection refused" (the
@@ -165,14 +166,15 @@ struct CancelInput {
     id: String,
 }
 
+/// The `jobs_cancel` tool's answer (`brain jobs cancel --json`).
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct CancelOutput {
-    id: String,
+pub struct CancelOutput {
+    pub id: String,
     /// Jobs that had not started and are cancelled.
-    cancelled: u64,
+    pub cancelled: u64,
     /// Running jobs asked to stop.
-    stopping: u64,
+    pub stopping: u64,
 }
 
 /// The status tool's answer for every job and batch listed, and its text.

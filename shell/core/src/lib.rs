@@ -19,6 +19,7 @@ pub use error::ConfigError;
 // What interfaces pass to the queue's listing (`Shell::queue().list`), and what its calls
 // fail with.
 pub use brain_job_queue::{ListFilter, QueueError};
+pub use builtin::{CancelOutput, RetryOutput};
 pub use notes::INDEX_JOB;
 
 /// The commands the shell declares for its own tools (`/status`, `/jobs`, `/cancel`): what

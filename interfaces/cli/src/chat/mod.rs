@@ -640,7 +640,8 @@ async fn follow(
         if event.status.is_finished() {
             let summary = render::summary(&event);
             let mut text = painted(&say(&summary.line), color);
-            for line in summary.reasons.iter().chain(&summary.warnings) {
+            let reasons = render::unseen_reasons(&event, &seen);
+            for line in reasons.iter().chain(&summary.warnings) {
                 text.push_str(&format!("\n  {}", say(line)));
             }
             return text;

@@ -223,3 +223,93 @@ fn failed_work_is_found_by_filters_and_prefixes_and_retried() {
         "{again:#?}"
     );
 }
+
+/// `--json` on an attached command: a line per progress notification with the time so far
+/// and the estimate, then the end — each a shape documented in docs/json/.
+#[test]
+fn json_lines_say_what_they_are_and_carry_the_estimate() {
+    let demo = Demo::paced(300, "");
+    let run = demo.run(&["site", "generate", "--json"]).expect(0);
+    let lines: Vec<serde_json::Value> = run.stdout.lines().map(json).collect();
+    let (end, progress) = lines.split_last().unwrap();
+    assert!(!progress.is_empty(), "{run:#?}");
+    for line in progress {
+        assert_eq!(line["event"], "progress", "{line:#}");
+        assert!(
+            line["jobId"].as_str().unwrap().starts_with("batch_"),
+            "{line:#}"
+        );
+        assert!(line["elapsedMs"].is_u64(), "{line:#}");
+    }
+    // While it runs, the estimate of the time left comes with the count.
+    assert!(
+        progress
+            .iter()
+            .any(|l| l["status"] == "processing" && l["estimatedCompletionMs"].is_u64()),
+        "{progress:#?}"
+    );
+    assert_eq!(end["event"], "end", "{end:#}");
+    assert_eq!(end["status"], "completed", "{end:#}");
+    assert_eq!(end["jobId"], progress[0]["jobId"], "{end:#}");
+    for name in ["progress-line", "end-line", "jobs-list", "jobs-logs"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../docs/json/{name}.schema.json"));
+        assert!(path.is_file(), "{}", path.display());
+    }
+}
+
+/// A model server that cannot be reached: while the generator retries, the item's progress
+/// says so in one line that changes ("model unreachable at … — retry 1/1 in …"); the end
+/// is one short error, said once, naming the setting to check — for a port that refuses
+/// connections and for one that accepts and never answers.
+#[test]
+fn an_unreachable_model_is_one_changing_line_and_one_short_error() {
+    // A port nothing listens on: bound, then let go.
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_port = refusing.local_addr().unwrap().port();
+    drop(refusing);
+    // A port that accepts (the kernel completes the handshake) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    for (port, said, check) in [
+        (refused_port, "cannot connect to", "[ai.openai] base_url"),
+        (
+            silent_port,
+            "did not answer within",
+            "[ai.openai] timeout_seconds",
+        ),
+    ] {
+        let demo = Demo::init();
+        let base = format!("http://127.0.0.1:{port}/v1");
+        edit_config(
+            &demo.dir,
+            "provider = \"local\"\n",
+            &format!(
+                "provider = \"openai\"\nopenai = {{ base_url = \"{base}\", model = \"m\", \
+                 api_key = \"test-key-123\", max_retries = 1, timeout_seconds = 1 }}\n"
+            ),
+        );
+        let run = demo.run(&["site", "generate", "about", "--json"]).expect(1);
+        let lines: Vec<serde_json::Value> = run.stdout.lines().map(json).collect();
+        let notice = format!("model unreachable at {base} — retry 1/1 in ");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["message"].as_str().is_some_and(|m| m.contains(&notice))),
+            "{port}: no line says it retries: {run:#?}"
+        );
+        let end = lines.last().unwrap();
+        assert_eq!(end["status"], "failed", "{end:#}");
+
+        let run = demo.run(&["site", "generate", "about"]).expect(1);
+        let errors: Vec<&str> = run.stderr.lines().filter(|l| l.contains(said)).collect();
+        assert_eq!(errors.len(), 1, "{port}: said once: {run:#?}");
+        let error = errors[0];
+        assert!(error.contains(check), "{port}: names the setting: {error}");
+        assert!(error.contains("gave up after 2 attempts"), "{error}");
+        assert!(error.chars().count() < 260, "{port}: short: {error}");
+        assert!(!error.contains("error sending request"), "{error}");
+        assert!(!run.stderr.contains(" WARN "), "{run:#?}");
+    }
+    drop(silent);
+}
