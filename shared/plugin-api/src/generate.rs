@@ -87,6 +87,13 @@ pub trait ContentGenerator: Send + Sync + 'static {
         cancel: &CancellationToken,
     ) -> Result<Value, GenerateError>;
 
+    /// Whether the provider can work now, for a health check (`brain doctor`): a line
+    /// saying what it is (`local: offline, nothing to reach`), or what is wrong and which
+    /// setting to check. By default it needs nothing.
+    async fn check(&self) -> Result<String, String> {
+        Ok(format!("{}: nothing to reach", self.name()))
+    }
+
     /// [`generate`](Self::generate), telling `notice` what it is waiting for while it
     /// waits ("model unreachable at http://127.0.0.1:9/v1 — retry 2/3 in 1 s"): a job shows
     /// it as its progress message, so a person sees one line change instead of nothing.

@@ -344,6 +344,58 @@ impl ContentGenerator for OpenAiGenerator {
         self.generate_with_notices(request, cancel, &|_| {}).await
     }
 
+    /// Asks the server for its models (`GET {base_url}/models`, one try): reachable, the
+    /// key accepted, and the configured model among them when the server lists models.
+    async fn check(&self) -> Result<String, String> {
+        let url = format!("{}/models", self.config.base_url.trim_end_matches('/'));
+        let mut request = self.client.get(&url).timeout(self.config.timeout);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let failure = self.transport_failure(&error);
+                let message = self.redact(failure.message);
+                return Err(match failure.check {
+                    Some(check) => format!("{message} (check {check})"),
+                    None => message,
+                });
+            }
+        };
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(format!(
+                "{url} answered {status} (check [ai.openai] api_key in brain.toml, or \
+                 OPENAI_API_KEY)"
+            ));
+        }
+        let listed: Option<Vec<String>> = match response.json::<Value>().await {
+            Ok(body) if status.is_success() => body["data"].as_array().map(|models| {
+                models
+                    .iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                    .collect()
+            }),
+            _ => None,
+        };
+        match listed {
+            Some(models) if !models.is_empty() && !models.contains(&self.config.model) => {
+                Err(format!(
+                    "{} does not serve model {:?} (it has {}; check [ai.openai] model in \
+                     brain.toml)",
+                    self.config.base_url,
+                    self.config.model,
+                    models.join(", ")
+                ))
+            }
+            _ => Ok(format!(
+                "openai: {} answers (model {})",
+                self.config.base_url, self.config.model
+            )),
+        }
+    }
+
     async fn generate_with_notices(
         &self,
         request: &GenerationRequest,

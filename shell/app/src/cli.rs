@@ -66,6 +66,9 @@ pub(crate) enum Command {
     Matrix(crate::commands::matrix::MatrixArgs),
     /// Run any tool as the brain's owner and print its result as JSON
     Tool(ToolArgs),
+    /// Check a brain: configuration, database files, notes, workers, the model, MCP and
+    /// Matrix settings — and say what is wrong and how to fix it (exit 1 if anything is)
+    Doctor,
     /// Check the configuration
     Config {
         #[command(subcommand)]

@@ -110,6 +110,7 @@ pub(crate) struct ShellInner {
     contexts: BTreeMap<String, Arc<PluginCtx>>,
     workers: tokio::sync::Mutex<Option<WorkerPool>>,
     started: Mutex<Vec<String>>,
+    generator: Arc<dyn brain_plugin_api::ContentGenerator>,
 }
 
 /// Every mistake in the configuration that the shell, its content generator and its plugins
@@ -391,6 +392,7 @@ impl ShellBuilder {
                 contexts,
                 workers: tokio::sync::Mutex::new(None),
                 started: Mutex::new(Vec::new()),
+                generator,
             }),
         })
     }
@@ -513,6 +515,12 @@ impl Shell {
 
     pub fn dirs(&self) -> &BrainDirs {
         &self.inner.dirs
+    }
+
+    /// Whether the content generator `[ai]` configures can work now (`brain doctor`): what
+    /// it is, or what is wrong and which setting to check.
+    pub async fn check_generator(&self) -> Result<String, String> {
+        self.inner.generator.check().await
     }
 
     pub fn queue(&self) -> &Queue {

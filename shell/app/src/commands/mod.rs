@@ -9,6 +9,7 @@
 pub(crate) mod chat;
 mod completions;
 mod config;
+mod doctor;
 mod init;
 mod jobs;
 pub(crate) mod matrix;
@@ -35,9 +36,9 @@ pub(crate) struct Brain {
     /// Neither `--dir` nor `$BRAIN_DIR` named the brain and no folder from the current one
     /// up has a `brain.toml`: `dir` is the current folder, where `brain init` creates one.
     not_found: bool,
-    log_level: Option<LogLevel>,
+    pub(crate) log_level: Option<LogLevel>,
     /// Whether this command is a service whose log is its output, or a person's command.
-    audience: logging::Audience,
+    pub(crate) audience: logging::Audience,
     pub(crate) plugins: Vec<Arc<dyn Plugin>>,
 }
 
@@ -155,6 +156,7 @@ pub(crate) async fn run(
         Command::Jobs { command } => jobs::run(&brain, command).await,
         Command::Tool(args) => tool::run(&brain, args).await,
         Command::Config { command } => config::run(&brain, command),
+        Command::Doctor => doctor::run(&brain).await,
         Command::Completions { shell } => completions::run(shell),
     }
 }

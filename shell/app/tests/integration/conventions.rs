@@ -313,3 +313,53 @@ fn an_unreachable_model_is_one_changing_line_and_one_short_error() {
     }
     drop(silent);
 }
+
+/// `brain doctor` on a healthy brain, on one whose model and MCP settings are wrong, and
+/// outside any brain.
+#[test]
+fn doctor_says_what_is_wrong_and_how_to_fix_it() {
+    let demo = Demo::init();
+    let healthy = demo.run(&["doctor"]).expect(0);
+    for what in ["brain.toml", "database", "notes", "model", "mcp", "matrix"] {
+        assert!(
+            healthy.stdout.contains(&format!("✔ {what}: ")),
+            "{what}: {healthy:#?}"
+        );
+    }
+    assert!(healthy.stdout.contains("! workers: "), "{healthy:#?}");
+
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = refusing.local_addr().unwrap().port();
+    drop(refusing);
+    edit_config(
+        &demo.dir,
+        "provider = \"local\"\n",
+        &format!(
+            "provider = \"openai\"\nopenai = {{ base_url = \"http://127.0.0.1:{port}/v1\", \
+             model = \"m\", timeout_seconds = 2 }}\n\n[mcp]\nhttp = \"0.0.0.0:7331\"\n"
+        ),
+    );
+    let sick = demo.run(&["doctor"]).expect(1);
+    let line = |what: &str| {
+        sick.stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {what}: ")))
+            .unwrap_or_else(|| panic!("{what}: {sick:#?}"))
+            .to_owned()
+    };
+    assert!(
+        line("model").starts_with("✘ model: cannot connect to"),
+        "{sick:#?}"
+    );
+    assert!(line("model").contains("[ai.openai] base_url"), "{sick:#?}");
+    assert!(line("mcp").starts_with("✘ mcp: "), "{sick:#?}");
+    assert!(line("mcp").contains("token"), "{sick:#?}");
+    assert!(sick.stdout.ends_with("2 problems found.\n"), "{sick:#?}");
+
+    let outside = tempfile::tempdir().unwrap();
+    let run = brain_run(outside.path(), &["doctor"]).expect(2);
+    assert!(
+        run.stdout.contains("✘ brain.toml: no brain.toml in"),
+        "{run:#?}"
+    );
+}
