@@ -13,12 +13,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_api::{Caller, JobListing, ListedJob, ToolContext, ToolResult, format_short};
+use brain_plugin_api::{
+    Caller, JobListing, ListedJob, ToolContext, ToolError, ToolResult, format_short,
+};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{JobsCommand, ListArgs};
 use crate::commands::Brain;
+use crate::exit::usage;
 use crate::output;
 
 pub(crate) async fn run(brain: &Brain, command: JobsCommand) -> anyhow::Result<()> {
@@ -69,12 +72,20 @@ pub(crate) async fn run(brain: &Brain, command: JobsCommand) -> anyhow::Result<(
     }
 }
 
-/// Runs one of the shell's job tools as the owner. Its errors need no "tool `…`" context:
-/// the person typed a command, not a tool.
+/// Runs one of the shell's job tools as the owner. Its errors are said in the command's
+/// words: the person typed `--since soon` or an id, not a tool's input field.
 async fn call(shell: &Shell, tool: &str, input: Value) -> anyhow::Result<ToolResult> {
-    Ok(shell
+    match shell
         .execute(tool, input, ToolContext::new(Caller::cli()))
-        .await?)
+        .await
+    {
+        Ok(result) => Ok(result),
+        Err(ToolError::InvalidInput { field, message }) if field == "id" => Err(usage(message)),
+        Err(ToolError::InvalidInput { field, message }) => {
+            Err(usage(format!("--{field}: {message}")))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 fn print(result: ToolResult, json: bool) -> anyhow::Result<()> {

@@ -145,7 +145,7 @@ fn failed_work_is_found_by_filters_and_prefixes_and_retried() {
     assert!(header.starts_with("ID") && header.contains("AGE"), "{text}");
     assert!(text.contains(" ago "), "{text}");
     let bad = demo.run(&["jobs", "list", "--since", "soon"]).expect(2);
-    assert!(bad.stderr.contains("`since`"), "{bad:#?}");
+    assert!(bad.stderr.starts_with("error: --since: "), "{bad:#?}");
 
     // A unique start of an id names it; a shared start lists candidates.
     let short = &landing[..landing.len() - 6];
@@ -362,4 +362,60 @@ fn doctor_says_what_is_wrong_and_how_to_fix_it() {
         run.stdout.contains("✘ brain.toml: no brain.toml in"),
         "{run:#?}"
     );
+}
+
+/// Everyday mistakes and what the CLI says to them, pinned whole: one line (clap's usage
+/// errors aside), said once, in the CLI's words, no timestamps and no log levels.
+#[test]
+fn error_outputs_are_pinned() {
+    let demo = Demo::init();
+    demo.run(&["site", "generate", "about", "-q"]).expect(0);
+    let batch = json(&demo.run(&["jobs", "list", "--json"]).expect(0).stdout)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let retried =
+        format!("error: {batch} is completed, with nothing failed: only failed work is retried\n");
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &["jobs", "status", "job_nope"],
+            "error: no job or batch with id \"job_nope\"\n",
+        ),
+        (
+            &["jobs", "watch", "job_nope"],
+            "error: no job or batch with id \"job_nope\"\n",
+        ),
+        (
+            &["jobs", "cancel", "job_nope"],
+            "error: no job or batch with id \"job_nope\"\n",
+        ),
+        (
+            &["jobs", "logs", "zzz"],
+            "error: no job or batch with id \"zzz\"\n",
+        ),
+        (&["jobs", "retry", &batch], &retried),
+        (
+            &["jobs", "list", "--limit", "0"],
+            "error: --limit: must be between 1 and 500, got 0\n",
+        ),
+        (
+            &["jobs", "list", "--since", "soon"],
+            "error: --since: \"soon\" is neither a time ago (a number and a unit: 30m, 2h, 7d; \
+             units s, m, h, d, w) nor a date and time (2026-12-07T09:00:00Z)\n",
+        ),
+        (
+            &["tool", "status", "--args", "[1]"],
+            "error: --args must be a JSON object, got [1]; e.g. --args '{\"id\": \"job_…\"}'\n",
+        ),
+        (
+            &["site", "build", "--env", "staging"],
+            "error: invalid value 'staging' for '--env <ENV>'\n  \
+             [possible values: preview, production]\n\nFor more information, try '--help'.\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = demo.run(args).expect(2);
+        assert_eq!(run.stderr, expected, "{args:?}");
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
 }
