@@ -997,8 +997,13 @@ impl Queue {
                 None => return Err(QueueError::NotFound { id: id.to_owned() }),
             }
         };
-        let limit = records.len() * crate::store::LOG_ROWS_PER_JOB as usize;
-        let stored = reader.log_lines(id, batch, limit)?;
+        let per_job = crate::store::LOG_ROWS_PER_JOB as usize;
+        let mut stored: HashMap<String, Vec<crate::store::LogRow>> = HashMap::new();
+        for row in reader.log_lines(id, batch, records.len() * per_job)? {
+            stored.entry(row.job_id.clone()).or_default().push(row);
+        }
+        // A job at its bound has (most likely) dropped its oldest lines.
+        let truncated = truncated || stored.values().any(|rows| rows.len() >= per_job);
         let mut lines = Vec::new();
         for record in &records {
             let line = |at: i64, attempt: u32, kind: &str, message: String| JobLogLine {
@@ -1024,9 +1029,10 @@ impl Queue {
             }
             lines.extend(
                 stored
-                    .iter()
-                    .filter(|row| row.job_id == record.id)
-                    .map(|row| line(row.at, row.attempt, &row.kind, row.message.clone())),
+                    .remove(&record.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|row| line(row.at, row.attempt, &row.kind, row.message)),
             );
             if let (Some(finished), true) = (record.finished_at, record.status.is_finished()) {
                 let message = match (record.status, record.started_at) {

@@ -90,13 +90,7 @@ fn errors_name_the_command_to_run() {
 #[test]
 fn failed_work_is_found_by_filters_and_prefixes_and_retried() {
     let demo = Demo::init();
-    // A generator endpoint nobody listens on: every section fails, fast.
-    edit_config(
-        &demo.dir,
-        "provider = \"local\"\n",
-        "provider = \"openai\"\nopenai = { base_url = \"http://127.0.0.1:9/v1\", model = \"m\", \
-         api_key = \"k\", max_retries = 0, timeout_seconds = 2 }\n",
-    );
+    demo.failing_generator();
     demo.run(&["site", "generate", "--route", "about"])
         .expect(1);
     demo.run(&["site", "generate", "--route", "landing"])

@@ -458,13 +458,7 @@ fn has_whole_count(bar: &str) -> bool {
 #[test]
 fn a_failed_batch_exits_1_and_lists_what_failed_by_label() {
     let demo = Demo::init();
-    // A generator endpoint nobody listens on: every section fails, fast.
-    edit_config(
-        &demo.dir,
-        "provider = \"local\"\n",
-        "provider = \"openai\"\nopenai = { base_url = \"http://127.0.0.1:9/v1\", model = \"m\", \
-         api_key = \"k\", max_retries = 0, timeout_seconds = 2 }\n",
-    );
+    demo.failing_generator();
     let failed = demo
         .run(&["site", "generate", "--route", "landing"])
         .expect(1);

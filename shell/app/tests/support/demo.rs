@@ -95,6 +95,17 @@ impl Demo {
         );
     }
 
+    /// Points the generator at an endpoint nobody listens on, with no retries: every
+    /// section fails, fast.
+    pub(crate) fn failing_generator(&self) {
+        super::edit_config(
+            &self.dir,
+            "provider = \"local\"\n",
+            "provider = \"openai\"\nopenai = { base_url = \"http://127.0.0.1:9/v1\", model = \"m\", \
+             api_key = \"k\", max_retries = 0, timeout_seconds = 2 }\n",
+        );
+    }
+
     pub(crate) fn write_note(&self, name: &str, text: &str) {
         std::fs::write(self.dir.join("notes").join(name), text).unwrap();
     }
