@@ -220,7 +220,7 @@ impl std::fmt::Debug for ToolSpec {
 }
 
 /// What an interface lists: a tool without its handler.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolInfo {
     pub name: String,

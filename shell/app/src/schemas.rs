@@ -5,7 +5,7 @@
 
 use brain_cli::{EndLine, ProgressLine};
 use brain_core::{CancelOutput, RetryOutput};
-use brain_plugin_api::{JobLogLine, ListedJob};
+use brain_plugin_api::{AsyncToolResponse, JobLogLine, ListedJob, ToolInfo};
 use serde_json::Value;
 
 /// (file name without `.schema.json`, the command, its schema), one per shape.
@@ -38,6 +38,17 @@ pub(crate) fn all() -> Vec<(&'static str, &'static str, Value)> {
             "jobs-logs",
             "brain jobs logs ID --json: an array, oldest first",
             schema::<Vec<JobLogLine>>(),
+        ),
+        (
+            "started",
+            "brain <group> <command> --detach --json: what started, at once",
+            schema::<AsyncToolResponse>(),
+        ),
+        (
+            "tools",
+            "brain tool --list --json: the tools you may run, with their input and output \
+             schemas",
+            schema::<Vec<ToolInfo>>(),
         ),
         (
             "progress-line",

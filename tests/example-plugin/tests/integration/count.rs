@@ -16,7 +16,7 @@ fn wait_finished(dir: &std::path::Path, id: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
         let status = run(dir, &["jobs", "status", id, "--json"]).expect(0);
-        let entry = json(&status.stdout)[id].clone();
+        let entry = json(&status.stdout);
         if matches!(
             entry["status"].as_str(),
             Some("completed" | "failed" | "cancelled")
@@ -107,7 +107,7 @@ fn bad_input_is_refused_before_anything_is_enqueued() {
     run(&dir, &["tool", "example_count", "--args", "not json"]).expect(2);
 
     let list = run(&dir, &["jobs", "list", "--json"]).expect(0);
-    assert_eq!(json(&list.stdout), serde_json::json!({}));
+    assert_eq!(json(&list.stdout), serde_json::json!([]));
 
     let hello = run(
         &dir,
