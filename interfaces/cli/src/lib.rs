@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brain_core::Shell;
-use brain_plugin_api::{Caller, START_A_WORKER, Spelling, ToolContext, WAITING_FOR_WORKER};
+use brain_plugin_api::{
+    Caller, START_A_WORKER, Spelling, ToolContext, ToolError, WAITING_FOR_WORKER,
+};
 use serde_json::Value;
 
 pub use output::{EndLine, Mode, ProgressLine};
@@ -73,7 +75,7 @@ pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow:
         let result = shell
             .execute(tool, input, ToolContext::new(Caller::cli()))
             .await
-            .with_context(|| format!("tool `{tool}`"))?;
+            .map_err(|error| refusal(error, &say))?;
         let Some(started) = result.started else {
             print_result(&result.structured, &say(&result.text), mode)?;
             return Ok(Outcome::Succeeded);
@@ -121,7 +123,7 @@ pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow:
 /// How the terminal names what tools' messages name: fields as flags (`` `--force` ``),
 /// tools as the commands a person types (`` `brain site generate` ``; the shell's own tools
 /// are under `brain jobs`).
-pub fn spelling(shell: &Shell) -> Spelling {
+fn spelling(shell: &Shell) -> Spelling {
     Spelling::new(&shell.commands(&Caller::cli()), |c| {
         match (c.group.as_str(), c.name.as_str()) {
             ("", "jobs") => "brain jobs list".to_owned(),
@@ -230,12 +232,11 @@ async fn follow_dependency(
 /// Starts `tool` without workers and prints its immediate answer: the `AsyncToolResponse`
 /// (human text, or JSON with `json`), and whether a brain process is running to do the work.
 pub async fn detach(shell: &Shell, tool: &str, input: Value, json: bool) -> anyhow::Result<()> {
-    let words = spelling(shell);
-    let say = |text: &str| words.in_own_words(tool, text);
+    let say = saying(spelling(shell), tool);
     let result = shell
         .execute(tool, input, ToolContext::new(Caller::cli()))
         .await
-        .with_context(|| format!("tool `{tool}`"))?;
+        .map_err(|error| refusal(error, &say))?;
     let started = result.started.clone();
     let mode = if json { Mode::Json } else { Mode::Lines };
     match started {
@@ -271,6 +272,22 @@ pub async fn watch(shell: &Shell, id: &str, mode: Mode) -> anyhow::Result<Outcom
     // Whichever tool started it: tools its messages name are shown as commands.
     let say = saying(spelling(shell), "");
     attach(shell, id, mode, &say, &mut interrupts).await
+}
+
+/// A tool's refusal in the terminal's words: the field it names is the flag the person
+/// typed (`invalid input at `--route``), and no "tool `…`" — they typed a command. The
+/// error stays a `ToolError`, so its exit code is decided as before.
+fn refusal(error: ToolError, say: &Say) -> anyhow::Error {
+    match error {
+        ToolError::InvalidInput { field, message } => {
+            let flag = say(&format!("`{field}`"));
+            anyhow::Error::new(ToolError::InvalidInput {
+                field: flag.trim_matches('`').to_owned(),
+                message: say(&message),
+            })
+        }
+        other => anyhow::Error::new(other),
+    }
 }
 
 /// A tool's text in `words`.

@@ -92,7 +92,7 @@ fn the_cli_derives_the_plugin_s_commands_with_help_errors_and_completion() {
         ),
         (
             &["example", "count", "5000"],
-            "`to`: must be between 1 and 1000",
+            "`--to`: must be between 1 and 1000",
         ),
         (&["example", "frob"], "unrecognized subcommand 'frob'"),
     ] {
