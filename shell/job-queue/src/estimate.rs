@@ -235,10 +235,6 @@ pub(crate) struct ItemTimes {
     pub(crate) done: u64,
 }
 
-/// The most claims [`eta_batch`] plays out one by one before the rest are dealt in rounds;
-/// only a wildly uneven start (items overrunning by many durations) gets near it.
-const MAX_SIMULATED_CLAIMS: u64 = 100_000;
-
 /// Time left for a batch of `total` jobs, of which `finished` are done (whatever their
 /// outcome) and `running` are running, on `items.concurrency` workers.
 ///
@@ -304,58 +300,35 @@ pub(crate) fn eta_batch(
 /// The most workers [`eta_batch`] deals items to.
 const MAX_WORKERS: u64 = 65_536;
 
-/// A time in seconds ordered for a min-heap.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct At(f64);
-
-impl Eq for At {}
-
-impl PartialOrd for At {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for At {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.0.total_cmp(&self.0)
-    }
-}
-
 /// When the last of `waiting` items of `item` seconds each ends, dealt to workers that
-/// come free at the times in `free`, each taking the next item as soon as it is free.
-fn finish_time(free: Vec<f64>, mut waiting: u64, item: f64) -> f64 {
+/// come free at the times in `free`, each taking the next item as soon as it is free (the
+/// earliest free first). In O(workers), whatever `waiting` is: while a worker would end
+/// an item before the latest-busy one comes free, it takes items (that raises nothing);
+/// once all are within one item of each other, they take the rest in turns.
+fn finish_time(mut free: Vec<f64>, waiting: u64, item: f64) -> f64 {
     let latest = free.iter().copied().fold(0.0, f64::max);
-    let mut heap: std::collections::BinaryHeap<At> = free.into_iter().map(At).collect();
-    // One claim at a time while the workers' free times spread wider than one item: the
-    // earliest free takes the next item.
-    let mut latest = latest;
-    let mut claims = 0;
-    while waiting > 0 && claims < MAX_SIMULATED_CLAIMS {
-        let Some(At(first)) = heap.peek().copied() else {
-            return 0.0;
-        };
-        if latest - first <= item {
-            break;
-        }
-        heap.pop();
-        heap.push(At(first + item));
-        latest = latest.max(first + item);
-        waiting -= 1;
-        claims += 1;
+    if free.is_empty() || waiting == 0 || item <= 0.0 {
+        return latest;
     }
-    // Within one item of each other, they take the rest in turns, earliest first: the
-    // `j`-th of `c` takes `ceil((waiting - j) / c)` more.
-    let free = heap.into_sorted_vec();
+    let mut left = waiting;
+    for at in &mut free {
+        // `as` saturates: a tiny item against a long wait is "as many as are left".
+        let fits = ((latest - *at) / item).floor().max(0.0) as u64;
+        let take = fits.min(left);
+        left -= take;
+        *at += take as f64 * item;
+    }
+    if left == 0 {
+        return latest;
+    }
+    free.sort_by(f64::total_cmp);
     let workers = free.len() as u64;
-    // `into_sorted_vec` is ascending by `At`'s order, which is latest first.
     free.iter()
-        .rev()
         .enumerate()
-        .map(|(j, At(at))| {
+        .map(|(j, at)| {
             let j = j as u64;
-            let more = if j < waiting {
-                (waiting - j).div_ceil(workers)
+            let more = if j < left {
+                (left - j).div_ceil(workers)
             } else {
                 0
             };
