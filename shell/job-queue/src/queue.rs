@@ -1070,12 +1070,7 @@ impl Queue {
 
     fn resolve_blocking(&self, id: &str) -> Result<String> {
         let reader = &self.inner.reader;
-        let exact = if id.starts_with("batch_") {
-            reader.batch(id)?.is_some()
-        } else {
-            reader.job(id)?.is_some()
-        };
-        if exact {
+        if reader.id_exists(id)? {
             return Ok(id.to_owned());
         }
         let prefix = id.to_ascii_lowercase();

@@ -1773,6 +1773,21 @@ impl Reader {
         })
     }
 
+    /// Whether a job or batch has exactly this id (its index only; nothing else read).
+    pub(crate) fn id_exists(&self, id: &str) -> Result<bool> {
+        self.with(|c| {
+            let sql = if id.starts_with("batch_") {
+                "SELECT 1 FROM batches WHERE id = ?1"
+            } else {
+                "SELECT 1 FROM jobs WHERE id = ?1"
+            };
+            Ok(c.prepare_cached(sql)?
+                .query_row([id], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
     /// Up to `limit` job and batch ids that start with `prefix` (of `a-z`, `0-9`, `_`
     /// only), each table read along its id index.
     pub(crate) fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {

@@ -412,6 +412,8 @@ fn the_bar_fits_40_to_200_columns() {
                     done = true;
                 }
                 Ok(n) if n > 0 => parser.process(&buf[..n]),
+                // Nothing to read yet: a poll interval, not a wait for the work (the loop
+                // ends on the summary or the process's exit; the deadline is only a bound).
                 _ => std::thread::sleep(Duration::from_millis(10)),
             }
             // Messages are text and may wrap like any; the bar's row never does.
