@@ -12,8 +12,8 @@ pub enum QueueError {
     )]
     NotADatabase { path: PathBuf },
     #[error(
-        "{path} is an SQLite database of another application (application_id {application_id:#x}); \
-         refusing to touch it. Point the queue at a new file or an existing brains database"
+        "{path} is an SQLite database of another application or of another part of brains \
+         (application_id {application_id:#x}), not a job database; refusing to touch it. Point the queue at a new file or an existing brains database"
     )]
     ForeignDatabase { path: PathBuf, application_id: i32 },
     #[error(
@@ -79,6 +79,33 @@ pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 impl From<rusqlite::Error> for QueueError {
     fn from(error: rusqlite::Error) -> Self {
         QueueError::Sqlite(error)
+    }
+}
+
+impl From<brain_sqlite_file::FileError> for QueueError {
+    fn from(error: brain_sqlite_file::FileError) -> Self {
+        use brain_sqlite_file::FileError;
+        match error {
+            FileError::NotADatabase { path } => QueueError::NotADatabase { path },
+            FileError::Foreign {
+                path,
+                application_id,
+            } => QueueError::ForeignDatabase {
+                path,
+                application_id,
+            },
+            FileError::Newer {
+                path,
+                found,
+                supported,
+            } => QueueError::NewerSchema {
+                path,
+                found,
+                supported,
+            },
+            FileError::Io { path, source } => QueueError::Io { path, source },
+            FileError::Sqlite(cause) => QueueError::Sqlite(cause),
+        }
     }
 }
 

@@ -27,11 +27,11 @@ mod store;
 mod util;
 mod wake;
 
+pub use brain_sqlite_file::WAL_SIZE_LIMIT;
 pub use error::{QueueError, Result};
 pub use estimate::{DurationStats, Estimate};
 pub use pool::{ShutdownReport, WorkerConfig, WorkerPool};
 pub use queue::{CancelOutcome, Enqueued, JobState, Queue, QueueConfig, Watch, WorkerInfo};
-pub use schema::WAL_SIZE_LIMIT;
 // The job requests are plugin-facing data; re-exported so queue users need one import.
 pub use brain_plugin_api::{NewBatch, NewJob};
 pub use store::{JobRecord, ListFilter};

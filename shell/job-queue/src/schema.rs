@@ -1,20 +1,17 @@
 //! The database file: refusing files that are not ours, versioned migrations, pragmas.
 //!
-//! A brains database carries `PRAGMA application_id = APPLICATION_ID` and its schema
-//! version in `PRAGMA user_version`. Opening checks both *before* writing anything: a file
-//! that is not SQLite, an SQLite file of another application, or a database from a newer
-//! brains is refused untouched.
+//! The checks themselves are `brain-sqlite-file`'s, shared with the notes index: the job
+//! database carries its own `application_id` ([`KIND`]) and its schema version in
+//! `user_version`, and a file that is not SQLite, another application's or another kind of
+//! brains file, or a database from a newer brains is refused untouched.
 
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use brain_sqlite_file::Kind;
+use rusqlite::Connection;
 
 use crate::error::{QueueError, Result};
-
-/// "BRNS": marks a file as a brains database.
-pub(crate) const APPLICATION_ID: i32 = 0x4252_4E53;
 
 /// Migrations in order; the database's `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -211,149 +208,29 @@ END;
 "#,
 ];
 
-/// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
-
-/// How long one statement waits for another process's write lock before retrying.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Checks that `path` is absent, empty, or a brains database this build can open,
-/// without modifying it.
-pub(crate) fn check_file(path: &Path) -> Result<()> {
-    let io = |source| QueueError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    // A FIFO, device or folder under the database's name: opening one for reading would
-    // block or fail obscurely, so only a regular file (or nothing) goes on.
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            return Err(QueueError::NotADatabase {
-                path: path.to_owned(),
-            });
-        }
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-        _ => {}
-    }
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(e)),
-    };
-    let mut header = [0u8; 16];
-    let mut read = 0;
-    while read < header.len() {
-        match file.read(&mut header[read..]).map_err(io)? {
-            0 => break,
-            n => read += n,
-        }
-    }
-    if read == 0 {
-        return Ok(());
-    }
-    if read < 16 || &header != b"SQLite format 3\0" {
-        return Err(QueueError::NotADatabase {
-            path: path.to_owned(),
-        });
-    }
-    let conn = connect_read_only(path)?;
-    check_identity(&conn, path)
-}
-
-fn check_identity(conn: &Connection, path: &Path) -> Result<()> {
-    let application_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
-    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-    if application_id != APPLICATION_ID && (objects > 0 || version != 0 || application_id != 0) {
-        return Err(QueueError::ForeignDatabase {
-            path: path.to_owned(),
-            application_id,
-        });
-    }
-    if version > SCHEMA_VERSION {
-        return Err(QueueError::NewerSchema {
-            path: path.to_owned(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    Ok(())
-}
-
-/// The size the write-ahead log is cut back to once checkpointed (bytes): a burst of
-/// writes grows it, and without a limit it would stay at its largest while brains runs.
-pub const WAL_SIZE_LIMIT: i64 = 4 << 20;
+/// The job database: its own application id ("BRNQ"), and `jobs` as the table that tells
+/// a file labelled with the id all brains files once shared from a notes index.
+pub(crate) const KIND: Kind = Kind {
+    application_id: 0x4252_4E51,
+    marker_table: "jobs",
+    migrations: MIGRATIONS,
+};
 
 /// Opens a read-write connection with the queue's pragmas — or, for an existing file that
 /// cannot be opened for writing (a read-only folder; a full disk where the WAL index cannot
 /// be created), a read-only one: the brain can still be read, and writes say why not.
 pub(crate) fn connect(path: &Path) -> Result<Connection> {
     match connect_read_write(path) {
-        Err(QueueError::Sqlite(e)) if cannot_write(&e) && path.exists() => {
+        Err(e) if brain_sqlite_file::cannot_write(&e) && path.exists() => {
             tracing::debug!(error = %e, "opening {} read-only", path.display());
-            connect_read_only(path).map_err(|_| QueueError::Sqlite(e))
+            brain_sqlite_file::connect_read_only(path).map_err(|_| QueueError::Sqlite(e))
         }
-        other => other,
+        other => Ok(other?),
     }
 }
 
-fn cannot_write(error: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode;
-    matches!(
-        error.sqlite_error_code(),
-        Some(
-            ErrorCode::ReadOnly
-                | ErrorCode::CannotOpen
-                | ErrorCode::DiskFull
-                | ErrorCode::SystemIoFailure
-        )
-    )
-}
-
-/// Read-only; immutable when even the WAL index cannot be created, which means no process
-/// has the database open (it would have created it).
-fn connect_read_only(path: &Path) -> Result<Connection> {
-    let readable = |conn: Connection| -> rusqlite::Result<Connection> {
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
-        Ok(conn)
-    };
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = match Connection::open_with_flags(path, flags).and_then(readable) {
-        Err(e) if cannot_write(&e) => {
-            let uri = format!(
-                "file:{}?immutable=1",
-                path.to_string_lossy()
-                    .replace('%', "%25")
-                    .replace('?', "%3F")
-                    .replace('#', "%23")
-            );
-            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
-                .and_then(readable)?
-        }
-        other => other?,
-    };
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    Ok(conn)
-}
-
-fn connect_read_write(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    // WAL lets readers (status queries, other processes) run beside the writer; NORMAL
-    // sync is crash-safe in WAL mode and only risks the last commits on power loss.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.pragma_update(None, "cache_size", -16_000)?;
-    // A checkpoint folds the log back but leaves the file at its largest; whichever
-    // connection next starts the log over cuts it to this size.
-    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-    conn.set_prepared_statement_cache_capacity(64);
+fn connect_read_write(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = brain_sqlite_file::connect_read_write(path, 64)?;
     #[cfg(test)]
     conn.trace_v2(
         rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
@@ -370,7 +247,7 @@ const OPEN_PATIENCE: Duration = Duration::from_secs(120);
 /// up to date is not written at all (a read-only brain can still be read); when it needs a
 /// migration and another process holds the write lock, it waits, as every write does.
 pub(crate) fn open_and_migrate(path: &Path) -> Result<Connection> {
-    check_file(path)?;
+    KIND.check_file(path)?;
     let deadline = std::time::Instant::now() + OPEN_PATIENCE;
     let mut delay = Duration::from_millis(5);
     loop {
@@ -392,82 +269,8 @@ fn open_once(path: &Path) -> Result<Connection> {
     let mut conn = connect(path)?;
     // This becomes the writer's connection: checkpoints run on a thread of their own.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    let application_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
-    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if application_id != APPLICATION_ID || version != SCHEMA_VERSION {
-        migrate(&mut conn, path)?;
+    if !KIND.is_current(&conn)? {
+        KIND.migrate(&mut conn, path)?;
     }
     Ok(conn)
-}
-
-/// Applies the migrations this file lacks, in one transaction under the write lock.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Checked again under the write lock: another process may have migrated meanwhile.
-    check_identity(&tx, path)?;
-    let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        tx.execute_batch(migration)?;
-        tx.pragma_update(None, "user_version", index as i32 + 1)?;
-    }
-    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-    tx.commit()?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn migrates_a_new_file_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("q.db");
-        drop(open_and_migrate(&path).unwrap());
-        let conn = open_and_migrate(&path).unwrap();
-        let v: i32 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
-    }
-
-    #[test]
-    fn refuses_other_files_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = dir.path().join("notes.txt");
-        std::fs::write(&text, "hello, these are my notes\n").unwrap();
-        let err = open_and_migrate(&text).unwrap_err();
-        assert!(matches!(err, QueueError::NotADatabase { .. }), "{err}");
-        assert_eq!(
-            std::fs::read_to_string(&text).unwrap(),
-            "hello, these are my notes\n"
-        );
-
-        let other = dir.path().join("other.db");
-        Connection::open(&other)
-            .unwrap()
-            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
-            .unwrap();
-        let before = std::fs::read(&other).unwrap();
-        let err = open_and_migrate(&other).unwrap_err();
-        assert!(matches!(err, QueueError::ForeignDatabase { .. }), "{err}");
-        assert!(err.to_string().contains("other.db"), "{err}");
-        assert_eq!(std::fs::read(&other).unwrap(), before);
-    }
-
-    #[test]
-    fn refuses_newer_schema() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("q.db");
-        let conn = open_and_migrate(&path).unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
-        drop(conn);
-        let err = open_and_migrate(&path).unwrap_err();
-        assert!(
-            matches!(err, QueueError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1),
-            "{err}"
-        );
-        assert!(err.to_string().contains("upgrade brains"), "{err}");
-    }
 }

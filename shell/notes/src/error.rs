@@ -67,6 +67,33 @@ impl From<rusqlite::Error> for NotesError {
     }
 }
 
+impl From<brain_sqlite_file::FileError> for NotesError {
+    fn from(error: brain_sqlite_file::FileError) -> Self {
+        use brain_sqlite_file::FileError;
+        match error {
+            FileError::NotADatabase { path } => NotesError::NotADatabase { path },
+            FileError::Foreign {
+                path,
+                application_id,
+            } => NotesError::ForeignDatabase {
+                path,
+                application_id,
+            },
+            FileError::Newer {
+                path,
+                found,
+                supported,
+            } => NotesError::NewerSchema {
+                path,
+                found,
+                supported,
+            },
+            FileError::Io { path, source } => NotesError::Io { path, source },
+            FileError::Sqlite(cause) => NotesError::Sqlite(cause),
+        }
+    }
+}
+
 /// What is wrong with the index file, in words, for an SQLite error met opening it.
 fn file_problem(error: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode;

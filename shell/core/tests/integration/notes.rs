@@ -176,3 +176,48 @@ async fn search_names_the_links_it_did_not_follow() {
         found.text
     );
 }
+
+/// Each database file has its own identity: the job queue refuses the notes index and the
+/// notes index refuses the job database, though both are brains files, and both still open
+/// as themselves with what they held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_database_and_the_notes_index_refuse_each_others_file() {
+    use brain_job_queue::{NewJob, Queue, QueueConfig, QueueError};
+    use brain_notes::{NotesError, NotesIndex};
+    use brain_plugin_api::engine::Bus;
+
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("a.md"), "# A\n\nkeep me\n").unwrap();
+    let (jobs_db, notes_db) = (dir.path().join("brain.db"), dir.path().join("notes.db"));
+    let queue = Queue::open(&jobs_db, QueueConfig::default(), Bus::new()).unwrap();
+    queue.register("test:kept", Double).unwrap();
+    let job = queue
+        .enqueue(NewJob::new("test:kept", json!(1)))
+        .await
+        .unwrap();
+    let index = NotesIndex::open(&notes_db, &notes).unwrap();
+    index.reindex(&mut |_, _, _| {}, &|| false).unwrap();
+
+    match Queue::open(&notes_db, QueueConfig::default(), Bus::new()) {
+        Err(QueueError::ForeignDatabase { .. }) => {}
+        Err(other) => panic!("the queue opened the notes index with: {other}"),
+        Ok(_) => panic!("the queue took the notes index as its database"),
+    }
+    let err = NotesIndex::open(&jobs_db, &notes).err();
+    assert!(
+        matches!(err, Some(NotesError::ForeignDatabase { .. })),
+        "{err:?}"
+    );
+
+    let again = Queue::open(&jobs_db, QueueConfig::default(), Bus::new()).unwrap();
+    assert!(again.job(&job.id).await.unwrap().is_some());
+    assert_eq!(
+        NotesIndex::open(&notes_db, &notes)
+            .unwrap()
+            .count()
+            .unwrap(),
+        1
+    );
+}

@@ -270,3 +270,35 @@ async fn open_refuses_a_newer_schema_and_keeps_the_data() {
         "the job is listed: {listed:?}"
     );
 }
+
+/// A job database from before each kind of brains file had its own application id (all
+/// carried "BRNS") opens with its jobs, and is labelled as a job database from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_database_with_the_old_shared_id_opens_and_is_relabelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("brain.db");
+    let queue = open(&path, QueueConfig::default());
+    let e = queue
+        .enqueue(NewJob::new("test:echo", json!("old")))
+        .await
+        .unwrap();
+    drop(queue);
+    wait_closed(&path).await;
+    let application_id = |path: &Path| -> i32 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .unwrap()
+    };
+    let ours = application_id(&path);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "application_id", 0x4252_4E53)
+        .unwrap();
+
+    let queue = open(&path, QueueConfig::default());
+    let record = queue.job(&e.id).await.unwrap().expect("the job survived");
+    assert_eq!(record.input, json!("old"));
+    assert_eq!(application_id(&path), ours);
+    assert_ne!(ours, 0x4252_4E53);
+}
