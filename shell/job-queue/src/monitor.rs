@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::estimate::{self, DurationStats, Estimate, ItemTimes};
-use crate::store::{BatchRow, Cmd, Effect, JobHead, ProgressRow, Writer};
+use crate::store::{BatchRow, Effect, JobHead, ProgressRow, SaveEstimates, SaveProgress, Writer};
 use crate::util::{now_ms, to_datetime};
 
 /// Failed items listed per batch event; the status query can list more.
@@ -516,7 +516,7 @@ impl Monitor {
     fn save_estimates(&mut self) {
         if let Some(rows) = lock(&self.estimates).take_changes() {
             self.saved_estimates = Instant::now();
-            let _ = self.writer.send(Cmd::SaveEstimates { rows, reply: None });
+            let _ = self.writer.send(SaveEstimates { rows });
         }
     }
 
@@ -698,7 +698,7 @@ impl Monitor {
         let snap = job.cell.snapshot();
         if job.last_persist.elapsed() >= PERSIST_INTERVAL {
             job.last_persist = now;
-            let _ = self.writer.send(Cmd::SaveProgress {
+            let _ = self.writer.send(SaveProgress {
                 seq,
                 lease_token: job.lease_token,
                 progress: ProgressRow {

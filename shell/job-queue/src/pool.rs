@@ -23,7 +23,10 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{QueueError, Result};
 use crate::monitor::MonitorMsg;
 use crate::queue::{Queue, RunningJob};
-use crate::store::{Claimed, Cmd, Outcome, ProgressRow, WorkerRow};
+use crate::store::{
+    Claim, Claimed, Finish, Heartbeat, OutboxDone, Outcome, ProgressRow, RegisterWorker, Sweep,
+    UnregisterWorker, WorkerRow,
+};
 use crate::util::{host_name, now_ms, random_i64, random_id};
 use crate::wake;
 
@@ -159,10 +162,7 @@ impl Queue {
             scope: config.scope.clone(),
         };
         let worker = row.clone();
-        self.inner
-            .writer
-            .call(|reply| Cmd::RegisterWorker { worker, reply })
-            .await?;
+        self.inner.writer.call(RegisterWorker { worker }).await?;
         *local.scope.write().unwrap_or_else(|e| e.into_inner()) = config.scope.clone();
         *local.types.write().unwrap_or_else(|e| e.into_inner()) = types.clone();
         local
@@ -229,7 +229,7 @@ impl WorkerPool {
             .queue
             .inner
             .writer
-            .call(|reply| Cmd::RegisterWorker { worker, reply })
+            .call(RegisterWorker { worker })
             .await?;
         local.work.notify_one();
         Ok(())
@@ -280,12 +280,11 @@ impl WorkerPool {
                     .queue
                     .inner
                     .writer
-                    .call(|reply| Cmd::Finish {
+                    .call(Finish {
                         head,
                         lease_token,
                         outcome: Outcome::Released,
                         progress,
-                        reply: Some(reply),
                     })
                     .await;
                 if matches!(done, Ok(true)) {
@@ -309,13 +308,7 @@ impl WorkerPool {
             tracing::warn!(%error, "could not save duration estimates");
         }
         let id = inner.worker_id.to_string();
-        if let Err(error) = inner
-            .queue
-            .inner
-            .writer
-            .call(|reply| Cmd::UnregisterWorker { id, reply })
-            .await
-        {
+        if let Err(error) = inner.queue.inner.writer.call(UnregisterWorker { id }).await {
             tracing::warn!(%error, "could not unregister the worker");
         }
         ShutdownReport { released }
@@ -348,13 +341,12 @@ impl PoolInner {
                     .queue
                     .inner
                     .writer
-                    .call(|reply| Cmd::Claim {
+                    .call(Claim {
                         worker_id: self.worker_id.clone(),
                         types: self.types.clone(),
                         scope: self.scope(),
                         limit: permits.len(),
                         lease_ms: self.lease_ms,
-                        reply,
                     })
                     .await;
                 let claimed = match claimed {
@@ -498,12 +490,11 @@ impl PoolInner {
         drop(permit);
         let accepted = self
             .until_disk_has_space("record a job's outcome", || {
-                queue.writer.call(|reply| Cmd::Finish {
+                queue.writer.call(Finish {
                     head: head.clone(),
                     lease_token: job.lease_token,
                     outcome: outcome.clone(),
                     progress: progress.clone(),
-                    reply: Some(reply),
                 })
             })
             .await;
@@ -652,11 +643,10 @@ impl PoolInner {
                 .collect();
             let beat = queue
                 .writer
-                .call(|reply| Cmd::Heartbeat {
+                .call(Heartbeat {
                     worker_id: self.worker_id.clone(),
                     leases,
                     lease_ms: self.lease_ms,
-                    reply,
                 })
                 .await;
             match beat {
@@ -665,11 +655,7 @@ impl PoolInner {
                         // Taken for dead while this process was paused: back in the list,
                         // so other processes wake it and count it again.
                         let worker = self.row.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                        match queue
-                            .writer
-                            .call(|reply| Cmd::RegisterWorker { worker, reply })
-                            .await
-                        {
+                        match queue.writer.call(RegisterWorker { worker }).await {
                             Ok(()) => tracing::warn!(
                                 "this process's worker row was gone (was it paused?); registered again"
                             ),
@@ -737,10 +723,9 @@ impl PoolInner {
             .queue
             .inner
             .writer
-            .call(|reply| Cmd::Sweep {
+            .call(Sweep {
                 dead_workers,
                 alive_workers,
-                reply,
             })
             .await
         {
@@ -801,12 +786,7 @@ async fn apply_outbox(queue: &Queue, job_id: Option<&str>) -> bool {
             if ids.is_empty() {
                 return complete;
             }
-            match queue
-                .inner
-                .writer
-                .call(|reply| Cmd::OutboxDone { ids, reply })
-                .await
-            {
+            match queue.inner.writer.call(OutboxDone { ids }).await {
                 Ok(_) => complete,
                 Err(error) => {
                     tracing::warn!(%error, "applied side effects could not be marked done");

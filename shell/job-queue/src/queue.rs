@@ -26,8 +26,8 @@ use crate::monitor::{
     SharedEstimates,
 };
 use crate::store::{
-    BatchRow, Cmd, InsertBatch, InsertJob, JobHead, JobRecord, ListFilter, Reader, WorkerRow,
-    Writer,
+    BatchRow, Cancel, Enqueue, InsertBatch, InsertJob, JobHead, JobRecord, ListFilter, Prune,
+    Reader, Retry, SaveEstimates, WorkerRow, Writer,
 };
 use crate::util::{host_name, now_ms, random_id, to_datetime};
 use crate::{schema, wake};
@@ -593,10 +593,9 @@ impl Queue {
         let inserted = self
             .inner
             .writer
-            .call(|reply| Cmd::Enqueue {
+            .call(Enqueue {
                 batch: None,
                 jobs: vec![row],
-                reply,
             })
             .await?;
         self.wake_workers();
@@ -648,10 +647,9 @@ impl Queue {
         let inserted = self
             .inner
             .writer
-            .call(|reply| Cmd::Enqueue {
+            .call(Enqueue {
                 batch: None,
                 jobs: rows,
-                reply,
             })
             .await?;
         self.wake_workers();
@@ -690,10 +688,9 @@ impl Queue {
         let inserted = self
             .inner
             .writer
-            .call(|reply| Cmd::Enqueue {
+            .call(Enqueue {
                 batch: Some(record),
                 jobs: rows,
-                reply,
             })
             .await?;
         self.wake_workers();
@@ -960,11 +957,7 @@ impl Queue {
             });
         }
         let owned = id.to_owned();
-        let retried = self
-            .inner
-            .writer
-            .call(|reply| Cmd::Retry { id: owned, reply })
-            .await?;
+        let retried = self.inner.writer.call(Retry { id: owned }).await?;
         if retried > 0 {
             self.wake_workers();
         }
@@ -1295,11 +1288,7 @@ impl Queue {
     /// Cancels a job or a whole batch: pending jobs at once, running ones cooperatively.
     pub async fn cancel(&self, id: &str) -> Result<CancelOutcome> {
         let owned = id.to_owned();
-        let result = self
-            .inner
-            .writer
-            .call(|reply| Cmd::Cancel { id: owned, reply })
-            .await?;
+        let result = self.inner.writer.call(Cancel { id: owned }).await?;
         if !result.found {
             return Err(QueueError::NotFound { id: id.to_owned() });
         }
@@ -1341,15 +1330,7 @@ impl Queue {
     pub async fn flush_estimates(&self) -> Result<()> {
         let rows = monitor::lock(&self.inner.estimates).take_changes();
         match rows {
-            Some(rows) => {
-                self.inner
-                    .writer
-                    .call(|reply| Cmd::SaveEstimates {
-                        rows,
-                        reply: Some(reply),
-                    })
-                    .await
-            }
+            Some(rows) => self.inner.writer.call(SaveEstimates { rows }).await,
             None => Ok(()),
         }
     }
@@ -1364,10 +1345,9 @@ impl Queue {
             let n = self
                 .inner
                 .writer
-                .call(|reply| Cmd::Prune {
+                .call(Prune {
                     before,
                     limit: 10_000,
-                    reply,
                 })
                 .await?;
             total += n;

@@ -1,0 +1,111 @@
+//! Heartbeat: a worker's leases extended with their progress, answering which of them
+//! were asked to cancel and which it lost; and a progress snapshot saved between beats.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::store::ProgressRow;
+use crate::store::rows::log_progress;
+use crate::store::writer::{Changes, Op};
+
+/// What a heartbeat learned.
+#[derive(Debug, Default)]
+pub(crate) struct HeartbeatResult {
+    /// (seq, lease token) of runs someone asked to cancel.
+    pub(crate) cancel_requested: Vec<(i64, i64)>,
+    /// (seq, lease token) of runs whose lease was taken over (or that ended elsewhere).
+    pub(crate) lost: Vec<(i64, i64)>,
+    /// The worker's row was gone (another process took it for dead while this one was
+    /// paused): it must register again.
+    pub(crate) unregistered: bool,
+}
+
+/// Extends `leases` (seq, lease token, progress) of `worker_id` by `lease_ms`.
+pub(crate) struct Heartbeat {
+    pub(crate) worker_id: Arc<str>,
+    pub(crate) leases: Vec<(i64, i64, ProgressRow)>,
+    pub(crate) lease_ms: i64,
+}
+
+impl Op for Heartbeat {
+    type Out = HeartbeatResult;
+    const WHAT: &'static str = "renew leases";
+
+    fn run(&self, tx: &Connection, now: i64, _: &mut Changes) -> Result<HeartbeatResult> {
+        let Self {
+            worker_id,
+            leases,
+            lease_ms,
+        } = self;
+        let registered = tx
+            .prepare_cached("UPDATE workers SET heartbeat_at = ?2 WHERE id = ?1")?
+            .execute(params![worker_id.as_ref(), now])?;
+        let mut stmt = tx.prepare_cached(
+            "UPDATE jobs SET lease_expires_at = ?3, progress_current = ?4, progress_total = ?5, \
+             progress_message = ?6 WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing' \
+             RETURNING cancel_requested",
+        )?;
+        let mut result = HeartbeatResult {
+            unregistered: registered == 0,
+            ..HeartbeatResult::default()
+        };
+        for (seq, token, p) in leases {
+            let cancel: Option<bool> = stmt
+                .query_row(
+                    params![
+                        seq,
+                        token,
+                        now + lease_ms,
+                        p.current as i64,
+                        p.total as i64,
+                        p.message
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match cancel {
+                None => result.lost.push((*seq, *token)),
+                Some(true) => result.cancel_requested.push((*seq, *token)),
+                Some(false) => {}
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Saves a running job's progress for watchers in other processes.
+pub(crate) struct SaveProgress {
+    pub(crate) seq: i64,
+    pub(crate) lease_token: i64,
+    pub(crate) progress: ProgressRow,
+}
+
+impl Op for SaveProgress {
+    type Out = ();
+    const WHAT: &'static str = "save a progress snapshot";
+
+    fn run(&self, tx: &Connection, now: i64, _: &mut Changes) -> Result<()> {
+        let Self {
+            seq,
+            lease_token,
+            progress,
+        } = self;
+        let saved = tx
+            .prepare_cached(
+                "UPDATE jobs SET progress_current = ?3, progress_total = ?4, progress_message = ?5 \
+                 WHERE seq = ?1 AND lease_token = ?2 AND status = 'processing'",
+            )?
+            .execute(params![
+                seq,
+                lease_token,
+                progress.current as i64,
+                progress.total as i64,
+                progress.message
+            ])?;
+        if saved > 0 {
+            log_progress(tx, *seq, now, &progress.message)?;
+        }
+        Ok(())
+    }
+}
