@@ -241,7 +241,7 @@ pub async fn detach(shell: &Shell, tool: &str, input: Value, json: bool) -> anyh
     let mode = if json { Mode::Json } else { Mode::Lines };
     match started {
         Some(started) if !json => {
-            let running = shell.queue().any_worker_running();
+            let running = shell.queue().any_worker_running().await;
             // The started sentence without "check status … with the status tool" (an
             // LLM's words): the note says how to follow it from here.
             out_line(&format!(
@@ -369,7 +369,7 @@ async fn attach(
                     renderer.note(&format!("Stopped waiting; {id} is being cancelled."));
                     return Ok(Outcome::Cancelled);
                 }
-                let others = other_workers(shell, id);
+                let others = other_workers(shell, id).await;
                 if let Some(pid) = others.first() {
                     renderer.abandon();
                     renderer.note(&format!(
@@ -392,9 +392,9 @@ async fn attach(
 
 /// The pids of other processes running workers on this brain's database that would run
 /// `id` (not one-shot commands busy with their own operations).
-fn other_workers(shell: &Shell, id: &str) -> Vec<u32> {
+async fn other_workers(shell: &Shell, id: &str) -> Vec<u32> {
     let me = std::process::id();
-    match shell.queue().workers() {
+    match shell.queue().workers().await {
         Ok(workers) => workers
             .into_iter()
             .filter(|w| w.scope.as_ref().is_none_or(|s| s.iter().any(|i| i == id)))

@@ -57,6 +57,15 @@ pub enum QueueError {
     Closed,
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("PostgreSQL error: {}", postgres_problem(.0))]
+    Postgres(tokio_postgres::Error),
+    #[error("cannot reach the job database at {location}: {reason}")]
+    Unreachable { location: String, reason: String },
+    #[error(
+        "the database at {location} has a `brains` schema that is not a brains job queue; \
+         refusing to touch it. Point [queue] url at another database"
+    )]
+    ForeignSchema { location: String },
     /// An SQLite error about the database file itself (damaged, read-only, disk full).
     // `cause`, not `source`: the message carries it, and a source would print it twice.
     #[error("{path}: {}", file_problem(cause))]
@@ -79,6 +88,24 @@ pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 impl From<rusqlite::Error> for QueueError {
     fn from(error: rusqlite::Error) -> Self {
         QueueError::Sqlite(error)
+    }
+}
+
+// Not `#[from]`, as for SQLite: the message carries the error.
+impl From<tokio_postgres::Error> for QueueError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        QueueError::Postgres(error)
+    }
+}
+
+/// A PostgreSQL error with the server's message and detail, not only its kind.
+fn postgres_problem(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => error.to_string(),
     }
 }
 

@@ -22,7 +22,6 @@ mod pool;
 #[cfg(test)]
 mod query_plans;
 mod queue;
-mod schema;
 mod store;
 mod util;
 mod wake;

@@ -1,4 +1,4 @@
-//! The progress monitor: folds committed lifecycle changes (from the writer) and progress
+//! The progress monitor: folds committed lifecycle changes (from the driver) and progress
 //! reports (from running handlers) into `JobProgressEvent`s with timing, and publishes
 //! them on the bus targeted at each job's source.
 //!
@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::estimate::{self, DurationStats, Estimate, ItemTimes};
-use crate::store::{BatchRow, Effect, JobHead, ProgressRow, SaveEstimates, SaveProgress, Writer};
+use crate::store::{BatchRow, Driver, Effect, JobHead, ProgressRow, SaveEstimates, SaveProgress};
 use crate::util::{now_ms, to_datetime};
 
 /// Failed items listed per batch event; the status query can list more.
@@ -434,7 +434,7 @@ enum Key {
 
 pub(crate) struct Monitor {
     bus: Bus<Event>,
-    writer: Writer,
+    driver: Arc<dyn Driver>,
     estimates: SharedEstimates,
     concurrency: Arc<AtomicUsize>,
     min_gap: Duration,
@@ -453,14 +453,14 @@ const SAVE_AFTER_A_JOB: Duration = Duration::from_secs(1);
 impl Monitor {
     pub(crate) fn new(
         bus: Bus<Event>,
-        writer: Writer,
+        driver: Arc<dyn Driver>,
         estimates: SharedEstimates,
         concurrency: Arc<AtomicUsize>,
         config: &MonitorConfig,
     ) -> Self {
         Self {
             bus,
-            writer,
+            driver,
             estimates,
             concurrency,
             min_gap: Duration::from_secs(1) / config.max_events_per_second.max(1),
@@ -516,7 +516,7 @@ impl Monitor {
     fn save_estimates(&mut self) {
         if let Some(rows) = lock(&self.estimates).take_changes() {
             self.saved_estimates = Instant::now();
-            let _ = self.writer.send(SaveEstimates { rows });
+            self.driver.save_estimates_later(SaveEstimates { rows });
         }
     }
 
@@ -698,7 +698,7 @@ impl Monitor {
         let snap = job.cell.snapshot();
         if job.last_persist.elapsed() >= PERSIST_INTERVAL {
             job.last_persist = now;
-            let _ = self.writer.send(SaveProgress {
+            self.driver.save_progress(SaveProgress {
                 seq,
                 lease_token: job.lease_token,
                 progress: ProgressRow {

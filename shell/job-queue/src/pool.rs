@@ -162,7 +162,10 @@ impl Queue {
             scope: config.scope.clone(),
         };
         let worker = row.clone();
-        self.inner.writer.call(RegisterWorker { worker }).await?;
+        self.inner
+            .driver
+            .register_worker(RegisterWorker { worker })
+            .await?;
         *local.scope.write().unwrap_or_else(|e| e.into_inner()) = config.scope.clone();
         *local.types.write().unwrap_or_else(|e| e.into_inner()) = types.clone();
         local
@@ -188,11 +191,14 @@ impl Queue {
             .heartbeat
             .unwrap_or(config.lease / 3)
             .max(Duration::from_millis(50));
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(inner.clone().dispatch(heartbeat)),
             tokio::spawn(inner.clone().heartbeat(heartbeat, host)),
             tokio::spawn(inner.clone().listen(socket)),
         ];
+        if let Some(wake_ups) = self.inner.driver.wake_ups() {
+            tasks.push(tokio::spawn(inner.clone().follow(wake_ups)));
+        }
         Ok(WorkerPool {
             inner,
             concurrency: config.concurrency,
@@ -228,8 +234,8 @@ impl WorkerPool {
         inner
             .queue
             .inner
-            .writer
-            .call(RegisterWorker { worker })
+            .driver
+            .register_worker(RegisterWorker { worker })
             .await?;
         local.work.notify_one();
         Ok(())
@@ -279,8 +285,8 @@ impl WorkerPool {
                 let done = inner
                     .queue
                     .inner
-                    .writer
-                    .call(Finish {
+                    .driver
+                    .finish(Finish {
                         head,
                         lease_token,
                         outcome: Outcome::Released,
@@ -308,7 +314,13 @@ impl WorkerPool {
             tracing::warn!(%error, "could not save duration estimates");
         }
         let id = inner.worker_id.to_string();
-        if let Err(error) = inner.queue.inner.writer.call(UnregisterWorker { id }).await {
+        if let Err(error) = inner
+            .queue
+            .inner
+            .driver
+            .unregister_worker(UnregisterWorker { id })
+            .await
+        {
             tracing::warn!(%error, "could not unregister the worker");
         }
         ShutdownReport { released }
@@ -340,8 +352,8 @@ impl PoolInner {
                 let claimed = self
                     .queue
                     .inner
-                    .writer
-                    .call(Claim {
+                    .driver
+                    .claim(Claim {
                         worker_id: self.worker_id.clone(),
                         types: self.types.clone(),
                         scope: self.scope(),
@@ -401,12 +413,12 @@ impl PoolInner {
     }
 
     async fn next_due(&self) -> Option<i64> {
-        let reader = self.queue.inner.reader.clone();
-        let types = self.types.to_vec();
         let scope = self.scope();
-        tokio::task::spawn_blocking(move || reader.next_due(&types, scope.as_deref()))
+        self.queue
+            .inner
+            .driver
+            .next_due(&self.types, scope.as_deref())
             .await
-            .ok()?
             .ok()?
     }
 
@@ -490,7 +502,7 @@ impl PoolInner {
         drop(permit);
         let accepted = self
             .until_disk_has_space("record a job's outcome", || {
-                queue.writer.call(Finish {
+                queue.driver.finish(Finish {
                     head: head.clone(),
                     lease_token: job.lease_token,
                     outcome: outcome.clone(),
@@ -642,8 +654,8 @@ impl PoolInner {
                 })
                 .collect();
             let beat = queue
-                .writer
-                .call(Heartbeat {
+                .driver
+                .heartbeat(Heartbeat {
                     worker_id: self.worker_id.clone(),
                     leases,
                     lease_ms: self.lease_ms,
@@ -655,7 +667,11 @@ impl PoolInner {
                         // Taken for dead while this process was paused: back in the list,
                         // so other processes wake it and count it again.
                         let worker = self.row.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                        match queue.writer.call(RegisterWorker { worker }).await {
+                        match queue
+                            .driver
+                            .register_worker(RegisterWorker { worker })
+                            .await
+                        {
                             Ok(()) => tracing::warn!(
                                 "this process's worker row was gone (was it paused?); registered again"
                             ),
@@ -699,31 +715,25 @@ impl PoolInner {
 
     /// Returns expired leases to the queue; jobs of dead processes on this host at once.
     async fn sweep(&self, host: &str) {
-        let reader = self.queue.inner.reader.clone();
-        let me = self.worker_id.to_string();
-        let host = host.to_owned();
-        let rows = tokio::task::spawn_blocking(move || {
-            reader.all_workers().map(|rows| {
+        let me = self.worker_id.as_ref();
+        let (dead_workers, alive_workers) = match self.queue.inner.driver.all_workers().await {
+            Ok(rows) => {
                 let (dead, alive): (Vec<_>, Vec<_>) = rows
                     .into_iter()
                     .filter(|w| w.host == host)
-                    .partition(|w| w.id != me && w.known_dead(&host));
+                    .partition(|w| w.id != me && w.known_dead(host));
                 (
-                    dead.into_iter().map(|w| w.id).collect::<Vec<_>>(),
-                    alive.into_iter().map(|w| w.id).collect::<Vec<_>>(),
+                    dead.into_iter().map(|w| w.id).collect(),
+                    alive.into_iter().map(|w| w.id).collect(),
                 )
-            })
-        })
-        .await;
-        let (dead_workers, alive_workers) = match rows {
-            Ok(Ok(rows)) => rows,
-            _ => (Vec::new(), Vec::new()),
+            }
+            Err(_) => (Vec::new(), Vec::new()),
         };
         match self
             .queue
             .inner
-            .writer
-            .call(Sweep {
+            .driver
+            .sweep(Sweep {
                 dead_workers,
                 alive_workers,
             })
@@ -732,6 +742,27 @@ impl PoolInner {
             Ok(0) => {}
             Ok(_) => self.queue.inner.local.work.notify_one(),
             Err(error) => tracing::warn!(%error, "lease sweep failed"),
+        }
+    }
+
+    /// Wake-ups the driver delivers (PostgreSQL's NOTIFY, from any host).
+    async fn follow(self: Arc<Self>, mut wake_ups: tokio::sync::broadcast::Receiver<u8>) {
+        let local = self.queue.inner.local.clone();
+        loop {
+            tokio::select! {
+                kind = wake_ups.recv() => match kind {
+                    Ok(wake::WORK) => local.work.notify_one(),
+                    Ok(wake::CHECK) => local.check.notify_one(),
+                    Ok(_) => {}
+                    // Some were missed: look for both.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        local.work.notify_one();
+                        local.check.notify_one();
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = self.stop.cancelled() => return,
+            }
         }
     }
 
@@ -764,39 +795,40 @@ impl PoolInner {
 /// Applies the staged effects of `job_id` (or of every job); whether everything to apply
 /// was applied and marked done.
 async fn apply_outbox(queue: &Queue, job_id: Option<&str>) -> bool {
-    let reader = queue.inner.reader.clone();
-    let job = job_id.map(str::to_owned);
+    let rows = match queue.inner.driver.outbox(job_id).await {
+        Ok(rows) => rows,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the side effects to apply");
+            return false;
+        }
+    };
+    // Files are written off the async threads.
     let applied = tokio::task::spawn_blocking(move || {
-        let rows = reader.outbox(job.as_deref())?;
         let mut done = Vec::with_capacity(rows.len());
         for (id, effect) in rows {
             match effect.apply() {
                 Ok(()) => done.push(id),
                 Err(error) => {
                     tracing::warn!(%error, path = %effect.path().display(), "a side effect could not be applied; it is tried again");
-                    return Ok::<_, QueueError>((done, false));
+                    return (done, false);
                 }
             }
         }
-        Ok((done, true))
+        (done, true)
     })
     .await;
     match applied {
-        Ok(Ok((ids, complete))) => {
+        Ok((ids, complete)) => {
             if ids.is_empty() {
                 return complete;
             }
-            match queue.inner.writer.call(OutboxDone { ids }).await {
+            match queue.inner.driver.outbox_done(OutboxDone { ids }).await {
                 Ok(_) => complete,
                 Err(error) => {
                     tracing::warn!(%error, "applied side effects could not be marked done");
                     false
                 }
             }
-        }
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "cannot read the side effects to apply");
-            false
         }
         Err(error) => {
             tracing::warn!(%error, "applying side effects stopped");

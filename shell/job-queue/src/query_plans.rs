@@ -153,7 +153,7 @@ fn every_statement_uses_an_index() {
             .unwrap();
         queue.cancel(&delayed.id).await.unwrap();
         queue.cancel(&batch.id).await.unwrap();
-        queue.workers().unwrap();
+        queue.workers().await.unwrap();
         // A heartbeat renews only the leases of running jobs: hold one until a heartbeat
         // has renewed a lease (the pool's start already ran a sweep).
         let held = queue

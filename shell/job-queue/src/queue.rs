@@ -25,12 +25,14 @@ use crate::monitor::{
     self, Estimates, JobView, MAX_LISTED_ERRORS, Monitor, MonitorConfig, MonitorMsg,
     SharedEstimates,
 };
+use crate::store::postgres::PostgresDriver;
+use crate::store::sqlite::SqliteDriver;
 use crate::store::{
-    BatchRow, Cancel, Enqueue, InsertBatch, InsertJob, JobHead, JobRecord, ListFilter, Prune,
-    Reader, Retry, SaveEstimates, WorkerRow, Writer,
+    BatchRow, Cancel, Driver, Enqueue, InsertBatch, InsertJob, JobHead, JobRecord, ListFilter,
+    LogRow, Prune, Retry, SaveEstimates, WorkerRow,
 };
 use crate::util::{host_name, now_ms, random_id, to_datetime};
-use crate::{schema, wake};
+use crate::wake;
 
 /// Settings of a queue.
 #[derive(Debug, Clone)]
@@ -236,16 +238,13 @@ impl Local {
 pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     pub(crate) config: QueueConfig,
-    pub(crate) writer: Writer,
-    pub(crate) reader: Arc<Reader>,
+    pub(crate) driver: Arc<dyn Driver>,
     pub(crate) bus: Bus<Event>,
     pub(crate) handlers: RwLock<HashMap<String, Arc<dyn DynJobHandler>>>,
     pub(crate) estimates: SharedEstimates,
     pub(crate) local: Arc<Local>,
     pub(crate) monitor: mpsc::UnboundedSender<MonitorMsg>,
     monitor_stop: CancellationToken,
-    /// Dropping it stops the checkpoint thread.
-    _checkpoints: std::sync::mpsc::Sender<()>,
     /// Live workers of all processes, cached briefly: enqueue wakes them.
     peers: Mutex<(Option<Instant>, Vec<WorkerRow>)>,
 }
@@ -352,11 +351,17 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> QueueError {
     }
 }
 
-impl Queue {
-    /// Opens (creating if needed) the queue database at `path` and starts its writer thread
-    /// and progress monitor. Must be called inside a tokio runtime. Events go to `bus`.
-    pub fn open(path: impl AsRef<Path>, config: QueueConfig, bus: Bus<Event>) -> Result<Queue> {
-        let path = path.as_ref().to_owned();
+/// What a queue is made of before its driver exists: the driver reports its commits to the
+/// monitor through `Parts`' sink.
+struct Parts {
+    local: Arc<Local>,
+    monitor_tx: mpsc::UnboundedSender<MonitorMsg>,
+    monitor_rx: mpsc::UnboundedReceiver<MonitorMsg>,
+}
+
+impl Parts {
+    /// Checks `config` and the runtime, and makes the sink a driver reports commits to.
+    fn new(config: &QueueConfig) -> Result<(Parts, crate::store::EffectSink)> {
         if config.max_events_per_second == 0 {
             return Err(invalid("max_events_per_second", "must be at least 1"));
         }
@@ -373,12 +378,22 @@ impl Queue {
         tokio::runtime::Handle::try_current().map_err(|_| {
             invalid(
                 "runtime",
-                "Queue::open must be called inside a tokio runtime",
+                "Queue::open and Queue::connect must be called inside a tokio runtime",
             )
         })?;
-        let conn = schema::open_and_migrate(&path).map_err(|e| e.naming(&path))?;
-        let reader = Arc::new(Reader::open(&path).map_err(|e| e.naming(&path))?);
-        let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
+        let (monitor_tx, _monitor_rx) = mpsc::unbounded_channel::<MonitorMsg>();
+        let _effects_tx = monitor_tx.clone();
+        let local = Arc::new(Local {
+            worker_id: Mutex::new(None),
+            running: Mutex::new(HashMap::new()),
+            work: Notify::new(),
+            check: Notify::new(),
+            concurrency: Arc::new(AtomicUsize::new(0)),
+            types: RwLock::new(Vec::new()),
+            scope: RwLock::new(None),
+        });
+        let _wake_local = local.clone();
+        let (monitor_tx, monitor_rx) = mpsc::unbounded_channel::<MonitorMsg>();
         let effects_tx = monitor_tx.clone();
         let local = Arc::new(Local {
             worker_id: Mutex::new(None),
@@ -390,26 +405,47 @@ impl Queue {
             scope: RwLock::new(None),
         });
         let wake_local = local.clone();
-        let writer = Writer::start(
-            conn,
-            Box::new(move |effects| {
-                // Work whose last dependency just ended can start: wake every pool (this
-                // process's and the others', which may be the only ones running its type).
-                for effect in &effects {
-                    if let crate::store::Effect::Unblocked { wake_ports } = effect {
-                        wake_local.work.notify_one();
-                        wake::send(wake_ports.iter().copied(), wake::WORK);
-                    }
+        let sink: crate::store::EffectSink = Box::new(move |effects| {
+            // Work whose last dependency just ended can start: wake every pool (this
+            // process's and the others', which may be the only ones running its type).
+            for effect in &effects {
+                if let crate::store::Effect::Unblocked { wake_ports } = effect {
+                    wake_local.work.notify_one();
+                    wake::send(wake_ports.iter().copied(), wake::WORK);
                 }
-                let _ = effects_tx.send(MonitorMsg::Effects(effects));
-            }),
-        )?;
+            }
+            let _ = effects_tx.send(MonitorMsg::Effects(effects));
+        });
+        Ok((
+            Parts {
+                local,
+                monitor_tx,
+                monitor_rx,
+            },
+            sink,
+        ))
+    }
+
+    /// The queue on `driver`, its monitor started.
+    fn assemble(
+        self,
+        path: PathBuf,
+        config: QueueConfig,
+        bus: Bus<Event>,
+        driver: Arc<dyn Driver>,
+        saved: Vec<(String, f64, f64, u64)>,
+    ) -> Result<Queue> {
+        let Parts {
+            local,
+            monitor_tx,
+            monitor_rx,
+        } = self;
         let estimates: SharedEstimates = Arc::new(Mutex::new(Estimates::default()));
-        monitor::lock(&estimates).load(reader.estimates()?);
+        monitor::lock(&estimates).load(saved);
         let monitor_stop = CancellationToken::new();
         let monitor = Monitor::new(
             bus.clone(),
-            writer.clone(),
+            driver.clone(),
             estimates.clone(),
             local.concurrency.clone(),
             &MonitorConfig {
@@ -434,23 +470,42 @@ impl Queue {
                 path: "<monitor thread>".into(),
                 source,
             })?;
-        let checkpoints = crate::store::start_checkpointer(&path)?;
         Ok(Queue {
             inner: Arc::new(Inner {
                 path,
                 config,
-                writer,
-                reader,
+                driver,
                 bus,
                 handlers: RwLock::new(HashMap::new()),
                 estimates,
                 local,
                 monitor: monitor_tx,
                 monitor_stop,
-                _checkpoints: checkpoints,
                 peers: Mutex::new((None, Vec::new())),
             }),
         })
+    }
+}
+
+impl Queue {
+    /// Opens (creating if needed) the queue database at `path` and starts its writer thread
+    /// and progress monitor. Must be called inside a tokio runtime. Events go to `bus`.
+    pub fn open(path: impl AsRef<Path>, config: QueueConfig, bus: Bus<Event>) -> Result<Queue> {
+        let path = path.as_ref().to_owned();
+        let (parts, sink) = Parts::new(&config)?;
+        let sqlite = SqliteDriver::open(&path, sink)?;
+        let saved = sqlite.saved_estimates()?;
+        parts.assemble(path, config, bus, Arc::new(sqlite), saved)
+    }
+
+    /// Connects to the queue in the PostgreSQL database at `url` (creating its `brains`
+    /// schema if needed), shared with processes on other hosts, and starts its writer and
+    /// progress monitor. Events go to `bus`.
+    pub async fn connect(url: &str, config: QueueConfig, bus: Bus<Event>) -> Result<Queue> {
+        let (parts, sink) = Parts::new(&config)?;
+        let (postgres, saved) = PostgresDriver::connect(url, sink).await?;
+        let location = PathBuf::from(crate::store::postgres::describe(url));
+        parts.assemble(location, config, bus, Arc::new(postgres), saved)
     }
 
     pub fn path(&self) -> &Path {
@@ -592,13 +647,13 @@ impl Queue {
         let job_type = row.job_type.clone();
         let inserted = self
             .inner
-            .writer
-            .call(Enqueue {
+            .driver
+            .enqueue(Enqueue {
                 batch: None,
                 jobs: vec![row],
             })
             .await?;
-        self.wake_workers();
+        self.wake_workers().await;
         let estimate = monitor::lock(&self.inner.estimates).per_job(Some(&job_type));
         // Already under way (same type and key): the handle is that operation's.
         let (id, job_ids) = match inserted.shared_with.first() {
@@ -612,7 +667,7 @@ impl Queue {
             id,
             job_ids,
             estimate,
-            worker_running: self.worker_running(&job_type),
+            worker_running: self.worker_running(&job_type).await,
             shared_with: inserted.shared_with,
             shared: inserted.skipped,
         })
@@ -646,13 +701,13 @@ impl Queue {
             .collect::<Result<Vec<_>>>()?;
         let inserted = self
             .inner
-            .writer
-            .call(Enqueue {
+            .driver
+            .enqueue(Enqueue {
                 batch: None,
                 jobs: rows,
             })
             .await?;
-        self.wake_workers();
+        self.wake_workers().await;
         let ids: Vec<String> = inserted.heads.iter().map(|h| h.id.clone()).collect();
         self.join_scope_if_started_by_a_job(ids.iter().map(String::as_str));
         Ok(ids)
@@ -687,13 +742,13 @@ impl Queue {
         };
         let inserted = self
             .inner
-            .writer
-            .call(Enqueue {
+            .driver
+            .enqueue(Enqueue {
                 batch: Some(record),
                 jobs: rows,
             })
             .await?;
-        self.wake_workers();
+        self.wake_workers().await;
         let count = inserted.heads.len().max(1) as u64;
         let job_ids: Vec<String> = inserted.heads.iter().map(|h| h.id.clone()).collect();
         // Everything already under way (same types and keys): the handle is that
@@ -703,6 +758,7 @@ impl Queue {
             _ => id,
         };
         self.join_scope_if_started_by_a_job([id.as_str()]);
+        let concurrency = self.concurrency_for_estimates().await;
         let estimate = {
             let estimates = monitor::lock(&self.inner.estimates);
             let per_job = if same_type {
@@ -722,7 +778,7 @@ impl Queue {
                     confident: all.iter().all(|e| e.confident),
                 }
             };
-            estimate::for_batch(per_job, count, self.concurrency_for_estimates())
+            estimate::for_batch(per_job, count, concurrency)
         };
         Ok(Enqueued {
             kind: kind_of(&id),
@@ -730,16 +786,17 @@ impl Queue {
             id,
             job_ids,
             estimate,
-            worker_running: self.worker_running(&first_type),
+            worker_running: self.worker_running(&first_type).await,
             shared_with: inserted.shared_with,
             shared: inserted.skipped,
         })
     }
 
-    fn concurrency_for_estimates(&self) -> u32 {
+    async fn concurrency_for_estimates(&self) -> u32 {
         match self.inner.local.concurrency.load(Ordering::Relaxed) {
             0 => self
                 .peers()
+                .await
                 .iter()
                 .map(|w| w.concurrency)
                 .sum::<u32>()
@@ -751,34 +808,37 @@ impl Queue {
     /// Live workers of every process, refreshed at most every two seconds. A row whose
     /// process is gone from this host does not count, even while its lease lasts: work it
     /// left is waiting for a worker, not running.
-    fn peers(&self) -> Vec<WorkerRow> {
-        let mut cache = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
-        if cache
-            .0
-            .is_none_or(|at| at.elapsed() > Duration::from_secs(2))
+    async fn peers(&self) -> Vec<WorkerRow> {
+        let cached = || self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(at), rows) = &*cached()
+            && at.elapsed() <= Duration::from_secs(2)
         {
-            match self.inner.reader.live_workers(now_ms()) {
-                Ok(mut rows) => {
-                    let host = host_name();
-                    rows.retain(|w| !w.known_dead(&host));
-                    *cache = (Some(Instant::now()), rows);
-                }
-                Err(error) => tracing::warn!(%error, "could not list workers"),
+            return rows.clone();
+        }
+        match self.inner.driver.live_workers(now_ms()).await {
+            Ok(mut rows) => {
+                let host = host_name();
+                rows.retain(|w| !w.known_dead(&host));
+                *cached() = (Some(Instant::now()), rows.clone());
+                rows
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not list workers");
+                cached().1.clone()
             }
         }
-        cache.1.clone()
     }
 
     /// Whether this process or another runs workers for any work of `job_type` now (a
     /// one-shot command's pool, limited to its own operation, does not count).
-    pub fn worker_running(&self, job_type: &str) -> bool {
-        self.worker_running_for(job_type, &[])
+    pub async fn worker_running(&self, job_type: &str) -> bool {
+        self.worker_running_for(job_type, &[]).await
     }
 
     /// Whether a process runs workers that would run work `ids` (a job id, its batch id)
     /// of `job_type`: any pool of that type, or a scoped pool whose scope names one of
     /// `ids`.
-    pub fn worker_running_for(&self, job_type: &str, ids: &[&str]) -> bool {
+    pub async fn worker_running_for(&self, job_type: &str, ids: &[&str]) -> bool {
         let local = &self.inner.local;
         let runs = |types: &[String], scope: Option<&Vec<String>>| {
             types.iter().any(|t| t == job_type)
@@ -794,13 +854,14 @@ impl Queue {
         );
         here || self
             .peers()
+            .await
             .iter()
             .any(|w| runs(&w.job_types, w.scope.as_ref()))
     }
 
     /// Whether any process runs workers for the whole brain now (one-shot commands' pools,
     /// limited to their own operations, do not count).
-    pub fn any_worker_running(&self) -> bool {
+    pub async fn any_worker_running(&self) -> bool {
         let local = &self.inner.local;
         let here = local.concurrency.load(Ordering::Relaxed) > 0
             && local
@@ -808,28 +869,32 @@ impl Queue {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .is_none();
-        here || self.peers().iter().any(|w| w.scope.is_none())
+        here || self.peers().await.iter().any(|w| w.scope.is_none())
     }
 
     /// Wakes this process's pool and those of other processes.
-    fn wake_workers(&self) {
+    async fn wake_workers(&self) {
         self.inner.local.work.notify_one();
         let me = self.inner.local.worker_id();
+        let host = host_name();
+        // Datagrams reach this host's pools only; other hosts' hear the driver's wake-up.
         let ports = self
             .peers()
+            .await
             .into_iter()
-            .filter(|w| me.as_deref() != Some(w.id.as_str()))
+            .filter(|w| me.as_deref() != Some(w.id.as_str()) && w.host == host)
             .filter_map(|w| w.wake_port);
         wake::send(ports, wake::WORK);
     }
 
     /// Processes running workers on this database.
-    pub fn workers(&self) -> Result<Vec<WorkerInfo>> {
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>> {
         let host = host_name();
         Ok(self
             .inner
-            .reader
-            .live_workers(now_ms())?
+            .driver
+            .live_workers(now_ms())
+            .await?
             .into_iter()
             .filter(|w| !w.known_dead(&host))
             .map(|w| WorkerInfo {
@@ -846,66 +911,66 @@ impl Queue {
     /// The unfinished work `id` waits for, directly or through what that waits for, in
     /// the order it can run (dependencies first).
     pub async fn waits_for(&self, id: &str) -> Result<Vec<String>> {
-        let this = self.clone();
-        let id = id.to_owned();
-        blocking(move || {
-            let reader = &this.inner.reader;
-            let mut order = Vec::new();
-            let mut stack = vec![(id.clone(), false)];
-            let mut seen = std::collections::HashSet::new();
-            while let Some((next, expanded)) = stack.pop() {
-                if expanded {
-                    if next != id {
-                        order.push(next);
-                    }
-                    continue;
+        let driver = &self.inner.driver;
+        let mut order = Vec::new();
+        let mut stack = vec![(id.to_owned(), false)];
+        let mut seen = std::collections::HashSet::new();
+        while let Some((next, expanded)) = stack.pop() {
+            if expanded {
+                if next != id {
+                    order.push(next);
                 }
-                if !seen.insert(next.clone()) {
-                    continue;
-                }
-                stack.push((next.clone(), true));
-                for dep in reader.dependencies(&next)? {
-                    if this.unfinished(&dep)? {
-                        stack.push((dep, false));
-                    }
+                continue;
+            }
+            if !seen.insert(next.clone()) {
+                continue;
+            }
+            stack.push((next.clone(), true));
+            for dep in driver.dependencies(&next).await? {
+                if self.unfinished(&dep).await? {
+                    stack.push((dep, false));
                 }
             }
-            Ok(order)
-        })
-        .await
+        }
+        Ok(order)
     }
 
-    fn unfinished(&self, id: &str) -> Result<bool> {
-        let reader = &self.inner.reader;
+    async fn unfinished(&self, id: &str) -> Result<bool> {
+        let driver = &self.inner.driver;
         Ok(if id.starts_with("batch_") {
-            reader.batch(id)?.is_some_and(|b| b.finished_at.is_none())
+            driver
+                .batch(id)
+                .await?
+                .is_some_and(|b| b.finished_at.is_none())
         } else {
-            reader.job(id)?.is_some_and(|j| !j.status.is_finished())
+            driver
+                .job(id)
+                .await?
+                .is_some_and(|j| !j.status.is_finished())
         })
     }
 
     /// Ids of the unfinished operations of `job_type` — batches of that type and jobs
     /// outside batches — oldest first: what new work that must come after them names.
     pub async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>> {
-        let reader = self.inner.reader.clone();
-        let job_type = job_type.to_owned();
-        blocking(move || reader.active_of_type(&job_type)).await
+        self.inner.driver.active_of_type(job_type).await
     }
 
     /// Unfinished work `id` waits for directly, as it stands now.
-    fn waiting_for(&self, id: &str) -> Result<Vec<Dependency>> {
+    async fn waiting_for(&self, id: &str) -> Result<Vec<Dependency>> {
         Ok(self
-            .waiting_for_states(id)?
+            .waiting_for_states(id)
+            .await?
             .into_iter()
             .map(|(dependency, _)| dependency)
             .collect())
     }
 
     /// [`Queue::waiting_for`], with each dependency's timing.
-    fn waiting_for_states(&self, id: &str) -> Result<Vec<(Dependency, JobState)>> {
+    async fn waiting_for_states(&self, id: &str) -> Result<Vec<(Dependency, JobState)>> {
         let mut out = Vec::new();
-        for dep in self.inner.reader.dependencies(id)? {
-            let state = match self.status_blocking_shallow(&dep) {
+        for dep in self.inner.driver.dependencies(id).await? {
+            let state = match self.shallow_status(&dep).await {
                 Ok(state) => state,
                 Err(QueueError::NotFound { .. }) => continue,
                 Err(e) => return Err(e),
@@ -929,9 +994,7 @@ impl Queue {
 
     /// A stored job.
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
-        let reader = self.inner.reader.clone();
-        let id = id.to_owned();
-        blocking(move || reader.job(&id)).await
+        self.inner.driver.job(id).await
     }
 
     /// Queues failed job `id` again, or every failed item of batch `id`, each with a fresh
@@ -957,9 +1020,9 @@ impl Queue {
             });
         }
         let owned = id.to_owned();
-        let retried = self.inner.writer.call(Retry { id: owned }).await?;
+        let retried = self.inner.driver.retry(Retry { id: owned }).await?;
         if retried > 0 {
-            self.wake_workers();
+            self.wake_workers().await;
         }
         Ok(retried)
     }
@@ -968,31 +1031,25 @@ impl Queue {
     /// started, the progress messages it reported (as saved, at most four a second), each
     /// failed attempt's error, a worker lost, a retry asked for, and how it ended.
     pub async fn logs(&self, id: &str) -> Result<JobLog> {
-        let this = self.clone();
-        let id = id.to_owned();
-        blocking(move || this.logs_blocking(&id)).await
-    }
-
-    fn logs_blocking(&self, id: &str) -> Result<JobLog> {
-        let reader = &self.inner.reader;
+        let driver = &self.inner.driver;
         let batch = id.starts_with("batch_");
         let (records, truncated) = if batch {
-            if reader.batch(id)?.is_none() {
+            if driver.batch(id).await?.is_none() {
                 return Err(QueueError::NotFound { id: id.to_owned() });
             }
-            let mut items = reader.batch_items(id, MAX_LOGGED_ITEMS + 1)?;
+            let mut items = driver.batch_items(id, MAX_LOGGED_ITEMS + 1).await?;
             let truncated = items.len() > MAX_LOGGED_ITEMS;
             items.truncate(MAX_LOGGED_ITEMS);
             (items, truncated)
         } else {
-            match reader.job(id)? {
+            match driver.job(id).await? {
                 Some(record) => (vec![record], false),
                 None => return Err(QueueError::NotFound { id: id.to_owned() }),
             }
         };
         let per_job = crate::store::LOG_ROWS_PER_JOB as usize;
-        let mut stored: HashMap<String, Vec<crate::store::LogRow>> = HashMap::new();
-        for row in reader.log_lines(id, batch, records.len() * per_job)? {
+        let mut stored: HashMap<String, Vec<LogRow>> = HashMap::new();
+        for row in driver.log_lines(id, batch, records.len() * per_job).await? {
             stored.entry(row.job_id.clone()).or_default().push(row);
         }
         // A job at its bound has (most likely) dropped its oldest lines.
@@ -1056,14 +1113,9 @@ impl Queue {
     /// id that names nothing is [`QueueError::NotFound`]; a start shared by several ids is
     /// [`QueueError::Ambiguous`], with (some of) them.
     pub async fn resolve(&self, id: &str) -> Result<String> {
-        let this = self.clone();
-        let id = id.trim().to_owned();
-        blocking(move || this.resolve_blocking(&id)).await
-    }
-
-    fn resolve_blocking(&self, id: &str) -> Result<String> {
-        let reader = &self.inner.reader;
-        if reader.id_exists(id)? {
+        let id = id.trim();
+        let driver = &self.inner.driver;
+        if driver.id_exists(id).await? {
             return Ok(id.to_owned());
         }
         let prefix = id.to_ascii_lowercase();
@@ -1082,7 +1134,7 @@ impl Queue {
         };
         let mut candidates = Vec::new();
         for start in &starts {
-            candidates.extend(reader.ids_with_prefix(start, MAX_CANDIDATES + 1)?);
+            candidates.extend(driver.ids_with_prefix(start, MAX_CANDIDATES + 1).await?);
         }
         match candidates.len() {
             0 => Err(not_found()),
@@ -1099,15 +1151,9 @@ impl Queue {
 
     /// The state of a job or batch.
     pub async fn status(&self, id: &str) -> Result<JobState> {
-        let this = self.clone();
-        let id = id.to_owned();
-        blocking(move || this.status_blocking(&id)).await
-    }
-
-    fn status_blocking(&self, id: &str) -> Result<JobState> {
-        let mut state = self.status_blocking_shallow(id)?;
+        let mut state = self.shallow_status(id).await?;
         if state.event.status == JobStatus::Pending {
-            let waits = self.waiting_for_states(id)?;
+            let waits = self.waiting_for_states(id).await?;
             // Work that waits ends after what it waits for: its estimate starts there, and
             // the next look is due when the first of those is expected to end.
             let ahead = waits
@@ -1134,35 +1180,37 @@ impl Queue {
     }
 
     /// The state of `id` without what it waits for.
-    fn status_blocking_shallow(&self, id: &str) -> Result<JobState> {
-        let reader = &self.inner.reader;
+    async fn shallow_status(&self, id: &str) -> Result<JobState> {
+        let driver = &self.inner.driver;
         if id.starts_with("batch_") {
-            if let Some(row) = reader.batch(id)? {
-                return self.batch_state(row);
+            if let Some(row) = driver.batch(id).await? {
+                return self.batch_state(row).await;
             }
-        } else if let Some(record) = reader.job(id)? {
-            return Ok(self.job_state(record));
+        } else if let Some(record) = driver.job(id).await? {
+            return Ok(self.job_state(record).await);
         }
         Err(QueueError::NotFound { id: id.to_owned() })
     }
 
-    fn batch_state(&self, row: BatchRow) -> Result<JobState> {
-        let reader = &self.inner.reader;
+    async fn batch_state(&self, row: BatchRow) -> Result<JobState> {
+        let driver = &self.inner.driver;
         let status = row.status();
         let now = now_ms();
         let mut items = ItemTimes {
-            concurrency: self.concurrency_for_estimates(),
+            concurrency: self.concurrency_for_estimates().await,
             ..ItemTimes::default()
         };
         let current = if status == JobStatus::Processing {
-            let running = reader.batch_running(&row.id, MAX_TIMED_ITEMS)?;
+            let running = driver.batch_running(&row.id, MAX_TIMED_ITEMS).await?;
             items.running = running
                 .iter()
                 .map(|item| {
                     Duration::from_millis(item.started_at.map_or(0, |s| (now - s).max(0) as u64))
                 })
                 .collect();
-            let (total_ms, done) = reader.batch_done_durations(&row.id, MAX_TIMED_ITEMS)?;
+            let (total_ms, done) = driver
+                .batch_done_durations(&row.id, MAX_TIMED_ITEMS)
+                .await?;
             items.done_total = Duration::from_millis(total_ms);
             items.done = done;
             running
@@ -1173,7 +1221,7 @@ impl Queue {
             None
         };
         let errors = if row.failed > 0 {
-            reader.batch_errors(&row.id, MAX_LISTED_ERRORS)?
+            driver.batch_errors(&row.id, MAX_LISTED_ERRORS).await?
         } else {
             Vec::new()
         };
@@ -1188,8 +1236,8 @@ impl Queue {
             now,
         );
         let worker_running = match &row.job_type {
-            Some(t) => self.worker_running_for(t, &[&row.id]),
-            None => self.any_worker_running(),
+            Some(t) => self.worker_running_for(t, &[&row.id]).await,
+            None => self.any_worker_running().await,
         };
         Ok(JobState {
             event,
@@ -1205,7 +1253,7 @@ impl Queue {
         })
     }
 
-    fn job_state(&self, record: JobRecord) -> JobState {
+    async fn job_state(&self, record: JobRecord) -> JobState {
         // A job running here has fresher progress in memory than in the store.
         let live = self
             .inner
@@ -1248,10 +1296,12 @@ impl Queue {
             job_type: Some(record.job_type.clone()),
             created_at: to_datetime(record.created_at),
             finished_at: record.finished_at.map(to_datetime),
-            worker_running: self.worker_running_for(
-                &record.job_type,
-                &[&record.id, record.batch_id.as_deref().unwrap_or_default()],
-            ),
+            worker_running: self
+                .worker_running_for(
+                    &record.job_type,
+                    &[&record.id, record.batch_id.as_deref().unwrap_or_default()],
+                )
+                .await,
             waiting_for: Vec::new(),
         }
     }
@@ -1259,36 +1309,32 @@ impl Queue {
     /// Active jobs and batches, then recently finished ones (batch items are listed as
     /// their batch), newest first.
     pub async fn list(&self, filter: ListFilter) -> Result<Vec<JobState>> {
-        let this = self.clone();
-        blocking(move || {
-            let reader = &this.inner.reader;
-            let limit = if filter.limit == 0 { 50 } else { filter.limit };
-            let filter = ListFilter { limit, ..filter };
-            let mut states: Vec<JobState> = Vec::new();
-            if !filter.include_batch_items {
-                for row in reader.list_batches(&filter, BATCH_HISTORY_MS)? {
-                    states.push(this.batch_state(row)?);
-                }
+        let driver = &self.inner.driver;
+        let limit = if filter.limit == 0 { 50 } else { filter.limit };
+        let filter = ListFilter { limit, ..filter };
+        let mut states: Vec<JobState> = Vec::new();
+        if !filter.include_batch_items {
+            for row in driver.list_batches(&filter, BATCH_HISTORY_MS).await? {
+                states.push(self.batch_state(row).await?);
             }
-            for record in reader.list_jobs(&filter)? {
-                states.push(this.job_state(record));
+        }
+        for record in driver.list_jobs(&filter).await? {
+            states.push(self.job_state(record).await);
+        }
+        states.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        states.truncate(limit);
+        for state in &mut states {
+            if state.event.status == JobStatus::Pending {
+                state.waiting_for = self.waiting_for(&state.event.id).await?;
             }
-            states.sort_by_key(|s| std::cmp::Reverse(s.created_at));
-            states.truncate(limit);
-            for state in &mut states {
-                if state.event.status == JobStatus::Pending {
-                    state.waiting_for = this.waiting_for(&state.event.id)?;
-                }
-            }
-            Ok(states)
-        })
-        .await
+        }
+        Ok(states)
     }
 
     /// Cancels a job or a whole batch: pending jobs at once, running ones cooperatively.
     pub async fn cancel(&self, id: &str) -> Result<CancelOutcome> {
         let owned = id.to_owned();
-        let result = self.inner.writer.call(Cancel { id: owned }).await?;
+        let result = self.inner.driver.cancel(Cancel { id: owned }).await?;
         if !result.found {
             return Err(QueueError::NotFound { id: id.to_owned() });
         }
@@ -1312,10 +1358,12 @@ impl Queue {
                 .iter()
                 .filter_map(|(_, w)| w.as_deref())
                 .collect();
+            let host = host_name();
             let ports = self
                 .peers()
+                .await
                 .into_iter()
-                .filter(|w| owners.contains(&w.id.as_str()))
+                .filter(|w| owners.contains(&w.id.as_str()) && w.host == host)
                 .filter_map(|w| w.wake_port);
             wake::send(ports, wake::CHECK);
         }
@@ -1330,7 +1378,12 @@ impl Queue {
     pub async fn flush_estimates(&self) -> Result<()> {
         let rows = monitor::lock(&self.inner.estimates).take_changes();
         match rows {
-            Some(rows) => self.inner.writer.call(SaveEstimates { rows }).await,
+            Some(rows) => {
+                self.inner
+                    .driver
+                    .save_estimates(SaveEstimates { rows })
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -1344,8 +1397,8 @@ impl Queue {
             // Small chunks keep the write lock short for other processes.
             let n = self
                 .inner
-                .writer
-                .call(Prune {
+                .driver
+                .prune(Prune {
                     before,
                     limit: 10_000,
                 })
@@ -1379,7 +1432,7 @@ impl Queue {
     }
 
     /// Whether work of `id` is run by another process (so watching must read the store).
-    fn runs_elsewhere(&self, state: &JobProgressEvent) -> bool {
+    async fn runs_elsewhere(&self, state: &JobProgressEvent) -> bool {
         if state.status != JobStatus::Processing && state.status != JobStatus::Pending {
             return false;
         }
@@ -1394,7 +1447,7 @@ impl Queue {
                 .values()
                 .any(|j| j.head.id == state.id),
             // A batch may be shared between processes; the store has the whole picture.
-            JobKind::Batch => self.peers().len() > 1,
+            JobKind::Batch => self.peers().await.len() > 1,
         }
     }
 }
@@ -1422,10 +1475,10 @@ impl Watch {
             return None;
         }
         loop {
-            let poll = self
-                .last
-                .as_ref()
-                .is_some_and(|l| self.queue.runs_elsewhere(l));
+            let poll = match &self.last {
+                Some(last) => self.queue.runs_elsewhere(last).await,
+                None => false,
+            };
             let tick = async {
                 if poll {
                     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -1484,12 +1537,6 @@ fn changed(last: Option<&JobProgressEvent>, new: &JobProgressEvent) -> bool {
                     .as_ref()
                     .map(|b| (b.completed, b.failed, b.cancelled))
     })
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| QueueError::Closed)?
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ async fn workers(shell: &Shell) -> Finding {
         .await
         .map(|states| states.len())
         .unwrap_or(0);
-    match queue.workers() {
+    match queue.workers().await {
         Ok(workers) if !workers.is_empty() => {
             let pids: Vec<String> = workers
                 .iter()

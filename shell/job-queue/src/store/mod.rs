@@ -1,51 +1,100 @@
-//! The job store: typed operations on the job database, and the rows they read and write.
+//! The storage driver boundary: what the queue asks of the database that holds its jobs.
 //!
-//! Each write is an operation of its own (`ops/`: enqueue, claim, finish, heartbeat,
-//! cancel, retry, workers, estimates, outbox), a params struct whose `run` holds its SQL
-//! and returns its own answer type, run by the group-commit [`Writer`]. Sweeping expired
-//! leases, pruning and checkpointing are maintenance services (`maintenance/`). Reads are
-//! the [`Reader`]'s. The types here are what the rest of the queue sees of stored work.
+//! [`Driver`] has one typed method per operation (the params and answers are in [`ops`]),
+//! in the manner of River's `riverdriver`: the queue, its worker pools and its monitor
+//! speak only this trait, and each driver keeps its SQL beside the operation it serves.
+//! [`sqlite`] is the embedded driver (one group-commit writer thread, a reader beside it);
+//! maintenance services (sweeping expired leases, pruning, checkpointing) are named
+//! operations too. The types here are what the rest of the queue sees of stored work.
 
-mod deps;
-pub(crate) mod maintenance {
-    pub(crate) mod checkpoint;
-    pub(crate) mod prune;
-    pub(crate) mod sweep;
-}
-pub(crate) mod ops {
-    pub(crate) mod cancel;
-    pub(crate) mod claim;
-    pub(crate) mod enqueue;
-    pub(crate) mod estimates;
-    pub(crate) mod finish;
-    pub(crate) mod heartbeat;
-    pub(crate) mod outbox;
-    pub(crate) mod retry;
-    pub(crate) mod workers;
-}
-mod reader;
-mod rows;
-mod writer;
+pub(crate) mod ops;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 
 use std::sync::Arc;
 
-use brain_plugin_api::{JobStatus, Source, Wording};
+use async_trait::async_trait;
+use brain_plugin_api::{ItemError, JobStatus, SideEffect, Source, Wording};
 
-pub(crate) use maintenance::checkpoint::start_checkpointer;
-pub(crate) use maintenance::prune::Prune;
-pub(crate) use maintenance::sweep::Sweep;
-pub(crate) use ops::cancel::Cancel;
-pub(crate) use ops::claim::{Claim, Claimed};
-pub(crate) use ops::enqueue::{Enqueue, InsertBatch, InsertJob};
-pub(crate) use ops::estimates::SaveEstimates;
-pub(crate) use ops::finish::{Finish, Outcome};
-pub(crate) use ops::heartbeat::{Heartbeat, SaveProgress};
-pub(crate) use ops::outbox::OutboxDone;
-pub(crate) use ops::retry::Retry;
-pub(crate) use ops::workers::{RegisterWorker, UnregisterWorker, WorkerRow};
-pub(crate) use reader::Reader;
-pub(crate) use rows::LOG_ROWS_PER_JOB;
-pub(crate) use writer::{Writer, is_busy};
+use crate::error::{QueueError, Result};
+pub(crate) use ops::*;
+
+/// What the operations of one transaction changed: the effects to report after the commit,
+/// and the batches whose counters to report with them.
+#[derive(Default)]
+pub(crate) struct Changes {
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) batches: Vec<String>,
+    /// New work is due: other processes' pools should look (drivers that wake them from
+    /// the database: PostgreSQL's NOTIFY).
+    pub(crate) wake_work: bool,
+    /// Running work was asked to cancel: its pools should check.
+    pub(crate) wake_check: bool,
+}
+
+/// Where a driver reports committed changes (after each commit, in commit order).
+pub(crate) type EffectSink = Box<dyn Fn(Vec<Effect>) + Send>;
+
+/// A job database. Writes answer after their change is durable; what they changed is also
+/// reported to the [`EffectSink`] the driver was opened with.
+#[async_trait]
+pub(crate) trait Driver: Send + Sync + 'static {
+    /// Wake-ups from other processes that come through the database (PostgreSQL's
+    /// NOTIFY): `b'w'` new work may be due, `b'c'` check running jobs for cancellation.
+    /// `None`: the driver has none (SQLite's processes wake each other by datagram).
+    fn wake_ups(&self) -> Option<tokio::sync::broadcast::Receiver<u8>> {
+        None
+    }
+
+    // Writes.
+    async fn enqueue(&self, op: Enqueue) -> Result<Inserted>;
+    async fn claim(&self, op: Claim) -> Result<Vec<Claimed>>;
+    /// `false` when the lease is no longer the worker's (fenced by its token).
+    async fn finish(&self, op: Finish) -> Result<bool>;
+    async fn heartbeat(&self, op: Heartbeat) -> Result<HeartbeatResult>;
+    /// Saves a progress snapshot without waiting; a failure is logged.
+    fn save_progress(&self, op: SaveProgress);
+    async fn cancel(&self, op: Cancel) -> Result<CancelResult>;
+    async fn retry(&self, op: Retry) -> Result<u64>;
+    async fn register_worker(&self, op: RegisterWorker) -> Result<()>;
+    async fn unregister_worker(&self, op: UnregisterWorker) -> Result<()>;
+    async fn save_estimates(&self, op: SaveEstimates) -> Result<()>;
+    /// [`Driver::save_estimates`] without waiting; a failure is logged.
+    fn save_estimates_later(&self, op: SaveEstimates);
+    async fn outbox_done(&self, op: OutboxDone) -> Result<()>;
+
+    // Maintenance services.
+    async fn sweep(&self, op: Sweep) -> Result<u64>;
+    async fn prune(&self, op: Prune) -> Result<u64>;
+
+    // Reads.
+    async fn job(&self, id: &str) -> Result<Option<JobRecord>>;
+    async fn batch(&self, id: &str) -> Result<Option<BatchRow>>;
+    async fn id_exists(&self, id: &str) -> Result<bool>;
+    /// Job and batch ids starting with `prefix`, in order, at most `limit`.
+    async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>>;
+    /// The log of job `id`, or of batch `id`'s items, oldest first, at most `limit` lines.
+    async fn log_lines(&self, id: &str, batch: bool, limit: usize) -> Result<Vec<LogRow>>;
+    async fn batch_items(&self, id: &str, limit: usize) -> Result<Vec<JobRecord>>;
+    async fn batch_running(&self, id: &str, limit: usize) -> Result<Vec<RunningItem>>;
+    /// (total ms, count) over at most `sample` of the batch's most recently completed items.
+    async fn batch_done_durations(&self, id: &str, sample: usize) -> Result<(u64, u64)>;
+    async fn batch_errors(&self, id: &str, limit: usize) -> Result<Vec<ItemError>>;
+    async fn list_jobs(&self, filter: &ListFilter) -> Result<Vec<JobRecord>>;
+    /// Batches matching `filter`; without `since`, those unfinished or finished in the
+    /// last `history` ms.
+    async fn list_batches(&self, filter: &ListFilter, history: i64) -> Result<Vec<BatchRow>>;
+    /// Workers whose heartbeat is recent at `now`.
+    async fn live_workers(&self, now: i64) -> Result<Vec<WorkerRow>>;
+    async fn all_workers(&self) -> Result<Vec<WorkerRow>>;
+    /// When the next job of `types` (in `scope`) becomes due, if any waits.
+    async fn next_due(&self, types: &[String], scope: Option<&[String]>) -> Result<Option<i64>>;
+    /// The unfinished work `id` waits for directly.
+    async fn dependencies(&self, id: &str) -> Result<Vec<String>>;
+    async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>>;
+    /// Staged side effects not yet applied: of `job_id`, or all.
+    async fn outbox(&self, job_id: Option<&str>) -> Result<Vec<(i64, SideEffect)>>;
+}
 
 /// The columns of a job that do not change while it runs; carried through the worker so
 /// that finishing a job needs no read.
@@ -93,7 +142,7 @@ pub(crate) struct BatchRow {
 
 impl BatchRow {
     /// Whether the batch ended with every job completed; `None` while it runs.
-    fn ended(&self) -> Option<bool> {
+    pub(crate) fn ended(&self) -> Option<bool> {
         self.finished_at.map(|_| self.failed + self.cancelled == 0)
     }
 }
@@ -208,3 +257,32 @@ pub struct ListFilter {
     pub include_batch_items: bool,
     pub limit: usize,
 }
+
+// How values are stored, whichever the driver.
+
+/// A wording as stored: JSON.
+pub(crate) fn wording_text(wording: Option<&Wording>) -> Option<String> {
+    wording.and_then(|w| serde_json::to_string(w).ok())
+}
+
+/// A stored wording; one that does not parse (edited by hand) is no wording.
+pub(crate) fn wording_column(text: Option<String>) -> Option<Wording> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+pub(crate) fn status_from(value: &str) -> Result<JobStatus> {
+    JobStatus::parse(value)
+        .ok_or_else(|| QueueError::Corrupt(format!("unknown job status {value:?}")))
+}
+
+pub(crate) fn json_column(text: Option<String>) -> Option<serde_json::Value> {
+    // A column that is not JSON (edited by hand) is shown as a string rather than lost.
+    text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
+}
+
+/// The most log lines a job keeps (the oldest go first): a job that reports a new message
+/// for each of thousands of items keeps its last ones, and the database stays small.
+pub(crate) const LOG_ROWS_PER_JOB: i64 = 200;
+
+/// The longest log message kept, in characters.
+pub(crate) const LOG_MESSAGE_MAX: usize = 1_000;

@@ -1,128 +1,14 @@
-//! Refusals: malformed job input, unknown job types, invalid arguments, and database files
-//! the queue must not touch.
+//! Refusals of database files the queue must not touch (SQLite only: see `invalid.rs`
+//! for bad values).
 
 use std::path::Path;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use brain_job_queue::{ListFilter, NewJob, Queue, QueueConfig, QueueError};
+use brain_plugin_api::JobStatus;
 use brain_plugin_api::engine::Bus;
-use brain_plugin_api::{JobContext, JobError, JobHandler, JobStatus};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::support::*;
-
-#[derive(Deserialize)]
-struct Page {
-    path: String,
-    words: u32,
-}
-
-struct Render(Log<String>);
-
-#[async_trait]
-impl JobHandler for Render {
-    type Input = Page;
-    type Output = String;
-    async fn run(&self, input: Page, _ctx: JobContext) -> Result<String, JobError> {
-        self.0.push(input.path.clone());
-        Ok(format!("{} ({} words)", input.path, input.words))
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_input_fails_at_once_without_retry() {
-    let t = TestQueue::with_config(fast_config());
-    let ran = Log::default();
-    t.queue
-        .register("test:render", Render(ran.clone()))
-        .unwrap();
-    let pool = t.queue.start_workers(workers(2)).await.unwrap();
-    let bad = t
-        .queue
-        .enqueue(NewJob::new("test:render", json!({"path": 42})))
-        .await
-        .unwrap();
-    let good = t
-        .queue
-        .enqueue(NewJob::new(
-            "test:render",
-            json!({"path": "/about", "words": 3}),
-        ))
-        .await
-        .unwrap();
-    let record = finished(&t.queue, &bad.id).await;
-    assert_eq!(record.status, JobStatus::Failed);
-    assert_eq!(record.attempt, 1, "invalid input is never retried");
-    assert_eq!(record.max_attempts, 3);
-    let error = record.last_error.unwrap();
-    assert!(error.contains("invalid job input"), "{error}");
-    let record = finished(&t.queue, &good.id).await;
-    assert_eq!(record.result, Some(json!("/about (3 words)")));
-    assert_eq!(
-        ran.items(),
-        vec!["/about"],
-        "the handler never saw the bad input"
-    );
-    pool.shutdown(Duration::from_secs(5)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enqueue_refuses_unknown_types_and_invalid_arguments() {
-    let t = TestQueue::new();
-    let err = t
-        .queue
-        .enqueue(NewJob::new("test:missing", json!(null)))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, QueueError::UnknownJobType { job_type, .. } if job_type == "test:missing"),
-        "{err:?}"
-    );
-    let message = err.to_string();
-    assert!(message.contains("test:missing"), "{message}");
-    assert!(
-        message.contains("test:echo"),
-        "names what is registered: {message}"
-    );
-
-    let err = t
-        .queue
-        .enqueue(NewJob::new("test:echo", json!(null)).max_attempts(0))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            QueueError::InvalidArgument {
-                field: "max_attempts",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("max_attempts"), "{err}");
-
-    let err = t
-        .queue
-        .enqueue(NewJob::new("Not A Type", json!(null)))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, QueueError::InvalidJobType { .. }), "{err:?}");
-    assert!(err.to_string().contains("Not A Type"), "{err}");
-
-    // Nothing was stored by the refused calls.
-    let stored = t
-        .queue
-        .list(ListFilter {
-            include_batch_items: true,
-            ..ListFilter::default()
-        })
-        .await
-        .unwrap();
-    assert!(stored.is_empty(), "{stored:?}");
-}
 
 /// Waits until every connection to the database at `path` has closed: SQLite checkpoints
 /// and removes the WAL file when the last one does. The queue's connections (writer,
@@ -220,7 +106,7 @@ async fn open_refuses_files_that_are_not_its_databases_untouched() {
 async fn open_refuses_a_newer_schema_and_keeps_the_data() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("queue.db");
-    let queue = open(&path, QueueConfig::default());
+    let queue = open(&Db::Sqlite(path.clone()), QueueConfig::default()).await;
     let e = queue
         .enqueue(NewJob::new("test:echo", json!("keep me")))
         .await
@@ -260,7 +146,7 @@ async fn open_refuses_a_newer_schema_and_keeps_the_data() {
     );
 
     set_version(&path, supported);
-    let queue = open(&path, QueueConfig::default());
+    let queue = open(&Db::Sqlite(path.clone()), QueueConfig::default()).await;
     let record = queue.job(&e.id).await.unwrap().expect("the job survived");
     assert_eq!(record.status, JobStatus::Pending);
     assert_eq!(record.input, json!("keep me"));
@@ -277,7 +163,7 @@ async fn open_refuses_a_newer_schema_and_keeps_the_data() {
 async fn a_job_database_with_the_old_shared_id_opens_and_is_relabelled() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("brain.db");
-    let queue = open(&path, QueueConfig::default());
+    let queue = open(&Db::Sqlite(path.clone()), QueueConfig::default()).await;
     let e = queue
         .enqueue(NewJob::new("test:echo", json!("old")))
         .await
@@ -296,7 +182,7 @@ async fn a_job_database_with_the_old_shared_id_opens_and_is_relabelled() {
         .pragma_update(None, "application_id", 0x4252_4E53)
         .unwrap();
 
-    let queue = open(&path, QueueConfig::default());
+    let queue = open(&Db::Sqlite(path.clone()), QueueConfig::default()).await;
     let record = queue.job(&e.id).await.unwrap().expect("the job survived");
     assert_eq!(record.input, json!("old"));
     assert_eq!(application_id(&path), ours);

@@ -28,7 +28,7 @@ fn cooperative(started: mpsc::UnboundedSender<String>) -> Func {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_job_is_cancelled_and_never_runs() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (tx, mut started) = mpsc::unbounded_channel();
     t.queue.register("test:wait", cooperative(tx)).unwrap();
     let doomed = t
@@ -81,7 +81,7 @@ async fn a_pending_job_is_cancelled_and_never_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_job_stops_when_cancelled() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (tx, mut started) = mpsc::unbounded_channel();
     t.queue.register("test:wait", cooperative(tx)).unwrap();
     let pool = t.queue.start_workers(workers(2)).await.unwrap();
@@ -112,7 +112,7 @@ async fn a_running_job_stops_when_cancelled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_batch_ends_every_job_and_announces_it() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (tx, _started) = mpsc::unbounded_channel();
     t.queue.register("test:wait", cooperative(tx)).unwrap();
     let mut sub = t.queue.bus().subscribe_all();
@@ -164,7 +164,7 @@ async fn cancelling_a_batch_ends_every_job_and_announces_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_an_unknown_id_names_it() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     for id in ["job_doesnotexist", "batch_doesnotexist"] {
         let err = t.queue.cancel(id).await.unwrap_err();
         assert!(

@@ -29,8 +29,8 @@ fn enqueue_all(queue: &Queue, tag: &'static str, tasks: &mut JoinSet<Vec<String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_handles_enqueue_thousands_at_once_without_lock_errors() {
-    let t = TestQueue::with_config(fast_config());
-    let other = open(&t.path(), fast_config());
+    let t = TestQueue::with_config(fast_config()).await;
+    let other = open(&t.path(), fast_config()).await;
     let mut tasks = JoinSet::new();
     enqueue_all(&t.queue, "a", &mut tasks);
     enqueue_all(&other, "b", &mut tasks);

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use brain_job_queue::{NewBatch, NewJob, Queue, WorkerConfig};
-use brain_plugin_api::engine::Bus;
 use brain_plugin_api::{JobStatus, Source};
 use serde_json::json;
 
@@ -35,7 +34,7 @@ async fn child_entry() {
     if !is_child(ROLE) {
         return;
     }
-    let queue = Queue::open(child_db(), fast_config(), Bus::new()).unwrap();
+    let queue = child_db().open(fast_config()).await.unwrap();
     queue
         .register("test:item", hangs_after_the_first_items())
         .unwrap();
@@ -71,7 +70,7 @@ async fn child_stuck(queue: &Queue, ids: &[String]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_process_loses_no_job() {
-    let t = TestQueue::with_config(fast_config());
+    let t = TestQueue::with_config(fast_config()).await;
     t.queue
         .register("test:item", func(|input, _ctx| async move { Ok(input) }))
         .unwrap();

@@ -10,7 +10,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delayed_job_starts_when_due_without_another_enqueue() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let starts: Log<Instant> = Log::default();
     let s = starts.clone();
     t.queue

@@ -29,7 +29,7 @@ fn failing() -> Func {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_waits_for_a_batch_and_starts_after_it_ends() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (open, gate) = watch::channel(false);
     t.queue.register("test:gated", gated(gate)).unwrap();
     let batch = (0..3).fold(NewBatch::new(Source::cli()).label("Generating"), |b, i| {
@@ -104,7 +104,7 @@ async fn a_job_waits_for_a_batch_and_starts_after_it_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_dependency_cancels_what_waits_for_it_with_the_reason() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (open, gate) = watch::channel(false);
     t.queue
         .register("test:gated-fail", {
@@ -195,7 +195,7 @@ async fn a_failed_dependency_cancels_what_waits_for_it_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_or_malformed_dependencies_are_refused_and_nothing_is_stored() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let kept = t
         .queue
         .enqueue(NewJob::new("test:echo", json!(1)))
@@ -282,7 +282,7 @@ async fn unknown_or_malformed_dependencies_are_refused_and_nothing_is_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dependencies_survive_a_restart() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let order = Log::default();
     // No workers before the restart: the first process only enqueues.
     t.queue.register("test:ordered", Echo).unwrap();
@@ -298,7 +298,7 @@ async fn dependencies_survive_a_restart() {
         .unwrap();
     let path = t.path();
     drop(t.queue);
-    let queue = open(&path, fast_config());
+    let queue = open(&path, fast_config()).await;
     let log = order.clone();
     queue
         .register(
@@ -325,10 +325,10 @@ async fn dependencies_survive_a_restart() {
 /// last dependency ends is what starts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pool_of_another_process_is_woken_when_the_last_dependency_ends() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (open_gate, gate) = watch::channel(false);
     t.queue.register("test:gated", gated(gate)).unwrap();
-    let other = open(&t.path(), fast_config());
+    let other = open(&t.path(), fast_config()).await;
     other.register("test:gated", Echo).unwrap();
     let slow = WorkerConfig {
         concurrency: 2,
@@ -374,7 +374,7 @@ async fn the_pool_of_another_process_is_woken_when_the_last_dependency_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scoped_pool_runs_only_the_work_it_was_given() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let leftover = t
         .queue
         .enqueue(NewJob::new("test:echo", json!("old")))
@@ -399,11 +399,11 @@ async fn a_scoped_pool_runs_only_the_work_it_was_given() {
     );
     // Another process's view: nothing runs the whole brain, so the leftover waits for a
     // worker; the scoped pool is listed with its scope.
-    let other = open(&t.path(), fast_config());
+    let other = open(&t.path(), fast_config()).await;
     let entry = other.status(&leftover.id).await.unwrap().status_entry();
     assert!(entry.waiting_for_worker, "{entry:?}");
-    assert!(!other.any_worker_running());
-    let listed = other.workers().unwrap();
+    assert!(!other.any_worker_running().await);
+    let listed = other.workers().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].scope.as_deref(), Some(&[mine.id.clone()][..]));
     assert!(!listed[0].runs("test:echo", &[&leftover.id]));
@@ -428,7 +428,7 @@ async fn a_scoped_pool_runs_only_the_work_it_was_given() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_handler_ends_the_batch_it_is_in() {
     // The batch a dependent waits for can fail in any of its items.
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     t.queue.register("test:fail", failing()).unwrap();
     let batch = t
         .queue
@@ -457,7 +457,7 @@ async fn a_failing_handler_ends_the_batch_it_is_in() {
 /// not there yet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dependent_job_starts_after_its_dependency_s_files_are_in_place() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let dir = t.dir.path().join("out");
     t.queue
         .register(
@@ -518,7 +518,7 @@ async fn a_dependent_job_starts_after_its_dependency_s_files_are_in_place() {
 /// work enqueued after it waits, and the files being applied releases that work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_enqueued_after_an_operation_whose_files_are_pending_waits_for_them() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let writer = t
         .queue
         .enqueue(NewJob::new("test:echo", json!("write")))
@@ -533,13 +533,7 @@ async fn work_enqueued_after_an_operation_whose_files_are_pending_waits_for_them
 
     // Its files, as a process that stopped before applying them leaves them.
     let file = t.dir.path().join("out/written.txt");
-    rusqlite::Connection::open(t.path())
-        .unwrap()
-        .execute(
-            "INSERT INTO outbox (job_id, kind, path, bytes) VALUES (?1, 'write', ?2, ?3)",
-            rusqlite::params![writer.id, file.to_string_lossy(), b"written".to_vec()],
-        )
-        .unwrap();
+    t.db.insert_outbox(&writer.id, &file, b"written").await;
     assert_eq!(
         t.queue.active_of_type("test:echo").await.unwrap(),
         vec![writer.id.clone()]

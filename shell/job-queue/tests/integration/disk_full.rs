@@ -19,7 +19,7 @@ use crate::support::{TIMEOUT, TestQueue, fast_config, func, wait_for, workers};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_waiting_for_space_spends_no_attempts() {
-    let q = TestQueue::with_config(fast_config());
+    let q = TestQueue::with_config(fast_config()).await;
     let full = Arc::new(AtomicBool::new(true));
     let runs = Arc::new(AtomicUsize::new(0));
     let (f, r) = (full.clone(), runs.clone());

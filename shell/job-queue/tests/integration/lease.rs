@@ -15,9 +15,9 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
-    let t = TestQueue::with_config(fast_config());
+    let t = TestQueue::with_config(fast_config()).await;
     let a = t.queue.clone();
-    let b = open(&t.path(), fast_config());
+    let b = open(&t.path(), fast_config()).await;
     // Both runs stage a write of the same file: only the committed run's may happen.
     let file = t.dir.path().join("content/landing/hero.md");
     let write = |text: &str| SideEffect::WriteFile {
@@ -160,22 +160,12 @@ async fn an_expired_lease_is_taken_over_and_the_late_result_discarded() {
 /// next pool to start applies them, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn effects_left_by_a_stopped_process_are_applied_at_the_next_start() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let file = t.dir.path().join("dist/note.txt");
-    rusqlite::Connection::open(t.path())
-        .unwrap()
-        .execute(
-            "INSERT INTO outbox (job_id, kind, path, bytes) VALUES ('job_x', 'write', ?1, ?2)",
-            rusqlite::params![file.to_string_lossy(), b"left over".to_vec()],
-        )
-        .unwrap();
+    t.db.insert_outbox("job_x", &file, b"left over").await;
     assert!(!file.exists());
     let pool = t.queue.start_workers(workers(1)).await.unwrap();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "left over");
-    let left: i64 = rusqlite::Connection::open(t.path())
-        .unwrap()
-        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(left, 0);
+    assert_eq!(t.db.count("outbox").await, 0);
     pool.shutdown(Duration::from_secs(5)).await;
 }

@@ -11,7 +11,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_arrive_in_order_and_the_record_is_complete() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let mut sub = t.queue.bus().subscribe_all();
     let pool = t.queue.start_workers(workers(2)).await.unwrap();
     let e = t

@@ -23,7 +23,7 @@ fn rows(path: &std::path::Path) -> Vec<(String, u32, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_whose_row_was_deleted_registers_again() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let pool = t
         .queue
         .start_workers(WorkerConfig {
@@ -32,7 +32,7 @@ async fn a_worker_whose_row_was_deleted_registers_again() {
         })
         .await
         .unwrap();
-    let path = t.path();
+    let path = t.db.file().to_owned();
     let before = rows(&path);
     assert_eq!(before.len(), 1);
     // What another process does to a row whose heartbeat is three leases old.
@@ -45,14 +45,14 @@ async fn a_worker_whose_row_was_deleted_registers_again() {
     })
     .await;
     assert_eq!(again, before, "the same worker, pid and host");
-    assert_eq!(t.queue.workers().unwrap().len(), 1);
+    assert_eq!(t.queue.workers().await.unwrap().len(), 1);
     pool.shutdown(Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_keeps_the_rows_of_live_processes_however_stale() {
-    let t = TestQueue::new();
-    let path = t.path();
+    let t = TestQueue::new().await;
+    let path = t.db.file().to_owned();
     let pool = t.queue.start_workers(workers(1)).await.unwrap();
     let (_, pid, host) = rows(&path).remove(0);
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -71,7 +71,7 @@ async fn a_sweep_keeps_the_rows_of_live_processes_however_stale() {
     // Elsewhere (another machine, boot or pid namespace): only its silence tells.
     stale("worker_elsewhere", pid, "another-host boot=x pidns=1");
     // A second handle's pool sweeps at its start.
-    let other = open(&path, fast_config());
+    let other = open(&t.path(), fast_config()).await;
     let other_pool = other.start_workers(workers(1)).await.unwrap();
     let ids: Vec<String> = rows(&path).into_iter().map(|(id, _, _)| id).collect();
     assert!(ids.contains(&"worker_paused".to_owned()), "{ids:?}");
@@ -84,9 +84,9 @@ async fn a_sweep_keeps_the_rows_of_live_processes_however_stale() {
 #[test]
 fn the_host_identity_names_the_boot_and_the_pid_namespace() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let t = runtime.block_on(async { TestQueue::new() });
+    let t = runtime.block_on(async { TestQueue::new().await });
     let pool = runtime.block_on(t.queue.start_workers(workers(1))).unwrap();
-    let (_, _, host) = rows(&t.path()).remove(0);
+    let (_, _, host) = rows(t.db.file()).remove(0);
     assert!(
         host.contains(" boot=") && host.contains(" pidns="),
         "{host}"

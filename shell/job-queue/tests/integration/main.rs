@@ -1,10 +1,14 @@
 //! Integration tests of the job queue on real SQLite files: one binary, a module per area.
-//! The crash and two-process tests re-execute this binary as worker processes.
+//! The crash and two-process tests re-execute this binary as worker processes. The modules
+//! that do not touch the file itself run on PostgreSQL too (`tests/postgres`).
 
 // Helpers outside `#[test]` functions unwrap too: any failure there should fail the test.
 #![allow(clippy::unwrap_used)]
 
 mod support;
+
+/// The driver this binary tests.
+const DRIVER: support::Driver = support::Driver::Sqlite;
 
 mod bad_input;
 mod cancel;
@@ -13,6 +17,7 @@ mod crash;
 mod delayed;
 mod dependencies;
 mod disk_full;
+mod invalid;
 mod lease;
 mod lifecycle;
 mod liveness;

@@ -13,7 +13,7 @@ const STEPS: u64 = 1_000_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_progress_reports_become_a_few_ordered_events() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let max_per_second = t.queue.config().max_events_per_second;
     t.queue
         .register(
@@ -87,7 +87,7 @@ async fn a_million_progress_reports_become_a_few_ordered_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_batch_item_is_listed_in_the_final_event_and_the_status() {
-    let t = TestQueue::with_config(fast_config());
+    let t = TestQueue::with_config(fast_config()).await;
     t.queue
         .register(
             "test:maybe",

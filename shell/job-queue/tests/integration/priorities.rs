@@ -10,7 +10,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_by_priority_then_enqueue_order() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let order: Log<String> = Log::default();
     let o = order.clone();
     t.queue

@@ -14,7 +14,8 @@ async fn prune_deletes_finished_jobs_and_batches_and_keeps_the_rest() {
     let t = TestQueue::with_config(QueueConfig {
         retention: Duration::ZERO,
         ..fast_config()
-    });
+    })
+    .await;
     // The pool prunes at its first heartbeat; with a one-minute heartbeat that is never
     // during this test, so the count below is ours alone.
     let pool = t
@@ -102,7 +103,7 @@ async fn prune_deletes_finished_jobs_and_batches_and_keeps_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_keeps_jobs_within_the_retention() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let pool = t.queue.start_workers(workers(1)).await.unwrap();
     let e = t
         .queue

@@ -17,7 +17,7 @@ const CLOCK_SLACK: Duration = Duration::from_millis(2);
 async fn retryable_failures_back_off_then_succeed() {
     let config = fast_config();
     let base = config.retry_base;
-    let t = TestQueue::with_config(config);
+    let t = TestQueue::with_config(config).await;
     let starts: Log<(u32, Instant)> = Log::default();
     let s = starts.clone();
     t.queue
@@ -71,7 +71,7 @@ async fn retryable_failures_back_off_then_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failures_fail_at_once_and_retries_stop_at_max_attempts() {
-    let t = TestQueue::with_config(fast_config());
+    let t = TestQueue::with_config(fast_config()).await;
     let runs: Log<String> = Log::default();
     let r = runs.clone();
     t.queue
@@ -143,7 +143,7 @@ async fn permanent_failures_fail_at_once_and_retries_stop_at_max_attempts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_handler_fails_its_job_and_the_pool_keeps_running() {
-    let t = TestQueue::with_config(fast_config());
+    let t = TestQueue::with_config(fast_config()).await;
     let runs: Log<u32> = Log::default();
     let r = runs.clone();
     t.queue

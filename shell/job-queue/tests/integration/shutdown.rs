@@ -14,7 +14,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_still_running_at_the_timeout_is_released_and_runs_later() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (tx, mut started) = mpsc::unbounded_channel();
     let runs: Log<u32> = Log::default();
     let r = runs.clone();
@@ -55,7 +55,7 @@ async fn a_job_still_running_at_the_timeout_is_released_and_runs_later() {
     assert_eq!(record.finished_at, None);
 
     // The next start (here a new handle on the file, as after a restart) runs it.
-    let again = open(&t.path(), fast_config());
+    let again = open(&t.path(), fast_config()).await;
     let r = runs.clone();
     again
         .register(
@@ -80,7 +80,7 @@ async fn a_job_still_running_at_the_timeout_is_released_and_runs_later() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_finishing_within_the_timeout_completes() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (tx, mut started) = mpsc::unbounded_channel();
     t.queue
         .register(
@@ -108,7 +108,7 @@ async fn a_job_finishing_within_the_timeout_completes() {
     assert_eq!(record.status, JobStatus::Completed);
     assert_eq!(record.attempt, 1);
     assert_eq!(record.result, Some(json!("done")));
-    assert!(t.queue.workers().unwrap().is_empty());
+    assert!(t.queue.workers().await.unwrap().is_empty());
 }
 
 /// A released job picked up again by a new pool on the same handle while its first,
@@ -123,7 +123,7 @@ async fn a_job_finishing_within_the_timeout_completes() {
 #[tokio::test]
 async fn a_stale_run_returning_late_does_not_disturb_the_new_run() {
     let (_capture, mut warnings) = capture_warnings();
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let (tx, mut started) = mpsc::unbounded_channel();
     // Gates the test opens: the first run's return, the second run's progress report, and
     // the second run's return.

@@ -10,7 +10,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_runs_and_its_events_arrive() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let mut sub = t.queue.bus().subscribe_all();
     let pool = t
         .queue

@@ -11,7 +11,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_work_without_a_worker_says_so() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let e = t
         .queue
         .enqueue(NewJob::new("test:echo", json!(1)).label("lonely"))
@@ -55,7 +55,7 @@ async fn queued_work_without_a_worker_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_pool_work_starts_and_estimates_learn_from_history() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     let default = Duration::from_secs(60);
     t.queue
         .register(

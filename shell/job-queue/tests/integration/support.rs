@@ -1,14 +1,19 @@
-//! Test handlers, a queue on a temporary SQLite file, and waiting helpers that fail after
-//! a generous timeout instead of hanging.
+//! Test handlers, a queue on the driver under test (a temporary SQLite file, or a fresh
+//! database on a PostgreSQL cluster), and waiting helpers that fail after a generous
+//! timeout instead of hanging.
+//!
+//! The suite is compiled twice from the same files: `tests/integration` on SQLite and
+//! `tests/postgres` on PostgreSQL; each binary's root says which (`crate::DRIVER`).
 
+use std::ffi::OsString;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use brain_job_queue::{JobRecord, Queue, QueueConfig, WorkerConfig};
+use brain_job_queue::{JobRecord, Queue, QueueConfig, QueueError, WorkerConfig};
 use brain_plugin_api::engine::Bus;
 use brain_plugin_api::{Event, JobContext, JobError, JobHandler, JobProgressEvent, Subscription};
 use serde_json::Value;
@@ -113,34 +118,136 @@ pub(crate) fn workers(concurrency: usize) -> WorkerConfig {
     }
 }
 
+/// The drivers the suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // each binary names one
+pub(crate) enum Driver {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's queue lives.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(PathBuf),
+    /// A connection string (`host=… port=… user=… dbname=…`).
+    Postgres(String),
+}
+
+impl Db {
+    /// A new, empty queue database for a test whose files go in `dir`.
+    pub(crate) async fn fresh(dir: &Path) -> Db {
+        match crate::DRIVER {
+            Driver::Sqlite => Db::Sqlite(dir.join("queue.db")),
+            Driver::Postgres => Db::Postgres(postgres::fresh_database().await),
+        }
+    }
+
+    /// Opens the queue here.
+    pub(crate) async fn open(&self, config: QueueConfig) -> Result<Queue, QueueError> {
+        match self {
+            Db::Sqlite(path) => Queue::open(path, config, Bus::new()),
+            Db::Postgres(url) => Queue::connect(url, config, Bus::new()).await,
+        }
+    }
+
+    /// The SQLite file, for tests of what only a file has.
+    #[allow(dead_code)] // only the SQLite suite's tests use it
+    pub(crate) fn file(&self) -> &Path {
+        match self {
+            Db::Sqlite(path) => path,
+            Db::Postgres(_) => panic!("this test needs an SQLite file"),
+        }
+    }
+
+    /// Stores an outbox row as a process that stopped before applying it leaves it.
+    pub(crate) async fn insert_outbox(&self, job_id: &str, path: &Path, bytes: &[u8]) {
+        let path = path.to_string_lossy().into_owned();
+        match self {
+            Db::Sqlite(file) => {
+                rusqlite::Connection::open(file)
+                    .unwrap()
+                    .execute(
+                        "INSERT INTO outbox (job_id, kind, path, bytes) VALUES (?1, 'write', ?2, ?3)",
+                        rusqlite::params![job_id, path, bytes],
+                    )
+                    .unwrap();
+            }
+            Db::Postgres(url) => {
+                postgres::client(url)
+                    .await
+                    .execute(
+                        "INSERT INTO brains.outbox (job_id, kind, path, bytes) VALUES ($1, 'write', $2, $3)",
+                        &[&job_id, &path, &bytes],
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// How many rows `table` has.
+    pub(crate) async fn count(&self, table: &str) -> i64 {
+        match self {
+            Db::Sqlite(file) => rusqlite::Connection::open(file)
+                .unwrap()
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap(),
+            Db::Postgres(url) => postgres::client(url)
+                .await
+                .query_one(&format!("SELECT count(*) FROM brains.{table}"), &[])
+                .await
+                .unwrap()
+                .get(0),
+        }
+    }
+
+    fn to_env(&self) -> OsString {
+        match self {
+            Db::Sqlite(path) => path.clone().into_os_string(),
+            Db::Postgres(url) => url.into(),
+        }
+    }
+
+    fn from_env(value: OsString) -> Db {
+        match crate::DRIVER {
+            Driver::Sqlite => Db::Sqlite(value.into()),
+            Driver::Postgres => Db::Postgres(value.into_string().unwrap()),
+        }
+    }
+}
+
 pub(crate) struct TestQueue {
     pub(crate) dir: tempfile::TempDir,
+    pub(crate) db: Db,
     pub(crate) queue: Queue,
 }
 
 impl TestQueue {
     /// A queue with default settings and the `test:echo` handler.
-    pub(crate) fn new() -> Self {
-        Self::with_config(QueueConfig::default())
+    pub(crate) async fn new() -> Self {
+        Self::with_config(QueueConfig::default()).await
     }
 
     /// A queue with `config` and the `test:echo` handler.
-    pub(crate) fn with_config(config: QueueConfig) -> Self {
+    pub(crate) async fn with_config(config: QueueConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let queue = Queue::open(dir.path().join("queue.db"), config, Bus::new()).unwrap();
+        let db = Db::fresh(dir.path()).await;
+        let queue = db.open(config).await.unwrap();
         queue.register("test:echo", Echo).unwrap();
-        Self { dir, queue }
+        Self { dir, db, queue }
     }
 
-    pub(crate) fn path(&self) -> std::path::PathBuf {
-        self.dir.path().join("queue.db")
+    /// Where the queue is, to open it again (as another process would).
+    pub(crate) fn path(&self) -> Db {
+        self.db.clone()
     }
 }
 
-/// Another handle on the database at `path` (as a second process would have), with the
+/// Another handle on the queue at `db` (as a second process would have), with the
 /// `test:echo` handler.
-pub(crate) fn open(path: &Path, config: QueueConfig) -> Queue {
-    let queue = Queue::open(path, config, Bus::new()).unwrap();
+pub(crate) async fn open(db: &Db, config: QueueConfig) -> Queue {
+    let queue = db.open(config).await.unwrap();
     queue.register("test:echo", Echo).unwrap();
     queue
 }
@@ -212,11 +319,9 @@ pub(crate) fn is_child(role: &str) -> bool {
     std::env::var(CHILD_ROLE).is_ok_and(|r| r == role)
 }
 
-/// The database path handed to a child process.
-pub(crate) fn child_db() -> std::path::PathBuf {
-    std::env::var_os(CHILD_DB)
-        .expect("BRAIN_QUEUE_DB is set for child processes")
-        .into()
+/// The database handed to a child process.
+pub(crate) fn child_db() -> Db {
+    Db::from_env(std::env::var_os(CHILD_DB).expect("BRAIN_QUEUE_DB is set for child processes"))
 }
 
 /// Re-executes this test binary to run only the test `entry` as `role`, on the database
@@ -225,14 +330,14 @@ pub(crate) fn child_db() -> std::path::PathBuf {
 pub(crate) fn spawn_child(
     entry: &str,
     role: &str,
-    db: &Path,
+    db: &Db,
     env: &[(&str, &Path)],
 ) -> tokio::process::Child {
     let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
     command
         .args(["--exact", entry, "--nocapture", "--test-threads=1"])
         .env(CHILD_ROLE, role)
-        .env(CHILD_DB, db)
+        .env(CHILD_DB, db.to_env())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -249,4 +354,169 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
+}
+
+/// The PostgreSQL cluster the `postgres` suite runs on: `DATABASE_URL`'s server, or a
+/// throwaway one this process starts (and a watchdog stops when it exits).
+pub(crate) mod postgres {
+    use std::process::Command;
+    use std::str::FromStr;
+    use std::sync::OnceLock;
+
+    /// Where the server's binaries are (Debian's PostgreSQL 15).
+    const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+    /// Connection parameters of the cluster, without a database name.
+    fn cluster() -> &'static str {
+        static CLUSTER: OnceLock<String> = OnceLock::new();
+        CLUSTER.get_or_init(|| match std::env::var("DATABASE_URL") {
+            Ok(url) => {
+                let config = tokio_postgres::Config::from_str(&url).unwrap();
+                let mut out = String::new();
+                if let Some(host) = config.get_hosts().first() {
+                    match host {
+                        tokio_postgres::config::Host::Tcp(h) => out.push_str(&format!("host={h} ")),
+                        tokio_postgres::config::Host::Unix(p) => {
+                            out.push_str(&format!("host={} ", p.display()));
+                        }
+                    }
+                }
+                if let Some(port) = config.get_ports().first() {
+                    out.push_str(&format!("port={port} "));
+                }
+                if let Some(user) = config.get_user() {
+                    out.push_str(&format!("user={user} "));
+                }
+                if let Some(password) = config.get_password() {
+                    out.push_str(&format!("password={} ", String::from_utf8_lossy(password)));
+                }
+                out
+            }
+            Err(_) => start(),
+        })
+    }
+
+    /// Starts a cluster with the non-durable settings, on a socket in a temporary folder.
+    /// `initdb` refuses root: as root it runs as the `postgres` user.
+    fn start() -> String {
+        assert!(
+            std::path::Path::new(BIN).join("initdb").exists(),
+            "PostgreSQL 15 is not installed at {BIN}: `apt-get install postgresql-15`, or set DATABASE_URL"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("brains-pg.")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+        let run = |args: &[&str]| {
+            let mut command = if root {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]);
+                c
+            } else {
+                Command::new(args[0])
+            };
+            if root {
+                command.arg(args[0]);
+            }
+            command.args(&args[1..]);
+            let out = command.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        if root {
+            let ok = Command::new("chown")
+                .args(["postgres:", &dir.to_string_lossy()])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "cannot give {} to the postgres user", dir.display());
+        }
+        let data = dir.join("data");
+        let initdb = format!("{BIN}/initdb");
+        let pg_ctl = format!("{BIN}/pg_ctl");
+        run(&[
+            &initdb,
+            "-D",
+            &data.to_string_lossy(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]);
+        let port = 20_000 + std::process::id() % 40_000;
+        let options = format!(
+            "-c listen_addresses='' -c unix_socket_directories={} -c port={port} -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            dir.display()
+        );
+        let log = dir.join("log");
+        run(&[
+            &pg_ctl,
+            "-D",
+            &data.to_string_lossy(),
+            "-l",
+            &log.to_string_lossy(),
+            "-w",
+            "start",
+            "-o",
+            &options,
+        ]);
+        // Stops the server and removes its folder once this process has exited.
+        let stop = if root {
+            format!("runuser -u postgres -- {pg_ctl}")
+        } else {
+            pg_ctl.clone()
+        };
+        let watchdog = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            data = data.display(),
+            dir = dir.display(),
+        );
+        // Not waited for: it outlives this process on purpose.
+        #[allow(clippy::zombie_processes)]
+        let _watchdog = Command::new("sh")
+            .args(["-c", &watchdog])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        format!("host={} port={port} user=postgres ", dir.display())
+    }
+
+    /// A client on database `url`.
+    pub(crate) async fn client(url: &str) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    }
+
+    /// A new, empty database on the cluster; its connection string.
+    pub(crate) async fn fresh_database() -> String {
+        let name = format!("t_{:016x}", rand_u64());
+        let admin = client(&format!("{}dbname=postgres", cluster())).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        format!("{}dbname={name}", cluster())
+    }
+
+    fn rand_u64() -> u64 {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).unwrap();
+        u64::from_le_bytes(bytes)
+    }
 }

@@ -6,8 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use brain_job_queue::{NewBatch, NewJob, Queue, WorkerConfig};
-use brain_plugin_api::engine::Bus;
+use brain_job_queue::{NewBatch, NewJob, WorkerConfig};
 use brain_plugin_api::{JobStatus, Source};
 use serde_json::json;
 
@@ -70,7 +69,7 @@ async fn child_entry() {
     if !is_child(ROLE) {
         return;
     }
-    let queue = Queue::open(child_db(), fast_config(), Bus::new()).unwrap();
+    let queue = child_db().open(fast_config()).await.unwrap();
     queue
         .register("test:logged", logged(env_path(LOG), env_path(GO_FILE)))
         .unwrap();
@@ -120,7 +119,7 @@ fn watch_line(stdout: &str) -> Option<(u64, i64, u64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_share_a_batch_and_run_each_job_once() {
-    let t = TestQueue::with_config(fast_config());
+    let t = TestQueue::with_config(fast_config()).await;
     let log = t.dir.path().join("runs.log");
     let batch_file = t.dir.path().join("batch-id");
     let go = t.dir.path().join("go");
@@ -143,7 +142,7 @@ async fn two_worker_processes_share_a_batch_and_run_each_job_once() {
 
     // Both pools are up before there is work, so both can take part.
     wait_for("both children to start their workers", || async {
-        (t.queue.workers().unwrap().len() == 2).then_some(())
+        (t.queue.workers().await.unwrap().len() == 2).then_some(())
     })
     .await;
     let mut batch = NewBatch::new(Source::cli()).label("Sharing");
@@ -169,6 +168,7 @@ async fn two_worker_processes_share_a_batch_and_run_each_job_once() {
     let workers: BTreeSet<String> = t
         .queue
         .workers()
+        .await
         .unwrap()
         .into_iter()
         .map(|w| w.id)

@@ -16,7 +16,7 @@ fn section(key: &str) -> NewJob {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_under_way_is_shared_not_repeated() {
-    let t = TestQueue::new();
+    let t = TestQueue::new().await;
     // No workers yet: everything stays pending, certainly under way.
     let first = t.queue.enqueue(section("landing:hero")).await.unwrap();
     assert!(!first.already);

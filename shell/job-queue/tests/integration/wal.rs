@@ -9,12 +9,12 @@ use crate::support::{TIMEOUT, TestQueue};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_is_cut_back_after_a_burst_while_the_queue_runs() {
-    let q = TestQueue::new();
+    let q = TestQueue::new().await;
     let wal = q.dir.path().join("queue.db-wal");
     let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
 
     // A reader's snapshot keeps every frame written after it in the log.
-    let reader = rusqlite::Connection::open(q.path()).unwrap();
+    let reader = rusqlite::Connection::open(q.db.file()).unwrap();
     reader.execute_batch("BEGIN").unwrap();
     let _: i64 = reader
         .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))

@@ -2,8 +2,7 @@
 //! (here, a second queue on the same file) words a finished job or batch the same way, and
 //! a wording without words is refused, naming the field.
 
-use brain_job_queue::{NewBatch, NewJob, Queue, QueueConfig};
-use brain_plugin_api::engine::Bus;
+use brain_job_queue::{NewBatch, NewJob, QueueConfig};
 use brain_plugin_api::{Source, Wording};
 use serde_json::json;
 
@@ -11,7 +10,7 @@ use crate::support::{TIMEOUT, TestQueue, wait_for, workers};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_process_words_a_finished_operation_as_its_plugin_declared() {
-    let q = TestQueue::new();
+    let q = TestQueue::new().await;
     let batch = NewBatch::new(Source::cli())
         .label("Counting")
         .wording(Wording::batch("Counted", "number", "numbers"))
@@ -46,7 +45,7 @@ async fn another_process_words_a_finished_operation_as_its_plugin_declared() {
     }
     pool.shutdown(TIMEOUT).await;
 
-    let other = Queue::open(q.path(), QueueConfig::default(), Bus::new()).unwrap();
+    let other = q.path().open(QueueConfig::default()).await.unwrap();
     let said = |id: &str| {
         let other = other.clone();
         let id = id.to_owned();
@@ -63,7 +62,7 @@ async fn another_process_words_a_finished_operation_as_its_plugin_declared() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wording_without_words_is_refused_naming_the_field() {
-    let q = TestQueue::new();
+    let q = TestQueue::new().await;
     let error = q
         .queue
         .enqueue(NewJob::new("test:echo", json!(0)).wording(Wording::job("  ")))

@@ -4,14 +4,11 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::Result;
-use crate::store::deps::release;
-use crate::store::rows::batch_row;
-use crate::store::writer::{Changes, Op};
-
-/// Removes the outbox rows `ids`.
-pub(crate) struct OutboxDone {
-    pub(crate) ids: Vec<i64>,
-}
+use crate::store::Changes;
+use crate::store::OutboxDone;
+use crate::store::sqlite::deps::release;
+use crate::store::sqlite::rows::batch_row;
+use crate::store::sqlite::writer::Op;
 
 impl Op for OutboxDone {
     type Out = ();
@@ -19,7 +16,9 @@ impl Op for OutboxDone {
 
     fn run(&self, tx: &Connection, now: i64, changes: &mut Changes) -> Result<()> {
         let Self { ids } = self;
-        let Changes { effects, batches } = changes;
+        let Changes {
+            effects, batches, ..
+        } = changes;
         let mut jobs: Vec<String> = Vec::new();
         {
             let mut stmt =

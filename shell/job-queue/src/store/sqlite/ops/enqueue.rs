@@ -1,82 +1,15 @@
 //! Enqueue: jobs (and a batch) stored in one go; work whose unique key a live job holds is
 //! skipped and named, and jobs that wait for others are linked to them.
 
-use std::sync::Arc;
-
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::Result;
-use crate::store::deps::{DependencyCheck, insert_dependent};
-use crate::store::rows::wording_text;
-use crate::store::writer::{Changes, Op};
-use crate::store::{Effect, JobHead};
-use brain_plugin_api::{Source, Wording};
-
-/// A row to insert.
-#[derive(Debug, Clone)]
-pub(crate) struct InsertJob {
-    pub(crate) id: String,
-    pub(crate) job_type: String,
-    pub(crate) input: String,
-    pub(crate) source: Source,
-    pub(crate) metadata: Option<String>,
-    pub(crate) priority: i32,
-    pub(crate) max_attempts: u32,
-    /// Milliseconds after the commit at which the job becomes due.
-    pub(crate) delay_ms: i64,
-    pub(crate) label: Option<String>,
-    /// Job and batch ids it waits for (deduplicated).
-    pub(crate) after: Vec<String>,
-    pub(crate) run_after_failure: bool,
-    pub(crate) unique_key: Option<String>,
-    pub(crate) wording: Option<Wording>,
-}
-
-impl InsertJob {
-    /// The head of the row just stored as `seq`.
-    pub(crate) fn head(&self, seq: i64, batch_id: Option<&str>) -> Arc<JobHead> {
-        Arc::new(JobHead {
-            seq,
-            id: self.id.clone(),
-            job_type: self.job_type.clone(),
-            source: self.source.clone(),
-            label: self.label.clone(),
-            batch_id: batch_id.map(str::to_owned),
-            priority: self.priority,
-            attempt: 0,
-            max_attempts: self.max_attempts,
-            started_at: None,
-            wording: self.wording.clone(),
-        })
-    }
-}
-
-/// What an enqueue stored.
-#[derive(Debug, Default)]
-pub(crate) struct Inserted {
-    pub(crate) heads: Vec<Arc<JobHead>>,
-    /// Jobs not stored because a pending or running job with their type and key exists.
-    pub(crate) skipped: usize,
-    /// The operations (batches, or jobs outside batches) doing the skipped jobs' work.
-    pub(crate) shared_with: Vec<String>,
-}
-
-/// The batch an enqueue creates, if any.
-#[derive(Debug, Clone)]
-pub(crate) struct InsertBatch {
-    pub(crate) id: String,
-    pub(crate) source: Source,
-    pub(crate) label: Option<String>,
-    pub(crate) metadata: Option<String>,
-    pub(crate) job_type: Option<String>,
-    pub(crate) wording: Option<Wording>,
-}
-
-/// Stores `jobs`, in `batch` when there is one.
-pub(crate) struct Enqueue {
-    pub(crate) batch: Option<InsertBatch>,
-    pub(crate) jobs: Vec<InsertJob>,
-}
+use crate::store::Changes;
+use crate::store::Effect;
+use crate::store::sqlite::deps::{DependencyCheck, insert_dependent};
+use crate::store::sqlite::writer::Op;
+use crate::store::wording_text;
+use crate::store::{Enqueue, Inserted};
 
 impl Op for Enqueue {
     type Out = Inserted;
@@ -84,7 +17,9 @@ impl Op for Enqueue {
 
     fn run(&self, tx: &Connection, now: i64, changes: &mut Changes) -> Result<Inserted> {
         let Self { batch, jobs } = self;
-        let Changes { effects, batches } = changes;
+        let Changes {
+            effects, batches, ..
+        } = changes;
         let mut inserted = Inserted::default();
         // Jobs whose type and key a pending or running job has are not stored: that one
         // does their work.

@@ -1,18 +1,13 @@
 //! How rows read and write: the column lists and row mappings the operations share, job
 //! logs, and the claim condition.
 
-use brain_plugin_api::{JobStatus, Source, Wording};
+use brain_plugin_api::{JobStatus, Source};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{BatchRow, JobHead, JobRecord};
-use crate::error::{QueueError, Result};
-
-/// The most log lines a job keeps (the oldest go first): a job that reports a new message
-/// for each of thousands of items keeps its last ones, and the database stays small.
-pub(crate) const LOG_ROWS_PER_JOB: i64 = 200;
-
-/// The longest log message kept, in characters.
-pub(crate) const LOG_MESSAGE_MAX: usize = 1_000;
+use crate::error::Result;
+use crate::store::{
+    BatchRow, JobHead, JobRecord, LOG_MESSAGE_MAX, LOG_ROWS_PER_JOB, json_column, wording_column,
+};
 
 /// Appends a line to job `seq`'s log, at its current attempt, and drops its oldest lines
 /// past [`LOG_ROWS_PER_JOB`].
@@ -63,16 +58,6 @@ pub(crate) const HEAD_COLUMNS: &str = "seq, id, job_type, source, label, batch_i
 /// How many columns [`HEAD_COLUMNS`] has: the index of the first column after them.
 pub(crate) const HEAD_WIDTH: usize = 11;
 
-/// A wording as stored: JSON.
-pub(crate) fn wording_text(wording: Option<&Wording>) -> Option<String> {
-    wording.and_then(|w| serde_json::to_string(w).ok())
-}
-
-/// A stored wording; one that does not parse (edited by hand) is no wording.
-pub(crate) fn wording_column(text: Option<String>) -> Option<Wording> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-}
-
 pub(crate) fn head_from_row(row: &Row<'_>) -> rusqlite::Result<JobHead> {
     let source: String = row.get(3)?;
     Ok(JobHead {
@@ -89,11 +74,6 @@ pub(crate) fn head_from_row(row: &Row<'_>) -> rusqlite::Result<JobHead> {
         started_at: row.get(9)?,
         wording: wording_column(row.get(10)?),
     })
-}
-
-pub(crate) fn status_from(value: &str) -> Result<JobStatus> {
-    JobStatus::parse(value)
-        .ok_or_else(|| QueueError::Corrupt(format!("unknown job status {value:?}")))
 }
 
 /// The condition a claimable job meets: pending, nothing left to wait for, one of the
@@ -152,11 +132,6 @@ pub(crate) const RECORD_COLUMNS: &str = "id, job_type, input, result, source, me
      last_error, created_at, scheduled_at, started_at, finished_at, lease_expires_at, worker_id, cancel_requested, \
      progress_current, progress_total, progress_message, batch_id, label, wording";
 
-pub(crate) fn json_column(text: Option<String>) -> Option<serde_json::Value> {
-    // A column that is not JSON (edited by hand) is shown as a string rather than lost.
-    text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
-}
-
 pub(crate) fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
     let source: String = row.get(4)?;
     let status: String = row.get(6)?;
@@ -197,7 +172,8 @@ mod tests {
     #[test]
     fn a_jobs_log_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = crate::schema::open_and_migrate(&dir.path().join("brain.db")).unwrap();
+        let conn =
+            crate::store::sqlite::schema::open_and_migrate(&dir.path().join("brain.db")).unwrap();
         conn.execute(
             "INSERT INTO jobs (seq, id, job_type, input, source, status, max_attempts, created_at, scheduled_at) \
              VALUES (7, 'job_a', 't:x', '{}', 'cli', 'processing', 3, 0, 0)",

@@ -4,33 +4,9 @@
 use rusqlite::{Connection, params};
 
 use crate::error::Result;
-use crate::store::writer::{Changes, Op};
-
-#[derive(Debug, Clone)]
-pub(crate) struct WorkerRow {
-    pub(crate) id: String,
-    pub(crate) pid: u32,
-    pub(crate) host: String,
-    pub(crate) lease_ms: i64,
-    pub(crate) concurrency: u32,
-    pub(crate) job_types: Vec<String>,
-    pub(crate) wake_port: Option<u16>,
-    /// The job and batch ids a scoped pool is limited to; `None`: any work of its types.
-    pub(crate) scope: Option<Vec<String>>,
-}
-
-impl WorkerRow {
-    /// Whether this row's process is known to be gone: it ran on `this_host` and its pid
-    /// no longer exists. Elsewhere only the lease can tell.
-    pub(crate) fn known_dead(&self, this_host: &str) -> bool {
-        self.host == this_host && crate::util::pid_alive(self.pid) == Some(false)
-    }
-}
-
-/// Registers a worker pool, or refreshes its row.
-pub(crate) struct RegisterWorker {
-    pub(crate) worker: WorkerRow,
-}
+use crate::store::Changes;
+use crate::store::sqlite::writer::Op;
+use crate::store::{RegisterWorker, UnregisterWorker};
 
 impl Op for RegisterWorker {
     type Out = ();
@@ -55,11 +31,6 @@ impl Op for RegisterWorker {
         ])?;
         Ok(())
     }
-}
-
-/// Removes a worker pool's row.
-pub(crate) struct UnregisterWorker {
-    pub(crate) id: String,
 }
 
 impl Op for UnregisterWorker {

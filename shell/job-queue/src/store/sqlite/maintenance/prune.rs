@@ -4,13 +4,9 @@
 use rusqlite::{Connection, params};
 
 use crate::error::Result;
-use crate::store::writer::{Changes, Op};
-
-/// Deletes up to `limit` jobs finished before `before`, and batches left empty.
-pub(crate) struct Prune {
-    pub(crate) before: i64,
-    pub(crate) limit: usize,
-}
+use crate::store::Changes;
+use crate::store::Prune;
+use crate::store::sqlite::writer::Op;
 
 impl Op for Prune {
     type Out = u64;

@@ -17,23 +17,15 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Effect;
 use super::deps::resolve_dependencies;
 use super::rows::batch_row;
 use crate::error::{QueueError, Result};
+use crate::store::{Changes, Effect, EffectSink};
 use crate::util::now_ms;
 
 /// At most this many operations share one transaction, so a flood of enqueues cannot hold
 /// the write lock long enough to starve other processes.
 const MAX_GROUP: usize = 2048;
-
-/// What the operations of one transaction changed: the effects to report after the commit,
-/// and the batches whose counters to report with them.
-#[derive(Default)]
-pub(crate) struct Changes {
-    pub(crate) effects: Vec<Effect>,
-    pub(crate) batches: Vec<String>,
-}
 
 /// One typed write operation.
 pub(crate) trait Op: Send + 'static {
@@ -123,9 +115,6 @@ impl Writer {
         self.tx.send(Box::new(call)).map_err(|_| QueueError::Closed)
     }
 }
-
-/// Where the writer reports committed changes.
-pub(crate) type EffectSink = Box<dyn Fn(Vec<Effect>) + Send>;
 
 struct WriterThread {
     conn: Connection,
@@ -222,6 +211,7 @@ impl WriterThread {
         let Changes {
             mut effects,
             mut batches,
+            ..
         } = changes;
         resolve_dependencies(&tx, now, &mut effects, &mut batches)?;
         batches.sort_unstable();

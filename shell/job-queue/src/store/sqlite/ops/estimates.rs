@@ -4,12 +4,9 @@
 use rusqlite::{Connection, params};
 
 use crate::error::Result;
-use crate::store::writer::{Changes, Op};
-
-/// Saves (job type, mean ms, variance ms², samples) rows.
-pub(crate) struct SaveEstimates {
-    pub(crate) rows: Vec<(String, f64, f64, u64)>,
-}
+use crate::store::Changes;
+use crate::store::SaveEstimates;
+use crate::store::sqlite::writer::Op;
 
 impl Op for SaveEstimates {
     type Out = ();

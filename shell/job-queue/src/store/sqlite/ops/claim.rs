@@ -6,28 +6,12 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use crate::error::Result;
-use crate::store::rows::{HEAD_COLUMNS, HEAD_WIDTH, due_condition, head_from_row};
-use crate::store::writer::{Changes, Op};
-use crate::store::{Effect, JobHead};
+use crate::store::Changes;
+use crate::store::Effect;
+use crate::store::sqlite::rows::{HEAD_COLUMNS, HEAD_WIDTH, due_condition, head_from_row};
+use crate::store::sqlite::writer::Op;
+use crate::store::{Claim, Claimed};
 use crate::util::random_i64;
-
-/// A job a worker has claimed.
-#[derive(Debug)]
-pub(crate) struct Claimed {
-    pub(crate) head: Arc<JobHead>,
-    pub(crate) input: String,
-    pub(crate) lease_token: i64,
-}
-
-/// Leases up to `limit` due jobs to `worker_id`.
-pub(crate) struct Claim {
-    pub(crate) worker_id: Arc<str>,
-    pub(crate) types: Arc<[String]>,
-    /// Only jobs with one of these ids or batch ids (a scoped pool).
-    pub(crate) scope: Option<Arc<[String]>>,
-    pub(crate) limit: usize,
-    pub(crate) lease_ms: i64,
-}
 
 impl Op for Claim {
     type Out = Vec<Claimed>;
@@ -41,7 +25,9 @@ impl Op for Claim {
             limit,
             lease_ms,
         } = self;
-        let Changes { effects, batches } = changes;
+        let Changes {
+            effects, batches, ..
+        } = changes;
         if types.is_empty() || *limit == 0 || scope.as_ref().is_some_and(|s| s.is_empty()) {
             return Ok(Vec::new());
         }

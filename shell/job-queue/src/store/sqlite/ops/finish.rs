@@ -3,54 +3,17 @@
 //! worker whose lease was taken over cannot end the job again.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use brain_plugin_api::{JobStatus, SideEffect};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::Result;
-use crate::store::rows::{append_log, log_progress, status_from};
-use crate::store::writer::{Changes, Op};
-use crate::store::{Effect, JobHead, ProgressRow};
-
-/// How a run ended, as the worker reports it.
-#[derive(Debug, Clone)]
-pub(crate) enum Outcome {
-    Completed {
-        result: String,
-        /// Side effects the run staged: stored with the completion, so only the run that
-        /// still holds the lease has any applied.
-        effects: Vec<SideEffect>,
-    },
-    /// Run again at `retry_at` (unless cancellation was requested meanwhile).
-    Retry {
-        error: String,
-        retry_at: i64,
-    },
-    Failed {
-        error: String,
-    },
-    Cancelled {
-        reason: String,
-    },
-    /// Shutdown: back to pending without spending an attempt.
-    Released,
-    /// Something the job needs is exhausted (the disk is full): pending again at
-    /// `retry_at`, without spending an attempt.
-    Wait {
-        error: String,
-        retry_at: i64,
-    },
-}
-
-/// Ends the run of `head` leased under `lease_token`; `false` when the lease is no longer
-/// its (the job was rescued, cancelled or pruned meanwhile).
-pub(crate) struct Finish {
-    pub(crate) head: Arc<JobHead>,
-    pub(crate) lease_token: i64,
-    pub(crate) outcome: Outcome,
-    pub(crate) progress: Option<ProgressRow>,
-}
+use crate::store::Changes;
+use crate::store::Effect;
+use crate::store::sqlite::rows::{append_log, log_progress};
+use crate::store::sqlite::writer::Op;
+use crate::store::status_from;
+use crate::store::{Finish, Outcome};
 
 impl Op for Finish {
     type Out = bool;
@@ -63,7 +26,9 @@ impl Op for Finish {
             outcome,
             progress,
         } = self;
-        let Changes { effects, batches } = changes;
+        let Changes {
+            effects, batches, ..
+        } = changes;
         let (sql, result, error, retry_at): (&str, Option<&str>, Option<&str>, Option<i64>) =
             match outcome {
                 Outcome::Completed { result, .. } => (

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{QueueError, Result};
-use crate::schema;
+use crate::store::sqlite::schema;
 
 /// How often the background thread folds the write-ahead log back into the database.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);

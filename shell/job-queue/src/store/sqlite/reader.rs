@@ -9,10 +9,11 @@ use brain_plugin_api::{JobStatus, SideEffect};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::rows::*;
+use super::schema;
 use super::writer::is_busy;
-use super::{BatchRow, JobRecord, ListFilter, LogRow, RunningItem, WorkerRow};
 use crate::error::{QueueError, Result};
-use crate::schema;
+use crate::store::status_from;
+use crate::store::{BatchRow, JobRecord, ListFilter, LogRow, RunningItem, WorkerRow};
 use crate::util::now_ms;
 
 /// Read access for status queries; WAL lets it run beside the writer and other processes.

@@ -2,31 +2,12 @@
 //! were asked to cancel and which it lost; and a progress snapshot saved between beats.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use std::sync::Arc;
 
 use crate::error::Result;
-use crate::store::ProgressRow;
-use crate::store::rows::log_progress;
-use crate::store::writer::{Changes, Op};
-
-/// What a heartbeat learned.
-#[derive(Debug, Default)]
-pub(crate) struct HeartbeatResult {
-    /// (seq, lease token) of runs someone asked to cancel.
-    pub(crate) cancel_requested: Vec<(i64, i64)>,
-    /// (seq, lease token) of runs whose lease was taken over (or that ended elsewhere).
-    pub(crate) lost: Vec<(i64, i64)>,
-    /// The worker's row was gone (another process took it for dead while this one was
-    /// paused): it must register again.
-    pub(crate) unregistered: bool,
-}
-
-/// Extends `leases` (seq, lease token, progress) of `worker_id` by `lease_ms`.
-pub(crate) struct Heartbeat {
-    pub(crate) worker_id: Arc<str>,
-    pub(crate) leases: Vec<(i64, i64, ProgressRow)>,
-    pub(crate) lease_ms: i64,
-}
+use crate::store::Changes;
+use crate::store::sqlite::rows::log_progress;
+use crate::store::sqlite::writer::Op;
+use crate::store::{Heartbeat, HeartbeatResult, SaveProgress};
 
 impl Op for Heartbeat {
     type Out = HeartbeatResult;
@@ -72,13 +53,6 @@ impl Op for Heartbeat {
         }
         Ok(result)
     }
-}
-
-/// Saves a running job's progress for watchers in other processes.
-pub(crate) struct SaveProgress {
-    pub(crate) seq: i64,
-    pub(crate) lease_token: i64,
-    pub(crate) progress: ProgressRow,
 }
 
 impl Op for SaveProgress {

@@ -6,24 +6,11 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::Result;
+use crate::store::Changes;
 use crate::store::Effect;
-use crate::store::rows::{HEAD_COLUMNS, head_from_row};
-use crate::store::writer::{Changes, Op};
-
-/// The answer to a cancel request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CancelResult {
-    /// Pending jobs cancelled at once.
-    pub(crate) cancelled: u64,
-    /// Running jobs asked to stop: (seq, worker id).
-    pub(crate) requested: Vec<(i64, Option<String>)>,
-    pub(crate) found: bool,
-}
-
-/// Cancels job or batch `id`.
-pub(crate) struct Cancel {
-    pub(crate) id: String,
-}
+use crate::store::sqlite::rows::{HEAD_COLUMNS, head_from_row};
+use crate::store::sqlite::writer::Op;
+use crate::store::{Cancel, CancelResult};
 
 impl Op for Cancel {
     type Out = CancelResult;
@@ -31,7 +18,9 @@ impl Op for Cancel {
 
     fn run(&self, tx: &Connection, now: i64, changes: &mut Changes) -> Result<CancelResult> {
         let Self { id } = self;
-        let Changes { effects, batches } = changes;
+        let Changes {
+            effects, batches, ..
+        } = changes;
         let mut result = CancelResult {
             cancelled: 0,
             requested: Vec::new(),

@@ -8,17 +8,12 @@ use brain_plugin_api::JobStatus;
 use rusqlite::{Connection, params};
 
 use crate::error::{QueueError, Result};
+use crate::store::Changes;
 use crate::store::Effect;
-use crate::store::rows::{HEAD_COLUMNS, HEAD_WIDTH, append_log, head_from_row, status_from};
-use crate::store::writer::{Changes, Op};
-
-/// Rescues the jobs of `dead_workers` and of expired leases.
-pub(crate) struct Sweep {
-    pub(crate) dead_workers: Vec<String>,
-    /// Workers whose process is alive on this host (paused, say): their rows stay,
-    /// however old their heartbeat.
-    pub(crate) alive_workers: Vec<String>,
-}
+use crate::store::Sweep;
+use crate::store::sqlite::rows::{HEAD_COLUMNS, HEAD_WIDTH, append_log, head_from_row};
+use crate::store::sqlite::writer::Op;
+use crate::store::status_from;
 
 impl Op for Sweep {
     type Out = u64;
@@ -29,7 +24,9 @@ impl Op for Sweep {
             dead_workers,
             alive_workers,
         } = self;
-        let Changes { effects, batches } = changes;
+        let Changes {
+            effects, batches, ..
+        } = changes;
         for worker in dead_workers {
             tx.prepare_cached("UPDATE jobs SET lease_expires_at = 0 WHERE status = 'processing' AND worker_id = ?1")?
                 .execute([worker])?;

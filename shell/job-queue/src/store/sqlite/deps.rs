@@ -7,10 +7,10 @@ use std::sync::Arc;
 use brain_plugin_api::JobStatus;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::ops::enqueue::InsertJob;
-use super::rows::{HEAD_COLUMNS, batch_row, head_from_row, status_from, wording_text};
-use super::{Effect, JobHead};
+use super::rows::{HEAD_COLUMNS, batch_row, head_from_row};
 use crate::error::{QueueError, Result};
+use crate::store::{Effect, InsertJob, JobHead};
+use crate::store::{status_from, wording_text};
 
 /// Whether files that operation `id` (a job outside batches, or a batch) staged are still
 /// to be put in place: what waits for it must not start before they are.

@@ -5,16 +5,11 @@ use std::sync::Arc;
 use rusqlite::{Connection, params};
 
 use crate::error::Result;
+use crate::store::Changes;
 use crate::store::Effect;
-use crate::store::rows::{HEAD_COLUMNS, append_log, head_from_row};
-use crate::store::writer::{Changes, Op};
-
-/// Puts failed job `id` (or every failed item of batch `id`) back in the queue with a fresh
-/// set of attempts and no trace of the last run but its log; a job whose unique key is
-/// taken again meanwhile is left failed. Returns how many went back.
-pub(crate) struct Retry {
-    pub(crate) id: String,
-}
+use crate::store::Retry;
+use crate::store::sqlite::rows::{HEAD_COLUMNS, append_log, head_from_row};
+use crate::store::sqlite::writer::Op;
 
 impl Op for Retry {
     type Out = u64;
@@ -22,7 +17,9 @@ impl Op for Retry {
 
     fn run(&self, tx: &Connection, now: i64, changes: &mut Changes) -> Result<u64> {
         let Self { id } = self;
-        let Changes { effects, batches } = changes;
+        let Changes {
+            effects, batches, ..
+        } = changes;
         let column = if id.starts_with("batch_") {
             "batch_id"
         } else {

@@ -253,7 +253,7 @@ pub(crate) fn open_and_migrate(path: &Path) -> Result<Connection> {
     loop {
         match open_once(path) {
             Err(QueueError::Sqlite(e))
-                if crate::store::is_busy(&e) && std::time::Instant::now() < deadline =>
+                if super::is_busy(&e) && std::time::Instant::now() < deadline =>
             {
                 tracing::debug!("database busy; opening again in {delay:?}");
                 std::thread::sleep(delay);
