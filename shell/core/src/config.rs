@@ -83,8 +83,12 @@ pub struct BrainSection {
 }
 
 /// `[queue]`: the job queue and its workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueSection {
+    /// The PostgreSQL database that holds the queue, shared by brain processes on many
+    /// hosts (`postgres://user[:password]@host[:port]/database`); `None`: the SQLite file
+    /// `.brain/brain.db`.
+    pub url: Option<String>,
     /// Jobs this process runs at once (1..=256, default 4).
     pub concurrency: usize,
     /// Days finished jobs are kept (1..=3650, default 7).
@@ -102,6 +106,7 @@ pub struct QueueSection {
 impl Default for QueueSection {
     fn default() -> Self {
         QueueSection {
+            url: None,
             concurrency: 4,
             retention_days: 7,
             max_events_per_second: 10,
@@ -329,7 +334,10 @@ impl Config {
         let mut brain = Table::new();
         brain.insert("name".into(), Value::String(self.brain.name.clone()));
         let mut queue = Table::new();
-        let q = self.queue;
+        let q = &self.queue;
+        if let Some(url) = &q.url {
+            queue.insert("url".into(), Value::String(masked_url(url)));
+        }
         // Bounded to 256 by validation; the fallback only keeps this total.
         queue.insert(
             "concurrency".into(),
@@ -570,6 +578,21 @@ fn check_claimed(key: &str, value: &Value, claimed: &[&str]) -> Result<(), Confi
     }
 }
 
+/// A database url with its password masked (`postgres://me:****@host/db`).
+fn masked_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:{MASK}@{host}{path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// Masks `value` in place if it sits under a secret key (`inside_secret`) or `key` is one.
 fn mask(key: &str, value: &mut Value, inside_secret: bool) {
     let secret = inside_secret || is_secret_key(key);
@@ -663,6 +686,7 @@ impl Validator<'_> {
             &mut root,
             "queue",
             &[
+                "url",
                 "concurrency",
                 "retention_days",
                 "max_events_per_second",
@@ -678,6 +702,7 @@ impl Validator<'_> {
         };
         let defaults = QueueSection::default();
         let queue = QueueSection {
+            url: self.queue_url(queue.get("url"))?,
             concurrency: self.integer(
                 &queue,
                 "queue",
@@ -818,6 +843,24 @@ impl Validator<'_> {
                 &format!("one of {}", names.join(", ")),
             )
         })
+    }
+
+    fn queue_url(&self, value: Option<&Value>) -> Result<Option<String>, ConfigError> {
+        let Some(value) = value else { return Ok(None) };
+        match value.as_str() {
+            Some(url)
+                if (url.starts_with("postgres://") || url.starts_with("postgresql://"))
+                    && url.len() > "postgresql://".len() =>
+            {
+                Ok(Some(url.to_owned()))
+            }
+            _ => Err(self.invalid(
+                "queue.url",
+                value,
+                "a PostgreSQL url (postgres://user[:password]@host[:port]/database); leave it out \
+                 to keep the queue in .brain/brain.db",
+            )),
+        }
     }
 
     fn file(&self, value: Option<&Value>, dir: &Path) -> Result<Option<PathBuf>, ConfigError> {
@@ -981,6 +1024,7 @@ mod tests {
         assert_eq!(
             config.queue,
             QueueSection {
+                url: None,
                 concurrency: 4,
                 retention_days: 7,
                 max_events_per_second: 10,
@@ -1006,6 +1050,7 @@ mod tests {
             [brain]
             name = "Work brain"
             [queue]
+            url = "postgres://brain:s3cret@db.example:5433/brains"
             concurrency = 8
             retention_days = 30
             max_events_per_second = 100
@@ -1028,6 +1073,7 @@ mod tests {
         assert_eq!(
             config.queue,
             QueueSection {
+                url: Some("postgres://brain:s3cret@db.example:5433/brains".into()),
                 concurrency: 8,
                 retention_days: 30,
                 max_events_per_second: 100,
@@ -1118,6 +1164,20 @@ mod tests {
                 "queue.max_events_per_second",
                 "1001",
                 "an integer from 1 to 1000",
+            ),
+            (
+                "[queue]\nurl = \"mysql://x@y/z\"",
+                &[],
+                "queue.url",
+                "\"mysql://x@y/z\"",
+                "a PostgreSQL url (postgres://user[:password]@host[:port]/database)",
+            ),
+            (
+                "[queue]\nurl = 5",
+                &[],
+                "queue.url",
+                "5",
+                "a PostgreSQL url",
             ),
             (
                 "[queue]\nlease_seconds = 1",
@@ -1320,7 +1380,7 @@ mod tests {
         let error = check("[queue]\nconcurency = 8", &[]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown key `queue.concurency`: did you mean `concurrency`? (allowed: concurrency, retention_days, max_events_per_second, lease_seconds, answer_within_ms)"
+            "unknown key `queue.concurency`: did you mean `concurrency`? (allowed: url, concurrency, retention_days, max_events_per_second, lease_seconds, answer_within_ms)"
         );
     }
 
@@ -1598,6 +1658,8 @@ mod tests {
     fn masked_toml_hides_secrets_at_any_depth() {
         let config = ok(
             r#"
+            [queue]
+            url = "postgres://brain:pg-pass@db:5432/brains"
             [permissions]
             anchor = ["@me:x"]
             [matrix]
@@ -1622,6 +1684,7 @@ mod tests {
         let masked = config.to_masked_toml();
         for secret in [
             "\"x\"", "\"at\"", "\"y\"", "\"read\"", "\"k\"", "\"s1\"", "\"k2\"", "\"dt\"",
+            "pg-pass",
         ] {
             assert!(!masked.contains(secret), "{secret} leaked:\n{masked}");
         }

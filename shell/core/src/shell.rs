@@ -251,10 +251,10 @@ impl ShellBuilder {
         // What a plugin's `reload_config` reads again: `brain.toml` in `dir`, with the same
         // overrides.
         let source = ConfigSource { env: self.env };
-        Self::build_with(self.dir, config, source, self.plugins)
+        Self::build_with(self.dir, config, source, self.plugins).await
     }
 
-    fn build_with(
+    async fn build_with(
         dir: PathBuf,
         config: Config,
         source: ConfigSource,
@@ -276,15 +276,15 @@ impl ShellBuilder {
             source,
         })?;
         let bus = Bus::new();
-        let queue = Queue::open(
-            dirs.data.join("brain.db"),
-            QueueConfig {
-                retention: Duration::from_secs(u64::from(config.queue.retention_days) * 24 * 3600),
-                max_events_per_second: config.queue.max_events_per_second,
-                ..QueueConfig::default()
-            },
-            bus.clone(),
-        )?;
+        let queue_config = QueueConfig {
+            retention: Duration::from_secs(u64::from(config.queue.retention_days) * 24 * 3600),
+            max_events_per_second: config.queue.max_events_per_second,
+            ..QueueConfig::default()
+        };
+        let queue = match &config.queue.url {
+            Some(url) => Queue::connect(url, queue_config, bus.clone()).await?,
+            None => Queue::open(dirs.data.join("brain.db"), queue_config, bus.clone())?,
+        };
 
         let notes_dir = notes_dir(&config, &dirs.root)?;
         let notes = Notes::new(brain_notes::NotesIndex::open(

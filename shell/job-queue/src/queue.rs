@@ -508,6 +508,8 @@ impl Queue {
         parts.assemble(location, config, bus, Arc::new(postgres), saved)
     }
 
+    /// Where the jobs are: the SQLite file, or the PostgreSQL database as
+    /// `postgres://user@host:port/database` (no password).
     pub fn path(&self) -> &Path {
         &self.inner.path
     }

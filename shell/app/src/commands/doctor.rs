@@ -108,6 +108,13 @@ fn report(findings: Vec<(&str, Finding)>) -> anyhow::Result<()> {
 /// The queue's file opened (its identity and schema were checked on the way), and what it
 /// holds.
 fn database(shell: &Shell) -> anyhow::Result<Finding> {
+    if shell.config().queue.url.is_some() {
+        // Connected and migrated, or the shell would not have been built.
+        return Ok(Finding::Ok(format!(
+            "the queue at {} and .brain/notes.db open",
+            shell.queue().path().display()
+        )));
+    }
     let path = shell.dirs().data.join("brain.db");
     let size = std::fs::metadata(&path)
         .with_context(|| format!("cannot read {}", path.display()))?

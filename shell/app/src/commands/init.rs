@@ -114,6 +114,9 @@ name = {name}
 # The job queue: everything slow (building the site, ...) runs as a durable background job,
 # stored in .brain/brain.db, worked on by `brain start`.
 [queue]
+# A PostgreSQL database instead, shared by brain processes on several hosts (README:
+# "Several hosts, one queue"):
+# url = "postgres://brain:password@db.example:5432/brains"
 # Jobs one `brain start` runs at once (1-256).
 concurrency = 4
 # Days finished jobs are kept (1-3650).

@@ -49,4 +49,5 @@ mod unique;
 #[path = "../integration/wording.rs"]
 mod wording;
 
+mod restart;
 mod schema;
