@@ -64,7 +64,12 @@ async fn a_server_restart_mid_batch_loses_nothing_and_runs_nothing_twice() {
         state.event.status.is_finished().then_some(state)
     })
     .await;
-    assert_eq!(state.event.status, JobStatus::Completed, "{:?}", state.event);
+    assert_eq!(
+        state.event.status,
+        JobStatus::Completed,
+        "{:?}",
+        state.event
+    );
     let details = state.event.batch.unwrap();
     assert_eq!((details.completed, details.total), (JOBS, JOBS));
     let mut ran = runs.items();
@@ -72,7 +77,11 @@ async fn a_server_restart_mid_batch_loses_nothing_and_runs_nothing_twice() {
     assert_eq!(ran, (0..JOBS).collect::<Vec<_>>(), "each item ran once");
     for id in &b.job_ids {
         let record = queue.job(id).await.unwrap().unwrap();
-        assert_eq!((record.status, record.attempt), (JobStatus::Completed, 1), "{record:?}");
+        assert_eq!(
+            (record.status, record.attempt),
+            (JobStatus::Completed, 1),
+            "{record:?}"
+        );
     }
     pool.shutdown(TIMEOUT).await;
 }
