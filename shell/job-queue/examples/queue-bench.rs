@@ -42,6 +42,9 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+#[path = "queue-bench/postgres.rs"]
+mod postgres;
+
 type BoxError = Box<dyn Error + Send + Sync>;
 type Res<T> = std::result::Result<T, BoxError>;
 
@@ -68,6 +71,8 @@ struct Options {
     only: Vec<String>,
     concurrency: usize,
     runs: usize,
+    /// `--driver postgres --url URL`: the PostgreSQL driver on that server.
+    postgres: Option<String>,
 }
 
 impl Options {
@@ -77,7 +82,7 @@ impl Options {
 }
 
 const USAGE: &str = "usage: queue-bench [--json] [--quick] [--only NAME[,NAME...]] \
-[--concurrency N] [--runs N]\nfigures: throughput, throughput_with_history, pickup_latency, \
+[--concurrency N] [--runs N] [--driver sqlite|postgres --url URL]\nfigures: throughput, throughput_with_history, pickup_latency, \
 status_query, progress, effects";
 
 fn parse_args() -> Res<Options> {
@@ -87,7 +92,9 @@ fn parse_args() -> Res<Options> {
         only: Vec::new(),
         concurrency: 256,
         runs: 3,
+        postgres: None,
     };
+    let mut driver = "sqlite".to_owned();
     let mut args = std::env::args().skip(1);
     let number = |flag: &str, value: Option<String>| -> Res<usize> {
         let value = value.ok_or_else(|| format!("{flag} needs a number\n{USAGE}"))?;
@@ -121,11 +128,40 @@ fn parse_args() -> Res<Options> {
                 options.concurrency = number("--concurrency", inline.or_else(|| args.next()))?;
             }
             "--runs" => options.runs = number("--runs", inline.or_else(|| args.next()))?,
+            "--driver" => {
+                driver = inline
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("--driver needs sqlite or postgres\n{USAGE}"))?;
+            }
+            "--url" => {
+                options.postgres = Some(
+                    inline
+                        .or_else(|| args.next())
+                        .ok_or_else(|| format!("--url needs a PostgreSQL url\n{USAGE}"))?,
+                );
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
             }
             _ => return Err(format!("unknown argument {arg:?}\n{USAGE}").into()),
+        }
+    }
+    match (driver.as_str(), &options.postgres) {
+        ("sqlite", None) => {}
+        ("postgres", Some(_)) => {}
+        ("postgres", None) => {
+            return Err(
+                format!("--driver postgres needs --url (the server to run on)\n{USAGE}").into(),
+            );
+        }
+        ("sqlite", Some(_)) => {
+            return Err(format!("--url is for --driver postgres\n{USAGE}").into());
+        }
+        (other, _) => {
+            return Err(
+                format!("--driver: expected sqlite or postgres, got {other:?}\n{USAGE}").into(),
+            );
         }
     }
     Ok(options)
@@ -200,6 +236,15 @@ fn describe(name: &str) -> (&'static str, &'static str, Goal) {
         "effects_direct" => ("jobs/s", "-", Goal::None),
         "effects_staged" => ("jobs/s", "-", Goal::None),
         "staged_vs_direct" => ("%", ">= 90 %", Goal::AtLeast(90.0)),
+        "pg_throughput" => ("jobs/s", ">= 25,000", Goal::AtLeast(25_000.0)),
+        "pg_throughput_enqueue" => ("jobs/s", "-", Goal::None),
+        "pg_throughput_with_history" => ("jobs/s", "within 10% of pg_throughput", Goal::None),
+        "pg_throughput_with_history_enqueue" => ("jobs/s", "-", Goal::None),
+        "pg_history_vs_empty" => ("%", ">= 90 %", Goal::AtLeast(90.0)),
+        "pg_dead_tuples" | "pg_history_dead_tuples" => ("rows", "reported", Goal::None),
+        "pg_jobs_size" | "pg_history_jobs_size" => ("MB", "reported", Goal::None),
+        "pg_pickup_latency_p50" => ("ms", "< 2 ms", Goal::Below(2.0)),
+        "pg_pickup_latency_p99" => ("ms", "< 5 ms", Goal::Below(5.0)),
         _ => ("", "-", Goal::None),
     }
 }
@@ -402,6 +447,32 @@ fn cores() -> usize {
 
 fn open_queue(path: &Path) -> Res<Queue> {
     Ok(Queue::open(path, QueueConfig::default(), Bus::new())?)
+}
+
+/// Where a run's queue lives.
+enum Store {
+    File(PathBuf),
+    /// A PostgreSQL connection string of a database of its own.
+    Postgres(String),
+}
+
+impl Store {
+    async fn open(&self) -> Res<Queue> {
+        match self {
+            Store::File(path) => open_queue(path),
+            Store::Postgres(url) => {
+                Ok(Queue::connect(url, QueueConfig::default(), Bus::new()).await?)
+            }
+        }
+    }
+
+    /// How many jobs of `job_type` are stored with `status`.
+    async fn count_jobs(&self, job_type: &str, status: &str) -> Res<u64> {
+        match self {
+            Store::File(path) => count_jobs(path, job_type, status),
+            Store::Postgres(url) => postgres::count_jobs(url, job_type, status).await,
+        }
+    }
 }
 
 /// Copies a closed database (and its WAL, should one be left) to `to`.
@@ -661,14 +732,14 @@ fn throughput_run(
         copy_db(master, &path)?;
     }
     let rt = runtime()?;
-    let out = rt.block_on(throughput_async(sizes, concurrency, &path));
+    let out = rt.block_on(throughput_async(sizes, concurrency, &Store::File(path)));
     drop(rt);
     out
 }
 
-async fn throughput_async(sizes: &Sizes, concurrency: usize, path: &Path) -> Res<ThroughputRun> {
+async fn throughput_async(sizes: &Sizes, concurrency: usize, store: &Store) -> Res<ThroughputRun> {
     let n = sizes.jobs as u64;
-    let queue = open_queue(path)?;
+    let queue = store.open().await?;
     let handled = Counter::new(n);
     queue.register(
         "bench:noop",
@@ -754,7 +825,7 @@ async fn throughput_async(sizes: &Sizes, concurrency: usize, path: &Path) -> Res
         }
     }
     drop(queue);
-    let stored = count_jobs(path, "bench:noop", "completed")?;
+    let stored = store.count_jobs("bench:noop", "completed").await?;
     if stored != n {
         return Err(format!("{stored} of {n} jobs stored as completed").into());
     }
@@ -884,11 +955,10 @@ fn build_history(dir: &Path, rows: usize) -> Res<History> {
 // Figure 3: pickup latency
 // ---------------------------------------------------------------------------------------
 
-fn pickup_run(sizes: &Sizes, dir: &Path) -> Res<Vec<(&'static str, f64)>> {
-    let path = dir.join("pickup.db");
+fn pickup_run(sizes: &Sizes, store: &Store) -> Res<Vec<(&'static str, f64)>> {
     let rt = runtime()?;
     let out = rt.block_on(async {
-        let queue = open_queue(&path)?;
+        let queue = store.open().await?;
         let started = Arc::new(Mutex::new(None));
         let notify = Arc::new(Notify::new());
         queue.register(
@@ -1214,6 +1284,9 @@ fn run() -> Res<()> {
     let options = parse_args()?;
     let sizes = Sizes::new(options.quick);
     let printer = Printer { json: options.json };
+    if let Some(url) = &options.postgres {
+        return postgres::run(&options, &sizes, &printer, url);
+    }
     let root = tempfile::Builder::new().prefix("queue-bench-").tempdir()?;
     print_header(&printer, &options, &sizes, root.path())?;
     printer.table_head(options.runs);
@@ -1264,7 +1337,7 @@ fn run() -> Res<()> {
     if options.wants("pickup_latency") {
         let rows = repeat("pickup_latency", runs, |_| {
             let dir = fresh_dir()?;
-            pickup_run(&sizes, dir.path())
+            pickup_run(&sizes, &Store::File(dir.path().join("pickup.db")))
         })?;
         rows.iter()
             .for_each(|(name, value)| printer.row(name, *value));

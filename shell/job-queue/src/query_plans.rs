@@ -321,7 +321,7 @@ const POSTGRES_KINDS: &[&str] = &[
     "FOR UPDATE SKIP LOCKED",
     "DELETE FROM jobs",
     "FROM batches b LEFT JOIN batch_counts",
-    "SELECT 1 FROM batches WHERE id = $1 FOR UPDATE",
+    "SELECT 1 FROM batches WHERE id = $1 FOR NO KEY UPDATE",
     HEARTBEAT,
     "lease_expires_at < $1",
     "INSERT INTO job_deps",

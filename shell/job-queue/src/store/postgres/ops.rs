@@ -161,8 +161,26 @@ impl PgOp for Enqueue {
             changes.batches.push(b.id.clone());
         }
         let batch_id = batch.as_ref().map(|b| b.id.as_str());
+        // Jobs that wait for nothing go in one statement.
+        let plain: Vec<&InsertJob> = fresh
+            .iter()
+            .copied()
+            .filter(|j| j.after.is_empty())
+            .collect();
+        let mut seqs = insert_plain(tx, &plain, batch_id, now).await?;
         let mut deps = DependencyCheck::default();
         for j in fresh {
+            if j.after.is_empty() {
+                let seq = seqs
+                    .remove(j.id.as_str())
+                    .ok_or_else(|| QueueError::Corrupt(format!("job {} was not stored", j.id)))?;
+                let head = j.head(seq, batch_id);
+                if batch_id.is_none() {
+                    changes.effects.push(Effect::Enqueued(head.clone()));
+                }
+                inserted.heads.push(head);
+                continue;
+            }
             let (head, cancelled) = insert_job(tx, j, batch_id, now, &mut deps).await?;
             if batch_id.is_none() {
                 changes.effects.push(match cancelled {
@@ -175,6 +193,77 @@ impl PgOp for Enqueue {
         changes.wake_work = true;
         Ok(inserted)
     }
+}
+
+/// Inserts jobs that wait for nothing, in order, in one statement; their seqs by id.
+async fn insert_plain<'a>(
+    tx: &Transaction<'_>,
+    jobs: &[&'a InsertJob],
+    batch_id: Option<&str>,
+    now: i64,
+) -> Result<HashMap<&'a str, i64>> {
+    if jobs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    let types: Vec<&str> = jobs.iter().map(|j| j.job_type.as_str()).collect();
+    let inputs: Vec<&str> = jobs.iter().map(|j| j.input.as_str()).collect();
+    let sources: Vec<&str> = jobs.iter().map(|j| j.source.as_str()).collect();
+    let metadata: Vec<Option<&str>> = jobs.iter().map(|j| j.metadata.as_deref()).collect();
+    let priorities: Vec<i32> = jobs.iter().map(|j| j.priority).collect();
+    let attempts: Vec<i32> = jobs
+        .iter()
+        .map(|j| i32::try_from(j.max_attempts).unwrap_or(i32::MAX))
+        .collect();
+    let delays: Vec<i64> = jobs.iter().map(|j| j.delay_ms).collect();
+    let labels: Vec<Option<&str>> = jobs.iter().map(|j| j.label.as_deref()).collect();
+    let keys: Vec<Option<&str>> = jobs.iter().map(|j| j.unique_key.as_deref()).collect();
+    let wordings: Vec<Option<String>> = jobs
+        .iter()
+        .map(|j| wording_text(j.wording.as_ref()))
+        .collect();
+    // In the order given (`ORDER BY n`), so seqs follow it and claims keep enqueue order.
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
+             created_at, scheduled_at, batch_id, label, unique_key, wording) \
+             SELECT id, job_type, input, source, metadata, 'pending', priority, max_attempts, \
+             $1, $1 + delay, $2, label, unique_key, wording \
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], \
+             $9::int[], $10::bigint[], $11::text[], $12::text[], $13::text[]) WITH ORDINALITY \
+             AS v (id, job_type, input, source, metadata, priority, max_attempts, delay, label, \
+             unique_key, wording, n) ORDER BY n RETURNING seq, id",
+        )
+        .await?;
+    let rows = tx
+        .query(
+            &stmt,
+            &[
+                &now,
+                &batch_id,
+                &ids,
+                &types,
+                &inputs,
+                &sources,
+                &metadata,
+                &priorities,
+                &attempts,
+                &delays,
+                &labels,
+                &keys,
+                &wordings,
+            ],
+        )
+        .await?;
+    let known: std::collections::HashSet<&'a str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    let mut seqs = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let id: &str = row.try_get(1)?;
+        if let Some(&id) = known.get(id) {
+            seqs.insert(id, row.try_get(0)?);
+        }
+    }
+    Ok(seqs)
 }
 
 /// Inserts a job; one that names dependencies waits for the unfinished ones, and ends
@@ -325,6 +414,7 @@ async fn files_pending(tx: &Transaction<'_>, id: &str) -> Result<bool> {
 impl PgOp for Claim {
     type Out = Vec<Claimed>;
     const WHAT: &'static str = "claim jobs";
+    const DURABLE: bool = false;
 
     async fn run(
         &self,
@@ -532,6 +622,82 @@ impl PgOp for Finish {
     }
 }
 
+/// Whether `op` can be stored with others in one statement ([`complete_many`]): a completion
+/// that staged no side effects.
+pub(crate) fn bulk_completion(op: &Finish) -> bool {
+    matches!(&op.outcome, Outcome::Completed { effects, .. } if effects.is_empty())
+}
+
+/// Stores completions (each [`bulk_completion`]) in one statement, fenced by their lease
+/// tokens as one by one; whether each was accepted, in order.
+pub(crate) async fn complete_many(
+    tx: &Transaction<'_>,
+    now: i64,
+    ops: &[&Finish],
+    changes: &mut Changes,
+) -> Result<Vec<bool>> {
+    let mut seqs = Vec::with_capacity(ops.len());
+    let mut tokens = Vec::with_capacity(ops.len());
+    let mut results: Vec<&str> = Vec::with_capacity(ops.len());
+    let mut currents = Vec::with_capacity(ops.len());
+    let mut totals = Vec::with_capacity(ops.len());
+    let mut messages: Vec<Option<&str>> = Vec::with_capacity(ops.len());
+    for op in ops {
+        seqs.push(op.head.seq);
+        tokens.push(op.lease_token);
+        results.push(match &op.outcome {
+            Outcome::Completed { result, .. } => result.as_str(),
+            _ => "null",
+        });
+        currents.push(op.progress.as_ref().map(|p| as_i64(p.current)));
+        totals.push(op.progress.as_ref().map(|p| as_i64(p.total)));
+        messages.push(op.progress.as_ref().map(|p| p.message.as_str()));
+    }
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE jobs j SET status = 'completed', result = v.result, finished_at = $1,              lease_token = NULL, lease_expires_at = NULL,              progress_current = COALESCE(v.cur, j.progress_current),              progress_total = COALESCE(v.tot, j.progress_total),              progress_message = COALESCE(v.msg, j.progress_message)              FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[])              AS v (seq, token, result, cur, tot, msg)              WHERE j.seq = v.seq AND j.lease_token = v.token AND j.status = 'processing'              RETURNING j.seq",
+        )
+        .await?;
+    let accepted: std::collections::HashSet<i64> = tx
+        .query(
+            &stmt,
+            &[
+                &now, &seqs, &tokens, &results, &currents, &totals, &messages,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let ok = accepted.contains(&op.head.seq);
+        out.push(ok);
+        if !ok {
+            continue;
+        }
+        if let Some(p) = &op.progress {
+            log_progress(tx, op.head.seq, now, &p.message).await?;
+        }
+        if let Some(b) = &op.head.batch_id {
+            changes.batches.push(b.clone());
+        }
+        let result = match &op.outcome {
+            Outcome::Completed { result, .. } => Some(result.clone()),
+            _ => None,
+        };
+        changes.effects.push(Effect::Finished {
+            head: op.head.clone(),
+            status: JobStatus::Completed,
+            result,
+            error: None,
+            retry_at: None,
+            finished_at: now,
+        });
+    }
+    Ok(out)
+}
+
 /// Stores a completed run's staged effects in its completion's transaction.
 async fn store_effects(tx: &Transaction<'_>, job_id: &str, effects: &[SideEffect]) -> Result<()> {
     if effects.is_empty() {
@@ -563,6 +729,7 @@ async fn store_effects(tx: &Transaction<'_>, job_id: &str, effects: &[SideEffect
 impl PgOp for Heartbeat {
     type Out = HeartbeatResult;
     const WHAT: &'static str = "renew leases";
+    const DURABLE: bool = false;
 
     async fn run(
         &self,
@@ -618,6 +785,7 @@ impl PgOp for Heartbeat {
 impl PgOp for SaveProgress {
     type Out = ();
     const WHAT: &'static str = "save a progress snapshot";
+    const DURABLE: bool = false;
 
     async fn run(&self, tx: &Transaction<'_>, now: i64, _: &mut Changes) -> Result<()> {
         let Self {
@@ -997,7 +1165,9 @@ pub(crate) fn batch_from_row(row: &Row) -> Result<BatchRow> {
 
 /// Batch `id` as this transaction leaves it, its start and end brought up to date: the
 /// batch row is locked first, so a transaction of another process that ends the batch's
-/// last jobs at the same moment waits and then sees these counts. `now` 0 only reads.
+/// last jobs at the same moment waits and then sees these counts. `FOR NO KEY UPDATE`, not
+/// `FOR UPDATE`: the counter rows' foreign key holds `KEY SHARE` locks on the batch, which
+/// `FOR UPDATE` would wait for in a circle. `now` 0 only reads.
 pub(crate) async fn settle_batch(
     tx: &Transaction<'_>,
     id: &str,
@@ -1005,7 +1175,7 @@ pub(crate) async fn settle_batch(
 ) -> Result<Option<BatchRow>> {
     if now > 0 {
         let lock = tx
-            .prepare_cached("SELECT 1 FROM batches WHERE id = $1 FOR UPDATE")
+            .prepare_cached("SELECT 1 FROM batches WHERE id = $1 FOR NO KEY UPDATE")
             .await?;
         if tx.query_opt(&lock, &[&id]).await?.is_none() {
             return Ok(None);
@@ -1058,6 +1228,15 @@ async fn release(
     changes: &mut Changes,
     also_ended: Vec<(String, bool)>,
 ) -> Result<()> {
+    // Nothing ended here (enqueues, claims, heartbeats): nothing to release, and no need
+    // to ask.
+    let ended_here = changes.effects.iter().any(|effect| {
+        matches!(effect, Effect::Finished { status, .. } if status.is_finished())
+            || matches!(effect, Effect::CancelledPending(..))
+    });
+    if !ended_here && changes.batches.is_empty() && also_ended.is_empty() {
+        return Ok(());
+    }
     let open = tx
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM job_deps WHERE NOT resolved)")
         .await?;
@@ -1100,9 +1279,13 @@ async fn release(
         )
         .await?;
     loop {
-        while looked_at < changes.batches.len() {
-            let id = changes.batches[looked_at].clone();
-            looked_at += 1;
+        // Batches touched since the last look, locked in id order (as every transaction
+        // locks them) so that two writers never wait for each other in a circle.
+        let mut fresh: Vec<String> = changes.batches[looked_at..].to_vec();
+        looked_at = changes.batches.len();
+        fresh.sort_unstable();
+        fresh.dedup();
+        for id in fresh {
             if let Some(ok) = settle_batch(tx, &id, now)
                 .await?
                 .and_then(|row| row.ended())

@@ -59,7 +59,6 @@ CREATE TABLE brains.jobs (
 CREATE INDEX jobs_claim ON brains.jobs (priority DESC, scheduled_at, seq)
     WHERE status = 'pending' AND waiting_on = 0;
 CREATE INDEX jobs_running ON brains.jobs (lease_expires_at) WHERE status = 'processing';
-CREATE INDEX jobs_worker ON brains.jobs (worker_id) WHERE status = 'processing';
 CREATE INDEX jobs_batch ON brains.jobs (batch_id, status) WHERE batch_id IS NOT NULL;
 CREATE INDEX jobs_finished ON brains.jobs (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX jobs_active ON brains.jobs (created_at) WHERE status IN ('pending', 'processing');

@@ -8,15 +8,16 @@
 //! or a serialization failure is retried with a fresh connection for up to two minutes, so
 //! a restarting server delays work but loses none.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::ops::{resolve_dependencies, settle_batch};
+use super::ops::{bulk_completion, complete_many, resolve_dependencies, settle_batch};
 use crate::error::{QueueError, Result};
-use crate::store::{Changes, Effect, EffectSink};
+use crate::store::{Changes, Effect, EffectSink, Finish};
 use crate::util::now_ms;
 
 /// At most this many operations share one transaction.
@@ -31,6 +32,11 @@ pub(crate) trait PgOp: Send + Sync + 'static {
     type Out: Send + 'static;
     /// What it does, for the log when nobody waits for its answer.
     const WHAT: &'static str;
+    /// Whether its commit must be on disk before it is answered. A claim, a heartbeat or a
+    /// progress snapshot lost with a crashed server costs at most a lease (the job runs
+    /// again, its first result refused by the lease token), so a transaction of those only
+    /// does not wait for the disk.
+    const DURABLE: bool = true;
 
     /// Runs it in the writer's open transaction at time `now`. It may run again (a failed
     /// group is replayed), so all it does goes through `tx`.
@@ -42,6 +48,9 @@ pub(crate) trait PgOp: Send + Sync + 'static {
 trait Pending: Send {
     async fn run(&mut self, tx: &Transaction<'_>, now: i64, changes: &mut Changes) -> Result<()>;
     fn answer(self: Box<Self>, committed: Result<()>);
+    fn durable(&self) -> bool;
+    /// For the writer to find the completions it stores in one statement.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
 struct Call<O: PgOp> {
@@ -55,6 +64,14 @@ impl<O: PgOp> Pending for Call<O> {
     async fn run(&mut self, tx: &Transaction<'_>, now: i64, changes: &mut Changes) -> Result<()> {
         self.out = Some(self.op.run(tx, now, changes).await?);
         Ok(())
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn durable(&self) -> bool {
+        O::DURABLE
     }
 
     fn answer(self: Box<Self>, committed: Result<()>) {
@@ -77,11 +94,21 @@ pub(crate) struct PgWriter {
     tx: mpsc::UnboundedSender<Box<dyn Pending>>,
 }
 
+/// Writer tasks, each with a connection of its own: while one commits, the next group
+/// runs on another, and the server's work is spread over two of its processes.
+const WRITERS: usize = 2;
+
 impl PgWriter {
-    /// Starts the writer task; committed changes go to `effects`.
+    /// Starts the writer tasks; committed changes go to `effects`.
     pub(crate) fn start(pool: Pool, effects: EffectSink) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx, effects));
+        let shared = Arc::new(Shared {
+            queue: tokio::sync::Mutex::new(rx),
+            committing: tokio::sync::Mutex::new(effects),
+        });
+        for _ in 0..WRITERS {
+            tokio::spawn(run(pool.clone(), shared.clone()));
+        }
         Self { tx }
     }
 
@@ -105,19 +132,31 @@ impl PgWriter {
     }
 }
 
-async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>>, effects: EffectSink) {
+/// What the writer tasks share: the queue of operations, and the effect sink, held from
+/// each commit to its report so that reports come in commit order.
+struct Shared {
+    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Box<dyn Pending>>>,
+    committing: tokio::sync::Mutex<EffectSink>,
+}
+
+async fn run(pool: Pool, shared: Arc<Shared>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = rx.recv().await {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(op) => group.push(op),
-                Err(_) => break,
+    loop {
+        {
+            let mut queue = shared.queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok(op) => group.push(op),
+                    Err(_) => break,
+                }
             }
         }
-        match attempt(&pool, &mut group).await {
-            Ok(done) => {
-                publish(&effects, done);
+        match attempt(&pool, &shared, &mut group).await {
+            Ok(()) => {
                 for op in group.drain(..) {
                     op.answer(Ok(()));
                 }
@@ -125,22 +164,11 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>>, effe
             Err(error) => {
                 tracing::debug!(%error, operations = group.len(), "group commit failed; retrying one by one");
                 for mut op in group.drain(..) {
-                    match attempt(&pool, std::slice::from_mut(&mut op)).await {
-                        Ok(done) => {
-                            publish(&effects, done);
-                            op.answer(Ok(()));
-                        }
-                        Err(error) => op.answer(Err(error)),
-                    }
+                    let done = attempt(&pool, &shared, std::slice::from_mut(&mut op)).await;
+                    op.answer(done);
                 }
             }
         }
-    }
-}
-
-fn publish(effects: &EffectSink, done: Vec<Effect>) {
-    if !done.is_empty() {
-        effects(done);
     }
 }
 
@@ -168,11 +196,11 @@ pub(crate) fn transient(error: &QueueError) -> bool {
     }
 }
 
-async fn attempt(pool: &Pool, group: &mut [Box<dyn Pending>]) -> Result<Vec<Effect>> {
+async fn attempt(pool: &Pool, shared: &Shared, group: &mut [Box<dyn Pending>]) -> Result<()> {
     let deadline = Instant::now() + PATIENCE;
     let mut delay = Duration::from_millis(20);
     loop {
-        match transaction(pool, group).await {
+        match transaction(pool, shared, group).await {
             Err(error) if transient(&error) && Instant::now() < deadline => {
                 tracing::debug!(%error, "database unavailable; retrying the transaction in {delay:?}");
                 tokio::time::sleep(delay).await;
@@ -183,13 +211,52 @@ async fn attempt(pool: &Pool, group: &mut [Box<dyn Pending>]) -> Result<Vec<Effe
     }
 }
 
-async fn transaction(pool: &Pool, group: &mut [Box<dyn Pending>]) -> Result<Vec<Effect>> {
+async fn transaction(pool: &Pool, shared: &Shared, group: &mut [Box<dyn Pending>]) -> Result<()> {
     let mut client = super::connection(pool).await?;
     let tx = client.transaction().await?;
+    if !group.iter().any(|op| op.durable()) {
+        tx.batch_execute("SET LOCAL synchronous_commit = off")
+            .await?;
+    }
     let now = now_ms();
     let mut changes = Changes::default();
-    for op in group.iter_mut() {
-        op.run(&tx, now, &mut changes).await?;
+    // Completions without side effects — most of any busy group — go in one statement; the
+    // other operations run one after the other.
+    let bulk: Vec<bool> = group
+        .iter_mut()
+        .map(|op| {
+            op.as_any_mut()
+                .downcast_mut::<Call<Finish>>()
+                .is_some_and(|call| bulk_completion(&call.op))
+        })
+        .collect();
+    if bulk.iter().filter(|b| **b).count() > 1 {
+        let mut completions: Vec<&mut Call<Finish>> = group
+            .iter_mut()
+            .zip(&bulk)
+            .filter(|(_, bulk)| **bulk)
+            .filter_map(|(op, _)| op.as_any_mut().downcast_mut::<Call<Finish>>())
+            .collect();
+        let ops: Vec<&Finish> = completions.iter().map(|c| &c.op).collect();
+        let accepted = complete_many(&tx, now, &ops, &mut changes).await?;
+        for (call, accepted) in completions.iter_mut().zip(accepted) {
+            call.out = Some(accepted);
+        }
+        for (op, _) in group.iter_mut().zip(&bulk).filter(|(_, bulk)| !**bulk) {
+            op.run(&tx, now, &mut changes).await?;
+        }
+    } else {
+        for op in group.iter_mut() {
+            op.run(&tx, now, &mut changes).await?;
+        }
+    }
+    // Every batch the operations touched is locked now, in id order, before anything
+    // else is: transactions that share batches then never wait for each other in a circle.
+    let mut touched = changes.batches.clone();
+    touched.sort_unstable();
+    touched.dedup();
+    for id in &touched {
+        settle_batch(&tx, id, now).await?;
     }
     resolve_dependencies(&tx, now, &mut changes).await?;
     let Changes {
@@ -212,6 +279,10 @@ async fn transaction(pool: &Pool, group: &mut [Box<dyn Pending>]) -> Result<Vec<
                 .await?;
         }
     }
+    let report = shared.committing.lock().await;
     tx.commit().await?;
-    Ok(effects)
+    if !effects.is_empty() {
+        report(effects);
+    }
+    Ok(())
 }
