@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, on a fresh machine: formatting, lints, the hermetic tier, the
 # CLI-only build, then the end-to-end tier with its real peers, then a quick benchmark.
-# External services that the end-to-end tests need are installed from here (Chromium) or
-# by the tests on first use (scripts/test-deps/: the MCP SDKs, Synapse).
+# External services that the end-to-end tests need are installed from here (Chromium,
+# PostgreSQL 15) or by the tests on first use (scripts/test-deps/: the MCP SDKs, Synapse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p brain --all-targets --locked --features e2e -- -D warnings
 cargo clippy -p brain-example-plugin --all-targets --locked --features e2e -- -D warnings
 cargo clippy -p brain --all-targets --locked --no-default-features -- -D warnings
+
+# The job queue's PostgreSQL suite starts throwaway PostgreSQL 15 servers itself (on Unix
+# sockets, so inside the hermetic tier too); the server must be installed.
+step "PostgreSQL 15"
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+fi
 
 # Tier 1, hermetic: no network, no installs, no browser. Where we may (root, as in CI), it
 # runs in a network namespace of its own with only loopback up: the network unplugged.
@@ -50,3 +57,5 @@ cargo test -p brain-example-plugin --locked --features e2e --test e2e
 # The benchmark must keep running; its figures are printed, never asserted.
 step "queue benchmark (quick)"
 cargo run --locked --release -p brain-job-queue --example queue-bench -- --quick
+# And on PostgreSQL, beside its peer (graphile-worker, installed from npm on first use).
+scripts/bench-postgres.sh -- --quick --runs 1

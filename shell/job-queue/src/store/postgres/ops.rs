@@ -655,7 +655,13 @@ pub(crate) async fn complete_many(
     }
     let stmt = tx
         .prepare_cached(
-            "UPDATE jobs j SET status = 'completed', result = v.result, finished_at = $1,              lease_token = NULL, lease_expires_at = NULL,              progress_current = COALESCE(v.cur, j.progress_current),              progress_total = COALESCE(v.tot, j.progress_total),              progress_message = COALESCE(v.msg, j.progress_message)              FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[])              AS v (seq, token, result, cur, tot, msg)              WHERE j.seq = v.seq AND j.lease_token = v.token AND j.status = 'processing'              RETURNING j.seq",
+            "UPDATE jobs SET status = 'completed', result = ($4::text[])[array_position($2::bigint[], seq)], \
+             finished_at = $1, lease_token = NULL, lease_expires_at = NULL, \
+             progress_current = COALESCE(($5::bigint[])[array_position($2, seq)], progress_current), \
+             progress_total = COALESCE(($6::bigint[])[array_position($2, seq)], progress_total), \
+             progress_message = COALESCE(($7::text[])[array_position($2, seq)], progress_message) \
+             WHERE seq = ANY($2) AND lease_token = ($3::bigint[])[array_position($2, seq)] \
+             AND status = 'processing' RETURNING seq",
         )
         .await?;
     let accepted: std::collections::HashSet<i64> = tx

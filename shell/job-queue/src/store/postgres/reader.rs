@@ -229,7 +229,8 @@ pub(crate) async fn list_jobs(pool: &Pool, filter: &ListFilter) -> Result<Vec<Jo
     let limit_at = since + 1;
     conditions.push_str(&format!(" AND created_at >= ${since}"));
     let active = format!(
-        "SELECT {RECORD_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing'){conditions} \
+        "SELECT {RECORD_COLUMNS} FROM jobs WHERE finished_at IS NULL \
+         AND status IN ('pending', 'processing'){conditions} \
          ORDER BY created_at DESC LIMIT ${limit_at}"
     );
     let finished = format!(
@@ -389,8 +390,8 @@ pub(crate) async fn active_of_type(pool: &Pool, job_type: &str) -> Result<Vec<St
     let mut out: Vec<(i64, String)> = Vec::new();
     for sql in [
         "SELECT created_at, id FROM batches WHERE finished_at IS NULL AND job_type = $1",
-        "SELECT created_at, id FROM jobs WHERE status IN ('pending', 'processing') \
-         AND batch_id IS NULL AND job_type = $1",
+        "SELECT created_at, id FROM jobs WHERE finished_at IS NULL \
+         AND status IN ('pending', 'processing') AND batch_id IS NULL AND job_type = $1",
         "SELECT j.created_at, COALESCE(j.batch_id, j.id) FROM outbox o \
          JOIN jobs j ON j.id = o.job_id WHERE j.job_type = $1",
     ] {
