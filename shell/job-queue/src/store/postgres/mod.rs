@@ -110,6 +110,8 @@ impl PostgresDriver {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| QueueError::Unreachable {
                 location: location.clone(),

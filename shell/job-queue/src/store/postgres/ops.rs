@@ -763,6 +763,10 @@ impl PgOp for Heartbeat {
             unregistered: registered == 0,
             ..HeartbeatResult::default()
         };
+        // In seq order, as completions lock them: two transactions never wait for each
+        // other's rows in a circle.
+        let mut leases: Vec<_> = leases.iter().collect();
+        leases.sort_unstable_by_key(|(seq, _, _)| *seq);
         for (seq, token, p) in leases {
             let row = tx
                 .query_opt(
@@ -848,36 +852,44 @@ impl PgOp for Cancel {
             .await?
             .is_some();
         let column = if is_batch { "batch_id" } else { "id" };
-        let requested = tx
+        // One statement for both: each row is pending (ends cancelled) or running (asked
+        // to stop) at the moment it is locked. Two statements would each see a moment of
+        // their own, and a job claimed by another process between them would be neither.
+        let rows = tx
             .query(
                 &format!(
-                    "UPDATE jobs SET cancel_requested = true WHERE {column} = $1 \
-                     AND status = 'processing' RETURNING seq, worker_id"
-                ),
-                &[id],
-            )
-            .await?;
-        result.requested = requested.iter().map(|r| (r.get(0), r.get(1))).collect();
-        if !result.requested.is_empty() {
-            changes.wake_check = true;
-        }
-        let cancelled = tx
-            .query(
-                &format!(
-                    "UPDATE jobs SET status = 'cancelled', finished_at = $2, \
-                     last_error = 'cancelled before it started' \
-                     WHERE {column} = $1 AND status = 'pending' RETURNING {HEAD_COLUMNS}"
+                    "UPDATE jobs SET \
+                     status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END, \
+                     finished_at = CASE WHEN status = 'pending' THEN $2 ELSE finished_at END, \
+                     last_error = CASE WHEN status = 'pending' THEN 'cancelled before it started' \
+                     ELSE last_error END, \
+                     cancel_requested = cancel_requested OR status = 'processing' \
+                     WHERE {column} = $1 AND status IN ('pending', 'processing') \
+                     RETURNING {HEAD_COLUMNS}, status, worker_id"
                 ),
                 &[id, &now],
             )
             .await?;
+        let mut cancelled = Vec::new();
+        for row in &rows {
+            if row.try_get::<_, &str>(HEAD_WIDTH)? == "processing" {
+                result
+                    .requested
+                    .push((row.try_get(0)?, row.try_get(HEAD_WIDTH + 1)?));
+            } else {
+                cancelled.push(row);
+            }
+        }
+        if !result.requested.is_empty() {
+            changes.wake_check = true;
+        }
         result.cancelled = cancelled.len() as u64;
         if is_batch {
             result.found = true;
             changes.batches.push(id.clone());
             return Ok(result);
         }
-        for row in &cancelled {
+        for row in cancelled {
             let head = head_from_row(row)?;
             if let Some(b) = &head.batch_id {
                 changes.batches.push(b.clone());

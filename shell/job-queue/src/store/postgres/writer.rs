@@ -172,8 +172,9 @@ async fn run(pool: Pool, shared: Arc<Shared>) {
     }
 }
 
-/// Whether an error is worth a new transaction: the connection or server went away, or
-/// PostgreSQL asked for a retry (serialization failure, deadlock).
+/// Whether an error is worth a new transaction: the connection or server went away, the
+/// server has no connection to spare right now, or PostgreSQL asked for a retry
+/// (serialization failure, deadlock).
 pub(crate) fn transient(error: &QueueError) -> bool {
     use tokio_postgres::error::SqlState;
     match error {
@@ -187,9 +188,11 @@ pub(crate) fn transient(error: &QueueError) -> bool {
                             | &SqlState::ADMIN_SHUTDOWN
                             | &SqlState::CRASH_SHUTDOWN
                             | &SqlState::CANNOT_CONNECT_NOW
+                            | &SqlState::TOO_MANY_CONNECTIONS
                     )
                 )
-                || (e.code().is_none() && std::error::Error::source(e).is_some())
+                || std::error::Error::source(e)
+                    .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some())
         }
         QueueError::Unreachable { .. } => true,
         _ => false,
