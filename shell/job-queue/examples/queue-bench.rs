@@ -44,6 +44,10 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "queue-bench/postgres.rs"]
 mod postgres;
+// For `server_of` (the rest is the tests' throwaway server).
+#[allow(dead_code, clippy::unwrap_used)]
+#[path = "../tests/support/pg_cluster.rs"]
+mod pg_cluster;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 type Res<T> = std::result::Result<T, BoxError>;

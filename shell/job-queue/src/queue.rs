@@ -878,15 +878,21 @@ impl Queue {
     async fn wake_workers(&self) {
         self.inner.local.work.notify_one();
         let me = self.inner.local.worker_id();
+        self.wake_peers(|w| me.as_deref() != Some(w.id.as_str()), wake::WORK)
+            .await;
+    }
+
+    /// Sends `kind` to the pools `wanted` picks among other processes' on this host:
+    /// datagrams reach this host only; pools on other hosts hear the driver's wake-ups.
+    async fn wake_peers(&self, wanted: impl Fn(&WorkerRow) -> bool, kind: u8) {
         let host = host_name();
-        // Datagrams reach this host's pools only; other hosts' hear the driver's wake-up.
         let ports = self
             .peers()
             .await
             .into_iter()
-            .filter(|w| me.as_deref() != Some(w.id.as_str()) && w.host == host)
+            .filter(|w| w.host == host && wanted(w))
             .filter_map(|w| w.wake_port);
-        wake::send(ports, wake::WORK);
+        wake::send(ports, kind);
     }
 
     /// Processes running workers on this database.
@@ -1360,14 +1366,8 @@ impl Queue {
                 .iter()
                 .filter_map(|(_, w)| w.as_deref())
                 .collect();
-            let host = host_name();
-            let ports = self
-                .peers()
-                .await
-                .into_iter()
-                .filter(|w| owners.contains(&w.id.as_str()) && w.host == host)
-                .filter_map(|w| w.wake_port);
-            wake::send(ports, wake::CHECK);
+            self.wake_peers(|w| owners.contains(&w.id.as_str()), wake::CHECK)
+                .await;
         }
         Ok(CancelOutcome {
             cancelled: result.cancelled,

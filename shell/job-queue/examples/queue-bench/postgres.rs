@@ -12,30 +12,6 @@ use super::{
     throughput_async,
 };
 
-/// Connection parameters of `url`'s server, without a database name.
-fn server(url: &str) -> Res<String> {
-    let config = tokio_postgres::Config::from_str(url)?;
-    let mut out = String::new();
-    if let Some(host) = config.get_hosts().first() {
-        match host {
-            tokio_postgres::config::Host::Tcp(h) => out.push_str(&format!("host={h} ")),
-            tokio_postgres::config::Host::Unix(p) => {
-                out.push_str(&format!("host={} ", p.display()))
-            }
-        }
-    }
-    if let Some(port) = config.get_ports().first() {
-        out.push_str(&format!("port={port} "));
-    }
-    if let Some(user) = config.get_user() {
-        out.push_str(&format!("user={user} "));
-    }
-    if let Some(password) = config.get_password() {
-        out.push_str(&format!("password={} ", String::from_utf8_lossy(password)));
-    }
-    Ok(out)
-}
-
 async fn client(conninfo: &str) -> Res<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
@@ -169,7 +145,7 @@ async fn settings(server: &str, url: &str) -> Res<String> {
 }
 
 pub(super) fn run(options: &Options, sizes: &Sizes, printer: &Printer, url: &str) -> Res<()> {
-    let server = server(url)?;
+    let server = super::pg_cluster::server_of(url)?;
     let rt = runtime()?;
     printer.header(&format!(
         "queue-bench: brain-job-queue on PostgreSQL{} — every figure is the median of {} run{}",
@@ -201,21 +177,26 @@ pub(super) fn run(options: &Options, sizes: &Sizes, printer: &Printer, url: &str
     printer.table_head(options.runs);
     let runs = options.runs;
 
+    // One throughput run on a database of its own (a copy of `template`, when given):
+    // jobs/s, enqueue jobs/s, the jobs table's dead tuples and size (MB) after it.
+    let throughput = |name: &str, template: Option<&str>| -> Res<[f64; 4]> {
+        let db = rt.block_on(create(&server, url, name, template))?;
+        let r = rt.block_on(throughput_async(
+            sizes,
+            options.concurrency,
+            &Store::Postgres(db.clone()),
+        ))?;
+        let (dead, mb) = rt.block_on(table_state(&db))?;
+        rt.block_on(drop_database(&server, url, name))?;
+        Ok([r.rate, r.enqueue_rate, dead, mb])
+    };
     let mut empty_rate = None;
     if options.wants("throughput") {
         let rows = repeat("throughput", runs, |i| {
-            let name = format!("brains_bench_{i}");
-            let db = rt.block_on(create(&server, url, &name, None))?;
-            let r = rt.block_on(throughput_async(
-                sizes,
-                options.concurrency,
-                &Store::Postgres(db.clone()),
-            ))?;
-            let (dead, mb) = rt.block_on(table_state(&db))?;
-            rt.block_on(drop_database(&server, url, &name))?;
+            let [rate, enqueue, dead, mb] = throughput(&format!("brains_bench_{i}"), None)?;
             Ok(vec![
-                ("pg_throughput", r.rate),
-                ("pg_throughput_enqueue", r.enqueue_rate),
+                ("pg_throughput", rate),
+                ("pg_throughput_enqueue", enqueue),
                 ("pg_dead_tuples", dead),
                 ("pg_jobs_size", mb),
             ])
@@ -233,17 +214,10 @@ pub(super) fn run(options: &Options, sizes: &Sizes, printer: &Printer, url: &str
         rt.block_on(build_history(&server, url, sizes.history))?;
         let rows = repeat("throughput_with_history", runs, |i| {
             let name = format!("brains_bench_history_{i}");
-            let db = rt.block_on(create(&server, url, &name, Some("brains_bench_history")))?;
-            let r = rt.block_on(throughput_async(
-                sizes,
-                options.concurrency,
-                &Store::Postgres(db.clone()),
-            ))?;
-            let (dead, mb) = rt.block_on(table_state(&db))?;
-            rt.block_on(drop_database(&server, url, &name))?;
+            let [rate, enqueue, dead, mb] = throughput(&name, Some("brains_bench_history"))?;
             Ok(vec![
-                ("pg_throughput_with_history", r.rate),
-                ("pg_throughput_with_history_enqueue", r.enqueue_rate),
+                ("pg_throughput_with_history", rate),
+                ("pg_throughput_with_history_enqueue", enqueue),
                 ("pg_history_dead_tuples", dead),
                 ("pg_history_jobs_size", mb),
             ])

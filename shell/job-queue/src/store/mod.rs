@@ -32,6 +32,26 @@ pub(crate) struct Changes {
     pub(crate) wake_check: bool,
 }
 
+/// Answers the caller of a write once its transaction has ended (`committed`) with what
+/// the write returned; when nobody waits for it, a failure is logged instead.
+pub(crate) fn answer<T>(
+    out: Option<T>,
+    reply: Option<tokio::sync::oneshot::Sender<Result<T>>>,
+    committed: Result<()>,
+    what: &str,
+) {
+    let answer = committed.and_then(|()| out.ok_or(QueueError::Closed));
+    match reply {
+        // A caller that stopped waiting is fine to ignore.
+        Some(reply) => drop(reply.send(answer)),
+        None => {
+            if let Err(error) = answer {
+                tracing::warn!(%error, "could not {what}");
+            }
+        }
+    }
+}
+
 /// Where a driver reports committed changes (after each commit, in commit order).
 pub(crate) type EffectSink = Box<dyn Fn(Vec<Effect>) + Send>;
 

@@ -362,7 +362,6 @@ mod pg_cluster;
 /// The PostgreSQL cluster the `postgres` suite runs on: `DATABASE_URL`'s server, or a
 /// throwaway one this process starts (and a watchdog stops when it exits).
 pub(crate) mod postgres {
-    use std::str::FromStr;
     use std::sync::OnceLock;
 
     use super::pg_cluster;
@@ -372,28 +371,7 @@ pub(crate) mod postgres {
     fn cluster() -> &'static str {
         static CLUSTER: OnceLock<String> = OnceLock::new();
         CLUSTER.get_or_init(|| match std::env::var("DATABASE_URL") {
-            Ok(url) => {
-                let config = tokio_postgres::Config::from_str(&url).unwrap();
-                let mut out = String::new();
-                if let Some(host) = config.get_hosts().first() {
-                    match host {
-                        tokio_postgres::config::Host::Tcp(h) => out.push_str(&format!("host={h} ")),
-                        tokio_postgres::config::Host::Unix(p) => {
-                            out.push_str(&format!("host={} ", p.display()));
-                        }
-                    }
-                }
-                if let Some(port) = config.get_ports().first() {
-                    out.push_str(&format!("port={port} "));
-                }
-                if let Some(user) = config.get_user() {
-                    out.push_str(&format!("user={user} "));
-                }
-                if let Some(password) = config.get_password() {
-                    out.push_str(&format!("password={} ", String::from_utf8_lossy(password)));
-                }
-                out
-            }
+            Ok(url) => pg_cluster::server_of(&url).unwrap(),
             Err(_) => start(),
         })
     }

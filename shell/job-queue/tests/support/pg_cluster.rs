@@ -158,6 +158,33 @@ impl Cluster {
     }
 }
 
+/// The connection parameters of `url` (a URL or `key=value` pairs) without its database
+/// name: what [`create_database`] adds one to.
+#[allow(dead_code)] // the suite's and the benchmark's
+pub(crate) fn server_of(url: &str) -> Result<String, tokio_postgres::Error> {
+    use std::str::FromStr;
+    let config = tokio_postgres::Config::from_str(url)?;
+    let mut out = String::new();
+    if let Some(host) = config.get_hosts().first() {
+        match host {
+            tokio_postgres::config::Host::Tcp(h) => out.push_str(&format!("host={h} ")),
+            tokio_postgres::config::Host::Unix(p) => {
+                out.push_str(&format!("host={} ", p.display()))
+            }
+        }
+    }
+    if let Some(port) = config.get_ports().first() {
+        out.push_str(&format!("port={port} "));
+    }
+    if let Some(user) = config.get_user() {
+        out.push_str(&format!("user={user} "));
+    }
+    if let Some(password) = config.get_password() {
+        out.push_str(&format!("password={} ", String::from_utf8_lossy(password)));
+    }
+    Ok(out)
+}
+
 /// A client on database `url`.
 pub(crate) async fn client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)

@@ -385,7 +385,7 @@ impl DependencyCheck {
                 JobStatus::Completed => Some(true),
                 JobStatus::Failed | JobStatus::Cancelled => Some(false),
             },
-            None => match settle_batch(tx, id, 0).await? {
+            None => match read_batch(tx, id).await? {
                 Some(batch) if batch.finished_at.is_none() => None,
                 Some(_) if files_pending(tx, id).await? => None,
                 Some(batch) => batch.ended(),
@@ -1050,7 +1050,8 @@ impl PgOp for OutboxDone {
             }
         }
         if !ended.is_empty() {
-            release(tx, now, changes, ended).await?;
+            let looked_at = changes.batches.len();
+            release(tx, now, changes, ended, &mut Settled::new(), looked_at).await?;
         }
         Ok(())
     }
@@ -1181,34 +1182,37 @@ pub(crate) fn batch_from_row(row: &Row) -> Result<BatchRow> {
     })
 }
 
+/// Batch `id` with its summed counters, as this transaction sees it.
+async fn read_batch(tx: &Transaction<'_>, id: &str) -> Result<Option<BatchRow>> {
+    let read = tx
+        .prepare_cached(&format!("{BATCH_SELECT} WHERE b.id = $1{BATCH_GROUP}"))
+        .await?;
+    tx.query_opt(&read, &[&id])
+        .await?
+        .as_ref()
+        .map(batch_from_row)
+        .transpose()
+}
+
 /// Batch `id` as this transaction leaves it, its start and end brought up to date: the
 /// batch row is locked first, so a transaction of another process that ends the batch's
 /// last jobs at the same moment waits and then sees these counts. `FOR NO KEY UPDATE`, not
 /// `FOR UPDATE`: the counter rows' foreign key holds `KEY SHARE` locks on the batch, which
-/// `FOR UPDATE` would wait for in a circle. `now` 0 only reads.
+/// `FOR UPDATE` would wait for in a circle.
 pub(crate) async fn settle_batch(
     tx: &Transaction<'_>,
     id: &str,
     now: i64,
 ) -> Result<Option<BatchRow>> {
-    if now > 0 {
-        let lock = tx
-            .prepare_cached("SELECT 1 FROM batches WHERE id = $1 FOR NO KEY UPDATE")
-            .await?;
-        if tx.query_opt(&lock, &[&id]).await?.is_none() {
-            return Ok(None);
-        }
-    }
-    let read = tx
-        .prepare_cached(&format!("{BATCH_SELECT} WHERE b.id = $1{BATCH_GROUP}"))
+    let lock = tx
+        .prepare_cached("SELECT 1 FROM batches WHERE id = $1 FOR NO KEY UPDATE")
         .await?;
-    let Some(row) = tx.query_opt(&read, &[&id]).await? else {
+    if tx.query_opt(&lock, &[&id]).await?.is_none() {
+        return Ok(None);
+    }
+    let Some(mut batch) = read_batch(tx, id).await? else {
         return Ok(None);
     };
-    let mut batch = batch_from_row(&row)?;
-    if now == 0 {
-        return Ok(Some(batch));
-    }
     let started = batch
         .started_at
         .or((batch.processing + batch.completed + batch.failed > 0).then_some(now));
@@ -1228,23 +1232,36 @@ pub(crate) async fn settle_batch(
     Ok(Some(batch))
 }
 
+/// Batches settled in this transaction, by id: what its effects report.
+pub(crate) type Settled = std::collections::BTreeMap<String, Option<BatchRow>>;
+
 /// Resolves the dependents of the operations that ended in this transaction (see the
-/// SQLite driver's `deps::release`, which this follows).
+/// SQLite driver's `deps::release`, which this follows). `settled`: the batches the
+/// operations touched, settled already; those the resolution touches are added.
 pub(crate) async fn resolve_dependencies(
     tx: &Transaction<'_>,
     now: i64,
     changes: &mut Changes,
+    settled: &mut Settled,
 ) -> Result<()> {
-    release(tx, now, changes, Vec::new()).await
+    let ended = settled
+        .iter()
+        .filter_map(|(id, row)| Some((id.clone(), row.as_ref()?.ended()?)))
+        .collect();
+    let looked_at = changes.batches.len();
+    release(tx, now, changes, ended, settled, looked_at).await
 }
 
-/// [`resolve_dependencies`], starting from `also_ended` as well: operations whose staged
-/// files were just applied.
+/// [`resolve_dependencies`], starting from `also_ended`: batches that ended, or operations
+/// whose staged files were just applied. Batches in `changes` from `looked_at` on are
+/// settled as they come, into `settled`.
 async fn release(
     tx: &Transaction<'_>,
     now: i64,
     changes: &mut Changes,
     also_ended: Vec<(String, bool)>,
+    settled: &mut Settled,
+    mut looked_at: usize,
 ) -> Result<()> {
     // Nothing ended here (enqueues, claims, heartbeats): nothing to release, and no need
     // to ask.
@@ -1252,7 +1269,7 @@ async fn release(
         matches!(effect, Effect::Finished { status, .. } if status.is_finished())
             || matches!(effect, Effect::CancelledPending(..))
     });
-    if !ended_here && changes.batches.is_empty() && also_ended.is_empty() {
+    if !ended_here && also_ended.is_empty() {
         return Ok(());
     }
     let open = tx
@@ -1277,7 +1294,6 @@ async fn release(
         })
         .chain(also_ended)
         .collect();
-    let mut looked_at = 0;
     let mut unblocked = false;
     let resolve = tx
         .prepare_cached(
@@ -1304,12 +1320,11 @@ async fn release(
         fresh.sort_unstable();
         fresh.dedup();
         for id in fresh {
-            if let Some(ok) = settle_batch(tx, &id, now)
-                .await?
-                .and_then(|row| row.ended())
-            {
-                ended.push((id, ok));
+            let row = settle_batch(tx, &id, now).await?;
+            if let Some(ok) = row.as_ref().and_then(BatchRow::ended) {
+                ended.push((id.clone(), ok));
             }
+            settled.insert(id, row);
         }
         let Some((id, ok)) = ended.pop() else { break };
         if files_pending(tx, &id).await? {

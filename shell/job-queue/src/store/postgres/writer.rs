@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::ops::{bulk_completion, complete_many, resolve_dependencies, settle_batch};
+use super::ops::{Settled, bulk_completion, complete_many, resolve_dependencies, settle_batch};
 use crate::error::{QueueError, Result};
 use crate::store::{Changes, Effect, EffectSink, Finish};
 use crate::util::now_ms;
@@ -76,15 +76,7 @@ impl<O: PgOp> Pending for Call<O> {
 
     fn answer(self: Box<Self>, committed: Result<()>) {
         let Call { out, reply, .. } = *self;
-        let answer = committed.and_then(|()| out.ok_or(QueueError::Closed));
-        match reply {
-            Some(reply) => drop(reply.send(answer)),
-            None => {
-                if let Err(error) = answer {
-                    tracing::warn!(%error, "could not {}", O::WHAT);
-                }
-            }
-        }
+        crate::store::answer(out, reply, committed, O::WHAT);
     }
 }
 
@@ -253,28 +245,25 @@ async fn transaction(pool: &Pool, shared: &Shared, group: &mut [Box<dyn Pending>
             op.run(&tx, now, &mut changes).await?;
         }
     }
-    // Every batch the operations touched is locked now, in id order, before anything
-    // else is: transactions that share batches then never wait for each other in a circle.
+    // Every batch the operations touched is settled now, once, locked in id order before
+    // anything else is: transactions that share batches then never wait for each other in
+    // a circle.
     let mut touched = changes.batches.clone();
     touched.sort_unstable();
     touched.dedup();
-    for id in &touched {
-        settle_batch(&tx, id, now).await?;
+    let mut settled = Settled::new();
+    for id in touched {
+        let row = settle_batch(&tx, &id, now).await?;
+        settled.insert(id, row);
     }
-    resolve_dependencies(&tx, now, &mut changes).await?;
+    resolve_dependencies(&tx, now, &mut changes, &mut settled).await?;
     let Changes {
         mut effects,
-        mut batches,
         wake_work,
         wake_check,
+        ..
     } = changes;
-    batches.sort_unstable();
-    batches.dedup();
-    for id in batches {
-        if let Some(row) = settle_batch(&tx, &id, now).await? {
-            effects.push(Effect::Batch(row));
-        }
-    }
+    effects.extend(settled.into_values().flatten().map(Effect::Batch));
     // Delivered at commit, to every process listening (see `super::listen`).
     for (wanted, kind) in [(wake_work, "w"), (wake_check, "c")] {
         if wanted {

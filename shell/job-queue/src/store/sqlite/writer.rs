@@ -61,16 +61,7 @@ impl<O: Op> Pending for Call<O> {
 
     fn answer(self: Box<Self>, committed: Result<()>) {
         let Call { out, reply, .. } = *self;
-        let answer = committed.and_then(|()| out.ok_or(QueueError::Closed));
-        match reply {
-            // A caller that stopped waiting is fine to ignore.
-            Some(reply) => drop(reply.send(answer)),
-            None => {
-                if let Err(error) = answer {
-                    tracing::warn!(%error, "could not {}", O::WHAT);
-                }
-            }
-        }
+        crate::store::answer(out, reply, committed, O::WHAT);
     }
 }
 
