@@ -27,12 +27,52 @@ impl Logged {
 /// this sees what the code under test logs — and that code, from a warning up to its next
 /// await, has run before the test's task gets to look at the warning.
 pub fn capture_warnings() -> (tracing::subscriber::DefaultGuard, UnboundedReceiver<Logged>) {
+    // `tracing` caches whether a log line is wanted once per process, asking the thread
+    // that first reaches it. A sibling test's thread without a subscriber would answer
+    // "never" and silence that line for this capture too (seen with 16 test threads).
+    // A global subscriber that answers "ask each time" keeps every line live; installing
+    // it also re-asks the lines already cached. Another global one, if set, stays.
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(AskEachTime);
+    });
     let (tx, rx) = unbounded_channel();
     let guard = tracing::subscriber::set_default(Warnings(tx));
     (guard, rx)
 }
 
 struct Warnings(UnboundedSender<Logged>);
+
+/// Records nothing; says every log line may be wanted, so each event asks the subscriber
+/// of the thread it happens on.
+struct AskEachTime;
+
+impl tracing::Subscriber for AskEachTime {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, _: &tracing::Event<'_>) {}
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
 
 impl tracing::Subscriber for Warnings {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
