@@ -6,7 +6,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use brain_plugin_api::{JobProgressEvent, JobStatus, JobStatusEntry, ProgressNotification};
+use brain_plugin_api::{
+    Dependency, JobProgressEvent, JobStatus, JobStatusEntry, ProgressNotification,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::render::{self, Summary};
@@ -33,6 +35,11 @@ pub struct ProgressLine {
     pub estimated_completion: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_completion_ms: Option<u64>,
+    /// Unfinished, and no live process runs workers for it: no ETA until one starts.
+    pub waiting_for_worker: bool,
+    /// Unfinished work this waits for before it can start.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub waiting_for: Vec<Dependency>,
 }
 
 impl ProgressLine {
@@ -43,6 +50,8 @@ impl ProgressLine {
             elapsed_ms: event.timing.elapsed_ms,
             estimated_completion: event.timing.estimated_completion.clone(),
             estimated_completion_ms: event.timing.estimated_completion_ms,
+            waiting_for_worker: event.waiting_for_worker,
+            waiting_for: event.waiting_for.clone(),
         }
     }
 }
@@ -122,7 +131,9 @@ pub(crate) struct Renderer {
     bar: Option<ProgressBar>,
     /// The look the bar has now: with a length (bar) or not (spinner), and its layout.
     bar_look: Option<(bool, Layout)>,
-    last_status: Option<JobStatus>,
+    /// The last state line printed ([`render::status_line`]): a new one is printed when
+    /// the status or what holds the work up changes.
+    last_state: Option<String>,
     last_line: Option<(Instant, String)>,
     seen_failures: Vec<String>,
 }
@@ -134,7 +145,7 @@ impl Renderer {
             say,
             bar: None,
             bar_look: None,
-            last_status: None,
+            last_state: None,
             last_line: None,
             seen_failures: Vec::new(),
         }
@@ -146,9 +157,10 @@ impl Renderer {
             Mode::Json => out_line(&json_line(&ProgressLine::of(event))),
             Mode::Lines => {
                 self.failures(event);
-                if self.last_status != Some(event.status) {
-                    self.last_status = Some(event.status);
-                    err_line(&render::status_line(event));
+                let state = render::status_line(event);
+                if self.last_state.as_ref() != Some(&state) {
+                    err_line(&state);
+                    self.last_state = Some(state);
                 }
                 let line = render::progress_line(event);
                 if event.status == JobStatus::Processing
@@ -232,8 +244,9 @@ impl Renderer {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
-                if self.mode == Mode::Lines && self.last_status != Some(event.status) {
-                    err_line(&render::status_line(event));
+                let state = render::status_line(event);
+                if self.mode == Mode::Lines && self.last_state.as_ref() != Some(&state) {
+                    err_line(&state);
                 }
                 let color = matches!(self.mode, Mode::Bars { color: true });
                 if summary.ok {

@@ -52,8 +52,11 @@ pub(crate) fn eta(event: &JobProgressEvent) -> Option<String> {
         .map(|ms| format_short(Duration::from_millis(ms)))
 }
 
-/// What happens now: the current operation, or what the status implies.
+/// What happens now: what holds it up, the current operation, or what the status implies.
 fn operation(event: &JobProgressEvent) -> String {
+    if let Some(waiting) = event.waiting_line() {
+        return waiting;
+    }
     match (event.status, event.current_operation()) {
         (JobStatus::Pending, _) => "queued".to_owned(),
         (_, Some(op)) if !op.is_empty() => op.to_owned(),
@@ -66,11 +69,15 @@ pub(crate) fn name(event: &JobProgressEvent) -> String {
     event.label.clone().unwrap_or_else(|| event.id.clone())
 }
 
-/// One line for a status change: "batch_1: processing — Generating content".
+/// One line for a change of state: "batch_1: processing — Generating content", or what
+/// holds it up ("batch_1: waiting for a worker — Generating content").
 pub(crate) fn status_line(event: &JobProgressEvent) -> String {
+    let state = event
+        .waiting_line()
+        .unwrap_or_else(|| event.status.to_string());
     match &event.label {
-        Some(label) => format!("{}: {} — {label}", event.id, event.status),
-        None => format!("{}: {}", event.id, event.status),
+        Some(label) => format!("{}: {state} — {label}", event.id),
+        None => format!("{}: {state}", event.id),
     }
 }
 
@@ -88,8 +95,11 @@ pub(crate) fn progress_line(event: &JobProgressEvent) -> String {
         line.push_str(": ");
         line.push_str(&details.join(", "));
     }
-    if let Some(op) = event.current_operation().filter(|op| !op.is_empty()) {
-        line.push_str(&format!(" — {op}"));
+    let now = event
+        .waiting_line()
+        .or_else(|| event.current_operation().map(str::to_owned));
+    if let Some(now) = now.filter(|now| !now.is_empty()) {
+        line.push_str(&format!(" — {now}"));
     }
     line
 }
@@ -227,6 +237,8 @@ mod tests {
                     .map(|env| Wording::job(format!("Built {env}"))),
                 _ => None,
             },
+            waiting_for_worker: false,
+            waiting_for: Vec::new(),
         }
     }
 
@@ -252,6 +264,16 @@ mod tests {
         e
     }
 
+    fn generate() -> brain_plugin_api::Dependency {
+        brain_plugin_api::Dependency {
+            id: "batch_9".into(),
+            kind: JobKind::Batch,
+            status: JobStatus::Processing,
+            label: Some("Generating content".into()),
+            progress: Some(Progress::new(3, 6)),
+        }
+    }
+
     #[test]
     fn bar_state_table() {
         let mut running = batch(JobStatus::Processing, "Generating content", (5, 2, 0, 0));
@@ -265,7 +287,19 @@ mod tests {
         let mut job_bar = spinner.clone();
         job_bar.progress = Some(Progress::new(7, 3));
         let done = batch(JobStatus::Completed, "Generating content", (5, 5, 0, 0));
-        let cases: [(&JobProgressEvent, u64, Option<u64>, &str); 6] = [
+        // Left by a process that ended: no ETA, and it says so.
+        let mut orphaned = running.clone();
+        orphaned.mark_waiting(false, Vec::new());
+        let mut waiting = pending.clone();
+        waiting.mark_waiting(true, vec![generate()]);
+        let cases: [(&JobProgressEvent, u64, Option<u64>, &str); 8] = [
+            (&orphaned, 2, Some(5), "waiting for a worker"),
+            (
+                &waiting,
+                0,
+                Some(5),
+                "ETA 9 s · waiting for batch_9 (Generating content, 3/6)",
+            ),
             (
                 &running,
                 2,
@@ -297,6 +331,11 @@ mod tests {
         let mut job = event(JobKind::Job, JobStatus::Processing, "build preview");
         job.id = "job_1".into();
         job.message = Some("Rendering /about".into());
+        let mut orphaned = running.clone();
+        orphaned.mark_waiting(false, Vec::new());
+        let mut build = event(JobKind::Job, JobStatus::Pending, "build preview");
+        build.id = "job_1".into();
+        build.mark_waiting(true, vec![generate()]);
         let cases = [
             (
                 progress_line(&running),
@@ -308,6 +347,18 @@ mod tests {
                 "batch_1: processing — Generating content",
             ),
             (status_line(&job), "job_1: processing — build preview"),
+            (
+                status_line(&orphaned),
+                "batch_1: waiting for a worker — Generating content",
+            ),
+            (
+                progress_line(&orphaned),
+                "Generating content: 2/5 (40%) — waiting for a worker",
+            ),
+            (
+                status_line(&build),
+                "job_1: waiting for batch_9 (Generating content, 3/6) — build preview",
+            ),
         ];
         for (got, expected) in cases {
             assert_eq!(got, expected);

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use brain_plugin_api::{
-    AsyncToolResponse, ItemError, JobKind, JobProgressEvent, JobStatus, JobStatusEntry,
-    JobStatusResponse, WAITING_FOR_WORKER, format_short,
+    AsyncToolResponse, ItemError, JobProgressEvent, JobStatus, JobStatusEntry, JobStatusResponse,
+    WAITING_FOR_WORKER, format_short,
 };
 
 /// Whether a state is the last one of its operation.
@@ -27,9 +27,14 @@ pub fn progress_line(event: &JobProgressEvent) -> String {
         None if event.status == JobStatus::Pending => {}
         None => parts.push("working".to_owned()),
     }
-    match (event.status, event.current_operation()) {
-        (JobStatus::Pending, _) => parts.push("waiting for a worker".to_owned()),
-        (_, Some(op)) if !op.is_empty() => parts.push(op.to_owned()),
+    match (
+        event.waiting_line(),
+        event.status,
+        event.current_operation(),
+    ) {
+        (Some(waiting), _, _) => parts.push(waiting),
+        (None, JobStatus::Pending, _) => parts.push("queued".to_owned()),
+        (None, _, Some(op)) if !op.is_empty() => parts.push(op.to_owned()),
         _ => {}
     }
     if let Some(ms) = event.timing.estimated_completion_ms {
@@ -116,8 +121,7 @@ pub fn status_markdown(id: &str, entry: &JobStatusEntry) -> String {
         entry.status.to_string()
     };
     let mut lines = vec![format!("**{label}** (`{id}`): {status}")];
-    let cancelled_batch = entry.status == JobStatus::Cancelled && entry.kind == JobKind::Batch;
-    if let Some(p) = entry.progress.filter(|_| !cancelled_batch) {
+    if let Some(p) = entry.shown_progress() {
         lines.push(format!(
             "- Progress: {}/{} ({}%)",
             p.current, p.total, p.percentage
@@ -232,6 +236,8 @@ mod tests {
             result: None,
             error: None,
             wording: Some(Wording::batch("Generated", "section", "sections")),
+            waiting_for_worker: false,
+            waiting_for: Vec::new(),
         }
     }
 
@@ -241,11 +247,44 @@ mod tests {
             progress_line(&batch(JobStatus::Processing, (10, 3, 0))),
             "⏳ Generating content — 3/10 · landing:features · ~25 s left"
         );
+        // Pending with a worker: queued. Without one (as a follow stream marks it), or
+        // processing left by a process that ended: waiting for a worker, with no ETA.
         let mut pending = batch(JobStatus::Pending, (10, 0, 0));
         pending.timing.estimated_completion_ms = None;
         assert_eq!(
             progress_line(&pending),
+            "⏳ Generating content — 0/10 · queued"
+        );
+        pending.mark_waiting(false, Vec::new());
+        assert_eq!(
+            progress_line(&pending),
             "⏳ Generating content — 0/10 · waiting for a worker"
+        );
+        let mut orphaned = batch(JobStatus::Processing, (10, 4, 0));
+        orphaned.mark_waiting(false, Vec::new());
+        assert_eq!(
+            progress_line(&orphaned),
+            "⏳ Generating content — 4/10 · waiting for a worker"
+        );
+        // Waiting for other work: what it waits for, and how far that is.
+        let mut build = batch(JobStatus::Pending, (0, 0, 0));
+        build.kind = JobKind::Job;
+        build.batch = None;
+        build.progress = None;
+        build.label = Some("build preview".into());
+        build.mark_waiting(
+            true,
+            vec![brain_plugin_api::Dependency {
+                id: "batch_9".into(),
+                kind: JobKind::Batch,
+                status: JobStatus::Processing,
+                label: Some("Generating content".into()),
+                progress: Some(Progress::new(3, 6)),
+            }],
+        );
+        assert_eq!(
+            progress_line(&build),
+            "⏳ build preview — waiting for batch_9 (Generating content, 3/6) · ~25 s left"
         );
         assert_eq!(
             progress_line(&batch(JobStatus::Completed, (10, 10, 0))),

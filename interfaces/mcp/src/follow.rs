@@ -91,7 +91,7 @@ pub(crate) fn status_text(entry: &JobStatusEntry) -> String {
     if !entry.waiting_for.is_empty() {
         parts.push(waiting_for_line(&entry.waiting_for));
     }
-    if let Some(p) = entry.progress {
+    if let Some(p) = entry.shown_progress() {
         parts.push(format!("{}/{}", p.current, p.total));
     }
     let operation = entry
@@ -256,7 +256,9 @@ pub(crate) async fn follow(
         tokio::select! {
             event = follow.next() => match event {
                 Some(e) => {
-                    entry = e.status_entry(entry.created_at, entry.worker_running);
+                    // The stream marks whether a worker runs it now: a worker may have
+                    // ended (or started) since the first read.
+                    entry = e.status_entry(entry.created_at, !e.waiting_for_worker);
                     if e.status != last_status {
                         last_status = e.status;
                         log_lifecycle(&peer, log_level, &id, &entry).await;

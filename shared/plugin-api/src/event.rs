@@ -10,6 +10,7 @@ use serde_json::Value;
 pub use crate::response::ItemError;
 use crate::response::{
     JobKind, JobStatus, JobStatusEntry, Progress, ProgressNotification, START_A_WORKER,
+    WAITING_FOR_WORKER,
 };
 use crate::source::{Source, Target};
 use brain_messaging::{BusEvent, Delivery};
@@ -101,6 +102,14 @@ pub struct JobProgressEvent {
     /// How the plugin that started it words its end (stored with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wording: Option<crate::outcome::Wording>,
+    /// Unfinished, and no live process runs workers for it (see
+    /// [`JobStatusEntry::waiting_for_worker`]). Set by a follow stream
+    /// ([`crate::ShellHandle::follow`]); the progress monitor's own events leave it false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waiting_for_worker: bool,
+    /// Unfinished work this waits for before it can start. Set by a follow stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting_for: Vec<crate::response::Dependency>,
 }
 
 impl JobProgressEvent {
@@ -150,13 +159,7 @@ impl JobProgressEvent {
         let finished = self.status.is_finished();
         let waiting = !finished && !worker_running;
         let timing = if waiting {
-            Timing {
-                estimated_completion: None,
-                estimated_completion_ms: None,
-                check_again_in: Some(START_A_WORKER.to_owned()),
-                check_again_in_ms: None,
-                ..self.timing.clone()
-            }
+            without_countdown(&self.timing)
         } else {
             self.timing.clone()
         };
@@ -177,10 +180,55 @@ impl JobProgressEvent {
             message: self.message.clone().unwrap_or_default(),
             worker_running,
             waiting_for_worker: waiting,
-            waiting_for: Vec::new(),
+            waiting_for: self.waiting_for.clone(),
             result: if finished { self.result.clone() } else { None },
             errors: if finished { self.errors() } else { Vec::new() },
         }
+    }
+
+    /// What unfinished work waits for, as every interface says it: "waiting for batch_…
+    /// (Generating content, 3/6)", "waiting for a worker", or both; `None` when nothing
+    /// holds it up. Read from the marks a follow stream sets ([`Self::mark_waiting`]).
+    pub fn waiting_line(&self) -> Option<String> {
+        match (self.waiting_for.is_empty(), self.waiting_for_worker) {
+            (true, false) => None,
+            (true, true) => Some(WAITING_FOR_WORKER.to_owned()),
+            (false, worker) => {
+                let line = crate::response::waiting_for_line(&self.waiting_for);
+                Some(if worker {
+                    format!("{line}, and for a worker")
+                } else {
+                    line
+                })
+            }
+        }
+    }
+
+    /// Marks this state with whether a worker runs it and what it waits for, as a follow
+    /// stream sees them: work nothing runs loses its ETA (a countdown to nothing) and its
+    /// next check says to start a worker, as in [`Self::status_entry`].
+    pub fn mark_waiting(
+        &mut self,
+        worker_running: bool,
+        waiting_for: Vec<crate::response::Dependency>,
+    ) {
+        let finished = self.status.is_finished();
+        self.waiting_for_worker = !finished && !worker_running;
+        self.waiting_for = if finished { Vec::new() } else { waiting_for };
+        if self.waiting_for_worker {
+            self.timing = without_countdown(&self.timing);
+        }
+    }
+}
+
+/// `timing` without an ETA, its next check saying to start a worker.
+fn without_countdown(timing: &Timing) -> Timing {
+    Timing {
+        estimated_completion: None,
+        estimated_completion_ms: None,
+        check_again_in: Some(START_A_WORKER.to_owned()),
+        check_again_in_ms: None,
+        ..timing.clone()
     }
 }
 
@@ -256,6 +304,8 @@ mod tests {
             result: None,
             error: None,
             wording: None,
+            waiting_for_worker: false,
+            waiting_for: Vec::new(),
         }
     }
 
@@ -292,5 +342,46 @@ mod tests {
         let entry = batch(JobStatus::Completed).status_entry(Utc::now(), false);
         assert!(!entry.waiting_for_worker);
         assert!(entry.describe("batch_1").starts_with("batch_1 completed"));
+    }
+
+    /// A follow stream's marks say the same as the status entry, in the event itself.
+    #[test]
+    fn marked_events_say_what_holds_them_up() {
+        let mut event = batch(JobStatus::Processing);
+        assert_eq!(event.waiting_line(), None);
+        event.mark_waiting(false, Vec::new());
+        assert!(event.waiting_for_worker);
+        assert_eq!(event.timing.estimated_completion_ms, None);
+        assert_eq!(event.timing.check_again_in.as_deref(), Some(START_A_WORKER));
+        assert_eq!(event.waiting_line().as_deref(), Some(WAITING_FOR_WORKER));
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["waitingForWorker"], true, "{json}");
+
+        let generate = crate::response::Dependency {
+            id: "batch_9".into(),
+            kind: JobKind::Batch,
+            status: JobStatus::Processing,
+            label: Some("Generating content".into()),
+            progress: Some(Progress::new(3, 6)),
+        };
+        let mut build = batch(JobStatus::Pending);
+        build.mark_waiting(true, vec![generate.clone()]);
+        assert_eq!(
+            build.waiting_line().as_deref(),
+            Some("waiting for batch_9 (Generating content, 3/6)")
+        );
+        assert_eq!(build.timing.estimated_completion_ms, Some(10_000));
+        build.mark_waiting(false, vec![generate]);
+        assert_eq!(
+            build.waiting_line().as_deref(),
+            Some("waiting for batch_9 (Generating content, 3/6), and for a worker")
+        );
+
+        // Finished: nothing holds it up, whatever the marks said.
+        let mut done = batch(JobStatus::Completed);
+        done.mark_waiting(false, Vec::new());
+        assert_eq!(done.waiting_line(), None);
+        let json = serde_json::to_value(&done).unwrap();
+        assert!(json.get("waitingForWorker").is_none(), "{json}");
     }
 }

@@ -192,10 +192,7 @@ impl JobStatusEntry {
         } else {
             format!("{id} {}", self.status)
         };
-        // A cancelled batch's count includes its cancelled items ("5/5 (100%)" for one
-        // cancelled before anything ran): its message says how many were done instead.
-        let cancelled_batch = self.status == JobStatus::Cancelled && self.kind == JobKind::Batch;
-        if let Some(p) = self.progress.filter(|_| !cancelled_batch) {
+        if let Some(p) = self.shown_progress() {
             line.push_str(&format!(" {}/{} ({}%)", p.current, p.total, p.percentage));
         }
         for detail in self.details() {
@@ -206,6 +203,14 @@ impl JobStatusEntry {
             line.push_str(&format!("\n  ✘ {item}: {}", e.error));
         }
         line
+    }
+
+    /// The count to show: none for a cancelled batch, whose count includes its cancelled
+    /// items ("5/5 (100%)" for one cancelled before anything ran) — its message says how
+    /// many were done instead.
+    pub fn shown_progress(&self) -> Option<Progress> {
+        let cancelled_batch = self.status == JobStatus::Cancelled && self.kind == JobKind::Batch;
+        self.progress.filter(|_| !cancelled_batch)
     }
 
     /// What [`describe`](Self::describe) says after the state and the count: the message,

@@ -284,6 +284,8 @@ pub(crate) fn job_event(
             None
         },
         wording: view.wording.clone(),
+        waiting_for_worker: false,
+        waiting_for: Vec::new(),
     }
 }
 
@@ -365,6 +367,8 @@ pub(crate) fn batch_event(
         result: None,
         error: None,
         wording: row.wording.clone(),
+        waiting_for_worker: false,
+        waiting_for: Vec::new(),
     }
 }
 

@@ -153,6 +153,13 @@ impl JobState {
         }
     }
 
+    /// Its event, marked with whether a worker runs it and what it waits for.
+    pub fn marked(self) -> JobProgressEvent {
+        let mut event = self.event;
+        event.mark_waiting(self.worker_running, self.waiting_for);
+        event
+    }
+
     /// The status tool's entry (plan, Phase 3).
     pub fn status_entry(&self) -> JobStatusEntry {
         let mut entry = self
@@ -1421,13 +1428,13 @@ impl Queue {
             Event::JobProgress(p) => p.id == watched,
             _ => false,
         });
-        let first = self.status(id).await?;
+        let first = self.status(id).await?.marked();
         Ok(Watch {
             queue: self.clone(),
             id: id.to_owned(),
             subscription,
-            since: first.event.observed_at,
-            pending: Some(first.event),
+            since: first.observed_at,
+            pending: Some(first),
             last: None,
             done: false,
         })
@@ -1492,13 +1499,16 @@ impl Watch {
             tokio::select! {
                 event = self.subscription.recv() => match event {
                     Some(Event::JobProgress(e)) if e.observed_at < self.since => {}
-                    Some(Event::JobProgress(e)) => return Some(self.seen(Arc::unwrap_or_clone(e))),
+                    Some(Event::JobProgress(e)) => {
+                        let event = self.marked(Arc::unwrap_or_clone(e)).await;
+                        return Some(self.seen(event));
+                    }
                     Some(_) => {}
                     None => return None,
                 },
-                _ = tick => match self.queue.status(&self.id).await {
-                    Ok(state) if Some(&state.event) != self.last.as_ref() && changed(self.last.as_ref(), &state.event) => {
-                        return Some(self.seen(state.event));
+                _ = tick => match self.queue.status(&self.id).await.map(JobState::marked) {
+                    Ok(state) if changed(self.last.as_ref(), &state) => {
+                        return Some(self.seen(state));
                     }
                     Ok(_) => {}
                     Err(error) => {
@@ -1507,6 +1517,25 @@ impl Watch {
                 },
             }
         }
+    }
+
+    /// A monitor's event marked as the last state was (whether a worker runs it, what it
+    /// waits for), read again when its status changed. Liveness that changes without an
+    /// event (a worker process died) is caught by the periodic read in [`Self::next`].
+    async fn marked(&self, mut event: JobProgressEvent) -> JobProgressEvent {
+        match &self.last {
+            _ if event.status.is_finished() => {}
+            Some(last) if last.status == event.status => {
+                event.mark_waiting(!last.waiting_for_worker, last.waiting_for.clone());
+            }
+            _ => match self.queue.status(&self.id).await {
+                Ok(state) => event.mark_waiting(state.worker_running, state.waiting_for),
+                Err(error) => {
+                    tracing::warn!(%error, id = %self.id, "watch could not read the status");
+                }
+            },
+        }
+        event
     }
 
     fn seen(&mut self, event: JobProgressEvent) -> JobProgressEvent {
@@ -1531,6 +1560,8 @@ fn changed(last: Option<&JobProgressEvent>, new: &JobProgressEvent) -> bool {
         l.status != new.status
             || l.progress != new.progress
             || l.message != new.message
+            || l.waiting_for_worker != new.waiting_for_worker
+            || l.waiting_for != new.waiting_for
             || l.batch
                 .as_ref()
                 .map(|b| (b.completed, b.failed, b.cancelled))

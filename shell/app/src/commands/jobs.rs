@@ -135,7 +135,7 @@ fn table(jobs: &[ListedJob], now: DateTime<Utc>) -> String {
                 entry.status.to_string()
             };
             let progress = entry
-                .progress
+                .shown_progress()
                 .map(|p| format!("{}/{}", p.current, p.total))
                 .unwrap_or_default();
             let age = (now - entry.created_at).to_std().unwrap_or(Duration::ZERO);
@@ -238,6 +238,17 @@ mod tests {
             "ID       STATE       DONE  AGE      WHAT\n\
              batch_2  processing  2/5   5 s ago  Generating content\n\
              job_1    completed         2 h ago  site-builder:build"
+        );
+        // A batch cancelled before anything ran counts its cancelled items as ended: no
+        // "5/5" — its message says what was done.
+        let mut cancelled = listed("batch_3", JobStatus::Cancelled, 60, None);
+        cancelled.entry.kind = JobKind::Batch;
+        cancelled.entry.progress = Some(Progress::new(5, 5));
+        cancelled.entry.message = "cancelled — 0 of 5 done".into();
+        assert_eq!(
+            table(&[cancelled], now),
+            "ID       STATE      DONE  AGE        WHAT\n\
+             batch_3  cancelled        1 min ago  cancelled — 0 of 5 done"
         );
         assert_eq!(table(&[], now), "No active or recent jobs.");
     }

@@ -274,6 +274,9 @@ fn two_operations_two_bars_cancel_and_quitting_leaves_work_queued() {
     let entry = demo.status(&landing);
     let state = entry["status"].as_str().unwrap();
     assert!(["pending", "processing"].contains(&state), "{entry:#}");
+    // No process runs it now: it is not shown as running.
+    assert_eq!(entry["waitingForWorker"], true, "{entry:#}");
+    assert!(entry.get("estimatedCompletionMs").is_none(), "{entry:#}");
 
     // The next chat picks it up and shows its bar; Ctrl-C twice on an empty line quits.
     let mut term = chat(&demo);

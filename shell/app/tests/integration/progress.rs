@@ -248,17 +248,22 @@ impl Attached {
 
     /// Waits for a JSON line with `status`.
     fn wait_for(&mut self, status: &str) {
+        self.wait_for_line(status, |line| line["status"] == status);
+    }
+
+    /// Waits for a JSON line that `pick` accepts (`what` names it in a failure).
+    fn wait_for_line(&mut self, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self
                 .lines
                 .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no {status:?} line; saw {:#?}", self.seen));
-            let found = json(&line)["status"] == status;
+                .unwrap_or_else(|_| panic!("no {what:?} line; saw {:#?}", self.seen));
+            let value = json(&line);
             self.seen.push(line);
-            if found {
-                return;
+            if pick(&value) {
+                return value;
             }
         }
     }
@@ -275,7 +280,7 @@ impl Attached {
     }
 
     /// Sends `signal` (`-INT`, `-TERM`, `-KILL`); then everything it printed.
-    fn signal(mut self, signal: &str) -> Run {
+    fn signal(self, signal: &str) -> Run {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -284,12 +289,17 @@ impl Attached {
                 .unwrap()
                 .success()
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.ended(Duration::from_secs(20))
+    }
+
+    /// Waits up to `bound` for it to exit; then everything it printed.
+    fn ended(mut self, bound: Duration) -> Run {
+        let deadline = Instant::now() + bound;
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "still running after SIGINT");
+            assert!(Instant::now() < deadline, "still running after {bound:?}");
             std::thread::sleep(Duration::from_millis(20));
         };
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
@@ -566,10 +576,19 @@ fn work_left_by_an_ended_process_waits_for_a_worker_until_brain_start_runs_it() 
             "{tool:#?}"
         );
 
-        // A worker starts: the batch runs to its end, and is shown so.
+        // A watcher started now says so too, then follows the batch to its end once a
+        // worker starts.
+        let mut watcher = Attached::spawn(demo.command(&["jobs", "watch", &id, "--json"]));
+        let first = watcher.wait_for_line("a progress line", |l| l["event"] == "progress");
+        assert_eq!(first["waitingForWorker"], true, "{signal}: {first:#}");
+        assert!(
+            first.get("estimatedCompletionMs").is_none(),
+            "{signal}: {first:#}"
+        );
         edit_config(&demo.dir, "delay_ms = 30000", "delay_ms = 20");
         let running = demo.start();
-        let watched = demo.run(&["jobs", "watch", &id, "--json"]).expect(0);
+        let watched = watcher.ended(Duration::from_secs(120));
+        assert_eq!(watched.code, 0, "{signal}: {watched:#?}");
         let lines = json_lines(&watched.stdout);
         let last = lines.last().unwrap();
         assert_eq!(last["status"], "completed", "{signal}: {last:#}");
