@@ -3,14 +3,14 @@
 //! accepts invites from the anchor and trusted users, turns messages into tool calls as the
 //! sender, and keeps one progress message per operation up to date from the shell's bus.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brain_plugin_api::{
-    Caller, CommandTable, Event, JobStatusResponse, Permission, ShellHandle, Source, ToolContext,
-    ToolError,
+    Caller, CommandTable, Event, JobListing, JobStatusResponse, Permission, ShellHandle, Source,
+    ToolContext, ToolError,
 };
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
@@ -837,83 +837,152 @@ async fn run_tool(
 }
 
 /// Posts a progress message in the announcement rooms for every operation started
-/// elsewhere (CLI, MCP, the shell itself), and keeps it up to date like a command's.
+/// elsewhere (CLI, MCP, the shell itself), and keeps it up to date like a command's. An
+/// operation is noticed when this process's monitor reports it, or at the next read of the
+/// active work (every [`ANNOUNCE_READ_INTERVAL`], for work other processes run); each is
+/// then followed by its own stream, whichever process runs it.
 async fn announce(bot: Arc<Bot>, client: Client) {
     let mut subscription = bot.shell.subscribe(Box::new(|e| match e {
-        // Whole operations people started (not the shell's own housekeeping): a batch, or a
-        // job outside any batch.
         Event::JobProgress(p) => {
-            !matches!(p.source.kind(), "matrix" | "system")
+            announced_source(&p.source)
+                && !p.status.is_finished()
                 && p.job.as_ref().is_none_or(|j| j.batch_id.is_none())
         }
         _ => false,
     }));
-    let mut following: HashMap<String, Vec<watch::Sender<Line>>> = HashMap::new();
+    let mut reads = tokio::time::interval(ANNOUNCE_READ_INTERVAL);
+    reads.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // What is being announced; a follower sends its id back when it is done.
+    let mut followed: HashSet<String> = HashSet::new();
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel::<String>();
     loop {
-        let event = tokio::select! {
-            e = subscription.recv() => e,
-            () = bot.stopping.cancelled() => {
-                for (id, senders) in following {
-                    let text = render::stopped_line(&id, &bot.config.command_prefix);
-                    for tx in senders {
-                        tx.send_replace(Line { text: text.clone(), done: true });
-                    }
-                }
-                return;
+        let ids = tokio::select! {
+            e = subscription.recv() => match e {
+                Some(Event::JobProgress(p)) => vec![p.id.clone()],
+                Some(_) => Vec::new(),
+                None => return,
+            },
+            _ = reads.tick() => active_operations(&*bot.shell).await,
+            Some(id) = ended.recv() => {
+                followed.remove(&id);
+                Vec::new()
+            }
+            () = bot.stopping.cancelled() => return,
+        };
+        for id in ids {
+            if followed.insert(id.clone()) {
+                let (bot, client, ended) = (bot.clone(), client.clone(), ended_tx.clone());
+                bot.clone().spawn(async move {
+                    announce_one(&bot, &client, &id).await;
+                    let _ = ended.send(id);
+                });
+            }
+        }
+    }
+}
+
+/// How often the announcer reads the active work, to notice what other processes run.
+const ANNOUNCE_READ_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Whole operations people started outside Matrix (not the shell's own housekeeping, and
+/// not Matrix commands, which have their own progress reply).
+fn announced_source(source: &Source) -> bool {
+    !matches!(source.kind(), "matrix" | "system")
+}
+
+/// The unfinished operations worth announcing, as the shell lists them (a batch, or a job
+/// outside any batch), wherever they run.
+async fn active_operations(shell: &dyn ShellHandle) -> Vec<String> {
+    let listed = shell
+        .execute(
+            "jobs_list",
+            serde_json::json!({"active": true, "limit": 100}),
+            ToolContext::new(Caller::cli()),
+        )
+        .await;
+    let Ok(listing) = listed.map(|r| serde_json::from_value::<JobListing>(r.structured)) else {
+        return Vec::new();
+    };
+    listing
+        .map(|l| l.jobs)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|j| j.source.parse().is_ok_and(|s: Source| announced_source(&s)))
+        .map(|j| j.id)
+        .collect()
+}
+
+/// Announces operation `id` in the announcement rooms and edits the message as it goes,
+/// until it ends or the bot stops. Nothing is posted for one that has already ended.
+async fn announce_one(bot: &Arc<Bot>, client: &Client, id: &str) {
+    let Ok(mut follow) = bot.shell.follow(id).await else {
+        return;
+    };
+    let Some(first) = follow.next().await else {
+        return;
+    };
+    if render::is_final(&first) {
+        return;
+    }
+    // The id, for `!status <id>` and `!cancel <id>`.
+    let initial = format!(
+        "{} (started from {} · `{id}`)",
+        render::progress_line(&first),
+        first.source.kind()
+    );
+    let mut senders = Vec::new();
+    for room in announcement_rooms(bot, client).await {
+        let original = match room.send(notice(&initial)).await {
+            Ok(sent) => sent.response.event_id,
+            Err(error) => {
+                tracing::warn!(room = %room.room_id(), %error, "cannot announce");
+                continue;
             }
         };
-        let Some(event) = event else {
-            return;
-        };
-        let Event::JobProgress(progress) = event else {
-            continue;
-        };
-        let line = Line {
-            text: render::progress_line(&progress),
-            done: render::is_final(&progress),
-        };
-        if let Some(senders) = following.get(&progress.id) {
-            for tx in senders {
-                tx.send_replace(line.clone());
+        let (tx, rx) = watch::channel(Line {
+            text: initial.clone(),
+            done: false,
+        });
+        let interval = bot.config.edit_interval;
+        let first = initial.clone();
+        bot.spawn(async move {
+            let edit_room = room.clone();
+            if let Err(error) = edit::run(rx, &first, interval, move |text| {
+                send_edit(edit_room.clone(), original.clone(), text)
+            })
+            .await
+            {
+                tracing::warn!(%error, "announcement not finished");
             }
-            if line.done {
-                following.remove(&progress.id);
-            }
-            continue;
+        });
+        senders.push(tx);
+    }
+    loop {
+        let line = tokio::select! {
+            event = follow.next() => match event {
+                Some(event) => Line {
+                    text: render::progress_line(&event),
+                    done: render::is_final(&event),
+                },
+                // The shell is stopping.
+                None => stopped(bot, id),
+            },
+            () = bot.stopping.cancelled() => stopped(bot, id),
+        };
+        for tx in &senders {
+            tx.send_replace(line.clone());
         }
         if line.done {
-            // Finished before we saw it start (or an old one): nothing to follow.
-            continue;
+            return;
         }
-        let initial = format!("{} (started from {})", line.text, progress.source.kind());
-        let mut senders = Vec::new();
-        for room in announcement_rooms(&bot, &client).await {
-            let original = match room.send(notice(&initial)).await {
-                Ok(sent) => sent.response.event_id,
-                Err(error) => {
-                    tracing::warn!(room = %room.room_id(), %error, "cannot announce");
-                    continue;
-                }
-            };
-            let (tx, rx) = watch::channel(Line {
-                text: initial.clone(),
-                done: false,
-            });
-            let interval = bot.config.edit_interval;
-            let first = initial.clone();
-            bot.spawn(async move {
-                let edit_room = room.clone();
-                if let Err(error) = edit::run(rx, &first, interval, move |text| {
-                    send_edit(edit_room.clone(), original.clone(), text)
-                })
-                .await
-                {
-                    tracing::warn!(%error, "announcement not finished");
-                }
-            });
-            senders.push(tx);
-        }
-        following.insert(progress.id.clone(), senders);
+    }
+}
+
+/// The last edit when the bot stops before operation `id` ends.
+fn stopped(bot: &Bot, id: &str) -> Line {
+    Line {
+        text: render::stopped_line(id, &bot.config.command_prefix),
+        done: true,
     }
 }
 

@@ -64,11 +64,6 @@ impl Throttle {
             false
         }
     }
-
-    /// Whether something went out within the last interval (so the next must wait).
-    pub(crate) fn recent(&self, now: Instant) -> bool {
-        self.last.is_some_and(|l| now < l + self.interval)
-    }
 }
 
 pub(crate) async fn sleep_until_opt(at: Option<Instant>) {
@@ -365,7 +360,6 @@ mod tests {
         assert!(!t.take_if_ready(start + Duration::from_millis(100)));
         assert_eq!(t.due(), Some(start + MIN_INTERVAL));
         assert!(t.take_if_ready(start + MIN_INTERVAL));
-        assert!(t.recent(start + MIN_INTERVAL));
         assert_eq!(t.due(), None, "nothing pending after it went out");
     }
 }

@@ -6,11 +6,11 @@
 //! subscriptions, and job-lifecycle log messages for clients that ask.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use brain_plugin_api::{
-    AsyncToolResponse, Caller, Event, JobStatus, JobStatusEntry, Permission, ShellHandle, Source,
+    AsyncToolResponse, Caller, JobStatus, JobStatusEntry, Permission, ShellHandle, Source,
     ToolContext, ToolError, ToolResult, either_schema, schema_of,
 };
 use rmcp::model::{
@@ -32,6 +32,9 @@ use crate::follow::{self, Throttle};
 /// Resource URIs.
 pub(crate) const JOBS_URI: &str = "brain://jobs";
 const JOB_URI_PREFIX: &str = "brain://jobs/";
+/// How often a `brain://jobs` subscription reads the listing to notice changes, wherever
+/// the work runs.
+const LISTING_READ_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Who is calling: the stdio connection, or the bearer token of an HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,16 +100,21 @@ struct Connection {
     /// The level a legacy client set with `logging/setLevel`.
     #[allow(deprecated)]
     log_level: Arc<Mutex<Option<rmcp::model::LoggingLevel>>>,
-    logger: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// One task per job this connection started, logging its lifecycle.
+    loggers: Mutex<tokio::task::JoinSet<()>>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        for task in [&self.forwarder, &self.logger] {
-            if let Some(handle) = task.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                handle.abort();
-            }
+        if let Some(handle) = self
+            .forwarder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            handle.abort();
         }
+        // Dropping the set aborts its tasks.
     }
 }
 
@@ -190,38 +198,34 @@ impl BrainServer {
         ctx.meta.log_level()
     }
 
-    /// Starts (once per connection) the task that sends the lifecycle of this caller's
-    /// jobs as log messages, at the level set with `logging/setLevel`.
-    fn ensure_logger(&self, peer: Peer<RoleServer>, principal: Principal) {
-        let mut slot = self.conn.logger.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
-            return;
-        }
-        let source = principal.source();
-        let mut sub = self.shell().subscribe(Box::new(move |e| {
-            // The batch's own events, not each of its items'.
-            matches!(e, Event::JobProgress(p)
-                if p.source == source
-                    && p.update == brain_plugin_api::Update::Lifecycle
-                    && p.job.as_ref().is_none_or(|j| j.batch_id.is_none()))
-        }));
+    /// Logs each change of status of job `id`, whoever runs it, as a log message at the
+    /// level set with `logging/setLevel` (nothing while none is set), until it ends.
+    fn log_lifecycle_of(&self, peer: Peer<RoleServer>, id: String) {
         let level = self.conn.log_level.clone();
-        *slot = Some(tokio::spawn(async move {
-            while let Some(event) = sub.recv().await {
-                let Event::JobProgress(e) = event else {
+        let shell = self.shared.shell.clone();
+        let mut loggers = self.conn.loggers.lock().unwrap_or_else(|e| e.into_inner());
+        while loggers.try_join_next().is_some() {}
+        loggers.spawn(async move {
+            let Ok(mut follow) = shell.follow(&id).await else {
+                return;
+            };
+            let mut last = None;
+            while let Some(e) = follow.next().await {
+                if last == Some(e.status) {
                     continue;
-                };
+                }
+                last = Some(e.status);
                 let current = *level.lock().unwrap_or_else(|e| e.into_inner());
-                let entry = e.status_entry(chrono::Utc::now(), true);
-                follow::log_lifecycle(&peer, current, &e.id, &entry).await;
+                let entry = e.status_entry(chrono::Utc::now(), !e.waiting_for_worker);
+                follow::log_lifecycle(&peer, current, &id, &entry).await;
                 if peer.is_transport_closed() {
                     return;
                 }
             }
-        }));
+        });
     }
 
-    /// Starts (once per connection) the task that turns job events into
+    /// Starts (once per connection) the task that turns changes of `brain://jobs` into
     /// `notifications/resources/updated` for the legacy subscriptions.
     fn ensure_forwarder(&self, peer: Peer<RoleServer>, principal: Principal) {
         let mut slot = self
@@ -233,7 +237,6 @@ impl BrainServer {
             return;
         }
         let subscriptions = self.conn.subscriptions.clone();
-        let sub = job_events(self.shell());
         let shell = self.shared.shell.clone();
         *slot = Some(tokio::spawn(async move {
             let wanted = move |uri: &str| {
@@ -250,21 +253,43 @@ impl BrainServer {
                         .is_ok()
                 }
             };
-            forward_updates(sub, shell, principal, wanted, send).await;
+            forward_updates(shell, principal, wanted, send).await;
         }));
     }
 }
 
-/// The bus's job events (every job; callers filter).
-fn job_events(shell: &dyn ShellHandle) -> brain_plugin_api::Subscription<Event> {
-    shell.subscribe(Box::new(|e| matches!(e, Event::JobProgress(_))))
+/// `brain://jobs` as `principal` sees it: the newest jobs and batches, only its own
+/// unless it is trusted.
+async fn jobs_listing(shell: &dyn ShellHandle, principal: &Principal) -> Result<Value, ToolError> {
+    let mut input = json!({"limit": 50});
+    if principal.permission < Permission::Trusted {
+        input["source"] = Value::String(principal.source().to_string());
+    }
+    // Run as the owner: the listing is already scoped to what this caller may see.
+    Ok(shell
+        .execute("jobs_list", input, ToolContext::new(Caller::cli()))
+        .await?
+        .structured)
 }
 
-/// Forwards this process's job events as updates of `brain://jobs` while `wanted` accepts
-/// it, at most two per second (the newest change always goes out), until `send` fails.
-/// (One job's URI follows that job wherever it runs: [`follow_updates`].)
+/// What counts as a change of `brain://jobs`: each entry's id, state, count and whether it
+/// waits for a worker (its times change on every read).
+fn listing_digest(listing: &Value) -> Vec<Value> {
+    listing["jobs"]
+        .as_array()
+        .map(|jobs| {
+            jobs.iter()
+                .map(|j| json!([j["id"], j["status"], j["progress"], j["waitingForWorker"]]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sends `brain://jobs` as updated when the listing `principal` sees changes — whichever
+/// process runs the work: it is read every second, and the newest change goes out, at most
+/// two a second, while `wanted` accepts the URI, until `send` fails. (One job's URI follows
+/// that job's stream instead: [`follow_updates`].)
 async fn forward_updates<W, S, F>(
-    mut sub: brain_plugin_api::Subscription<Event>,
     shell: Arc<dyn ShellHandle>,
     principal: Principal,
     wanted: W,
@@ -274,41 +299,26 @@ async fn forward_updates<W, S, F>(
     S: Fn(String) -> F,
     F: std::future::Future<Output = bool>,
 {
-    let mut throttles: HashMap<String, Throttle> = HashMap::new();
-    let mut allowed: HashMap<String, bool> = HashMap::new();
+    let mut throttle = Throttle::per_second_2();
+    let mut last: Option<Vec<Value>> = None;
+    let mut reads = tokio::time::interval(LISTING_READ_INTERVAL);
+    reads.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let next_due = throttles.values().filter_map(Throttle::due).min();
-        let event = tokio::select! {
-            event = sub.recv() => match event { Some(e) => Some(e), None => return },
-            () = follow::sleep_until_opt(next_due) => None,
-        };
-        if let Some(Event::JobProgress(e)) = event
-            && wanted(JOBS_URI)
-        {
-            let id = e.id.clone();
-            let visible = match allowed.get(&id) {
-                Some(v) => *v,
-                None => {
-                    let v = principal.permission >= Permission::Trusted
-                        || matches!(shell.job_source(&id).await, Ok(s) if s == principal.source());
-                    allowed.insert(id.clone(), v);
-                    v
+        tokio::select! {
+            _ = reads.tick() => {
+                if let Ok(listing) = jobs_listing(&*shell, &principal).await {
+                    let digest = listing_digest(&listing);
+                    if last.as_ref().is_some_and(|l| *l != digest) && wanted(JOBS_URI) {
+                        throttle.mark();
+                    }
+                    last = Some(digest);
                 }
-            };
-            if visible {
-                throttles
-                    .entry(JOBS_URI.to_owned())
-                    .or_insert_with(Throttle::per_second_2)
-                    .mark();
             }
+            () = follow::sleep_until_opt(throttle.due()) => {}
         }
-        let now = tokio::time::Instant::now();
-        for (uri, throttle) in &mut throttles {
-            if throttle.take_if_ready(now) && !send(uri.clone()).await {
-                return;
-            }
+        if throttle.take_if_ready(tokio::time::Instant::now()) && !send(JOBS_URI.to_owned()).await {
+            return;
         }
-        throttles.retain(|_, t| t.due().is_some() || t.recent(now));
     }
 }
 
@@ -610,6 +620,7 @@ impl ServerHandler for BrainServer {
         let Some(started) = result.started.clone() else {
             return Ok(text_result(result.structured, result.text, false).into());
         };
+        self.log_lifecycle_of(ctx.peer.clone(), started.job_id.clone());
         if tasks_declared(&ctx) {
             return self.create_task(&started).await;
         }
@@ -754,16 +765,9 @@ impl ServerHandler for BrainServer {
         let principal = self.principal(&ctx)?;
         let uri = request.uri;
         let body = if uri == JOBS_URI {
-            let mut input = json!({"limit": 50});
-            if principal.permission < Permission::Trusted {
-                input["source"] = Value::String(principal.source().to_string());
-            }
-            // Run as the owner: the listing is already scoped to what this caller may see.
-            self.shell()
-                .execute("jobs_list", input, ToolContext::new(Caller::cli()))
+            jobs_listing(self.shell(), &principal)
                 .await
                 .map_err(|e| ErrorData::internal_error(e.to_string(), None))?
-                .structured
         } else if let Some(id) = job_uri_id(&uri) {
             if !self.may_read(&principal, id).await {
                 return Err(ErrorData::resource_not_found(
@@ -908,8 +912,7 @@ impl ServerHandler for BrainServer {
         let all_jobs = uris.contains(JOBS_URI);
         let forward = async {
             if all_jobs {
-                let sub = job_events(self.shell());
-                forward_updates(sub, self.shared.shell.clone(), principal, |_| true, send).await;
+                forward_updates(self.shared.shell.clone(), principal, |_| true, send).await;
             } else {
                 std::future::pending::<()>().await;
             }
@@ -928,13 +931,12 @@ impl ServerHandler for BrainServer {
         request: rmcp::model::SetLevelRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let principal = self.principal(&ctx)?;
+        self.principal(&ctx)?;
         *self
             .conn
             .log_level
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(request.level);
-        self.ensure_logger(ctx.peer.clone(), principal);
         Ok(())
     }
 }

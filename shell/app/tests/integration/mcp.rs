@@ -152,10 +152,13 @@ fn a_call_follows_work_another_process_runs_to_its_result() {
     let worker = demo.start();
     let (mut child, mut stdin, messages) =
         session(&demo, &["--no-workers", "--wait-seconds", "300"]);
+    // The listing's updates too: every change here is made by another process.
+    let subscribe = json!({"jsonrpc": "2.0", "id": 9, "method": "resources/subscribe",
+        "params": {"uri": "brain://jobs"}});
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
         "name": "site_generate", "arguments": {"force": true},
         "_meta": {"progressToken": "elsewhere"}}});
-    writeln!(stdin, "{call}").unwrap();
+    writeln!(stdin, "{subscribe}\n{call}").unwrap();
     stdin.flush().unwrap();
     let mut seen = Vec::new();
     let processing = next_matching(&messages, Duration::from_secs(60), &mut seen, |m| {
@@ -204,10 +207,24 @@ fn a_call_follows_work_another_process_runs_to_its_result() {
     // Another worker, with a quick generator, finishes the batch.
     edit_config(&demo.dir, "delay_ms = 30000", "delay_ms = 20");
     let worker = demo.start();
+    let waiting_at = seen.len();
     let answer = next_matching(&messages, Duration::from_secs(120), &mut seen, |m| {
         m["id"] == 2
     });
     let answered = chrono::Utc::now();
+    // The batch changed after the worker stopped (another one finished it): the listing's
+    // subscribers heard of it, though nothing changed in this process.
+    let listing_updated = |m: &Value| {
+        m["method"] == "notifications/resources/updated" && m["params"]["uri"] == "brain://jobs"
+    };
+    if !seen[waiting_at..].iter().any(listing_updated) {
+        next_matching(
+            &messages,
+            Duration::from_secs(30),
+            &mut seen,
+            listing_updated,
+        );
+    }
     let result = &answer["result"];
     assert_eq!(
         result["structuredContent"]["status"], "completed",
