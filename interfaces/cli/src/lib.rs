@@ -63,7 +63,27 @@ impl Outcome {
 /// line says so. A tool that answers at once (a dry run, nothing to do) has its text (or
 /// JSON) printed. The shell is shut down gracefully before returning.
 pub async fn run(shell: &Shell, tool: &str, input: Value, mode: Mode) -> anyhow::Result<Outcome> {
-    let say = saying(spelling(shell), tool);
+    run_saying(shell, tool, input, mode, saying(spelling(shell), tool)).await
+}
+
+/// [`run`] for a tool called by its name with JSON input (`brain tool`): its messages keep
+/// the tool's own words (`to`, not the command's `--to`), as the person typed them.
+pub async fn run_tool(
+    shell: &Shell,
+    tool: &str,
+    input: Value,
+    mode: Mode,
+) -> anyhow::Result<Outcome> {
+    run_saying(shell, tool, input, mode, std::sync::Arc::new(str::to_owned)).await
+}
+
+async fn run_saying(
+    shell: &Shell,
+    tool: &str,
+    input: Value,
+    mode: Mode,
+    say: Say,
+) -> anyhow::Result<Outcome> {
     // Listening before the work starts: an early Ctrl-C is then ours to handle (cancel or
     // detach) rather than a kill that leaves jobs half-claimed.
     let mut interrupts = Interrupts::new().context("cannot listen for Ctrl-C")?;

@@ -185,9 +185,17 @@ pub(crate) struct ToolArgs {
     /// List the tools you may run (what `brain tool` alone does)
     #[arg(long, conflicts_with = "name")]
     pub(crate) list: bool,
-    /// With --list: print the tools' declarations (schemas included) as JSON
-    #[arg(long, requires = "list")]
+    /// A tool that starts background work: only start it and print its handle (a worker
+    /// such as `brain start` runs it), instead of running it here until it ends
+    #[arg(long, conflicts_with = "list")]
+    pub(crate) detach: bool,
+    /// With --list: print the tools' declarations (schemas included) as JSON; while work
+    /// runs: JSON lines (each progress notification, then the final status)
+    #[arg(long)]
     pub(crate) json: bool,
+    /// While work runs: no bars, plain lines on stderr
+    #[arg(long, short, conflicts_with = "list")]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

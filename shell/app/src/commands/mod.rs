@@ -1,10 +1,11 @@
 //! One module per command. [`run`] resolves what every command shares — the brain directory,
 //! the log level, the plugins — into a [`Brain`], then hands it to the command.
 //!
-//! Commands that only read or enqueue (`jobs`, `tool`, a plugin's command with `--detach`)
-//! open the shell without starting workers: the work itself is done by a `brain start`
-//! running elsewhere on the same database. A plugin's command (`brain site generate`)
-//! without `--detach` runs its work in this process.
+//! Commands that only read or enqueue (`jobs`, a tool that starts no work, a plugin's
+//! command or `tool` with `--detach`) open the shell without starting workers: the work
+//! itself is done by a `brain start` running elsewhere on the same database. A plugin's
+//! command (`brain site generate`) or a `brain tool` that starts work, without `--detach`,
+//! runs its operation in this process.
 
 pub(crate) mod chat;
 mod completions;

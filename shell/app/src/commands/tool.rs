@@ -1,8 +1,9 @@
 //! `brain tool NAME [--args JSON]`: runs any tool — built-in or a plugin's — as the owner at
 //! the terminal and prints its structured result as pretty JSON; `brain tool` alone (or
-//! `--list`) lists the tools the owner may run. A slow tool answers at once
-//! with the job it started (`AsyncToolResponse`); `brain jobs status ID` follows it. No
-//! workers start here.
+//! `--list`) lists the tools the owner may run. A tool that starts background work is a
+//! one-shot command like `brain site build`: this process runs that operation (and what it
+//! depends on, nothing else) with live progress until it ends — or, with `--detach`, only
+//! starts it and prints its handle (`AsyncToolResponse`).
 
 use anyhow::Context;
 use brain_plugin_api::{Caller, ToolContext};
@@ -10,6 +11,7 @@ use serde_json::Value;
 
 use crate::cli::ToolArgs;
 use crate::commands::Brain;
+use crate::commands::plugin::finish;
 use crate::exit::usage;
 use crate::output;
 
@@ -29,6 +31,14 @@ pub(crate) async fn run(brain: &Brain, args: ToolArgs) -> anyhow::Result<()> {
         )));
     }
     let shell = brain.open_shell().await?;
+    let starts_work = shell
+        .tools(&Caller::cli())
+        .iter()
+        .any(|t| t.name == name && t.starts_work);
+    if starts_work && !args.detach {
+        let mode = brain_cli::Mode::detect(args.json, args.quiet);
+        return finish(brain_cli::run_tool(&shell, &name, input, mode).await?);
+    }
     let result = shell
         .execute(&name, input, ToolContext::new(Caller::cli()))
         .await

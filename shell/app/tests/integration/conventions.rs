@@ -65,7 +65,7 @@ fn messages_name_the_tools_fields_as_flags() {
         "{again:#?}"
     );
     // The tool itself, as an LLM calls it, names its input field.
-    let tool = demo.run(&["tool", "site_generate"]).expect(0);
+    let tool = demo.run(&["tool", "site_generate", "--detach"]).expect(0);
     assert!(
         tool.stdout.contains("(`force` regenerates them)"),
         "{tool:#?}"

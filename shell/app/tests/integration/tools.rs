@@ -90,7 +90,34 @@ fn brain_tool_alone_lists_the_tools_the_owner_may_run() {
     let generate = tools.iter().find(|t| t["name"] == "site_generate").unwrap();
     assert_eq!(generate["startsWork"], true);
     assert!(generate["inputSchema"]["properties"].get("force").is_some());
-    // --json is for the list; a name and --list together are a usage error.
-    brain_run(&dir, &["tool", "--json"]).expect(2);
+    // A name and --list together are a usage error, and so is detaching a list.
+    brain_run(&dir, &["tool", "--list", "--detach"]).expect(2);
     brain_run(&dir, &["tool", "status", "--list"]).expect(2);
+}
+
+/// A tool that starts work is a one-shot command, like `brain site generate`: without
+/// `brain start` it runs its operation here to the end (with `--json`, progress lines and
+/// then the final status); with `--detach` it only starts it and prints the handle.
+#[test]
+fn a_tool_that_starts_work_runs_it_here_unless_detached() {
+    let demo = crate::support::Demo::init();
+    let detached = demo.tool("site_generate", &serde_json::json!({"force": true}));
+    assert_eq!(detached["status"], "queued", "{detached:#}");
+    let id = detached["jobId"].as_str().unwrap().to_owned();
+    assert_eq!(demo.status(&id)["status"], "pending");
+    // The same operation (it is shared while unfinished), now run here.
+    let ran = demo
+        .run(&[
+            "tool",
+            "site_generate",
+            "--args",
+            r#"{"force": true}"#,
+            "--json",
+        ])
+        .expect(0);
+    let last: Value = serde_json::from_str(ran.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "end", "{ran:#?}");
+    assert_eq!(last["jobId"], id.as_str(), "{ran:#?}");
+    assert_eq!(last["status"], "completed", "{ran:#?}");
+    assert_eq!(demo.status(&id)["status"], "completed");
 }

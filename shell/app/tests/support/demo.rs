@@ -62,11 +62,12 @@ impl Demo {
         super::run(self.command(args))
     }
 
-    /// `brain --dir demo tool name --args args`: exit code 0 and the JSON it printed.
+    /// `brain --dir demo tool name --args args --detach`: exit code 0 and the JSON it
+    /// printed (a tool that starts work only starts it: its handle).
     pub(crate) fn tool(&self, name: &str, args: &Value) -> Value {
         json(
             &self
-                .run(&["tool", name, "--args", &args.to_string()])
+                .run(&["tool", name, "--args", &args.to_string(), "--detach"])
                 .expect(0)
                 .stdout,
         )

@@ -38,7 +38,17 @@ fn a_count_runs_in_the_background_and_is_followed_to_its_result() {
     run(&dir, &["init"]).expect(0);
 
     // Without `start`, nothing works on it: the tool enqueues and says so.
-    let queued = run(&dir, &["tool", "example_count", "--args", r#"{"to": 3}"#]).expect(0);
+    let queued = run(
+        &dir,
+        &[
+            "tool",
+            "example_count",
+            "--args",
+            r#"{"to": 3}"#,
+            "--detach",
+        ],
+    )
+    .expect(0);
     let queued = json(&queued.stdout);
     assert_eq!(queued["status"], "queued", "{queued:#}");
     let queued_id = queued["jobId"].as_str().unwrap().to_owned();
@@ -51,6 +61,7 @@ fn a_count_runs_in_the_background_and_is_followed_to_its_result() {
             "example_count",
             "--args",
             r#"{"to": 5, "delay_ms": 50}"#,
+            "--detach",
         ],
     )
     .expect(0);
