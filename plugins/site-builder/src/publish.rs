@@ -88,9 +88,10 @@ impl JobHandler for PromoteJob {
         })
     }
 
-    /// Copying or removing one file: a few milliseconds.
+    /// Copying or removing one file: about a millisecond (measured: a promote of 5
+    /// sections in 4 ms, debug build).
     fn default_duration(&self) -> Duration {
-        Duration::from_millis(5)
+        Duration::from_millis(1)
     }
 }
 
@@ -137,8 +138,9 @@ impl JobHandler for RollbackJob {
         })
     }
 
-    /// Copying or removing one file: a few milliseconds.
+    /// Copying or removing one file: about a millisecond (measured: a promote of 5
+    /// sections in 4 ms, debug build).
     fn default_duration(&self) -> Duration {
-        Duration::from_millis(5)
+        Duration::from_millis(1)
     }
 }
