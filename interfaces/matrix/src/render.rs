@@ -134,6 +134,12 @@ pub fn status_markdown(id: &str, entry: &JobStatusEntry) -> String {
         let line = brain_plugin_api::waiting_for_line(&entry.waiting_for);
         lines.push(format!("- {}{}", line[..1].to_uppercase(), &line[1..]));
     }
+    if entry.rescued > 0 {
+        lines.push(format!(
+            "- Rescued: {}",
+            brain_plugin_api::rescued_line(entry.rescued)
+        ));
+    }
     if let Some(eta) = &entry.estimated_completion {
         lines.push(format!("- Estimated completion: {eta}"));
     }
@@ -355,6 +361,7 @@ mod tests {
             waiting_for: Vec::new(),
             result: None,
             errors: vec![],
+            rescued: 0,
         };
         let text = status_markdown("batch_1", &entry);
         for needle in [

@@ -318,6 +318,7 @@ mod tests {
             waiting_for: Vec::new(),
             result: None,
             errors: vec![],
+            rescued: 0,
         }
     }
 

@@ -183,6 +183,7 @@ impl JobProgressEvent {
             waiting_for: self.waiting_for.clone(),
             result: if finished { self.result.clone() } else { None },
             errors: if finished { self.errors() } else { Vec::new() },
+            rescued: 0,
         }
     }
 

@@ -54,7 +54,7 @@ pub use request::{AfterFailure, NewBatch, NewJob};
 pub use response::{
     AsyncToolResponse, Dependency, DurationRangeMs, JobKind, JobListing, JobLog, JobLogLine,
     JobStatus, JobStatusEntry, JobStatusResponse, ListedJob, Progress, ProgressNotification,
-    START_A_WORKER, StartStatus, WAITING_FOR_WORKER, waiting_for_line,
+    START_A_WORKER, StartStatus, WAITING_FOR_WORKER, rescued_line, waiting_for_line,
 };
 pub use source::{InvalidSource, Source, Target};
 pub use tool::{

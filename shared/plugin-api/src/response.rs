@@ -176,6 +176,10 @@ pub struct JobStatusEntry {
     /// Unfinished work this waits for before it can start (its `after`), as it stands now.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub waiting_for: Vec<Dependency>,
+    /// Runs taken back from a worker that stopped mid-run (its process died, or its host
+    /// went away and its lease expired) and queued again: a job's, or a batch's jobs'.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub rescued: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -223,6 +227,9 @@ impl JobStatusEntry {
         }
         if !self.waiting_for.is_empty() {
             details.push(waiting_for_line(&self.waiting_for));
+        }
+        if self.rescued > 0 {
+            details.push(rescued_line(self.rescued));
         }
         if self.waiting_for_worker {
             details.push(START_A_WORKER.to_owned());
@@ -272,6 +279,16 @@ impl Dependency {
 pub fn waiting_for_line(dependencies: &[Dependency]) -> String {
     let names: Vec<String> = dependencies.iter().map(Dependency::describe).collect();
     format!("waiting for {}", names.join(" and "))
+}
+
+/// "2 runs rescued from a stopped worker".
+pub fn rescued_line(rescued: u64) -> String {
+    let runs = if rescued == 1 { "run" } else { "runs" };
+    format!("{rescued} {runs} rescued from a stopped worker")
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How every interface names unfinished work that no live process runs.
@@ -419,6 +436,7 @@ mod tests {
             waiting_for: Vec::new(),
             result: None,
             errors: vec![],
+            rescued: 0,
         };
         let failed = JobStatusEntry {
             status: JobStatus::Failed,
@@ -444,6 +462,7 @@ mod tests {
                 label: Some("landing:hero".into()),
                 error: "generator timed out".into(),
             }],
+            rescued: 0,
         };
         let response = JobStatusResponse(
             [

@@ -140,6 +140,8 @@ pub struct JobState {
     pub worker_running: bool,
     /// Unfinished work this waits for before it can start.
     pub waiting_for: Vec<Dependency>,
+    /// Runs taken back from a worker that stopped (read by [`Queue::status`] only).
+    pub rescued: u64,
 }
 
 impl JobState {
@@ -167,6 +169,7 @@ impl JobState {
             .status_entry(self.created_at, self.worker_running);
         entry.finished_at = self.finished_at;
         entry.waiting_for = self.waiting_for.clone();
+        entry.rescued = self.rescued;
         entry
     }
 }
@@ -1167,6 +1170,7 @@ impl Queue {
     /// The state of a job or batch.
     pub async fn status(&self, id: &str) -> Result<JobState> {
         let mut state = self.shallow_status(id).await?;
+        state.rescued = self.inner.driver.rescued(id).await?;
         if state.event.status == JobStatus::Pending {
             let waits = self.waiting_for_states(id).await?;
             // Work that waits ends after what it waits for: its estimate starts there, and
@@ -1265,6 +1269,7 @@ impl Queue {
             },
             worker_running,
             waiting_for: Vec::new(),
+            rescued: 0,
         })
     }
 
@@ -1318,6 +1323,7 @@ impl Queue {
                 )
                 .await,
             waiting_for: Vec::new(),
+            rescued: 0,
         }
     }
 

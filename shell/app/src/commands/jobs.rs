@@ -217,6 +217,7 @@ mod tests {
                 waiting_for: Vec::new(),
                 result: None,
                 errors: Vec::new(),
+                rescued: 0,
             },
         }
     }

@@ -50,6 +50,7 @@ fn check_json_stream(lines: &[Value], final_status: &str) -> String {
         // A ProgressNotification with what the line is and the timing (docs/json/).
         assert_eq!(n["event"], "progress", "{n}");
         assert!(n["elapsedMs"].is_u64(), "{n}");
+        assert!(n["waitingForWorker"].is_boolean(), "{n}");
         let keys: Vec<&String> = n.as_object().unwrap().keys().collect();
         for key in keys {
             assert!(
@@ -62,7 +63,9 @@ fn check_json_stream(lines: &[Value], final_status: &str) -> String {
                     "message",
                     "elapsedMs",
                     "estimatedCompletion",
-                    "estimatedCompletionMs"
+                    "estimatedCompletionMs",
+                    "waitingForWorker",
+                    "waitingFor"
                 ]
                 .contains(&key.as_str()),
                 "not a progress line: {n}"

@@ -111,9 +111,24 @@ pub(crate) trait Driver: Send + Sync + 'static {
     async fn next_due(&self, types: &[String], scope: Option<&[String]>) -> Result<Option<i64>>;
     /// The unfinished work `id` waits for directly.
     async fn dependencies(&self, id: &str) -> Result<Vec<String>>;
+    /// How many runs of job `id` (or of batch `id`'s jobs) were taken back from a worker
+    /// that stopped: their `lost` log lines.
+    async fn rescued(&self, id: &str) -> Result<u64>;
     async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>>;
     /// Staged side effects not yet applied: of `job_id`, or all.
     async fn outbox(&self, job_id: Option<&str>) -> Result<Vec<(i64, SideEffect)>>;
+}
+
+/// The statement counting the rescued runs of a batch's jobs (`$1`: the batch id) or of
+/// one job (`$1`: its id): each walks an index of `jobs`, then `job_log_job`.
+pub(crate) fn rescued_sql(id: &str) -> &'static str {
+    if id.starts_with("batch_") {
+        "SELECT count(*) FROM jobs j JOIN job_log l ON l.job_seq = j.seq \
+         WHERE j.batch_id = $1 AND l.kind = 'lost'"
+    } else {
+        "SELECT count(*) FROM jobs j JOIN job_log l ON l.job_seq = j.seq \
+         WHERE j.id = $1 AND l.kind = 'lost'"
+    }
 }
 
 /// The columns of a job that do not change while it runs; carried through the worker so

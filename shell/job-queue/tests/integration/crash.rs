@@ -133,6 +133,18 @@ async fn a_killed_worker_process_loses_no_job() {
         "{:?}",
         state.event
     );
+    // The two runs the dead process held were rescued, and the status says so.
+    let entry = state.status_entry();
+    assert_eq!(entry.rescued, 2, "{entry:?}");
+    assert!(
+        entry
+            .describe(&b.id)
+            .contains("2 runs rescued from a stopped worker"),
+        "{}",
+        entry.describe(&b.id)
+    );
+    let one = running_at_kill.first().unwrap();
+    assert_eq!(t.queue.status(one).await.unwrap().status_entry().rescued, 1);
     let details = state.event.batch.unwrap();
     assert_eq!(
         (details.completed, details.total),

@@ -286,6 +286,9 @@ impl Driver for PostgresDriver {
     async fn dependencies(&self, id: &str) -> Result<Vec<String>> {
         reader::dependencies(&self.pool, id).await
     }
+    async fn rescued(&self, id: &str) -> Result<u64> {
+        reader::rescued(&self.pool, id).await
+    }
     async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>> {
         reader::active_of_type(&self.pool, job_type).await
     }

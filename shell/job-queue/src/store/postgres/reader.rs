@@ -372,6 +372,15 @@ pub(crate) async fn next_due(
     })
 }
 
+pub(crate) async fn rescued(pool: &Pool, id: &str) -> Result<u64> {
+    let rows = query(pool, crate::store::rescued_sql(id), &[&id]).await?;
+    let n: i64 = match rows.first() {
+        Some(row) => row.try_get(0)?,
+        None => 0,
+    };
+    Ok(n.max(0) as u64)
+}
+
 pub(crate) async fn dependencies(pool: &Pool, id: &str) -> Result<Vec<String>> {
     let sql = if id.starts_with("batch_") {
         "SELECT d.after_id FROM job_deps d WHERE d.job_seq = (SELECT seq FROM jobs \

@@ -186,6 +186,10 @@ impl Driver for SqliteDriver {
         let id = id.to_owned();
         self.read(move |r| r.dependencies(&id)).await
     }
+    async fn rescued(&self, id: &str) -> Result<u64> {
+        let id = id.to_owned();
+        self.read(move |r| r.rescued(&id)).await
+    }
     async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>> {
         let job_type = job_type.to_owned();
         self.read(move |r| r.active_of_type(&job_type)).await

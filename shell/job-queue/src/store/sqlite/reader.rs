@@ -383,6 +383,17 @@ impl Reader {
         })
     }
 
+    /// See [`crate::store::Driver::rescued`].
+    pub(crate) fn rescued(&self, id: &str) -> Result<u64> {
+        self.with(|c| {
+            // SQLite reads `$1` as the first parameter, as PostgreSQL does.
+            let n: i64 = c
+                .prepare_cached(crate::store::rescued_sql(id))?
+                .query_row([id], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
     /// The ids a job (or a batch's waiting jobs) waits for, in the order they were named.
     pub(crate) fn dependencies(&self, id: &str) -> Result<Vec<String>> {
         self.with(|c| {
