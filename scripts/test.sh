@@ -21,6 +21,11 @@ step "PostgreSQL 15"
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
 fi
+# The multi-host test makes network namespaces with `ip` (iproute2) and gives each "host"
+# its own hostname with `unshare` (util-linux).
+if ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 util-linux >/dev/null
+fi
 
 # Tier 1, hermetic: no network, no installs, no browser. Where we may (root, as in CI), it
 # runs in a network namespace of its own with only loopback up: the network unplugged.
