@@ -1,7 +1,7 @@
 //! The job queue's integration suite on PostgreSQL: the same test files as
 //! `tests/integration` (all but those about the SQLite file itself), each test on a fresh
 //! database of a real server — `DATABASE_URL`'s, or a throwaway cluster this binary starts
-//! (see `support::postgres`) — plus what only PostgreSQL has (`schema.rs`).
+//! (see `support::postgres`) — plus what only PostgreSQL has (`schema.rs`, `restart.rs`, `tls.rs`).
 
 // Helpers outside `#[test]` functions unwrap too: any failure there should fail the test.
 #![allow(clippy::unwrap_used)]
@@ -51,3 +51,4 @@ mod wording;
 
 mod restart;
 mod schema;
+mod tls;

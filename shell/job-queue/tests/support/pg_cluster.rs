@@ -42,11 +42,13 @@ impl Cluster {
                 .success();
             assert!(ok, "cannot give {} to the postgres user", dir.display());
         }
-        let cluster = Cluster {
-            port: 20_000 + std::process::id() % 40_000,
-            dir,
-            root,
-        };
+        // A port no other server uses (each test server has its own socket folder, but
+        // one that listens on TCP needs a port of its own too).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| u32::from(a.port()))
+            .unwrap();
+        let cluster = Cluster { port, dir, root };
         let data = cluster.data();
         cluster.run(&[
             &format!("{BIN}/initdb"),
@@ -91,6 +93,12 @@ impl Cluster {
             .spawn()
             .unwrap();
         cluster
+    }
+
+    /// Its folder (the data directory is `data/` in it).
+    #[allow(dead_code)] // the TLS test's
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     fn data(&self) -> String {

@@ -10,6 +10,7 @@
 mod ops;
 mod reader;
 pub(crate) mod schema;
+mod tls;
 mod writer;
 
 use std::str::FromStr;
@@ -19,7 +20,9 @@ use async_trait::async_trait;
 use brain_plugin_api::{ItemError, SideEffect};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::broadcast;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{AsyncMessage, Client, NoTls, Socket};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{
@@ -44,7 +47,8 @@ pub(crate) struct PostgresDriver {
 
 /// `url` without its password, for messages.
 pub(crate) fn describe(url: &str) -> String {
-    match tokio_postgres::Config::from_str(url) {
+    let plain = tls::split(url).map_or_else(|_| url.to_owned(), |(plain, _)| plain);
+    match tokio_postgres::Config::from_str(&plain) {
         Ok(config) => {
             let user = config.get_user().unwrap_or("");
             let host = config
@@ -61,6 +65,41 @@ pub(crate) fn describe(url: &str) -> String {
         }
         Err(_) => "postgres://…".to_owned(),
     }
+}
+
+/// A connected client, its connection driven by a task of its own (which ends when the
+/// client is dropped).
+fn spawned<T>(
+    connected: std::result::Result<
+        (Client, tokio_postgres::Connection<Socket, T>),
+        tokio_postgres::Error,
+    >,
+) -> std::result::Result<(Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, connection) = connected?;
+    Ok((
+        client,
+        tokio::spawn(async move {
+            let _ = connection.await;
+        }),
+    ))
+}
+
+/// An error with its causes ("error performing TLS handshake: invalid peer certificate:
+/// UnknownIssuer"): tokio-postgres says only the first.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(&format!(": {more}"));
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A connection from the pool, or why none can be had.
@@ -83,31 +122,45 @@ impl PostgresDriver {
         effects: EffectSink,
     ) -> Result<(Self, Vec<(String, f64, f64, u64)>)> {
         let location = describe(url);
-        let mut config =
-            tokio_postgres::Config::from_str(url).map_err(|e| QueueError::InvalidArgument {
-                field: "url",
-                reason: format!("{location} is not a PostgreSQL connection url: {e}"),
-            })?;
+        let invalid = |reason: String| QueueError::InvalidArgument {
+            field: "url",
+            reason: format!("{location}: {reason}"),
+        };
+        let (plain, tls) = tls::split(url).map_err(invalid)?;
+        let mut config = tokio_postgres::Config::from_str(&plain)
+            .map_err(|e| invalid(format!("not a PostgreSQL connection url: {e}")))?;
         config.options("-c search_path=brains");
         config.application_name("brains");
+        config.ssl_mode(if tls.required {
+            SslMode::Require
+        } else {
+            SslMode::Disable
+        });
+        let rustls = match tls.required {
+            true => Some(tls::Rustls::new(&tls).map_err(invalid)?),
+            false => None,
+        };
         let unreachable = |e: tokio_postgres::Error| QueueError::Unreachable {
             location: location.clone(),
-            reason: e.to_string(),
+            reason: error_chain(&e),
         };
         {
-            let (mut client, connection) = config.connect(NoTls).await.map_err(unreachable)?;
-            let running = tokio::spawn(connection);
+            let (mut client, running) = match &rustls {
+                Some(rustls) => spawned(config.connect(rustls.clone()).await),
+                None => spawned(config.connect(NoTls).await),
+            }
+            .map_err(unreachable)?;
             schema::migrate(&mut client, &location).await?;
             drop(client);
             let _ = running.await;
         }
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let pooled = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &rustls {
+            Some(rustls) => Manager::from_config(config.clone(), rustls.clone(), pooled),
+            None => Manager::from_config(config.clone(), NoTls, pooled),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .wait_timeout(Some(Duration::from_secs(5)))
@@ -120,7 +173,10 @@ impl PostgresDriver {
         let estimates = reader::estimates(&pool).await?;
         let (wake, _) = broadcast::channel(64);
         let stop = CancellationToken::new();
-        tokio::spawn(listen(config, wake.clone(), stop.clone()));
+        match rustls {
+            Some(rustls) => tokio::spawn(listen(config, rustls, wake.clone(), stop.clone())),
+            None => tokio::spawn(listen(config, NoTls, wake.clone(), stop.clone())),
+        };
         Ok((
             Self {
                 writer: PgWriter::start(pool.clone(), effects),
@@ -136,15 +192,19 @@ impl PostgresDriver {
 /// Forwards `NOTIFY brains_wake` payloads (`w`: work is due, `c`: check for cancelled
 /// jobs) to `wake`, reconnecting when the connection drops. After each (re)connection both
 /// are sent once: notifications sent while it was down are lost.
-async fn listen(
+async fn listen<T>(
     config: tokio_postgres::Config,
+    tls: T,
     wake: broadcast::Sender<u8>,
     stop: CancellationToken,
-) {
+) where
+    T: MakeTlsConnect<Socket> + Clone,
+    T::Stream: Send + 'static,
+{
     let mut delay = Duration::from_millis(100);
     while !stop.is_cancelled() {
         let connected = tokio::select! {
-            c = config.connect(NoTls) => c,
+            c = config.connect(tls.clone()) => c,
             () = stop.cancelled() => return,
         };
         let (client, mut connection) = match connected {
