@@ -289,7 +289,7 @@ mod tests {
             &["brain", "--log-level", "loud", "start"][..],
             &["brain", "jobs", "status"],
             &["brain", "completions", "tcsh"],
-            &["brain", "tool", "--json"],
+            &["brain", "tool", "--list", "--detach"],
         ] {
             let error = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{args:?}");

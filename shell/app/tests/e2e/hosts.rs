@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::Demo;
+use crate::support::mcp::call;
 use crate::support::process::{json_lines, next_matching};
 
 #[allow(dead_code)]
@@ -349,11 +350,13 @@ fn two_worker_hosts_and_an_mcp_host_share_a_batch_and_survive_losing_a_host() {
     assert!(by_a > 0 && by_a < JOBS as i64, "host A did {by_a}");
     let status = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
         "name": "status", "arguments": {"id": id}}});
-    writeln!(stdin, "{status}").unwrap();
-    stdin.flush().unwrap();
-    let answer = next_matching(&messages, Duration::from_secs(60), &mut seen, |m| {
-        m["id"] == 3
-    });
+    let answer = call(
+        &mut stdin,
+        &messages,
+        &mut seen,
+        &status,
+        Duration::from_secs(60),
+    );
     let entry = &answer["result"]["structuredContent"][&id];
     let rescued = entry["rescued"].as_u64().unwrap_or(0);
     assert!(rescued >= 1, "nothing rescued: {entry:#}");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::mcp::{HttpBrain, stdio_brain, stdio_brain_with};
+use crate::support::mcp::{HttpBrain, call, stdio_brain, stdio_brain_with};
 use crate::support::process::{json_lines, next_matching, wait_within};
 use crate::support::{Demo, edit_config};
 
@@ -155,10 +155,10 @@ fn a_call_follows_work_another_process_runs_to_its_result() {
     // The listing's updates too: every change here is made by another process.
     let subscribe = json!({"jsonrpc": "2.0", "id": 9, "method": "resources/subscribe",
         "params": {"uri": "brain://jobs"}});
-    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+    let generate = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
         "name": "site_generate", "arguments": {"force": true},
         "_meta": {"progressToken": "elsewhere"}}});
-    writeln!(stdin, "{subscribe}\n{call}").unwrap();
+    writeln!(stdin, "{subscribe}\n{generate}").unwrap();
     stdin.flush().unwrap();
     let mut seen = Vec::new();
     let processing = next_matching(&messages, Duration::from_secs(60), &mut seen, |m| {
@@ -188,11 +188,13 @@ fn a_call_follows_work_another_process_runs_to_its_result() {
     );
     let status = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
         "name": "status", "arguments": {"id": id}}});
-    writeln!(stdin, "{status}").unwrap();
-    stdin.flush().unwrap();
-    let answer = next_matching(&messages, Duration::from_secs(60), &mut seen, |m| {
-        m["id"] == 3
-    });
+    let answer = call(
+        &mut stdin,
+        &messages,
+        &mut seen,
+        &status,
+        Duration::from_secs(60),
+    );
     let entry = &answer["result"]["structuredContent"][&id];
     assert_eq!(entry["waitingForWorker"], true, "{answer:#}");
     assert!(entry.get("estimatedCompletionMs").is_none(), "{answer:#}");
@@ -293,14 +295,16 @@ fn quick_work_answers_with_its_result_and_slow_work_with_its_handle() {
         "answer_within_ms = 60000",
     );
     let (mut child, mut stdin, messages) = session(&demo, &[]);
-    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+    let build = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
         "name": "site_build", "arguments": {}}});
-    writeln!(stdin, "{call}").unwrap();
-    stdin.flush().unwrap();
     let mut seen = Vec::new();
-    let answer = next_matching(&messages, Duration::from_secs(120), &mut seen, |m| {
-        m["id"] == 2
-    });
+    let answer = call(
+        &mut stdin,
+        &messages,
+        &mut seen,
+        &build,
+        Duration::from_secs(120),
+    );
     let result = &answer["result"]["structuredContent"];
     assert_eq!(result["status"], "completed", "{answer:#}");
     assert!(
@@ -324,13 +328,15 @@ fn quick_work_answers_with_its_result_and_slow_work_with_its_handle() {
         "answer_within_ms = 200",
     );
     let (mut child, mut stdin, messages) = session(&demo, &[]);
-    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+    let generate = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
         "name": "site_generate", "arguments": {"force": true}}});
-    writeln!(stdin, "{call}").unwrap();
-    stdin.flush().unwrap();
-    let answer = next_matching(&messages, Duration::from_secs(120), &mut seen, |m| {
-        m["id"] == 2
-    });
+    let answer = call(
+        &mut stdin,
+        &messages,
+        &mut seen,
+        &generate,
+        Duration::from_secs(120),
+    );
     let result = &answer["result"]["structuredContent"];
     assert_eq!(result["status"], "started", "{answer:#}");
     assert!(

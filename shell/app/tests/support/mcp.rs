@@ -1,7 +1,7 @@
 //! `brain mcp` as a child process: over HTTP on a free port (stopped with SIGTERM), or on
 //! stdio for raw JSON-RPC.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -81,4 +81,19 @@ pub(crate) fn stdio_brain_with(demo: &Demo, extra: &[&str]) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+/// Sends JSON-RPC `request` (it has an `id`) on a raw stdio session and waits up to `bound`
+/// for its answer; every message that arrives meanwhile goes to `seen`.
+pub(crate) fn call(
+    stdin: &mut impl Write,
+    messages: &mpsc::Receiver<serde_json::Value>,
+    seen: &mut Vec<serde_json::Value>,
+    request: &serde_json::Value,
+    bound: Duration,
+) -> serde_json::Value {
+    writeln!(stdin, "{request}").unwrap();
+    stdin.flush().unwrap();
+    let id = request["id"].clone();
+    super::process::next_matching(messages, bound, seen, |m| m["id"] == id)
 }
