@@ -2,8 +2,9 @@
 //! stream turned into a screen (vt100) so rows can be asserted: a live bar with a count and
 //! an ETA while the typed line stays exactly as typed (also across a resize), the bar
 //! becoming its summary line, two operations with two bars, Tab completion, history,
-//! `/status`, `/jobs`, `/cancel`, errors, a question answered from the notes, Ctrl-C, and
-//! quitting with work unfinished (it goes back to the queue and the next chat resumes it).
+//! `/status`, `/jobs`, `/cancel`, errors, a question answered from the notes, Ctrl-C,
+//! quitting with work unfinished (it goes back to the queue and the next chat resumes it),
+//! and a chat killed mid-batch (its work waits for a worker until `brain start` runs it).
 //! Piped, line by line: the script's output, its errors, and its exit code.
 //!
 //! The brain is paced so progress is visible: the offline generator pauses per section
@@ -46,6 +47,35 @@ fn started_id(term: &Term, nth: usize) -> String {
         .and_then(|r| r.split(':').next())
         .unwrap_or_else(|| panic!("no batch {nth} started:\n{}", term.screen()))
         .to_owned()
+}
+
+/// A chat killed mid-batch (SIGKILL: it cleans nothing up) leaves its batch waiting for a
+/// worker — never shown as running, no ETA — until `brain start` finishes it.
+#[test]
+fn a_killed_chat_leaves_its_work_waiting_for_a_worker() {
+    // 30 s a section: the batch is surely unfinished when the chat is killed.
+    let demo = Demo::paced(30_000, "");
+    let mut term = chat(&demo);
+    term.enter("/generate");
+    term.wait_for("a bar", |t| generate_bar(&t.above_prompt(1)).is_some());
+    let id = started_id(&term, 0);
+    term.kill();
+    let entry = demo.status(&id);
+    assert_eq!(entry["waitingForWorker"], true, "{entry:#}");
+    assert!(entry.get("estimatedCompletionMs").is_none(), "{entry:#}");
+    let listed = run(brain(demo.tmp.path(), &["--dir", "demo", "jobs", "list"])).expect(0);
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("waiting for a worker")),
+        "{listed:#?}"
+    );
+    crate::support::edit_config(&demo.dir, "delay_ms = 30000", "delay_ms = 20");
+    let worker = demo.start();
+    let done = demo.wait_completed(&id);
+    assert_eq!(done["waitingForWorker"], false, "{done:#}");
+    assert_eq!(worker.interrupt(), 0);
 }
 
 #[test]

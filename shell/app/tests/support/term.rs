@@ -124,6 +124,26 @@ impl Term {
         });
     }
 
+    /// SIGKILLs what runs on the terminal and waits until it is gone (reaped: a zombie
+    /// would still look alive to a liveness check by pid).
+    pub(crate) fn kill(mut self) {
+        let pid = self.session.get_process().pid().as_raw().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -KILL {pid}");
+        let deadline = Instant::now() + TIMEOUT;
+        while matches!(
+            self.session.get_process().status(),
+            Ok(expectrl::WaitStatus::StillAlive)
+        ) {
+            assert!(Instant::now() < deadline, "{pid} still running");
+            self.pump();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub(crate) fn has_row(&self, pred: impl Fn(&str) -> bool) -> bool {
         self.rows().iter().any(|r| pred(r))
     }
