@@ -1,7 +1,8 @@
 //! The bot itself on matrix-sdk: logs in once and restores that session (same device) on
 //! every later start, keeps its state and crypto store in the brain's data directory,
 //! accepts invites from the anchor and trusted users, turns messages into tool calls as the
-//! sender, and keeps one progress message per operation up to date from the shell's bus.
+//! sender, and keeps one progress message per operation up to date from the operation's
+//! follow stream, whichever process runs it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};

@@ -791,9 +791,8 @@ impl PoolInner {
 
 /// Applies the stored side effects of `job_id` (a run that just completed here), or all
 /// that are left (at start: a process stopped between a completion and its apply), in
-/// order, and deletes their rows. An effect that fails to apply stays for the next start.
-/// Applies the staged effects of `job_id` (or of every job); whether everything to apply
-/// was applied and marked done.
+/// order, and deletes their rows; whether everything was applied and marked done. An
+/// effect that fails to apply stays for the next try.
 async fn apply_outbox(queue: &Queue, job_id: Option<&str>) -> bool {
     let rows = match queue.inner.driver.outbox(job_id).await {
         Ok(rows) => rows,
