@@ -190,8 +190,9 @@ impl PostgresDriver {
 }
 
 /// Forwards `NOTIFY brains_wake` payloads (`w`: work is due, `c`: check for cancelled
-/// jobs) to `wake`, reconnecting when the connection drops. After each (re)connection both
-/// are sent once: notifications sent while it was down are lost.
+/// jobs) to `wake`, reconnecting when the connection drops. After each connection `w` is
+/// sent once, and after a reconnection `c` too: notifications sent while it was down are
+/// lost.
 async fn listen<T>(
     config: tokio_postgres::Config,
     tls: T,
@@ -202,6 +203,7 @@ async fn listen<T>(
     T::Stream: Send + 'static,
 {
     let mut delay = Duration::from_millis(100);
+    let mut reconnected = false;
     while !stop.is_cancelled() {
         let connected = tokio::select! {
             c = config.connect(tls.clone()) => c,
@@ -232,8 +234,15 @@ async fn listen<T>(
         });
         if client.batch_execute("LISTEN brains_wake").await.is_ok() {
             delay = Duration::from_millis(100);
+            // Work may have been enqueued before this LISTEN: a claim finds it. Cancel
+            // requests missed while a connection was down are looked for too; at the first
+            // connection the pool's own heartbeats cover them (and an early beat would run
+            // its housekeeping at once).
             let _ = wake.send(b'w');
-            let _ = wake.send(b'c');
+            if reconnected {
+                let _ = wake.send(b'c');
+            }
+            reconnected = true;
             loop {
                 tokio::select! {
                     note = received.recv() => match note {
