@@ -339,11 +339,7 @@ async fn attach(
         .await
         .with_context(|| format!("cannot follow {id}"))?;
     let mut renderer = Renderer::new(mode, say.clone());
-    if let Ok(state) = queue.status(id).await
-        && state.status_entry().waiting_for_worker
-    {
-        renderer.info(&format!("{id} is {WAITING_FOR_WORKER}: {START_A_WORKER}."));
-    }
+    let mut first = true;
     let mut cancelling = false;
     loop {
         tokio::select! {
@@ -351,6 +347,10 @@ async fn attach(
                 let Some(event) = event else {
                     anyhow::bail!("lost track of {id} before it finished");
                 };
+                // The first state says whether anything runs the work at all.
+                if std::mem::take(&mut first) && event.waiting_for_worker {
+                    renderer.info(&format!("{id} is {WAITING_FOR_WORKER}: {START_A_WORKER}."));
+                }
                 if !event.status.is_finished() {
                     renderer.event(&event)?;
                     continue;

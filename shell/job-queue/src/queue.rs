@@ -1169,8 +1169,15 @@ impl Queue {
 
     /// The state of a job or batch.
     pub async fn status(&self, id: &str) -> Result<JobState> {
-        let mut state = self.shallow_status(id).await?;
+        let mut state = self.live_state(id).await?;
         state.rescued = self.inner.driver.rescued(id).await?;
+        Ok(state)
+    }
+
+    /// The state of `id` as a follower reads it again and again: [`Self::status`] without
+    /// the count of rescued runs, which no follower shows.
+    async fn live_state(&self, id: &str) -> Result<JobState> {
+        let mut state = self.shallow_status(id).await?;
         if state.event.status == JobStatus::Pending {
             let waits = self.waiting_for_states(id).await?;
             // Work that waits ends after what it waits for: its estimate starts there, and
@@ -1434,7 +1441,7 @@ impl Queue {
             Event::JobProgress(p) => p.id == watched,
             _ => false,
         });
-        let first = self.status(id).await?.marked();
+        let first = self.live_state(id).await?.marked();
         Ok(Watch {
             queue: self.clone(),
             id: id.to_owned(),
@@ -1512,7 +1519,7 @@ impl Watch {
                     Some(_) => {}
                     None => return None,
                 },
-                _ = tick => match self.queue.status(&self.id).await.map(JobState::marked) {
+                _ = tick => match self.queue.live_state(&self.id).await.map(JobState::marked) {
                     Ok(state) if changed(self.last.as_ref(), &state) => {
                         return Some(self.seen(state));
                     }
@@ -1534,7 +1541,7 @@ impl Watch {
             Some(last) if last.status == event.status => {
                 event.mark_waiting(!last.waiting_for_worker, last.waiting_for.clone());
             }
-            _ => match self.queue.status(&self.id).await {
+            _ => match self.queue.live_state(&self.id).await {
                 Ok(state) => event.mark_waiting(state.worker_running, state.waiting_for),
                 Err(error) => {
                     tracing::warn!(%error, id = %self.id, "watch could not read the status");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::Demo;
-use crate::support::mcp::call;
+use crate::support::mcp::status_entry;
 use crate::support::process::{json_lines, next_matching};
 
 #[allow(dead_code)]
@@ -128,7 +128,7 @@ fn ip(args: &[&str]) {
     );
 }
 
-/// A process of the test, its stderr in a file (shown when the test fails).
+/// A process of the test, its stderr in a file, printed if the test fails.
 struct Process {
     child: Child,
     log: std::path::PathBuf,
@@ -144,44 +144,16 @@ impl Process {
             .unwrap();
         Process { child, log }
     }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Polls `query` (one number; -1 while it fails) on `db` every 50 ms until `done` accepts
-/// it; a minute at most.
-fn wait_for_count(
-    rt: &tokio::runtime::Runtime,
-    db: &tokio_postgres::Client,
-    what: &str,
-    query: &str,
-    done: impl Fn(i64) -> bool,
-    logs: impl Fn() -> String,
-) -> i64 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        // Before the first brain has made the schema, the table is not there yet.
-        let n: i64 = rt
-            .block_on(db.query_one(query, &[]))
-            .map_or(-1, |row| row.get(0));
-        if done(n) {
-            return n;
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("{}:\n{log}", self.log.display());
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waited a minute for {what} (last {n}):\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -224,7 +196,7 @@ fn two_worker_hosts_and_an_mcp_host_share_a_batch_and_survive_losing_a_host() {
     std::fs::write(&path, toml).unwrap();
 
     let log = |name: &str| demo.tmp.path().join(format!("{name}.log"));
-    let a = Process::spawn(
+    let _a = Process::spawn(
         hosts.brain(0, "host-a", &demo, &url(0), &["start"]),
         log("a"),
     );
@@ -232,15 +204,14 @@ fn two_worker_hosts_and_an_mcp_host_share_a_batch_and_survive_losing_a_host() {
         hosts.brain(1, "host-b", &demo, &url(1), &["start"]),
         log("b"),
     );
-    let logs = || format!("host-a:\n{}\nhost-b:\n{}", a.log(), b.log());
-    wait_for_count(
-        &rt,
-        &db,
-        "both worker hosts to register",
-        "SELECT count(DISTINCT host) FROM brains.workers WHERE concurrency > 0",
-        |n| n == 2,
-        logs,
-    );
+    crate::support::wait_until("both worker hosts to register", || {
+        // Before the first brain has made the schema, the table is not there yet.
+        rt.block_on(db.query_one(
+            "SELECT count(DISTINCT host) FROM brains.workers WHERE concurrency > 0",
+            &[],
+        ))
+        .is_ok_and(|row| row.get::<_, i64>(0) == 2)
+    });
     let a_workers: Vec<String> = rt
         .block_on(db.query(
             "SELECT id FROM brains.workers WHERE host LIKE 'host-a %'",
@@ -305,7 +276,7 @@ fn two_worker_hosts_and_an_mcp_host_share_a_batch_and_survive_losing_a_host() {
         .unwrap()
         .get(0)
     };
-    assert!(done_by(&a_workers[0]) > 0, "host A did none:\n{}", logs());
+    assert!(done_by(&a_workers[0]) > 0, "host A did none");
     hosts.kill(0);
 
     // The MCP client sees the batch to its end: the last notification with the whole count,
@@ -314,10 +285,8 @@ fn two_worker_hosts_and_an_mcp_host_share_a_batch_and_survive_losing_a_host() {
         m["id"] == 2
     });
     assert_eq!(
-        answer["result"]["structuredContent"]["status"],
-        "completed",
-        "{answer:#}\n{}",
-        logs()
+        answer["result"]["structuredContent"]["status"], "completed",
+        "{answer:#}"
     );
     let last = seen.iter().rev().find(|m| progress(m)).unwrap();
     assert_eq!(
@@ -348,16 +317,7 @@ fn two_worker_hosts_and_an_mcp_host_share_a_batch_and_survive_losing_a_host() {
     }
     let by_a = done_by(&a_workers[0]);
     assert!(by_a > 0 && by_a < JOBS as i64, "host A did {by_a}");
-    let status = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-        "name": "status", "arguments": {"id": id}}});
-    let answer = call(
-        &mut stdin,
-        &messages,
-        &mut seen,
-        &status,
-        Duration::from_secs(60),
-    );
-    let entry = &answer["result"]["structuredContent"][&id];
+    let entry = status_entry(&mut stdin, &messages, &mut seen, 3, &id);
     let rescued = entry["rescued"].as_u64().unwrap_or(0);
     assert!(rescued >= 1, "nothing rescued: {entry:#}");
     assert_eq!(rescued, second_attempts, "{entry:#}");

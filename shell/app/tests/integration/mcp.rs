@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::mcp::{HttpBrain, call, stdio_brain, stdio_brain_with};
+use crate::support::mcp::{HttpBrain, call, status_entry, stdio_brain, stdio_brain_with};
 use crate::support::process::{json_lines, next_matching, wait_within};
 use crate::support::{Demo, edit_config};
 
@@ -186,24 +186,15 @@ fn a_call_follows_work_another_process_runs_to_its_result() {
             .contains(" left"),
         "{waiting:#}"
     );
-    let status = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-        "name": "status", "arguments": {"id": id}}});
-    let answer = call(
-        &mut stdin,
-        &messages,
-        &mut seen,
-        &status,
-        Duration::from_secs(60),
-    );
-    let entry = &answer["result"]["structuredContent"][&id];
-    assert_eq!(entry["waitingForWorker"], true, "{answer:#}");
-    assert!(entry.get("estimatedCompletionMs").is_none(), "{answer:#}");
-    assert!(entry.get("checkAgainInMs").is_none(), "{answer:#}");
+    let entry = status_entry(&mut stdin, &messages, &mut seen, 3, &id);
+    assert_eq!(entry["waitingForWorker"], true, "{entry:#}");
+    assert!(entry.get("estimatedCompletionMs").is_none(), "{entry:#}");
+    assert!(entry.get("checkAgainInMs").is_none(), "{entry:#}");
     assert!(
         entry["checkAgainIn"]
             .as_str()
             .is_some_and(|t| t.contains("brain start")),
-        "{answer:#}"
+        "{entry:#}"
     );
 
     // Another worker, with a quick generator, finishes the batch.

@@ -97,3 +97,18 @@ pub(crate) fn call(
     let id = request["id"].clone();
     super::process::next_matching(messages, bound, seen, |m| m["id"] == id)
 }
+
+/// The `status` tool's entry for job or batch `id`, asked over a raw stdio session as
+/// request `request` (see [`call`]).
+pub(crate) fn status_entry(
+    stdin: &mut impl Write,
+    messages: &mpsc::Receiver<serde_json::Value>,
+    seen: &mut Vec<serde_json::Value>,
+    request: u64,
+    id: &str,
+) -> serde_json::Value {
+    let status = serde_json::json!({"jsonrpc": "2.0", "id": request, "method": "tools/call",
+        "params": {"name": "status", "arguments": {"id": id}}});
+    let answer = call(stdin, messages, seen, &status, Duration::from_secs(60));
+    answer["result"]["structuredContent"][id].clone()
+}

@@ -133,15 +133,7 @@ impl Term {
             .status()
             .unwrap();
         assert!(killed.success(), "kill -KILL {pid}");
-        let deadline = Instant::now() + TIMEOUT;
-        while matches!(
-            self.session.get_process().status(),
-            Ok(expectrl::WaitStatus::StillAlive)
-        ) {
-            assert!(Instant::now() < deadline, "{pid} still running");
-            self.pump();
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.ended();
     }
 
     pub(crate) fn has_row(&self, pred: impl Fn(&str) -> bool) -> bool {
@@ -150,13 +142,21 @@ impl Term {
 
     /// Waits for the chat to exit; its exit code.
     pub(crate) fn exit_code(mut self) -> i32 {
+        match self.ended() {
+            expectrl::WaitStatus::Exited(_, code) => code,
+            other => panic!("{other:?}\n{}", self.screen()),
+        }
+    }
+
+    /// Waits (polling every 20 ms, at most [`TIMEOUT`]) until what runs on the terminal
+    /// has ended and is reaped; how it ended.
+    fn ended(&mut self) -> expectrl::WaitStatus {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             self.pump();
             match self.session.get_process().status().unwrap() {
                 expectrl::WaitStatus::StillAlive => {}
-                expectrl::WaitStatus::Exited(_, code) => return code,
-                other => panic!("{other:?}\n{}", self.screen()),
+                other => return other,
             }
             assert!(
                 Instant::now() < deadline,

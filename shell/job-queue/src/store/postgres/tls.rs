@@ -58,7 +58,9 @@ pub(crate) fn split(url: &str) -> Result<(String, TlsOptions), String> {
         let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if !take(key, &percent_decoded(value))? {
+            // `%2F` and the like: `sslrootcert` is a path.
+            let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+            if !take(key, &value)? {
                 kept.push(pair);
             }
         }
@@ -81,30 +83,6 @@ pub(crate) fn split(url: &str) -> Result<(String, TlsOptions), String> {
         kept.join(" ")
     };
     Ok((rest, options))
-}
-
-/// `%2F` and the like in a url's query value (a path in `sslrootcert`).
-fn percent_decoded(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Makes rustls connections for tokio-postgres (and the pool).
