@@ -5,8 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use brain_plugin_api::{Permission, Source};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Why `[mcp]` is invalid, or why the server refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +30,7 @@ pub enum McpError {
 
 /// One bearer token: who it is (its name, which becomes the `mcp:<name>` source of the work
 /// it starts) and what it may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenConfig {
-    pub name: String,
-    pub secret: String,
-    pub permission: Permission,
-}
+pub type TokenConfig = brain_plugin_api::AccessToken;
 
 /// The validated `[mcp]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +116,8 @@ impl McpConfig {
             config.http = Some(parse_addr(s).map_err(|m| err("http", m))?);
         }
         if let Some(v) = table.get("tokens") {
-            config.tokens = parse_tokens(v)?;
+            config.tokens = brain_plugin_api::parse_tokens(v, "mcp")
+                .map_err(|problem| err(&problem.key, problem.message))?;
         }
         if let Some(v) = table.get("allowed_origins") {
             config.allowed_origins = strings(v, "allowed_origins")?;
@@ -154,9 +149,7 @@ impl McpConfig {
 
     /// The permission a bearer secret grants, and who it is.
     pub fn token(&self, secret: &str) -> Option<&TokenConfig> {
-        self.tokens
-            .iter()
-            .find(|t| constant_time_eq(t.secret.as_bytes(), secret.as_bytes()))
+        brain_plugin_api::find_token(&self.tokens, secret)
     }
 }
 
@@ -169,74 +162,6 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     normalized.parse().map_err(|_| {
         format!("{s:?} is not an address; write ip:port, e.g. \"127.0.0.1:7331\" (port 0 = any free port)")
     })
-}
-
-fn parse_tokens(v: &Value) -> Result<Vec<TokenConfig>, McpError> {
-    let table = v.as_object().ok_or_else(|| {
-        err(
-            "tokens",
-            "must be a table of tables: [mcp.tokens.<name>] with secret and permission",
-        )
-    })?;
-    let mut tokens = Vec::new();
-    for (name, entry) in table {
-        let key = format!("tokens.{name}");
-        if Source::with_detail("mcp", name).is_err()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(err(
-                &key,
-                "token names are 1-64 of letters, digits, '-', '_' (e.g. `laptop`)",
-            ));
-        }
-        let entry: &Map<String, Value> = entry
-            .as_object()
-            .ok_or_else(|| err(&key, "must be a table with secret and permission"))?;
-        for k in entry.keys() {
-            if k != "secret" && k != "permission" {
-                return Err(err(
-                    &format!("{key}.{k}"),
-                    brain_plugin_api::unknown_key_here(k, &["secret", "permission"]),
-                ));
-            }
-        }
-        let secret = entry.get("secret").and_then(Value::as_str).ok_or_else(|| {
-            err(
-                &format!("{key}.secret"),
-                "missing; a string of at least 16 characters",
-            )
-        })?;
-        if secret.len() < 16 {
-            return Err(err(
-                &format!("{key}.secret"),
-                "too short: use at least 16 characters (e.g. `openssl rand -hex 24`)",
-            ));
-        }
-        let permission = entry
-            .get("permission")
-            .and_then(Value::as_str)
-            .and_then(Permission::parse)
-            .ok_or_else(|| {
-                err(
-                    &format!("{key}.permission"),
-                    "missing or invalid; one of anchor, trusted, public",
-                )
-            })?;
-        if tokens.iter().any(|t: &TokenConfig| t.secret == secret) {
-            return Err(err(
-                &format!("{key}.secret"),
-                "the same secret is used by two tokens; each token needs its own",
-            ));
-        }
-        tokens.push(TokenConfig {
-            name: name.clone(),
-            secret: secret.to_owned(),
-            permission,
-        });
-    }
-    Ok(tokens)
 }
 
 fn strings(v: &Value, key: &str) -> Result<Vec<String>, McpError> {
@@ -261,16 +186,10 @@ fn int(v: &Value, key: &str, min: u64, max: u64) -> Result<u64, McpError> {
         })
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brain_plugin_api::Permission;
     use serde_json::json;
 
     #[test]

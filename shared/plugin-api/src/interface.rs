@@ -5,6 +5,9 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::command::CommandSpec;
+use crate::dashboard::{
+    EstimateEntry, HistoryPage, HistoryQuery, OperationDetail, ProcessMetrics, QueueStats,
+};
 
 use crate::event::{Event, JobProgressEvent};
 use crate::permission::{Caller, Permission};
@@ -86,6 +89,40 @@ pub trait ShellHandle: Send + Sync {
 
     /// Cancels a job or batch: jobs not started yet at once, running ones cooperatively.
     async fn cancel_job(&self, id: &str) -> Result<(), ToolError>;
+
+    // What a dashboard reads. Each has a default that says the shell does not offer it, so
+    // an interface's test double implements only what it needs.
+
+    /// A page of the operations history, newest first.
+    async fn history(&self, query: HistoryQuery) -> Result<HistoryPage, ToolError> {
+        let _ = query;
+        Err(not_offered("history"))
+    }
+
+    /// The queue's counts, its last hour, and its live workers.
+    async fn queue_stats(&self) -> Result<QueueStats, ToolError> {
+        Err(not_offered("queue_stats"))
+    }
+
+    /// Each job type's learned duration.
+    async fn estimates(&self) -> Result<Vec<EstimateEntry>, ToolError> {
+        Err(not_offered("estimates"))
+    }
+
+    /// This process's counters (jobs by type and outcome, durations, the bus).
+    fn process_metrics(&self) -> ProcessMetrics {
+        ProcessMetrics::default()
+    }
+
+    /// Everything stored about a job or batch: its record or its items, and its log.
+    async fn operation_detail(&self, id: &str) -> Result<OperationDetail, ToolError> {
+        let _ = id;
+        Err(not_offered("operation_detail"))
+    }
+}
+
+fn not_offered(what: &str) -> ToolError {
+    ToolError::failed(format!("this shell does not offer {what}"))
 }
 
 /// An interface the shell starts and stops.

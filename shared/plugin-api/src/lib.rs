@@ -10,8 +10,10 @@
 //!
 #![doc = include_str!("../README.md")]
 
+mod access;
 mod capture;
 mod command;
+mod dashboard;
 mod effect;
 mod event;
 mod generate;
@@ -29,10 +31,15 @@ mod source;
 pub mod testing;
 mod tool;
 
+pub use access::{AccessToken, TokenProblem, constant_time_eq, find_token, parse_tokens};
 pub use brain_messaging::Subscription;
 pub use command::{
     ArgKind, ArgSpec, Call, CommandError, CommandSpec, CommandTable, Parsed, Spelling, Want,
     matching,
+};
+pub use dashboard::{
+    EstimateEntry, HistogramCounts, HistoryPage, HistoryQuery, JobRecordView, MinuteCount,
+    OperationDetail, ProcessMetrics, QueueStats, StateCount, TypeMetrics, WorkerEntry,
 };
 pub use effect::{SideEffect, process_tag, process_tag_for, tagged_process_gone, write_atomic};
 pub use event::{

@@ -64,6 +64,8 @@ pub(crate) enum Command {
     Mcp(crate::commands::mcp::McpArgs),
     /// Run the Matrix bot configured in [matrix], with the job workers
     Matrix(crate::commands::matrix::MatrixArgs),
+    /// Serve the web dashboard (live operations, actions, /metrics), with the job workers
+    Web(crate::commands::web::WebArgs),
     /// Run any tool as the brain's owner and print its result as JSON
     Tool(ToolArgs),
     /// Check a brain: configuration, database files, notes, workers, the model, MCP and

@@ -28,7 +28,7 @@ pub const SHELL_PLUGIN_ID: &str = "shell";
 
 /// Top-level `brain.toml` sections the shell and its interfaces read besides the known
 /// ones: `[ai]` (the content generator), `[notes]` (where the notes are), `[mcp]`, `[matrix]`.
-pub const SHELL_SECTIONS: &[&str] = &["ai", "notes", "mcp", "matrix"];
+pub const SHELL_SECTIONS: &[&str] = &["ai", "notes", "mcp", "matrix", "web"];
 
 /// Why the shell could not be built or started.
 #[derive(Debug, thiserror::Error)]
@@ -874,6 +874,44 @@ impl ShellHandle for Shell {
             .cancel(id)
             .await
             .map(|_| ())
+            .map_err(builtin::queue_error)
+    }
+
+    async fn history(
+        &self,
+        query: brain_plugin_api::HistoryQuery,
+    ) -> Result<brain_plugin_api::HistoryPage, ToolError> {
+        self.inner
+            .queue
+            .history(query)
+            .await
+            .map_err(builtin::queue_error)
+    }
+
+    fn process_metrics(&self) -> brain_plugin_api::ProcessMetrics {
+        self.inner.queue.process_metrics()
+    }
+
+    async fn queue_stats(&self) -> Result<brain_plugin_api::QueueStats, ToolError> {
+        self.inner.queue.stats().await.map_err(builtin::queue_error)
+    }
+
+    async fn estimates(&self) -> Result<Vec<brain_plugin_api::EstimateEntry>, ToolError> {
+        self.inner
+            .queue
+            .estimates()
+            .await
+            .map_err(builtin::queue_error)
+    }
+
+    async fn operation_detail(
+        &self,
+        id: &str,
+    ) -> Result<brain_plugin_api::OperationDetail, ToolError> {
+        self.inner
+            .queue
+            .detail(id)
+            .await
             .map_err(builtin::queue_error)
     }
 }

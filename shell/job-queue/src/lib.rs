@@ -17,6 +17,7 @@
 
 mod error;
 mod estimate;
+mod metrics;
 mod monitor;
 mod pool;
 #[cfg(test)]

@@ -448,6 +448,7 @@ pub(crate) struct Monitor {
     deadlines: BinaryHeap<Reverse<(Instant, Key)>>,
     /// When the duration history was last written.
     saved_estimates: Instant,
+    counters: crate::metrics::SharedCounters,
 }
 
 /// A job that ends outside a batch writes the duration history at most this often (other
@@ -460,6 +461,7 @@ impl Monitor {
         driver: Arc<dyn Driver>,
         estimates: SharedEstimates,
         concurrency: Arc<AtomicUsize>,
+        counters: crate::metrics::SharedCounters,
         config: &MonitorConfig,
     ) -> Self {
         Self {
@@ -473,6 +475,7 @@ impl Monitor {
             batches: HashMap::new(),
             deadlines: BinaryHeap::new(),
             saved_estimates: Instant::now(),
+            counters,
         }
     }
 
@@ -592,6 +595,15 @@ impl Monitor {
     }
 
     fn effect(&mut self, effect: Effect) {
+        // What a run was expected to take, read before it joins the history.
+        let expected = match &effect {
+            Effect::Finished { head, .. } => Some(self.per_job(Some(&head.job_type)).expected),
+            _ => None,
+        };
+        self.counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .count(&effect, expected);
         let now = now_ms();
         let listening = self.listening();
         match effect {

@@ -155,6 +155,9 @@ impl Queue {
             id: worker_id.to_string(),
             pid: std::process::id(),
             host: host.clone(),
+            // Set by the database's clock when the row is written.
+            started_at: 0,
+            heartbeat_at: 0,
             lease_ms,
             concurrency: config.concurrency as u32,
             job_types: types.clone(),
@@ -740,7 +743,15 @@ impl PoolInner {
             .await
         {
             Ok(0) => {}
-            Ok(_) => self.queue.inner.local.work.notify_one(),
+            Ok(rescued) => {
+                self.queue
+                    .inner
+                    .counters
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .rescued += rescued;
+                self.queue.inner.local.work.notify_one();
+            }
             Err(error) => tracing::warn!(%error, "lease sweep failed"),
         }
     }

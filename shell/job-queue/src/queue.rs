@@ -19,6 +19,8 @@ use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+mod dashboard;
+
 use crate::error::{QueueError, Result};
 use crate::estimate::{self, Estimate, ItemTimes};
 use crate::monitor::{
@@ -255,6 +257,8 @@ pub(crate) struct Inner {
     pub(crate) local: Arc<Local>,
     pub(crate) monitor: mpsc::UnboundedSender<MonitorMsg>,
     monitor_stop: CancellationToken,
+    /// This process's counters for the metrics endpoint.
+    pub(crate) counters: crate::metrics::SharedCounters,
     /// Live workers of all processes, cached briefly: enqueue wakes them.
     peers: Mutex<(Option<Instant>, Vec<WorkerRow>)>,
 }
@@ -453,11 +457,13 @@ impl Parts {
         let estimates: SharedEstimates = Arc::new(Mutex::new(Estimates::default()));
         monitor::lock(&estimates).load(saved);
         let monitor_stop = CancellationToken::new();
+        let counters = crate::metrics::SharedCounters::default();
         let monitor = Monitor::new(
             bus.clone(),
             driver.clone(),
             estimates.clone(),
             local.concurrency.clone(),
+            counters.clone(),
             &MonitorConfig {
                 max_events_per_second: config.max_events_per_second,
             },
@@ -491,6 +497,7 @@ impl Parts {
                 local,
                 monitor: monitor_tx,
                 monitor_stop,
+                counters,
                 peers: Mutex::new((None, Vec::new())),
             }),
         })

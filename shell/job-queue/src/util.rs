@@ -22,15 +22,46 @@ pub(crate) fn random_id(prefix: &str) -> String {
     fill_random(&mut bytes);
     let mut random = [0u8; 16];
     random[..10].copy_from_slice(&bytes);
-    let millis = u128::try_from(now_ms()).unwrap_or(0) & ((1 << 50) - 1);
-    let value = (millis << 80) | (u128::from_le_bytes(random) & ((1 << 80) - 1));
-    let mut id = String::with_capacity(prefix.len() + 26);
+    let value = time_bits(now_ms()) | (u128::from_le_bytes(random) & ((1 << 80) - 1));
+    let mut id = String::with_capacity(prefix.len() + ID_TIME_CHARS);
     id.push_str(prefix);
-    // Most significant first, so that ids order by time.
-    for i in (0..26).rev() {
-        id.push(ALPHABET[((value >> (i * 5)) & 31) as usize] as char);
-    }
+    id.push_str(&encode(value));
     id
+}
+
+/// How many characters follow an id's prefix.
+pub(crate) const ID_TIME_CHARS: usize = 26;
+
+/// The id part (after the prefix) that sorts before every id made at `ms` or later and
+/// after every id made earlier: a time bound on the id index.
+pub(crate) fn id_time(ms: i64) -> String {
+    encode(time_bits(ms))
+}
+
+/// When the job or batch `id` was made, from its time-ordered part.
+pub(crate) fn id_created_ms(id: &str) -> Option<i64> {
+    let (_, part) = id.split_once('_')?;
+    if part.len() != ID_TIME_CHARS {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for c in part.bytes() {
+        let digit = ALPHABET.iter().position(|a| *a == c)?;
+        value = (value << 5) | digit as u128;
+    }
+    i64::try_from(value >> 80).ok()
+}
+
+fn time_bits(ms: i64) -> u128 {
+    (u128::try_from(ms).unwrap_or(0) & ((1 << 50) - 1)) << 80
+}
+
+fn encode(value: u128) -> String {
+    // Most significant first, so that ids order by time.
+    (0..ID_TIME_CHARS)
+        .rev()
+        .map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize] as char)
+        .collect()
 }
 
 pub(crate) fn random_i64() -> i64 {
@@ -90,6 +121,13 @@ mod tests {
 
     #[test]
     fn ids_are_distinct_and_well_formed() {
+        let before = now_ms();
+        let made = id_created_ms(&random_id("job_")).unwrap_or_default();
+        assert!(
+            (before..=now_ms()).contains(&made),
+            "{made} not at {before}"
+        );
+        assert_eq!(id_created_ms("job_x"), None);
         let a = random_id("job_");
         let b = random_id("job_");
         assert_ne!(a, b);

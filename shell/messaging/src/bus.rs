@@ -23,7 +23,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::Notify;
@@ -73,6 +73,7 @@ impl<E: BusEvent> Bus<E> {
                 shared: Arc::new(Shared {
                     subscribers: RwLock::new(Arc::new(Vec::new())),
                     closed: AtomicBool::new(false),
+                    coalesced: AtomicU64::new(0),
                 }),
             }),
         }
@@ -93,17 +94,27 @@ impl<E: BusEvent> Bus<E> {
         // Clone for every match except the last, which gets the original: saves one
         // clone per publish (often the only one) without collecting the matches.
         let mut previous: Option<&Subscriber<E>> = None;
+        let mut coalesced = 0;
         for sub in snapshot.iter() {
             // Filters run with no lock held at all.
             if (sub.filter)(&event)
                 && let Some(earlier) = previous.replace(sub)
             {
-                earlier.inbox.push(event.clone());
+                coalesced += u64::from(earlier.inbox.push(event.clone()));
             }
         }
         if let Some(last) = previous {
-            last.inbox.push(event);
+            coalesced += u64::from(last.inbox.push(event));
         }
+        if coalesced > 0 {
+            shared.coalesced.fetch_add(coalesced, Ordering::Relaxed);
+        }
+    }
+
+    /// How many events a newer one of the same key replaced in a subscriber's inbox
+    /// before it was read, since the bus was made.
+    pub fn coalesced(&self) -> u64 {
+        self.handle.shared.coalesced.load(Ordering::Relaxed)
     }
 
     /// Subscribes to the events for which `filter` returns `true`.
@@ -169,6 +180,8 @@ struct Shared<E> {
     /// Copy-on-write so publishers can take a snapshot and drop the lock at once.
     subscribers: RwLock<Arc<Vec<Arc<Subscriber<E>>>>>,
     closed: AtomicBool,
+    /// Events replaced in an inbox by a newer one of the same key before being read.
+    coalesced: AtomicU64,
 }
 
 impl<E> Shared<E> {
@@ -268,11 +281,12 @@ impl<E> Inbox<E> {
 }
 
 impl<E: BusEvent> Inbox<E> {
-    fn push(&self, event: E) {
+    /// Queues `event`; `true` when it replaced a pending one of the same key.
+    fn push(&self, event: E) -> bool {
         let appended = {
             let mut st = self.lock();
             if st.closed {
-                return;
+                return false;
             }
             let st = &mut *st;
             match event.delivery() {
@@ -311,6 +325,7 @@ impl<E: BusEvent> Inbox<E> {
         if appended {
             self.notify.notify_one();
         }
+        !appended
     }
 }
 

@@ -18,6 +18,7 @@ pub(crate) mod mcp;
 pub(crate) mod plugin;
 pub(crate) mod start;
 mod tool;
+pub(crate) mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,7 +89,7 @@ impl Brain {
 /// The mistakes in the sections of the interfaces built into this binary (`[mcp]`,
 /// `[matrix]`), checked by their own parsers.
 pub(crate) fn interface_problems(config: &Config) -> Vec<String> {
-    let problems: [Option<String>; 2] = [
+    let problems: [Option<String>; 3] = [
         #[cfg(feature = "mcp")]
         brain_mcp::McpConfig::parse(&config.section_json("mcp"))
             .err()
@@ -104,6 +105,12 @@ pub(crate) fn interface_problems(config: &Config) -> Vec<String> {
             })
             .map(|e| config.with_origins(brain_matrix::SECTION, e.to_string())),
         #[cfg(not(feature = "matrix"))]
+        None,
+        #[cfg(feature = "web")]
+        brain_web::WebConfig::parse(&config.section_json("web"))
+            .err()
+            .map(|e| config.with_origins("web", e.to_string())),
+        #[cfg(not(feature = "web"))]
         None,
     ];
     let _ = config;
@@ -127,7 +134,9 @@ pub(crate) async fn run(
         None => (PathBuf::from("."), false),
     };
     let audience = match cli.command {
-        Some(Command::Start | Command::Mcp(_) | Command::Matrix(_)) => logging::Audience::Service,
+        Some(Command::Start | Command::Mcp(_) | Command::Matrix(_) | Command::Web(_)) => {
+            logging::Audience::Service
+        }
         _ => logging::Audience::Person,
     };
     let brain = Brain {
@@ -154,6 +163,7 @@ pub(crate) async fn run(
         Command::Chat(args) => chat::run(&brain, args).await,
         Command::Mcp(args) => mcp::run(&brain, args).await,
         Command::Matrix(args) => matrix::run(&brain, args).await,
+        Command::Web(args) => web::run(&brain, args).await,
         Command::Jobs { command } => jobs::run(&brain, command).await,
         Command::Tool(args) => tool::run(&brain, args).await,
         Command::Config { command } => config::run(&brain, command),

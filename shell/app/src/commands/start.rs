@@ -3,7 +3,7 @@
 //! plugins stop, running jobs get up to [`SHUTDOWN_GRACE`] to finish, and whatever is still
 //! running goes back to the queue for the next start. A second signal during shutdown stops
 //! at once (the jobs' leases lapse and they run again later; nothing is lost).
-//! The interfaces configured in brain.toml (`[mcp]`, `[matrix]`) start after the plugins
+//! The interfaces configured in brain.toml (`[mcp]`, `[matrix]`, `[web]`) start after the plugins
 //! and stop first.
 
 use std::time::Duration;
@@ -24,6 +24,7 @@ pub(crate) async fn run(brain: &Brain) -> anyhow::Result<()> {
         Ok([
             crate::commands::mcp::configured(shell)?,
             crate::commands::matrix::configured(shell)?,
+            crate::commands::web::configured(shell)?,
         ]
         .into_iter()
         .flatten()

@@ -7,6 +7,7 @@
 //! maintenance services (sweeping expired leases, pruning, checkpointing) are named
 //! operations too. The types here are what the rest of the queue sees of stored work.
 
+pub(crate) mod history;
 pub(crate) mod ops;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
@@ -117,6 +118,13 @@ pub(crate) trait Driver: Send + Sync + 'static {
     async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>>;
     /// Staged side effects not yet applied: of `job_id`, or all.
     async fn outbox(&self, job_id: Option<&str>) -> Result<Vec<(i64, SideEffect)>>;
+    /// A page of the operations history (see [`history`]), each list newest first.
+    async fn history(&self, query: &brain_plugin_api::HistoryQuery)
+    -> Result<history::HistoryRows>;
+    /// The queue's counts at `now`, with the jobs that ended since `since`.
+    async fn stats(&self, now: i64, since: i64) -> Result<history::StatsRows>;
+    /// Each job type's saved duration statistics: (type, mean ms, variance ms², samples).
+    async fn estimates(&self) -> Result<Vec<(String, f64, f64, u64)>>;
 }
 
 /// The statement counting the rescued runs of a batch's jobs (`$1`: the batch id) or of

@@ -191,6 +191,8 @@ pub(crate) struct WorkerRow {
     pub(crate) id: String,
     pub(crate) pid: u32,
     pub(crate) host: String,
+    pub(crate) started_at: i64,
+    pub(crate) heartbeat_at: i64,
     pub(crate) lease_ms: i64,
     pub(crate) concurrency: u32,
     pub(crate) job_types: Vec<String>,

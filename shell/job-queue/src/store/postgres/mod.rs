@@ -358,6 +358,18 @@ impl Driver for PostgresDriver {
     async fn rescued(&self, id: &str) -> Result<u64> {
         reader::rescued(&self.pool, id).await
     }
+    async fn history(
+        &self,
+        query: &brain_plugin_api::HistoryQuery,
+    ) -> Result<super::history::HistoryRows> {
+        reader::history(&self.pool, query).await
+    }
+    async fn stats(&self, now: i64, since: i64) -> Result<super::history::StatsRows> {
+        reader::stats(&self.pool, now, since).await
+    }
+    async fn estimates(&self) -> Result<Vec<(String, f64, f64, u64)>> {
+        reader::estimates(&self.pool).await
+    }
     async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>> {
         reader::active_of_type(&self.pool, job_type).await
     }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use brain_plugin_api::{ItemError, JobStatus, SideEffect, Source};
+use brain_plugin_api::{HistoryQuery, ItemError, JobStatus, SideEffect, Source};
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use super::connection;
 use super::ops::{BATCH_GROUP, BATCH_SELECT, batch_from_row};
 use crate::error::Result;
+use crate::store::history::{self, HistoryRows, Param, StatsRows};
 use crate::store::{
     BatchRow, JobRecord, ListFilter, LogRow, RunningItem, WorkerRow, json_column, status_from,
     wording_column,
@@ -268,22 +269,7 @@ pub(crate) async fn list_batches(
     let since = texts.len() + 1;
     let created = since + 1;
     let limit_at = created + 1;
-    let having = match filter.status {
-        None => "",
-        Some(JobStatus::Pending) => {
-            " HAVING b.started_at IS NULL AND COALESCE(SUM(c.processing), 0) = 0 \
-             AND COALESCE(SUM(c.completed + c.failed + c.cancelled), 0) = 0"
-        }
-        Some(JobStatus::Processing) => {
-            " HAVING NOT (b.started_at IS NULL AND COALESCE(SUM(c.processing), 0) = 0 \
-             AND COALESCE(SUM(c.completed + c.failed + c.cancelled), 0) = 0)"
-        }
-        Some(JobStatus::Completed) => " HAVING COALESCE(SUM(c.failed + c.cancelled), 0) = 0",
-        Some(JobStatus::Failed) => " HAVING COALESCE(SUM(c.failed), 0) > 0",
-        Some(JobStatus::Cancelled) => {
-            " HAVING COALESCE(SUM(c.failed), 0) = 0 AND COALESCE(SUM(c.cancelled), 0) > 0"
-        }
-    };
+    let having = batch_state(filter.status);
     let active = format!(
         "{BATCH_SELECT} WHERE b.finished_at IS NULL{conditions} AND b.created_at >= ${created} \
          AND ${since}::bigint IS NOT NULL{BATCH_GROUP}{having} ORDER BY b.created_at DESC LIMIT ${limit_at}"
@@ -328,8 +314,8 @@ pub(crate) async fn live_workers(pool: &Pool, now: i64) -> Result<Vec<WorkerRow>
     };
     query(
         pool,
-        "SELECT id, pid, host, lease_ms, concurrency, job_types, wake_port, scope FROM workers \
-         WHERE heartbeat_at + lease_ms >= $1",
+        "SELECT id, pid, host, lease_ms, concurrency, job_types, wake_port, scope, started_at, heartbeat_at \
+         FROM workers WHERE heartbeat_at + lease_ms >= $1",
         &[&now],
     )
     .await?
@@ -339,6 +325,8 @@ pub(crate) async fn live_workers(pool: &Pool, now: i64) -> Result<Vec<WorkerRow>
             id: r.try_get(0)?,
             pid: u32::try_from(r.try_get::<_, i64>(1)?).unwrap_or(0),
             host: r.try_get(2)?,
+            started_at: r.try_get(8)?,
+            heartbeat_at: r.try_get(9)?,
             lease_ms: r.try_get(3)?,
             concurrency: u32::try_from(r.try_get::<_, i64>(4)?).unwrap_or(1),
             job_types: list(r.try_get(5)?).unwrap_or_default(),
@@ -469,4 +457,129 @@ pub(crate) async fn estimates(pool: &Pool) -> Result<Vec<(String, f64, f64, u64)
         ))
     })
     .collect()
+}
+
+/// The condition on a batch's summed counters for its derived state (as `BatchRow::status`).
+fn batch_state(status: Option<JobStatus>) -> &'static str {
+    match status {
+        None => "",
+        Some(JobStatus::Pending) => {
+            " HAVING b.started_at IS NULL AND COALESCE(SUM(c.processing), 0) = 0 \
+             AND COALESCE(SUM(c.completed + c.failed + c.cancelled), 0) = 0"
+        }
+        Some(JobStatus::Processing) => {
+            " HAVING NOT (b.started_at IS NULL AND COALESCE(SUM(c.processing), 0) = 0 \
+             AND COALESCE(SUM(c.completed + c.failed + c.cancelled), 0) = 0)"
+        }
+        Some(JobStatus::Completed) => " HAVING COALESCE(SUM(c.failed + c.cancelled), 0) = 0",
+        Some(JobStatus::Failed) => " HAVING COALESCE(SUM(c.failed), 0) > 0",
+        Some(JobStatus::Cancelled) => {
+            " HAVING COALESCE(SUM(c.failed), 0) = 0 AND COALESCE(SUM(c.cancelled), 0) > 0"
+        }
+    }
+}
+
+/// Runs a history statement with its values bound in order.
+async fn query_params(pool: &Pool, sql: &str, params: &[Param]) -> Result<Vec<Row>> {
+    let bound: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p| match p {
+            Param::Text(t) => t as &(dyn ToSql + Sync),
+            Param::Int(n) => n as &(dyn ToSql + Sync),
+        })
+        .collect();
+    query(pool, sql, &bound).await
+}
+
+/// A page of the operations history (see the SQLite reader's `history`); ids compare
+/// bytewise (`COLLATE "C"`), as the id index orders them.
+pub(crate) async fn history(pool: &Pool, query_: &HistoryQuery) -> Result<HistoryRows> {
+    let limit_value = limit(query_.limit.max(1) + 1);
+    let mut params = Vec::new();
+    let mut jobs_sql = format!(
+        "SELECT {RECORD_COLUMNS} FROM jobs WHERE {} AND batch_id IS NULL",
+        history::conditions(query_, "job_", '$', "id COLLATE \"C\"", "", &mut params)
+    );
+    if let Some(status) = query_.status {
+        params.push(Param::Text(status.as_str().to_owned()));
+        jobs_sql.push_str(&format!(" AND status = ${}", params.len()));
+    }
+    params.push(Param::Int(limit_value));
+    jobs_sql.push_str(&format!(
+        " ORDER BY id COLLATE \"C\" DESC LIMIT ${}",
+        params.len()
+    ));
+    let mut rows = HistoryRows::default();
+    for row in query_params(pool, &jobs_sql, &params).await? {
+        rows.jobs.push(record_from_row(&row)?);
+    }
+    let mut params = Vec::new();
+    let mut batches_sql = format!(
+        "{BATCH_SELECT} WHERE {}{BATCH_GROUP}{}",
+        history::conditions(
+            query_,
+            "batch_",
+            '$',
+            "b.id COLLATE \"C\"",
+            "b.",
+            &mut params
+        ),
+        batch_state(query_.status)
+    );
+    params.push(Param::Int(limit_value));
+    batches_sql.push_str(&format!(
+        " ORDER BY b.id COLLATE \"C\" DESC LIMIT ${}",
+        params.len()
+    ));
+    for row in query_params(pool, &batches_sql, &params).await? {
+        rows.batches.push(batch_from_row(&row)?);
+    }
+    Ok(rows)
+}
+
+/// The queue's counts at `now`, and the jobs that ended since `since`, per minute.
+pub(crate) async fn stats(pool: &Pool, now: i64, since: i64) -> Result<StatsRows> {
+    let mut stats = StatsRows::default();
+    let count = |row: &Row, i: usize| -> Result<u64> {
+        Ok(u64::try_from(row.try_get::<_, i64>(i)?).unwrap_or(0))
+    };
+    for row in query(
+        pool,
+        "SELECT job_type, status, count(*) FROM jobs WHERE finished_at IS NULL \
+         AND status IN ('pending', 'processing') GROUP BY job_type, status",
+        &[],
+    )
+    .await?
+    {
+        let status: String = row.try_get(1)?;
+        stats
+            .active
+            .push((row.try_get(0)?, status_from(&status)?, count(&row, 2)?));
+    }
+    stats.oldest_available = match query(
+        pool,
+        "SELECT created_at FROM jobs WHERE finished_at IS NULL AND status = 'pending' \
+         AND waiting_on = 0 AND scheduled_at <= $1 ORDER BY created_at LIMIT 1",
+        &[&now],
+    )
+    .await?
+    .first()
+    {
+        Some(row) => Some(row.try_get(0)?),
+        None => None,
+    };
+    for row in query(
+        pool,
+        "SELECT finished_at / 60000, status, count(*) FROM jobs \
+         WHERE finished_at IS NOT NULL AND finished_at >= $1 GROUP BY 1, 2",
+        &[&since],
+    )
+    .await?
+    {
+        let status: String = row.try_get(1)?;
+        stats
+            .minutes
+            .push((row.try_get(0)?, status_from(&status)?, count(&row, 2)?));
+    }
+    Ok(stats)
 }

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use brain_plugin_api::{ItemError, SideEffect};
 
+use super::history::{HistoryRows, StatsRows};
 use super::{
     BatchRow, Cancel, CancelResult, Claim, Claimed, Driver, EffectSink, Enqueue, Finish, Heartbeat,
     HeartbeatResult, Inserted, JobRecord, ListFilter, LogRow, OutboxDone, Prune, RegisterWorker,
@@ -185,6 +186,16 @@ impl Driver for SqliteDriver {
     async fn dependencies(&self, id: &str) -> Result<Vec<String>> {
         let id = id.to_owned();
         self.read(move |r| r.dependencies(&id)).await
+    }
+    async fn history(&self, query: &brain_plugin_api::HistoryQuery) -> Result<HistoryRows> {
+        let query = query.clone();
+        self.read(move |r| r.history(&query)).await
+    }
+    async fn stats(&self, now: i64, since: i64) -> Result<StatsRows> {
+        self.read(move |r| r.stats(now, since)).await
+    }
+    async fn estimates(&self) -> Result<Vec<(String, f64, f64, u64)>> {
+        self.read(|r| r.estimates()).await
     }
     async fn rescued(&self, id: &str) -> Result<u64> {
         let id = id.to_owned();

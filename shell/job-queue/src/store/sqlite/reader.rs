@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use brain_plugin_api::{JobStatus, SideEffect};
+use brain_plugin_api::{HistoryQuery, JobStatus, SideEffect};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::rows::*;
 use super::schema;
 use super::writer::is_busy;
 use crate::error::{QueueError, Result};
+use crate::store::history::{self, HistoryRows, Param, StatsRows};
 use crate::store::status_from;
 use crate::store::{BatchRow, JobRecord, ListFilter, LogRow, RunningItem, WorkerRow};
 use crate::util::now_ms;
@@ -270,21 +271,7 @@ impl Reader {
             values.push(s.as_str().to_owned().into());
             conditions.push_str(&format!(" AND source = ?{}", values.len()));
         }
-        // A batch's state as `BatchRow::status` derives it from its counters.
-        conditions.push_str(match filter.status {
-            None => "",
-            Some(JobStatus::Pending) => {
-                " AND started_at IS NULL AND processing = 0 \
-                 AND completed + failed + cancelled = 0"
-            }
-            Some(JobStatus::Processing) => {
-                " AND NOT (started_at IS NULL AND processing = 0 \
-                 AND completed + failed + cancelled = 0)"
-            }
-            Some(JobStatus::Completed) => " AND failed + cancelled = 0",
-            Some(JobStatus::Failed) => " AND failed > 0",
-            Some(JobStatus::Cancelled) => " AND failed = 0 AND cancelled > 0",
-        });
+        conditions.push_str(batch_state(filter.status));
         let finished_since = match filter.since {
             Some(since) => {
                 values.push(since.into());
@@ -333,8 +320,8 @@ impl Reader {
     pub(crate) fn live_workers(&self, now: i64) -> Result<Vec<WorkerRow>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, pid, host, lease_ms, concurrency, job_types, wake_port, scope FROM workers \
-                 WHERE heartbeat_at + lease_ms >= ?1",
+                "SELECT id, pid, host, lease_ms, concurrency, job_types, wake_port, scope, started_at, heartbeat_at \
+                 FROM workers WHERE heartbeat_at + lease_ms >= ?1",
             )?;
             let rows = stmt.query_map([now], |r| {
                 let types: String = r.get(5)?;
@@ -342,6 +329,8 @@ impl Reader {
                     id: r.get(0)?,
                     pid: r.get(1)?,
                     host: r.get(2)?,
+                    started_at: r.get(8)?,
+                    heartbeat_at: r.get(9)?,
                     lease_ms: r.get(3)?,
                     concurrency: r.get(4)?,
                     job_types: types
@@ -502,5 +491,118 @@ impl Reader {
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
+    }
+
+    /// A page of the operations history: jobs outside batches and batches, newest first,
+    /// each walking its id index (see [`crate::store::history`]).
+    pub(crate) fn history(&self, query: &HistoryQuery) -> Result<HistoryRows> {
+        let limit = (query.limit.max(1) + 1) as i64;
+        let mut job_params = Vec::new();
+        let mut jobs_sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM jobs WHERE {} AND batch_id IS NULL",
+            history::conditions(query, "job_", '?', "id", "", &mut job_params)
+        );
+        if let Some(status) = query.status {
+            job_params.push(Param::Text(status.as_str().to_owned()));
+            jobs_sql.push_str(&format!(" AND status = ?{}", job_params.len()));
+        }
+        job_params.push(Param::Int(limit));
+        jobs_sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", job_params.len()));
+        let mut batch_params = Vec::new();
+        let mut batches_sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches b WHERE {}{}",
+            history::conditions(query, "batch_", '?', "b.id", "b.", &mut batch_params),
+            batch_state(query.status)
+        );
+        batch_params.push(Param::Int(limit));
+        batches_sql.push_str(&format!(
+            " ORDER BY b.id DESC LIMIT ?{}",
+            batch_params.len()
+        ));
+        let values = |params: Vec<Param>| -> Vec<rusqlite::types::Value> {
+            params
+                .into_iter()
+                .map(|p| match p {
+                    Param::Text(t) => t.into(),
+                    Param::Int(n) => n.into(),
+                })
+                .collect()
+        };
+        let (job_values, batch_values) = (values(job_params), values(batch_params));
+        self.with(|c| {
+            let mut rows = HistoryRows::default();
+            let mut stmt = c.prepare_cached(&jobs_sql)?;
+            for row in stmt.query_map(rusqlite::params_from_iter(job_values.iter()), |r| {
+                record_from_row(r).map(|(record, _)| record)
+            })? {
+                rows.jobs.push(row?);
+            }
+            let mut stmt = c.prepare_cached(&batches_sql)?;
+            for row in stmt.query_map(
+                rusqlite::params_from_iter(batch_values.iter()),
+                batch_from_row,
+            )? {
+                rows.batches.push(row?);
+            }
+            Ok(rows)
+        })
+    }
+
+    /// The queue's counts at `now`, and the jobs that ended since `since`, per minute.
+    pub(crate) fn stats(&self, now: i64, since: i64) -> Result<StatsRows> {
+        self.with(|c| {
+            let mut stats = StatsRows::default();
+            let mut stmt = c.prepare_cached(
+                "SELECT job_type, status, count(*) FROM jobs WHERE status IN ('pending', 'processing') \
+                 GROUP BY job_type, status",
+            )?;
+            for row in stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })? {
+                let (job_type, status, count) = row?;
+                stats
+                    .active
+                    .push((job_type, status_from(&status)?, count.max(0) as u64));
+            }
+            stats.oldest_available = c
+                .prepare_cached(
+                    "SELECT created_at FROM jobs WHERE status IN ('pending', 'processing') \
+                     AND status = 'pending' AND waiting_on = 0 AND scheduled_at <= ?1 \
+                     ORDER BY created_at LIMIT 1",
+                )?
+                .query_row([now], |r| r.get(0))
+                .optional()?;
+            let mut stmt = c.prepare_cached(
+                "SELECT finished_at / 60000, status, count(*) FROM jobs \
+                 WHERE finished_at IS NOT NULL AND finished_at >= ?1 GROUP BY 1, 2",
+            )?;
+            for row in stmt.query_map([since], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })? {
+                let (minute, status, count) = row?;
+                stats
+                    .minutes
+                    .push((minute, status_from(&status)?, count.max(0) as u64));
+            }
+            Ok(stats)
+        })
+    }
+}
+
+/// The condition on a batch's counters for its derived state (as `BatchRow::status`).
+fn batch_state(status: Option<JobStatus>) -> &'static str {
+    match status {
+        None => "",
+        Some(JobStatus::Pending) => {
+            " AND started_at IS NULL AND processing = 0 \
+             AND completed + failed + cancelled = 0"
+        }
+        Some(JobStatus::Processing) => {
+            " AND NOT (started_at IS NULL AND processing = 0 \
+             AND completed + failed + cancelled = 0)"
+        }
+        Some(JobStatus::Completed) => " AND failed + cancelled = 0",
+        Some(JobStatus::Failed) => " AND failed > 0",
+        Some(JobStatus::Cancelled) => " AND failed = 0 AND cancelled > 0",
     }
 }

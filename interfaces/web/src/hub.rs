@@ -1,0 +1,294 @@
+//! The dashboard's live state, shared by every browser: the active operations (each followed
+//! once, through the shell's follow stream, whichever process runs it), the recently
+//! finished ones, and the queue's counts. Each change bumps a version; an event stream sends
+//! a client the newest state of whatever changed since its last message, so a slow browser
+//! skips states instead of queueing them, and no client reads the database itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brain_plugin_api::{
+    Caller, Event, JobListing, JobProgressEvent, ListedJob, Permission, QueueStats, ShellHandle,
+    Source, ToolContext, Update,
+};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// How often the active work of every process is listed (new work in this process is
+/// noticed at once, from the bus).
+const DISCOVER_EVERY: Duration = Duration::from_secs(1);
+
+/// How often the queue's counts and workers are read, for all clients together.
+const STATS_EVERY: Duration = Duration::from_secs(2);
+
+/// Finished operations kept for the overview.
+const RECENT: usize = 50;
+
+struct Tracked {
+    version: u64,
+    op: ListedJob,
+    following: bool,
+}
+
+#[derive(Default)]
+struct State {
+    version: u64,
+    ops: HashMap<String, Tracked>,
+    stats: Option<(u64, Arc<QueueStats>)>,
+}
+
+/// What changed since a client's last message.
+pub(crate) struct Changes {
+    pub(crate) version: u64,
+    pub(crate) ops: Vec<ListedJob>,
+    pub(crate) stats: Option<Arc<QueueStats>>,
+}
+
+pub(crate) struct Hub {
+    shell: Arc<dyn ShellHandle>,
+    state: Mutex<State>,
+    changed: watch::Sender<u64>,
+    pub(crate) stop: CancellationToken,
+}
+
+impl Hub {
+    /// Starts following the queue; stops when `stop` fires.
+    /// Without `follow` (a metrics-only server) it follows nothing.
+    pub(crate) fn start(
+        shell: Arc<dyn ShellHandle>,
+        stop: CancellationToken,
+        follow: bool,
+    ) -> Arc<Self> {
+        let hub = Arc::new(Self {
+            shell,
+            state: Mutex::new(State::default()),
+            changed: watch::channel(0).0,
+            stop,
+        });
+        if follow {
+            tokio::spawn(hub.clone().discover());
+            tokio::spawn(hub.clone().read_stats());
+        }
+        hub
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A receiver that wakes when anything changes.
+    pub(crate) fn watch(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// The operations (only `id`, when given) and counts that changed after `since`.
+    pub(crate) fn changes(&self, since: u64, stats_since: u64, id: Option<&str>) -> Changes {
+        let state = self.state();
+        let mut ops: Vec<ListedJob> = state
+            .ops
+            .iter()
+            .filter(|(key, t)| t.version > since && id.is_none_or(|id| id == key.as_str()))
+            .map(|(_, t)| t.op.clone())
+            .collect();
+        ops.sort_by(|a, b| a.entry.created_at.cmp(&b.entry.created_at));
+        let stats = state
+            .stats
+            .as_ref()
+            .filter(|(v, _)| *v > stats_since && id.is_none())
+            .map(|(_, s)| s.clone());
+        Changes {
+            version: state.version,
+            ops,
+            stats,
+        }
+    }
+
+    /// Active operations (newest first) and recently finished ones (latest end first).
+    pub(crate) fn overview(&self) -> (Vec<ListedJob>, Vec<ListedJob>, Option<Arc<QueueStats>>) {
+        let state = self.state();
+        let (mut active, mut recent): (Vec<ListedJob>, Vec<ListedJob>) = state
+            .ops
+            .values()
+            .map(|t| t.op.clone())
+            .partition(|op| !op.entry.status.is_finished());
+        active.sort_by(|a, b| b.entry.created_at.cmp(&a.entry.created_at));
+        recent.sort_by(|a, b| b.entry.finished_at.cmp(&a.entry.finished_at));
+        (active, recent, state.stats.as_ref().map(|(_, s)| s.clone()))
+    }
+
+    /// Stores `op` if it differs from what is known; `true` if it is new.
+    fn store(&self, op: ListedJob) -> bool {
+        let mut state = self.state();
+        let state = &mut *state;
+        if let Some(tracked) = state.ops.get(&op.id)
+            && tracked.op == op
+        {
+            return false;
+        }
+        state.version += 1;
+        let version = state.version;
+        let fresh = match state.ops.get_mut(&op.id) {
+            Some(tracked) => {
+                tracked.op = op;
+                tracked.version = version;
+                false
+            }
+            None => {
+                state.ops.insert(
+                    op.id.clone(),
+                    Tracked {
+                        version,
+                        op,
+                        following: false,
+                    },
+                );
+                true
+            }
+        };
+        forget_oldest_finished(&mut state.ops);
+        self.changed.send_replace(version);
+        fresh
+    }
+
+    /// Lists the active (and at first the recent) work of every process, and follows what
+    /// is not followed yet. Work this process starts is listed at once: the bus says so.
+    async fn discover(self: Arc<Self>) {
+        let mut started = self.shell.subscribe(Box::new(|event| {
+            matches!(event, Event::JobProgress(p)
+                if p.update == Update::Lifecycle && p.status == brain_plugin_api::JobStatus::Pending
+                    && p.job.as_ref().is_none_or(|j| j.batch_id.is_none()))
+        }));
+        let mut first = true;
+        loop {
+            self.list(!first).await;
+            first = false;
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(DISCOVER_EVERY) => {}
+                event = started.recv() => {
+                    if event.is_none() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn list(self: &Arc<Self>, active_only: bool) {
+        let caller = Caller::new(Source::system(), Permission::Anchor);
+        let listed = self
+            .shell
+            .execute(
+                "jobs_list",
+                json!({"active": active_only, "limit": 200}),
+                ToolContext::new(caller),
+            )
+            .await
+            .ok()
+            .and_then(|r| serde_json::from_value::<JobListing>(r.structured).ok());
+        let Some(listing) = listed else {
+            return;
+        };
+        for op in listing.jobs {
+            let id = op.id.clone();
+            let unfinished = !op.entry.status.is_finished();
+            let known = self.state().ops.contains_key(&id);
+            // A followed operation's state comes from its stream: the listing is older.
+            if !known || !self.following(&id) {
+                self.store(op);
+            }
+            if unfinished && !self.following(&id) {
+                self.follow(id);
+            }
+        }
+    }
+
+    fn following(&self, id: &str) -> bool {
+        self.state().ops.get(id).is_some_and(|t| t.following)
+    }
+
+    fn follow(self: &Arc<Self>, id: String) {
+        if let Some(tracked) = self.state().ops.get_mut(&id) {
+            tracked.following = true;
+        }
+        let hub = self.clone();
+        tokio::spawn(async move {
+            if let Ok(mut follow) = hub.shell.follow(&id).await {
+                loop {
+                    let event = tokio::select! {
+                        () = hub.stop.cancelled() => break,
+                        event = follow.next() => event,
+                    };
+                    let Some(event) = event else { break };
+                    hub.apply(&id, &event);
+                }
+            }
+            if let Some(tracked) = hub.state().ops.get_mut(&id) {
+                tracked.following = false;
+            }
+        });
+    }
+
+    /// A followed operation's new state, in the listing's shape.
+    fn apply(&self, id: &str, event: &JobProgressEvent) {
+        let Some(known) = self.state().ops.get(id).map(|t| t.op.clone()) else {
+            return;
+        };
+        let mut entry = event.status_entry(known.entry.created_at, !event.waiting_for_worker);
+        entry.rescued = known.entry.rescued;
+        if event.status.is_finished() {
+            entry.finished_at = Some(known.entry.finished_at.unwrap_or(event.observed_at));
+        }
+        self.store(ListedJob {
+            id: known.id,
+            job_type: known.job_type,
+            source: known.source,
+            entry,
+        });
+    }
+
+    async fn read_stats(self: Arc<Self>) {
+        loop {
+            match self.shell.queue_stats().await {
+                Ok(stats) => {
+                    let mut state = self.state();
+                    if state.stats.as_ref().is_none_or(|(_, s)| **s != stats) {
+                        state.version += 1;
+                        state.stats = Some((state.version, Arc::new(stats)));
+                        self.changed.send_replace(state.version);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the dashboard cannot read the queue's counts")
+                }
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(STATS_EVERY) => {}
+            }
+        }
+    }
+}
+
+/// Keeps the [`RECENT`] finished operations that ended last.
+fn forget_oldest_finished(ops: &mut HashMap<String, Tracked>) {
+    let mut finished: Vec<(chrono::DateTime<chrono::Utc>, String)> = ops
+        .iter()
+        .filter(|(_, t)| t.op.entry.status.is_finished())
+        .map(|(id, t)| {
+            (
+                t.op.entry.finished_at.unwrap_or(t.op.entry.created_at),
+                id.clone(),
+            )
+        })
+        .collect();
+    if finished.len() <= RECENT {
+        return;
+    }
+    finished.sort();
+    for (_, id) in finished.iter().take(finished.len() - RECENT) {
+        ops.remove(id);
+    }
+}
