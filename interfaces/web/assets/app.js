@@ -382,7 +382,7 @@
           : el("p", { class: "empty" }, "No worker is running."));
     };
 
-    // An op lives in one list at a time: active until it finishes, then at the top of recent (a retry moves it back).
+    // An op lives in one list at a time: active until it finishes, then recent (a retry moves it back).
     const upsert = (op, cautious) => {
       const old = s.active.find((o) => o.id === op.id) || s.recent.find((o) => o.id === op.id);
       if (old && cautious && behind(old, op)) return;
@@ -391,7 +391,13 @@
       if (gone >= 0) from.splice(gone, 1);
       const at = to.findIndex((o) => o.id === op.id);
       if (at >= 0) to[at] = op;
-      else to.unshift(op);
+      else to.push(op);
+    };
+    // The server's order: the stream's first message replays every known op, older ones included.
+    const order = () => {
+      const newest = (key) => (a, b) => (Date.parse(b[key]) || 0) - (Date.parse(a[key]) || 0);
+      s.active.sort(newest("createdAt"));
+      s.recent.sort(newest("finishedAt"));
       if (s.recent.length > s.recentMax) s.recent.length = s.recentMax;
     };
 
@@ -405,7 +411,7 @@
       drawOps();
       drawStats();
     }, {
-      ops: ({ ops = [] }, cautious) => { ops.forEach((op) => upsert(op, cautious)); drawOps(); },
+      ops: ({ ops = [] }, cautious) => { ops.forEach((op) => upsert(op, cautious)); order(); drawOps(); },
       stats: (m) => {
         if (m.workers) s.workers = m.workers;
         if (m.minutes) s.minutes = m.minutes;

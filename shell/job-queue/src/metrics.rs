@@ -40,21 +40,34 @@ impl Counters {
             })
     }
 
+    /// Counts a job just stored.
+    pub(crate) fn enqueued(&mut self, job_type: &str) {
+        self.of(job_type).enqueued += 1;
+    }
+
+    /// Counts a run this process's workers just claimed, and how long it waited.
+    pub(crate) fn started(&mut self, head: &crate::store::JobHead) {
+        let counts = self.of(&head.job_type);
+        counts.started += 1;
+        if let (Some(started), Some(created)) =
+            (head.started_at, crate::util::id_created_ms(&head.id))
+        {
+            counts
+                .wait_seconds
+                .observe((started - created).max(0) as f64 / 1000.0);
+        }
+    }
+
     /// Counts one committed change; `expected` is what a run of its type was expected to
     /// take before this one ended.
     pub(crate) fn count(&mut self, effect: &Effect, expected: Option<std::time::Duration>) {
         let seconds = |from: i64, to: i64| (to - from).max(0) as f64 / 1000.0;
         match effect {
-            Effect::Enqueued(head) => self.of(&head.job_type).enqueued += 1,
-            Effect::Started(head) => {
-                let counts = self.of(&head.job_type);
-                counts.started += 1;
-                if let (Some(started), Some(created)) =
-                    (head.started_at, crate::util::id_created_ms(&head.id))
-                {
-                    counts.wait_seconds.observe(seconds(created, started));
-                }
-            }
+            // Counted when stored (a batch's jobs have no effect of their own); a job
+            // queued again by request is not a new one.
+            Effect::Enqueued(_) => {}
+            // Counted when claimed (a batch's jobs have no effect of their own).
+            Effect::Started(_) => {}
             Effect::Finished {
                 head,
                 status,

@@ -377,6 +377,17 @@ impl PoolInner {
                         continue;
                     }
                 };
+                if !claimed.is_empty() {
+                    let mut counters = self
+                        .queue
+                        .inner
+                        .counters
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    for job in &claimed {
+                        counters.started(&job.head);
+                    }
+                }
                 if claimed.is_empty() {
                     // Nothing due: sleep until woken, the next delayed job, or the heartbeat.
                     let next_due = self.next_due().await;

@@ -165,6 +165,29 @@ async fn exercise(queue: Queue, recorder: &Recorder) {
         })
         .await
         .unwrap();
+    // The dashboard's reads: a filtered, searched page (and one with a state), the
+    // counts, the learned durations, a batch's record.
+    queue
+        .history(brain_plugin_api::HistoryQuery {
+            job_type: Some("test:echo".into()),
+            source: Some("cli".into()),
+            search: Some("x".into()),
+            since: Some(0),
+            limit: 10,
+            ..brain_plugin_api::HistoryQuery::default()
+        })
+        .await
+        .unwrap();
+    queue
+        .history(brain_plugin_api::HistoryQuery {
+            status: Some(brain_plugin_api::JobStatus::Failed),
+            ..brain_plugin_api::HistoryQuery::default()
+        })
+        .await
+        .unwrap();
+    queue.stats().await.unwrap();
+    queue.estimates().await.unwrap();
+    queue.detail(&batch.id).await.unwrap();
     queue.cancel(&delayed.id).await.unwrap();
     queue.cancel(&batch.id).await.unwrap();
     queue.workers().await.unwrap();

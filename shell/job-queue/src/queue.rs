@@ -659,15 +659,27 @@ impl Queue {
         })
     }
 
+    /// Stores new jobs, and counts them for the metrics.
+    async fn insert(&self, op: Enqueue) -> Result<crate::store::Inserted> {
+        let inserted = self.inner.driver.enqueue(op).await?;
+        let mut counters = self
+            .inner
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for head in &inserted.heads {
+            counters.enqueued(&head.job_type);
+        }
+        Ok(inserted)
+    }
+
     /// Enqueues one job.
     pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         let row = self.check_job(&job)?;
         let id = row.id.clone();
         let job_type = row.job_type.clone();
         let inserted = self
-            .inner
-            .driver
-            .enqueue(Enqueue {
+            .insert(Enqueue {
                 batch: None,
                 jobs: vec![row],
             })
@@ -719,9 +731,7 @@ impl Queue {
             .map(|j| self.check_job(j))
             .collect::<Result<Vec<_>>>()?;
         let inserted = self
-            .inner
-            .driver
-            .enqueue(Enqueue {
+            .insert(Enqueue {
                 batch: None,
                 jobs: rows,
             })
@@ -760,9 +770,7 @@ impl Queue {
             wording: check_wording(batch.wording.as_ref())?,
         };
         let inserted = self
-            .inner
-            .driver
-            .enqueue(Enqueue {
+            .insert(Enqueue {
                 batch: Some(record),
                 jobs: rows,
             })

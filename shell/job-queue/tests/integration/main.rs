@@ -17,6 +17,7 @@ mod crash;
 mod delayed;
 mod dependencies;
 mod disk_full;
+mod history;
 mod invalid;
 mod lease;
 mod lifecycle;

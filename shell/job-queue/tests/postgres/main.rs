@@ -22,6 +22,8 @@ mod crash;
 mod delayed;
 #[path = "../integration/dependencies.rs"]
 mod dependencies;
+#[path = "../integration/history.rs"]
+mod history;
 #[path = "../integration/invalid.rs"]
 mod invalid;
 #[path = "../integration/lease.rs"]
