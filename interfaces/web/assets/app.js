@@ -377,7 +377,7 @@
       workers.replaceChildren(el("h2", {}, "Workers"),
         s.workers.length ? table(["Host", "PID", "Concurrency", "Job types", "Started", "Last seen"], el("tbody", {}, s.workers.map((w) =>
           el("tr", { "data-id": w.id }, el("td", {}, w.host), el("td", {}, w.pid), el("td", {}, w.concurrency),
-            el("td", { class: "label" }, (w.jobTypes || []).length ? w.jobTypes.join(", ") : "all"),
+            el("td", { class: "types" }, (w.jobTypes || []).length ? w.jobTypes.join(", ") : "all"),
             el("td", {}, when(w.startedAt)), el("td", {}, when(w.lastSeenAt))))))
           : el("p", { class: "empty" }, "No worker is running."));
     };

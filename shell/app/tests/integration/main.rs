@@ -29,3 +29,5 @@ mod support;
 #[path = "../support/term.rs"]
 mod term;
 mod tools;
+#[cfg(feature = "web")]
+mod web;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod demo;
+pub(crate) mod http;
 pub(crate) mod mcp;
 pub(crate) mod process;
 
