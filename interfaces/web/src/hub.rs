@@ -23,8 +23,12 @@ const DISCOVER_EVERY: Duration = Duration::from_secs(1);
 /// How often the queue's counts and workers are read, for all clients together.
 const STATS_EVERY: Duration = Duration::from_secs(2);
 
-/// Finished operations kept for the overview.
-const RECENT: usize = 50;
+/// Finished operations kept for the overview: more than each listing brings, so that what
+/// a listing brings is not forgotten at once and brought again by the next.
+const RECENT: usize = 100;
+
+/// Recently finished operations each listing asks for.
+const LISTED_RECENT: usize = 50;
 
 struct Tracked {
     version: u64,
@@ -152,18 +156,19 @@ impl Hub {
         fresh
     }
 
-    /// Lists the active (and at first the recent) work of every process, and follows what
-    /// is not followed yet. Work this process starts is listed at once: the bus says so.
+    /// Lists the active and recently finished work of every process, and follows what is
+    /// unfinished and not followed yet. Work this process starts is listed at once: the
+    /// bus says so. The recent list matters too: work another process starts and ends
+    /// between two listings is never seen active.
     async fn discover(self: Arc<Self>) {
         let mut started = self.shell.subscribe(Box::new(|event| {
             matches!(event, Event::JobProgress(p)
                 if p.update == Update::Lifecycle && p.status == brain_plugin_api::JobStatus::Pending
                     && p.job.as_ref().is_none_or(|j| j.batch_id.is_none()))
         }));
-        let mut first = true;
         loop {
-            self.list(!first).await;
-            first = false;
+            self.list(json!({"active": true, "limit": 200})).await;
+            self.list(json!({"limit": LISTED_RECENT})).await;
             tokio::select! {
                 () = self.stop.cancelled() => return,
                 () = tokio::time::sleep(DISCOVER_EVERY) => {}
@@ -176,15 +181,11 @@ impl Hub {
         }
     }
 
-    async fn list(self: &Arc<Self>, active_only: bool) {
+    async fn list(self: &Arc<Self>, input: serde_json::Value) {
         let caller = Caller::new(Source::system(), Permission::Anchor);
         let listed = self
             .shell
-            .execute(
-                "jobs_list",
-                json!({"active": active_only, "limit": 200}),
-                ToolContext::new(caller),
-            )
+            .execute("jobs_list", input, ToolContext::new(caller))
             .await
             .ok()
             .and_then(|r| serde_json::from_value::<JobListing>(r.structured).ok());
@@ -194,9 +195,8 @@ impl Hub {
         for op in listing.jobs {
             let id = op.id.clone();
             let unfinished = !op.entry.status.is_finished();
-            let known = self.state().ops.contains_key(&id);
             // A followed operation's state comes from its stream: the listing is older.
-            if !known || !self.following(&id) {
+            if !self.following(&id) {
                 self.store(op);
             }
             if unfinished && !self.following(&id) {

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::support::{Demo, Running, json, wait_until};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one Chromium run printed.
@@ -85,7 +85,7 @@ fn chromium(profile: &Path, args: &[String]) -> Output {
 
 /// Width, height, distinct colours and the standard deviation of luminance (0-255) of an
 /// 8-bit RGB or RGBA PNG.
-fn pixel_stats(path: &Path) -> (u32, u32, usize, f64) {
+pub(crate) fn pixel_stats(path: &Path) -> (u32, u32, usize, f64) {
     let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
     let mut reader = png::Decoder::new(file).read_info().unwrap();
     let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
@@ -195,7 +195,7 @@ fn the_preview_site_renders_in_headless_chromium() {
 }
 
 /// The npm folder with playwright-core, axe-core and vnu-jar (installed once).
-fn browser_tools() -> PathBuf {
+pub(crate) fn browser_tools() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new("bash")
         .arg(repo.join("scripts/test-deps/browser.sh"))

@@ -11,6 +11,7 @@ mod browser;
 mod hosts;
 mod matrix;
 mod mcp;
+mod web;
 // Shared with the hermetic tier, which uses all of it; this tier uses a part.
 #[allow(dead_code, unused_imports)]
 #[path = "../support/mod.rs"]

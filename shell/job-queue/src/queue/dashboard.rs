@@ -161,7 +161,9 @@ impl Queue {
             .map(|w| WorkerEntry {
                 id: w.id,
                 pid: w.pid,
-                host: w.host,
+                // The host's name; the rest of the stored identity (boot and pid
+                // namespace) tells processes apart, not people.
+                host: w.host.split(" boot=").next().unwrap_or_default().to_owned(),
                 concurrency: w.concurrency,
                 job_types: w.job_types,
                 started_at: to_datetime(w.started_at),
