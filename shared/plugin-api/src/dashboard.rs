@@ -92,6 +92,20 @@ pub struct EstimateEntry {
     /// One standard deviation.
     pub spread_ms: u64,
     pub samples: u64,
+    /// Its latest completed runs, oldest first: what each was expected to take when it was
+    /// queued, and what it took.
+    pub recent: Vec<EstimatedRun>,
+}
+
+/// A completed run beside the estimate it was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EstimatedRun {
+    pub id: String,
+    pub finished_at: DateTime<Utc>,
+    /// `None` for jobs queued before estimates were kept.
+    pub estimated_ms: Option<u64>,
+    pub took_ms: u64,
 }
 
 /// One job's full record.
@@ -114,7 +128,7 @@ pub struct JobRecordView {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub worker_id: Option<String>,
-    /// What its type took on average when it was looked at (the learned duration).
+    /// What it was expected to take when it was queued.
     pub estimated_ms: Option<u64>,
 }
 

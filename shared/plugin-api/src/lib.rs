@@ -38,8 +38,8 @@ pub use command::{
     matching,
 };
 pub use dashboard::{
-    EstimateEntry, HistogramCounts, HistoryPage, HistoryQuery, JobRecordView, MinuteCount,
-    OperationDetail, ProcessMetrics, QueueStats, StateCount, TypeMetrics, WorkerEntry,
+    EstimateEntry, EstimatedRun, HistogramCounts, HistoryPage, HistoryQuery, JobRecordView,
+    MinuteCount, OperationDetail, ProcessMetrics, QueueStats, StateCount, TypeMetrics, WorkerEntry,
 };
 pub use effect::{SideEffect, process_tag, process_tag_for, tagged_process_gone, write_atomic};
 pub use event::{

@@ -126,6 +126,15 @@ async fn exercise(queue: Queue, recorder: &Recorder) {
         .enqueue(NewJob::new("test:echo", json!(0)).delay(Duration::from_secs(3600)))
         .await
         .unwrap();
+    // Kept pending for an hour: nothing the scenario reads or cancels later is pruned
+    // under it (nothing finished is kept, and the pool prunes at its first heartbeat).
+    let waiting = queue
+        .enqueue_batch(
+            NewBatch::new(Source::cli())
+                .job(NewJob::new("test:echo", json!(9)).delay(Duration::from_secs(3600))),
+        )
+        .await
+        .unwrap();
     let pool = queue
         .start_workers(WorkerConfig {
             heartbeat: Some(Duration::from_millis(50)),
@@ -187,9 +196,10 @@ async fn exercise(queue: Queue, recorder: &Recorder) {
         .unwrap();
     queue.stats().await.unwrap();
     queue.estimates().await.unwrap();
-    queue.detail(&batch.id).await.unwrap();
+    queue.detail(&waiting.id).await.unwrap();
+    queue.detail(&delayed.id).await.unwrap();
     queue.cancel(&delayed.id).await.unwrap();
-    queue.cancel(&batch.id).await.unwrap();
+    queue.cancel(&waiting.id).await.unwrap();
     queue.workers().await.unwrap();
     // A heartbeat renews only the leases of running jobs: hold one until a heartbeat
     // has renewed a lease (the pool's start already ran a sweep).

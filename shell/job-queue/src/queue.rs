@@ -656,6 +656,13 @@ impl Queue {
                 other => other.clone(),
             },
             wording: check_wording(job.wording.as_ref())?,
+            estimated_ms: i64::try_from(
+                monitor::lock(&self.inner.estimates)
+                    .per_job(Some(&job.job_type))
+                    .expected
+                    .as_millis(),
+            )
+            .ok(),
         })
     }
 

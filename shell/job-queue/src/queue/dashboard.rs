@@ -3,7 +3,7 @@
 //! read comes from the database, so work of every process and host counts.
 
 use brain_plugin_api::{
-    EstimateEntry, HistoryPage, HistoryQuery, JobRecordView, JobStatus, MinuteCount,
+    EstimateEntry, EstimatedRun, HistoryPage, HistoryQuery, JobRecordView, JobStatus, MinuteCount,
     OperationDetail, QueueStats, StateCount, WorkerEntry,
 };
 
@@ -15,6 +15,9 @@ use crate::util::{now_ms, to_datetime};
 
 /// The most a history page holds.
 const MAX_PAGE: usize = 500;
+
+/// Completed runs per job type the estimates page compares with their estimates.
+const RECENT_RUNS: usize = 50;
 
 /// The longest search text.
 const MAX_SEARCH_CHARS: usize = 200;
@@ -174,21 +177,32 @@ impl Queue {
         Ok(workers)
     }
 
-    /// Each job type's learned duration, as saved (by every process) in the database.
+    /// Each job type's learned duration, as saved (by every process) in the database,
+    /// with its latest completed runs beside the estimates they were given.
     pub async fn estimates(&self) -> Result<Vec<EstimateEntry>> {
-        let mut entries: Vec<EstimateEntry> = self
-            .inner
-            .driver
-            .estimates()
-            .await?
-            .into_iter()
-            .map(|(job_type, mean, var, samples)| EstimateEntry {
+        let driver = &self.inner.driver;
+        let mut entries = Vec::new();
+        for (job_type, mean, var, samples) in driver.estimates().await? {
+            let mut recent: Vec<EstimatedRun> = driver
+                .recent_runs(&job_type, RECENT_RUNS)
+                .await?
+                .into_iter()
+                .map(|(id, finished, estimated, took)| EstimatedRun {
+                    id,
+                    finished_at: to_datetime(finished),
+                    estimated_ms: estimated.map(|ms| ms.max(0) as u64),
+                    took_ms: took.max(0) as u64,
+                })
+                .collect();
+            recent.reverse();
+            entries.push(EstimateEntry {
                 job_type,
                 mean_ms: mean.max(0.0).round() as u64,
                 spread_ms: var.max(0.0).sqrt().round() as u64,
                 samples,
-            })
-            .collect();
+                recent,
+            });
+        }
         entries.sort_by(|a, b| a.job_type.cmp(&b.job_type));
         Ok(entries)
     }
@@ -205,7 +219,7 @@ impl Queue {
             items.truncate(MAX_LOGGED_ITEMS);
             Ok(OperationDetail {
                 job: None,
-                items: Some(items.into_iter().map(|r| self.record_view(r)).collect()),
+                items: Some(items.into_iter().map(Self::record_view).collect()),
                 items_truncated,
                 log,
             })
@@ -215,7 +229,7 @@ impl Queue {
                 .await?
                 .ok_or_else(|| QueueError::NotFound { id: id.clone() })?;
             Ok(OperationDetail {
-                job: Some(self.record_view(record)),
+                job: Some(Self::record_view(record)),
                 items: None,
                 items_truncated: false,
                 log,
@@ -223,12 +237,9 @@ impl Queue {
         }
     }
 
-    fn record_view(&self, r: JobRecord) -> JobRecordView {
-        let estimated = crate::monitor::lock(&self.inner.estimates)
-            .per_job(Some(&r.job_type))
-            .expected;
+    fn record_view(r: JobRecord) -> JobRecordView {
         JobRecordView {
-            estimated_ms: Some(crate::estimate::millis(estimated)),
+            estimated_ms: r.estimated_ms.map(|ms| ms.max(0) as u64),
             id: r.id,
             job_type: r.job_type,
             status: r.status,

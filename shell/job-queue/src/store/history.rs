@@ -24,6 +24,15 @@ pub(crate) struct StatsRows {
     pub(crate) minutes: Vec<(i64, JobStatus, u64)>,
 }
 
+/// A completed run: (id, finished at, the estimate it was given in ms, what it took in ms).
+pub(crate) type RunRow = (String, i64, Option<i64>, i64);
+
+/// The statement behind [`crate::store::Driver::recent_runs`], the same on both drivers:
+/// it walks the finished-jobs index from the newest end.
+pub(crate) const RECENT_RUNS_SQL: &str = "SELECT id, finished_at, estimated_ms, finished_at - started_at \
+     FROM jobs WHERE finished_at IS NOT NULL AND status = 'completed' AND job_type = $1 \
+     AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT $2";
+
 /// One page's rows: at most `limit + 1` of each (the extra one says another page follows).
 #[derive(Debug, Default)]
 pub(crate) struct HistoryRows {

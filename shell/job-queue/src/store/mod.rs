@@ -125,6 +125,9 @@ pub(crate) trait Driver: Send + Sync + 'static {
     async fn stats(&self, now: i64, since: i64) -> Result<history::StatsRows>;
     /// Each job type's saved duration statistics: (type, mean ms, variance ms², samples).
     async fn estimates(&self) -> Result<Vec<(String, f64, f64, u64)>>;
+    /// The latest `limit` completed runs of `job_type`, newest first: (id, finished at,
+    /// estimated ms, took ms).
+    async fn recent_runs(&self, job_type: &str, limit: usize) -> Result<Vec<history::RunRow>>;
 }
 
 /// The statement counting the rescued runs of a batch's jobs (`$1`: the batch id) or of
@@ -265,6 +268,8 @@ pub struct JobRecord {
     pub label: Option<String>,
     /// How the plugin words its end.
     pub wording: Option<Wording>,
+    /// The duration it was expected to take when it was queued (ms).
+    pub estimated_ms: Option<i64>,
 }
 
 /// A line of a job's log as stored.

@@ -27,6 +27,9 @@ pub(crate) struct InsertJob {
     pub(crate) run_after_failure: bool,
     pub(crate) unique_key: Option<String>,
     pub(crate) wording: Option<Wording>,
+    /// What a run of its type was expected to take when it was queued (ms): the estimate
+    /// it was given, kept to compare with what it took.
+    pub(crate) estimated_ms: Option<i64>,
 }
 
 impl InsertJob {

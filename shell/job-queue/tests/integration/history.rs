@@ -194,12 +194,31 @@ async fn pages_filters_search_counts_and_records() {
     assert_eq!(stats.workers.len(), 1);
     assert_eq!(stats.workers[0].pid, std::process::id());
 
+    // Each run kept the estimate it was given; the estimates list the latest runs.
+    let estimates = t.queue.estimates().await.unwrap();
+    let echo = estimates
+        .iter()
+        .find(|e| e.job_type == "test:echo")
+        .unwrap();
+    assert_eq!(echo.recent.len(), 9, "{echo:?}");
+    assert!(
+        echo.recent.iter().all(|r| r.estimated_ms.is_some()),
+        "{echo:?}"
+    );
+    assert!(
+        echo.recent
+            .windows(2)
+            .all(|w| w[0].finished_at <= w[1].finished_at),
+        "oldest first: {echo:?}"
+    );
+
     // A job's record, and a batch's items.
     let detail = t.queue.detail(&failing.id).await.unwrap();
     let job = detail.job.unwrap();
     assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.input, json!("100% wrong"));
     assert!(job.error.unwrap_or_default().contains("boom"));
+    assert!(job.estimated_ms.is_some());
     assert!(detail.log.iter().any(|l| l.kind == "failed"));
     let detail = t.queue.detail(&batch.id).await.unwrap();
     let items = detail.items.unwrap();

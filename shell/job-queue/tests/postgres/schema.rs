@@ -72,6 +72,11 @@ async fn a_newer_schema_is_refused_and_its_jobs_kept() {
         unreachable!()
     };
     let client = postgres::client(url).await;
+    let version: String = client
+        .query_one("SELECT value FROM brains.meta WHERE name = 'version'", &[])
+        .await
+        .unwrap()
+        .get(0);
     client
         .batch_execute("UPDATE brains.meta SET value = '999' WHERE name = 'version'")
         .await
@@ -82,7 +87,10 @@ async fn a_newer_schema_is_refused_and_its_jobs_kept() {
         Ok(_) => panic!("a newer schema was opened"),
     }
     client
-        .batch_execute("UPDATE brains.meta SET value = '1' WHERE name = 'version'")
+        .execute(
+            "UPDATE brains.meta SET value = $1 WHERE name = 'version'",
+            &[&version],
+        )
         .await
         .unwrap();
     let again = open(&t.db, QueueConfig::default()).await;

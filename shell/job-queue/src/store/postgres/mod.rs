@@ -370,6 +370,13 @@ impl Driver for PostgresDriver {
     async fn estimates(&self) -> Result<Vec<(String, f64, f64, u64)>> {
         reader::estimates(&self.pool).await
     }
+    async fn recent_runs(
+        &self,
+        job_type: &str,
+        limit: usize,
+    ) -> Result<Vec<super::history::RunRow>> {
+        reader::recent_runs(&self.pool, job_type, limit).await
+    }
     async fn active_of_type(&self, job_type: &str) -> Result<Vec<String>> {
         reader::active_of_type(&self.pool, job_type).await
     }

@@ -222,17 +222,18 @@ async fn insert_plain<'a>(
         .iter()
         .map(|j| wording_text(j.wording.as_ref()))
         .collect();
+    let estimates: Vec<Option<i64>> = jobs.iter().map(|j| j.estimated_ms).collect();
     // In the order given (`ORDER BY n`), so seqs follow it and claims keep enqueue order.
     let stmt = tx
         .prepare_cached(
             "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
-             created_at, scheduled_at, batch_id, label, unique_key, wording) \
+             created_at, scheduled_at, batch_id, label, unique_key, wording, estimated_ms) \
              SELECT id, job_type, input, source, metadata, 'pending', priority, max_attempts, \
-             $1, $1 + delay, $2, label, unique_key, wording \
+             $1, $1 + delay, $2, label, unique_key, wording, estimated_ms \
              FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], \
-             $9::int[], $10::bigint[], $11::text[], $12::text[], $13::text[]) WITH ORDINALITY \
-             AS v (id, job_type, input, source, metadata, priority, max_attempts, delay, label, \
-             unique_key, wording, n) ORDER BY n RETURNING seq, id",
+             $9::int[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[]) \
+             WITH ORDINALITY AS v (id, job_type, input, source, metadata, priority, max_attempts, \
+             delay, label, unique_key, wording, estimated_ms, n) ORDER BY n RETURNING seq, id",
         )
         .await?;
     let rows = tx
@@ -252,6 +253,7 @@ async fn insert_plain<'a>(
                 &labels,
                 &keys,
                 &wordings,
+                &estimates,
             ],
         )
         .await?;
@@ -292,8 +294,8 @@ async fn insert_job(
         .prepare_cached(
             "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
              created_at, scheduled_at, batch_id, label, waiting_on, run_after_failure, finished_at, \
-             last_error, unique_key, wording) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             last_error, unique_key, wording, estimated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              RETURNING seq",
         )
         .await?;
@@ -328,6 +330,7 @@ async fn insert_job(
                 &cancelled,
                 &j.unique_key,
                 &wording_text(j.wording.as_ref()),
+                &j.estimated_ms,
             ],
         )
         .await?

@@ -20,7 +20,7 @@ use crate::util::now_ms;
 
 const RECORD_COLUMNS: &str = "id, job_type, input, result, source, metadata, status, priority, attempt, max_attempts, \
      last_error, created_at, scheduled_at, started_at, finished_at, lease_expires_at, worker_id, cancel_requested, \
-     progress_current, progress_total, progress_message, batch_id, label, wording";
+     progress_current, progress_total, progress_message, batch_id, label, wording, estimated_ms";
 
 fn record_from_row(row: &Row) -> Result<JobRecord> {
     let source: String = row.try_get(4)?;
@@ -53,6 +53,7 @@ fn record_from_row(row: &Row) -> Result<JobRecord> {
         batch_id: row.try_get(21)?,
         label: row.try_get(22)?,
         wording: wording_column(row.try_get(23)?),
+        estimated_ms: row.try_get(24)?,
     })
 }
 
@@ -535,6 +536,18 @@ pub(crate) async fn history(pool: &Pool, query_: &HistoryQuery) -> Result<Histor
         rows.batches.push(batch_from_row(&row)?);
     }
     Ok(rows)
+}
+
+pub(crate) async fn recent_runs(
+    pool: &Pool,
+    job_type: &str,
+    n: usize,
+) -> Result<Vec<history::RunRow>> {
+    query(pool, history::RECENT_RUNS_SQL, &[&job_type, &limit(n)])
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect()
 }
 
 /// The queue's counts at `now`, and the jobs that ended since `since`, per minute.

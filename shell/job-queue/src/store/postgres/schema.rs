@@ -22,7 +22,8 @@ const MIGRATION_LOCK: i64 = 0x4252_4E51;
 /// driver's (`sqlite/schema.rs`) but for two things: a batch's counters are rows per
 /// connection (`batch_counts`), so no row is updated by every job's change in every process;
 /// and rows that belong to a job go with it by foreign key.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE brains.jobs (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -177,7 +178,12 @@ CREATE TABLE brains.job_log (
     message TEXT NOT NULL
 );
 CREATE INDEX job_log_job ON brains.job_log (job_seq, id);
-"#];
+"#,
+    // v2: the duration each job was expected to take when it was queued (as SQLite's v7).
+    r#"
+ALTER TABLE brains.jobs ADD COLUMN estimated_ms BIGINT;
+"#,
+];
 
 /// The schema version this build writes.
 pub(crate) fn version() -> i32 {

@@ -95,8 +95,8 @@ pub(crate) fn insert_dependent(
     tx.prepare_cached(
         "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
          created_at, scheduled_at, batch_id, label, waiting_on, run_after_failure, finished_at, last_error, \
-         unique_key, wording) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         unique_key, wording, estimated_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         j.id,
@@ -117,6 +117,7 @@ pub(crate) fn insert_dependent(
         cancelled.map(not_run_because),
         j.unique_key,
         wording_text(j.wording.as_ref()),
+        j.estimated_ms,
     ])?;
     let seq = tx.last_insert_rowid();
     let mut link = tx.prepare_cached(

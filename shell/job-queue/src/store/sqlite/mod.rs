@@ -197,6 +197,14 @@ impl Driver for SqliteDriver {
     async fn estimates(&self) -> Result<Vec<(String, f64, f64, u64)>> {
         self.read(|r| r.estimates()).await
     }
+    async fn recent_runs(
+        &self,
+        job_type: &str,
+        limit: usize,
+    ) -> Result<Vec<super::history::RunRow>> {
+        let job_type = job_type.to_owned();
+        self.read(move |r| r.recent_runs(&job_type, limit)).await
+    }
     async fn rescued(&self, id: &str) -> Result<u64> {
         let id = id.to_owned();
         self.read(move |r| r.rescued(&id)).await

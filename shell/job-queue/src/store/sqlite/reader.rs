@@ -548,6 +548,16 @@ impl Reader {
         })
     }
 
+    pub(crate) fn recent_runs(&self, job_type: &str, limit: usize) -> Result<Vec<history::RunRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(history::RECENT_RUNS_SQL)?;
+            let rows = stmt.query_map(params![job_type, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     /// The queue's counts at `now`, and the jobs that ended since `since`, per minute.
     pub(crate) fn stats(&self, now: i64, since: i64) -> Result<StatsRows> {
         self.with(|c| {

@@ -130,7 +130,7 @@ pub(crate) fn batch_row(conn: &Connection, id: &str) -> Result<Option<BatchRow>>
 
 pub(crate) const RECORD_COLUMNS: &str = "id, job_type, input, result, source, metadata, status, priority, attempt, max_attempts, \
      last_error, created_at, scheduled_at, started_at, finished_at, lease_expires_at, worker_id, cancel_requested, \
-     progress_current, progress_total, progress_message, batch_id, label, wording";
+     progress_current, progress_total, progress_message, batch_id, label, wording, estimated_ms";
 
 pub(crate) fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
     let source: String = row.get(4)?;
@@ -160,6 +160,7 @@ pub(crate) fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(JobRecord, Str
         batch_id: row.get(21)?,
         label: row.get(22)?,
         wording: wording_column(row.get(23)?),
+        estimated_ms: row.get(24)?,
     };
     Ok((record, status))
 }

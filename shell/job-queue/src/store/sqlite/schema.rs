@@ -206,6 +206,11 @@ BEGIN
     DELETE FROM job_log WHERE job_seq = OLD.seq;
 END;
 "#,
+    // v7: the duration each job was expected to take when it was queued, to compare with
+    // what it took (the dashboard's estimates page).
+    r#"
+ALTER TABLE jobs ADD COLUMN estimated_ms INTEGER;
+"#,
 ];
 
 /// The job database: its own application id ("BRNQ"), and `jobs` as the table that tells

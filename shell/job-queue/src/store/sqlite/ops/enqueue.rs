@@ -75,8 +75,8 @@ impl Op for Enqueue {
         let batch_id = batch.as_ref().map(|b| b.id.as_str());
         let mut insert = tx.prepare_cached(
             "INSERT INTO jobs (id, job_type, input, source, metadata, status, priority, max_attempts, \
-             created_at, scheduled_at, batch_id, label, unique_key, wording) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             created_at, scheduled_at, batch_id, label, unique_key, wording, estimated_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         let mut heads = Vec::with_capacity(fresh.len());
         let mut deps = DependencyCheck::default();
@@ -106,7 +106,8 @@ impl Op for Enqueue {
                 batch_id,
                 j.label,
                 j.unique_key,
-                wording_text(j.wording.as_ref())
+                wording_text(j.wording.as_ref()),
+                j.estimated_ms
             ])?;
             let head = j.head(tx.last_insert_rowid(), batch_id);
             if batch_id.is_none() {
