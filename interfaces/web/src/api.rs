@@ -425,35 +425,23 @@ pub(crate) async fn events(
 }
 
 fn stream(hub: Arc<Hub>, id: Option<String>) -> impl Stream<Item = Result<SseEvent, Infallible>> {
-    let watch = hub.watch();
-    let start = (hub, id, watch, 0u64, 0u64, Vec::<SseEvent>::new());
+    let cursor = hub.cursor(id);
     futures_util::stream::unfold(
-        start,
-        |(hub, id, mut watch, mut seen, mut stats_seen, mut pending)| async move {
-            loop {
-                if let Some(event) = pending.pop() {
-                    return Some((Ok(event), (hub, id, watch, seen, stats_seen, pending)));
-                }
-                // Marked before reading, so a change during the read wakes the next wait.
-                watch.borrow_and_update();
-                let changes = hub.changes(seen, stats_seen, id.as_deref());
-                seen = changes.version;
-                if let Some(stats) = changes.stats {
-                    stats_seen = changes.version;
-                    let data = json!({ "workers": stats.workers, "minutes": stats.minutes });
-                    pending.push(SseEvent::default().event("stats").data(data.to_string()));
-                }
+        (hub, cursor, Vec::<SseEvent>::new()),
+        |(hub, mut cursor, mut pending)| async move {
+            if pending.is_empty() {
+                let changes = hub.next(&mut cursor).await?;
                 if !changes.ops.is_empty() {
                     let data = json!({ "ops": changes.ops });
                     pending.push(SseEvent::default().event("ops").data(data.to_string()));
                 }
-                if pending.is_empty() {
-                    tokio::select! {
-                        () = hub.stop.cancelled() => return None,
-                        changed = watch.changed() => if changed.is_err() { return None },
-                    }
+                if let Some(stats) = changes.stats {
+                    let data = json!({ "workers": stats.workers, "minutes": stats.minutes });
+                    pending.push(SseEvent::default().event("stats").data(data.to_string()));
                 }
             }
+            let event = pending.pop()?;
+            Some((Ok(event), (hub, cursor, pending)))
         },
     )
 }

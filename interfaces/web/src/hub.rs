@@ -43,9 +43,17 @@ struct State {
     stats: Option<(u64, Arc<QueueStats>)>,
 }
 
+/// How far a client has read.
+pub(crate) struct Cursor {
+    seen: u64,
+    stats_seen: u64,
+    id: Option<String>,
+    watch: watch::Receiver<u64>,
+}
+
 /// What changed since a client's last message.
 pub(crate) struct Changes {
-    pub(crate) version: u64,
+    version: u64,
     pub(crate) ops: Vec<ListedJob>,
     pub(crate) stats: Option<Arc<QueueStats>>,
 }
@@ -82,13 +90,40 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A receiver that wakes when anything changes.
-    pub(crate) fn watch(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
+    /// Where a client starts: before everything, so its first changes are every state
+    /// known (of `id` only, when given).
+    pub(crate) fn cursor(&self, id: Option<String>) -> Cursor {
+        Cursor {
+            seen: 0,
+            stats_seen: 0,
+            id,
+            watch: self.changed.subscribe(),
+        }
+    }
+
+    /// Waits for what changed after `cursor`, and moves it on; `None` once the hub stops.
+    /// A client that reads slowly gets the newest states when it asks, never a backlog.
+    pub(crate) async fn next(&self, cursor: &mut Cursor) -> Option<Changes> {
+        loop {
+            // Marked before reading, so a change during the read wakes the next wait.
+            cursor.watch.borrow_and_update();
+            let changes = self.changes(cursor.seen, cursor.stats_seen, cursor.id.as_deref());
+            cursor.seen = changes.version;
+            if changes.stats.is_some() {
+                cursor.stats_seen = changes.version;
+            }
+            if !changes.ops.is_empty() || changes.stats.is_some() {
+                return Some(changes);
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return None,
+                changed = cursor.watch.changed() => changed.ok()?,
+            }
+        }
     }
 
     /// The operations (only `id`, when given) and counts that changed after `since`.
-    pub(crate) fn changes(&self, since: u64, stats_since: u64, id: Option<&str>) -> Changes {
+    fn changes(&self, since: u64, stats_since: u64, id: Option<&str>) -> Changes {
         let state = self.state();
         let mut ops: Vec<ListedJob> = state
             .ops
@@ -290,5 +325,184 @@ fn forget_oldest_finished(ops: &mut HashMap<String, Tracked>) {
     finished.sort();
     for (_, id) in finished.iter().take(finished.len() - RECENT) {
         ops.remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One follower per operation, however many clients: a fake shell counts what the hub
+    //! asks of it while twenty event streams watch one batch to its end.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use brain_plugin_api::engine::Bus;
+    use brain_plugin_api::{
+        CommandSpec, Follow, FollowStream, JobKind, JobStatus, JobStatusEntry, Progress,
+        ResourceContent, ResourceInfo, Subscription, Timing, ToolError, ToolInfo, ToolResult,
+    };
+    use serde_json::{Map, Value};
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    const ID: &str = "batch_01m9000000000000000000000";
+
+    fn event(current: u64, status: JobStatus) -> JobProgressEvent {
+        JobProgressEvent {
+            id: ID.into(),
+            kind: JobKind::Batch,
+            status,
+            update: Update::Progress,
+            observed_at: chrono::Utc::now(),
+            source: Source::cli(),
+            label: Some("load".into()),
+            progress: Some(Progress::new(current, 100)),
+            message: None,
+            timing: Timing::default(),
+            batch: None,
+            job: None,
+            result: None,
+            error: None,
+            wording: None,
+            waiting_for_worker: false,
+            waiting_for: Vec::new(),
+        }
+    }
+
+    struct Scripted(mpsc::UnboundedReceiver<JobProgressEvent>);
+
+    #[async_trait]
+    impl FollowStream for Scripted {
+        async fn next(&mut self) -> Option<JobProgressEvent> {
+            self.0.recv().await
+        }
+    }
+
+    /// Lists one batch as running; its follow stream plays what the test sends.
+    struct Fake {
+        bus: Bus<Event>,
+        events: Mutex<Option<mpsc::UnboundedReceiver<JobProgressEvent>>>,
+        follows: AtomicUsize,
+        listings: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ShellHandle for Fake {
+        fn tools(&self, _: &Caller) -> Vec<ToolInfo> {
+            Vec::new()
+        }
+        fn commands(&self, _: &Caller) -> Vec<CommandSpec> {
+            Vec::new()
+        }
+        async fn complete(&self, _: &str, _: &str, _: &Map<String, Value>) -> Vec<String> {
+            Vec::new()
+        }
+        async fn execute(
+            &self,
+            tool: &str,
+            _: Value,
+            _: ToolContext,
+        ) -> Result<ToolResult, ToolError> {
+            assert_eq!(tool, "jobs_list");
+            self.listings.fetch_add(1, Ordering::Relaxed);
+            let entry = event(0, JobStatus::Processing).status_entry(chrono::Utc::now(), true);
+            let op = ListedJob {
+                id: ID.into(),
+                job_type: Some("load:noop".into()),
+                source: "cli".into(),
+                entry,
+            };
+            Ok(ToolResult::new(JobListing { jobs: vec![op] }, ""))
+        }
+        fn resources(&self, _: &Caller) -> Vec<ResourceInfo> {
+            Vec::new()
+        }
+        async fn read_resource(&self, uri: &str, _: &Caller) -> Result<ResourceContent, ToolError> {
+            Err(ToolError::failed(uri))
+        }
+        async fn job_status(&self, id: &str) -> Result<JobStatusEntry, ToolError> {
+            Err(ToolError::failed(id))
+        }
+        async fn follow(&self, id: &str) -> Result<Follow, ToolError> {
+            assert_eq!(id, ID);
+            self.follows.fetch_add(1, Ordering::Relaxed);
+            let events = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match events {
+                Some(events) => Ok(Box::new(Scripted(events))),
+                None => Err(ToolError::failed("followed twice")),
+            }
+        }
+        async fn settle(&self, _: &str) -> Option<JobProgressEvent> {
+            None
+        }
+        fn subscribe(
+            &self,
+            filter: Box<dyn Fn(&Event) -> bool + Send + Sync>,
+        ) -> Subscription<Event> {
+            self.bus.subscribe(filter)
+        }
+        fn permission_of(&self, _: &str, _: &str) -> Permission {
+            Permission::Anchor
+        }
+        async fn job_source(&self, _: &str) -> Result<Source, ToolError> {
+            Ok(Source::cli())
+        }
+        async fn cancel_job(&self, _: &str) -> Result<(), ToolError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn twenty_clients_share_one_follower_and_all_end_on_the_final_state() {
+        let (send, events) = mpsc::unbounded_channel();
+        let fake = Arc::new(Fake {
+            bus: Bus::new(),
+            events: Mutex::new(Some(events)),
+            follows: AtomicUsize::new(0),
+            listings: AtomicUsize::new(0),
+        });
+        let stop = CancellationToken::new();
+        let hub = Hub::start(fake.clone(), stop.clone(), true);
+        let mut clients = Vec::new();
+        for _ in 0..20 {
+            let hub = hub.clone();
+            let mut cursor = hub.cursor(Some(ID.to_owned()));
+            clients.push(tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while let Some(changes) = hub.next(&mut cursor).await {
+                    for op in changes.ops {
+                        let current = op.entry.progress.map_or(0, |p| p.current);
+                        seen.push((op.entry.status, current));
+                    }
+                    if seen.last().is_some_and(|(s, _)| *s == JobStatus::Completed) {
+                        break;
+                    }
+                }
+                seen
+            }));
+        }
+        for (current, status) in [
+            (10, JobStatus::Processing),
+            (50, JobStatus::Processing),
+            (100, JobStatus::Completed),
+        ] {
+            send.send(event(current, status)).unwrap();
+        }
+        for client in clients {
+            let seen = tokio::time::timeout(Duration::from_secs(30), client)
+                .await
+                .expect("every client sees the end within the bound")
+                .unwrap();
+            assert_eq!(seen.last(), Some(&(JobStatus::Completed, 100)), "{seen:?}");
+            // Newest states only, in order: never a count going back.
+            assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1), "{seen:?}");
+        }
+        assert_eq!(
+            fake.follows.load(Ordering::Relaxed),
+            1,
+            "one follower for 20 clients"
+        );
+        stop.cancel();
     }
 }

@@ -68,6 +68,9 @@ try {
     }, 10);
   }, op(generated));
   worker = spawn(brainBin, ["--dir", brainDir, "start"], { stdio: "ignore" });
+  // The overview while the batch runs (nothing waits on this shot: the batch may end during it).
+  await page.waitForFunction((sel) => Number(document.querySelector(`${sel} [data-testid=progress]`)?.dataset.current) >= 2, op(generated), LONG);
+  await shoot(page, "live");
   await page.waitForSelector(`${op(generated)}[data-status=completed]`, LONG);
   const shownAt = Date.now();
   const counts = await page.evaluate(() => window.__counts);

@@ -109,7 +109,7 @@ fn the_dashboard_follows_work_live_in_chromium() {
     assert!(demo.dir.join("dist/preview/index.html").is_file());
 
     let files = said["screenshots"].as_array().unwrap();
-    assert_eq!(files.len(), 12, "{said:#}");
+    assert_eq!(files.len(), 14, "{said:#}");
     for file in files {
         let file = Path::new(file.as_str().unwrap());
         let (width, _, colours, deviation) = pixel_stats(file);

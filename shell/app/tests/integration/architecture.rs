@@ -47,7 +47,7 @@ fn interfaces_know_no_plugin() {
     assert!(names("runs (site_build, …)", "site_build") && !names("a site_builder", "site_build"));
 
     let mut files = Vec::new();
-    for interface in ["cli", "mcp", "matrix"] {
+    for interface in ["cli", "mcp", "matrix", "web"] {
         let dir = root().join("interfaces").join(interface);
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         let dependencies = manifest
@@ -72,6 +72,26 @@ fn interfaces_know_no_plugin() {
             );
         }
     }
+}
+
+/// The dashboard's browser code builds the page from nodes and text: whatever a job's label,
+/// error or input holds shows as text, never as markup.
+#[test]
+fn the_dashboard_puts_data_in_pages_as_text() {
+    let code = std::fs::read_to_string(root().join("interfaces/web/assets/app.js")).unwrap();
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!code.contains(sink), "app.js uses {sink}");
+    }
+    assert!(
+        code.contains("textContent"),
+        "app.js sets text some other way?"
+    );
 }
 
 /// Plugins build on the plugin API's root alone: the engine's part of it

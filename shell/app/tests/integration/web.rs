@@ -306,3 +306,73 @@ fn an_open_address_without_tokens_and_a_bad_section_are_refused() {
     let run = demo.run(&["web"]).expect(2);
     assert!(run.stderr.contains("`web.http`"), "{}", run.stderr);
 }
+
+#[test]
+fn failed_work_is_retried_from_the_dashboard_and_inputs_can_be_hidden() {
+    let demo = Demo::init();
+    demo.failing_generator();
+    let config = demo.dir.join("brain.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[web]\nhide_inputs = true\n");
+    std::fs::write(&config, text).unwrap();
+    let (_web, addr) = serve(&demo, &[]);
+    let page = get(&addr, "/", &[]);
+    let session = cookie(&page);
+    let token = csrf(&page.body);
+    let origin = format!("http://{addr}");
+    let me: &[(&str, &str)] = &[
+        ("Cookie", &session),
+        ("Origin", &origin),
+        ("X-CSRF-Token", &token),
+    ];
+    let started = post(&addr, "/api/tools/site_generate", me, &json!({}));
+    let id = started.json()["jobId"].as_str().unwrap().to_owned();
+    let follow_to_the_end = || {
+        let mut events = Events::open(
+            &addr,
+            &format!("/api/events?id={id}"),
+            &[("Cookie", &session)],
+        );
+        loop {
+            let (_, data) = events.next().expect("the stream to go on until the end");
+            let op = data["ops"][0].clone();
+            if op["status"]
+                .as_str()
+                .is_some_and(|s| s != "pending" && s != "processing")
+            {
+                return op;
+            }
+        }
+    };
+    let ended = follow_to_the_end();
+    assert_eq!(ended["status"], "failed", "{ended:#}");
+    let failed = ended["errors"].as_array().unwrap().len();
+    assert!(failed > 0, "{ended:#}");
+
+    // The failed items go back to the queue (and fail again: the generator still does).
+    let retried = post(&addr, &format!("/api/ops/{id}/retry"), me, &json!({}));
+    assert_eq!(retried.status, 200, "{retried:#?}");
+    assert!(
+        retried.json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("queued again"),
+        "{retried:#?}"
+    );
+    assert_eq!(follow_to_the_end()["status"], "failed");
+    let log = parse_json(&demo.run(&["jobs", "logs", &id, "--json"]).expect(0).stdout);
+    let retried_lines = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "retried")
+        .count();
+    assert_eq!(retried_lines, failed, "{log:#}");
+
+    // Inputs hidden by configuration: none in an item's record.
+    let record = get(&addr, &format!("/api/ops/{id}"), &[("Cookie", &session)]).json();
+    let item = record["items"][0]["id"].as_str().unwrap().to_owned();
+    let item = get(&addr, &format!("/api/ops/{item}"), &[("Cookie", &session)]).json();
+    assert_eq!(item["job"]["input"], Value::Null, "{item:#}");
+    assert_eq!(item["job"]["inputHidden"], true);
+}
