@@ -235,6 +235,10 @@ fn describe(name: &str) -> (&'static str, &'static str, Goal) {
         "status_batch_p99" => ("ms", "< 1 ms", Goal::Below(1.0)),
         "status_job_p50" => ("ms", "-", Goal::None),
         "status_job_p99" => ("ms", "< 1 ms", Goal::Below(1.0)),
+        "history_page_p50" => ("ms", "-", Goal::None),
+        "history_page_p99" => ("ms", "< 10 ms", Goal::Below(10.0)),
+        "history_deep_page_p50" => ("ms", "< 10 ms", Goal::Below(10.0)),
+        "history_search_all" => ("ms", "reported", Goal::None),
         "progress_calls" => ("calls/s", ">= 10,000,000", Goal::AtLeast(10_000_000.0)),
         "progress_events" => ("events/s", "~10 (the bus rate)", Goal::Between(5.0, 12.0)),
         "effects_direct" => ("jobs/s", "-", Goal::None),
@@ -1099,18 +1103,71 @@ fn status_run(sizes: &Sizes, dir: &Path, history: &History) -> Res<Vec<(&'static
                 job_samples.push(took);
             }
         }
+        // The dashboard's history pages: the newest, then 200 pages deep by cursor, and a
+        // search that matches nothing (it reads every label and error: the worst case).
+        let page = |before: Option<String>, search: Option<&str>| brain_plugin_api::HistoryQuery {
+            limit: 50,
+            before,
+            search: search.map(str::to_owned),
+            ..brain_plugin_api::HistoryQuery::default()
+        };
+        let mut newest = Vec::with_capacity(sizes.status_calls);
+        for i in 0..warmup + sizes.status_calls {
+            let start = Instant::now();
+            let ops = queue.history(page(None, None)).await?.ops;
+            if i >= warmup {
+                newest.push(start.elapsed());
+            }
+            if ops.len() != 50 {
+                return Err(format!("a history page of {} operations", ops.len()).into());
+            }
+        }
+        let mut deep = Vec::new();
+        let mut before = None;
+        for _ in 0..200 {
+            let start = Instant::now();
+            let next = queue.history(page(before.take(), None)).await?.next;
+            deep.push(start.elapsed());
+            match next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        let mut search = Vec::new();
+        for _ in 0..5 {
+            let start = Instant::now();
+            let found = queue.history(page(None, Some("no such text"))).await?.ops;
+            search.push(start.elapsed());
+            if !found.is_empty() {
+                return Err("the search found something".into());
+            }
+        }
         release.cancel();
         pool.shutdown(Duration::from_secs(10)).await;
-        Ok::<_, BoxError>((batch_samples, job_samples))
+        Ok::<_, BoxError>((batch_samples, job_samples, newest, deep, search))
     });
     drop(rt);
-    let (batch, job) = out?;
+    let (batch, job, newest, deep, search) = out?;
     let rows = vec![
         ("status_batch_p50", percentile_ms(&batch, 50.0)),
         ("status_batch_p99", percentile_ms(&batch, 99.0)),
         ("status_job_p50", percentile_ms(&job, 50.0)),
         ("status_job_p99", percentile_ms(&job, 99.0)),
+        ("history_page_p50", percentile_ms(&newest, 50.0)),
+        ("history_page_p99", percentile_ms(&newest, 99.0)),
+        ("history_deep_page_p50", percentile_ms(&deep, 50.0)),
+        ("history_search_all", percentile_ms(&search, 50.0)),
     ];
+    note(format!(
+        "history pages of 50: newest p50 {:.3} ms, p99 {:.3} ms; {} pages deep by cursor \
+         p50 {:.3} ms, max {:.3} ms; a search through everything {:.1} ms",
+        rows[4].1,
+        rows[5].1,
+        deep.len(),
+        rows[6].1,
+        percentile_ms(&deep, 100.0),
+        rows[7].1
+    ));
     note(format!(
         "batch status: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; job status: p50 {:.3} ms, \
          p99 {:.3} ms, max {:.3} ms",

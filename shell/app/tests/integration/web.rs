@@ -376,3 +376,81 @@ fn failed_work_is_retried_from_the_dashboard_and_inputs_can_be_hidden() {
     assert_eq!(item["job"]["input"], Value::Null, "{item:#}");
     assert_eq!(item["job"]["inputHidden"], true);
 }
+
+#[test]
+fn fifty_streams_each_end_on_the_final_state_of_a_batch() {
+    let demo = Demo::init();
+    let (_web, addr) = serve(&demo, &[]);
+    let page = get(&addr, "/", &[]);
+    let session = cookie(&page);
+    // Fifty browsers' streams, each keeping the newest state it saw of every operation.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut readers = Vec::new();
+    for _ in 0..50 {
+        let (addr, session, tx) = (addr.clone(), session.clone(), tx.clone());
+        readers.push(std::thread::spawn(move || {
+            let mut events = Events::open(&addr, "/api/events", &[("Cookie", &session)]);
+            let _ = tx.send(());
+            let mut newest = std::collections::HashMap::new();
+            while let Some((name, data)) = events.next() {
+                if name != "ops" {
+                    continue;
+                }
+                for op in data["ops"].as_array().unwrap() {
+                    newest.insert(op["id"].as_str().unwrap().to_owned(), op.clone());
+                }
+                let done = newest
+                    .values()
+                    .any(|op| op["type"] == "batch" && op["status"] == "completed");
+                if done {
+                    return newest;
+                }
+            }
+            newest
+        }));
+    }
+    for _ in 0..50 {
+        rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    }
+    let queued = demo.run(&["site", "generate", "--detach"]).expect(0);
+    let id = crate::support::detached_id(&queued.stdout);
+    let done = demo.wait_completed(&id);
+    for reader in readers {
+        let newest = reader.join().unwrap();
+        let last = &newest[&id];
+        assert_eq!(last["status"], "completed", "{last:#}");
+        assert_eq!(last["progress"], done["progress"], "{last:#}");
+    }
+}
+
+#[test]
+fn metrics_only_serves_metrics_and_nothing_else() {
+    let demo = Demo::init();
+    let mut running =
+        Running::spawn(demo.command(&["web", "--http", "127.0.0.1:0", "--metrics-only"]));
+    let line = running.wait_for_line("brain metrics at http://", Duration::from_secs(60));
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let metrics = get(&addr, "/metrics", &[]);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .body
+            .contains("# TYPE brains_jobs_completed_total counter"),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4")),
+        "{metrics:#?}"
+    );
+    for path in ["/", "/api/overview", "/api/events"] {
+        assert_eq!(get(&addr, path, &[]).status, 404, "{path}");
+    }
+}
