@@ -40,6 +40,15 @@ pub(crate) fn error_response(status: StatusCode, message: impl Into<String>) -> 
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// A request refused before the shell is asked: its status and why.
+pub(crate) struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error_response(self.0, self.1)
+    }
+}
+
 /// A tool's refusal as HTTP: bad input 400, not allowed 403, unknown 404.
 fn tool_error(error: ToolError) -> Response {
     let status = match &error {
@@ -57,7 +66,7 @@ fn tool_error(error: ToolError) -> Response {
 
 /// Reading jobs needs what the shell's job listing needs (trusted, unless configured
 /// otherwise): a public caller sees only the tools it may run.
-fn may_read(app: &App, principal: &Principal) -> Result<(), Response> {
+fn may_read(app: &App, principal: &Principal) -> Result<(), Refusal> {
     let allowed = app
         .shell
         .tools(&principal.caller())
@@ -66,7 +75,7 @@ fn may_read(app: &App, principal: &Principal) -> Result<(), Response> {
     if allowed {
         Ok(())
     } else {
-        Err(error_response(
+        Err(Refusal(
             StatusCode::FORBIDDEN,
             format!(
                 "{} ({}) may not see the queue's work",
@@ -88,7 +97,7 @@ pub(crate) async fn overview(
     Extension(principal): Extension<Principal>,
 ) -> Response {
     if let Err(refusal) = may_read(&app, &principal) {
-        return refusal;
+        return refusal.into_response();
     }
     let (active, mut recent, stats) = app.hub.overview();
     recent.truncate(20);
@@ -136,11 +145,11 @@ pub(crate) struct OpsQuery {
     limit: Option<String>,
 }
 
-fn time(field: &str, text: &str) -> Result<i64, Response> {
+fn time(field: &str, text: &str) -> Result<i64, Refusal> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc).timestamp_millis())
         .map_err(|_| {
-            error_response(
+            Refusal(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "`{field}`: {text:?} is not a time; write ISO 8601, e.g. 2026-12-07T10:00:00Z"
@@ -150,9 +159,9 @@ fn time(field: &str, text: &str) -> Result<i64, Response> {
 }
 
 impl OpsQuery {
-    fn history(self) -> Result<HistoryQuery, Response> {
+    fn history(self) -> Result<HistoryQuery, Refusal> {
         let given = |v: Option<String>| v.filter(|t| !t.trim().is_empty());
-        let bad = |message: String| error_response(StatusCode::BAD_REQUEST, message);
+        let bad = |message: String| Refusal(StatusCode::BAD_REQUEST, message);
         let status = match given(self.status) {
             Some(text) => Some(JobStatus::parse(&text).ok_or_else(|| {
                 bad(format!(
@@ -188,11 +197,11 @@ pub(crate) async fn ops(
     Query(query): Query<OpsQuery>,
 ) -> Response {
     if let Err(refusal) = may_read(&app, &principal) {
-        return refusal;
+        return refusal.into_response();
     }
     let query = match query.history() {
         Ok(query) => query,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     match app.shell.history(query).await {
         Ok(page) => Json(json!({ "ops": page.ops, "next": page.next })).into_response(),
@@ -239,7 +248,7 @@ pub(crate) async fn op(
     Path(id): Path<String>,
 ) -> Response {
     if let Err(refusal) = may_read(&app, &principal) {
-        return refusal;
+        return refusal.into_response();
     }
     let OperationDetail {
         job,
@@ -315,7 +324,7 @@ pub(crate) async fn estimates(
     Extension(principal): Extension<Principal>,
 ) -> Response {
     if let Err(refusal) = may_read(&app, &principal) {
-        return refusal;
+        return refusal.into_response();
     }
     match app.shell.estimates().await {
         Ok(types) => Json(json!({ "types": types })).into_response(),
@@ -417,7 +426,7 @@ pub(crate) async fn events(
     Query(query): Query<EventsQuery>,
 ) -> Response {
     if let Err(refusal) = may_read(&app, &principal) {
-        return refusal;
+        return refusal.into_response();
     }
     Sse::new(stream(app.hub.clone(), query.id))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
@@ -461,7 +470,7 @@ mod tests {
 
     #[test]
     fn bad_history_queries_name_the_field() {
-        let refused = |query: OpsQuery| query.history().err().map(|r| r.status());
+        let refused = |query: OpsQuery| query.history().err().map(|r| r.0);
         assert_eq!(
             refused(OpsQuery {
                 status: Some("done".into()),

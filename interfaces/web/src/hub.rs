@@ -5,6 +5,7 @@
 //! skips states instead of queueing them, and no client reads the database itself.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 /// How often the active work of every process is listed (new work in this process is
 /// noticed at once, from the bus).
 const DISCOVER_EVERY: Duration = Duration::from_secs(1);
+
+/// The least time between two listings.
+const DISCOVER_GAP: Duration = Duration::from_millis(200);
 
 /// How often the queue's counts and workers are read, for all clients together.
 const STATS_EVERY: Duration = Duration::from_secs(2);
@@ -131,7 +135,7 @@ impl Hub {
             .filter(|(key, t)| t.version > since && id.is_none_or(|id| id == key.as_str()))
             .map(|(_, t)| t.op.clone())
             .collect();
-        ops.sort_by(|a, b| a.entry.created_at.cmp(&b.entry.created_at));
+        ops.sort_by_key(|op| op.entry.created_at);
         let stats = state
             .stats
             .as_ref()
@@ -152,8 +156,8 @@ impl Hub {
             .values()
             .map(|t| t.op.clone())
             .partition(|op| !op.entry.status.is_finished());
-        active.sort_by(|a, b| b.entry.created_at.cmp(&a.entry.created_at));
-        recent.sort_by(|a, b| b.entry.finished_at.cmp(&a.entry.finished_at));
+        active.sort_by_key(|op| std::cmp::Reverse(op.entry.created_at));
+        recent.sort_by_key(|op| std::cmp::Reverse(op.entry.finished_at));
         (active, recent, state.stats.as_ref().map(|(_, s)| s.clone()))
     }
 
@@ -196,12 +200,20 @@ impl Hub {
     /// bus says so. The recent list matters too: work another process starts and ends
     /// between two listings is never seen active.
     async fn discover(self: Arc<Self>) {
-        let mut started = self.shell.subscribe(Box::new(|event| {
+        // One new operation is news enough until the next listing: the filter lets one
+        // through and then none until the listing opens it again, so thousands of jobs a
+        // second queue nothing here.
+        let open = Arc::new(AtomicBool::new(true));
+        let gate = open.clone();
+        let mut started = self.shell.subscribe(Box::new(move |event| {
             matches!(event, Event::JobProgress(p)
                 if p.update == Update::Lifecycle && p.status == brain_plugin_api::JobStatus::Pending
                     && p.job.as_ref().is_none_or(|j| j.batch_id.is_none()))
+                && gate.swap(false, Ordering::Relaxed)
         }));
         loop {
+            let listed = tokio::time::Instant::now();
+            open.store(true, Ordering::Relaxed);
             self.list(json!({"active": true, "limit": 200})).await;
             self.list(json!({"limit": LISTED_RECENT})).await;
             tokio::select! {
@@ -211,6 +223,8 @@ impl Hub {
                     if event.is_none() {
                         return;
                     }
+                    // At most a few listings a second, however fast work arrives.
+                    tokio::time::sleep_until(listed + DISCOVER_GAP).await;
                 }
             }
         }

@@ -6,6 +6,9 @@
 //!
 //! cargo run --release -p brain --example web-load -- [--jobs 10000] [--streams 50] [--runs 3]
 
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -927,16 +927,21 @@ impl Queue {
         wake::send(ports, kind);
     }
 
+    /// The presence rows of processes running workers on this database: recently seen,
+    /// and not known to be gone.
+    pub(crate) async fn live_worker_rows(&self) -> Result<Vec<WorkerRow>> {
+        let host = host_name();
+        let mut rows = self.inner.driver.live_workers(now_ms()).await?;
+        rows.retain(|w| !w.known_dead(&host));
+        Ok(rows)
+    }
+
     /// Processes running workers on this database.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>> {
-        let host = host_name();
         Ok(self
-            .inner
-            .driver
-            .live_workers(now_ms())
+            .live_worker_rows()
             .await?
             .into_iter()
-            .filter(|w| !w.known_dead(&host))
             .map(|w| WorkerInfo {
                 id: w.id,
                 pid: w.pid,

@@ -75,7 +75,7 @@ impl Queue {
             states.push(self.job_state(record).await);
         }
         // Both tables' ids order by time after their prefix.
-        states.sort_by(|a, b| cursor(&b.event.id).cmp(&cursor(&a.event.id)));
+        states.sort_by_key(|s| std::cmp::Reverse(cursor(&s.event.id)));
         let more = states.len() > limit;
         states.truncate(limit);
         for state in &mut states {
@@ -153,14 +153,10 @@ impl Queue {
 
     /// The live processes that run workers, with when they started and were last seen.
     pub async fn worker_entries(&self) -> Result<Vec<WorkerEntry>> {
-        let host = crate::util::host_name();
         let mut workers: Vec<WorkerEntry> = self
-            .inner
-            .driver
-            .live_workers(now_ms())
+            .live_worker_rows()
             .await?
             .into_iter()
-            .filter(|w| !w.known_dead(&host))
             .map(|w| WorkerEntry {
                 id: w.id,
                 pid: w.pid,
