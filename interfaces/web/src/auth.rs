@@ -194,13 +194,17 @@ pub(crate) async fn authenticate(
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
+        // https too: behind a proxy that ends TLS, the page's origin is https.
         let same = origin
             .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
             .is_some_and(|rest| rest == host);
         if !same {
             return error_response(
                 StatusCode::FORBIDDEN,
-                format!("cross-site request refused: origin {origin:?} is not http://{host}"),
+                format!(
+                    "cross-site request refused: origin {origin:?} is not this dashboard's ({host})"
+                ),
             );
         }
     }

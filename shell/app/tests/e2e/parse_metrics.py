@@ -1,10 +1,11 @@
-# Reads a Prometheus text exposition on stdin with the Prometheus project's own parser
-# (prometheus_client.parser) and prints what it found as JSON: each family's type and
-# samples ([name, labels, value]). A format error raises, and the test sees the traceback.
+# Reads an OpenMetrics text exposition on stdin with the Prometheus project's own strict
+# parser (prometheus_client.openmetrics.parser) and prints what it found as JSON: each
+# family's type and samples ([name, labels, value]). A format error raises, and the test
+# sees the traceback.
 import json
 import sys
 
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 families = {}
 for family in text_string_to_metric_families(sys.stdin.read()):

@@ -440,14 +440,15 @@ fn metrics_only_serves_metrics_and_nothing_else() {
     assert!(
         metrics
             .body
-            .contains("# TYPE brains_jobs_completed_total counter"),
+            .contains("# TYPE brains_jobs_completed counter")
+            && metrics.body.ends_with("# EOF\n"),
         "{}",
         metrics.body
     );
     assert!(
         metrics
             .header("content-type")
-            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4")),
+            .is_some_and(|t| t.starts_with("application/openmetrics-text; version=1.0.0")),
         "{metrics:#?}"
     );
     for path in ["/", "/api/overview", "/api/events"] {
