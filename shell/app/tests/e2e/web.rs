@@ -2,7 +2,7 @@
 //! playwright-core (`dashboard_story.mjs`: live progress of a batch another process runs,
 //! cancel from the page, the start form, HTML shown as text, every page at 1280 and 390
 //! px, kept as artefacts under target/test-artifacts/web/), and `/metrics` read by the
-//! Prometheus project's own text-format parser (Python `prometheus_client`), its counters
+//! Prometheus project's strict OpenMetrics parser (Python `prometheus_client`), its counters
 //! checked against the queue.
 
 use std::path::{Path, PathBuf};
