@@ -455,3 +455,25 @@ fn metrics_only_serves_metrics_and_nothing_else() {
         assert_eq!(get(&addr, path, &[]).status, 404, "{path}");
     }
 }
+
+#[test]
+fn brain_start_serves_the_dashboard_when_web_http_is_set() {
+    let demo = Demo::init();
+    let config = demo.dir.join("brain.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[web]\nhttp = \"127.0.0.1:0\"\n");
+    std::fs::write(&config, text).unwrap();
+    let mut running = Running::spawn(demo.command(&["start"]));
+    let line = running.wait_for_line("brain dashboard at http://", Duration::from_secs(60));
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    running.wait_for_line("brain running in", Duration::from_secs(60));
+    let overview = get(&addr, "/api/overview", &[]);
+    assert_eq!(overview.status, 200, "{overview:#?}");
+    let workers = overview.json()["workers"].clone();
+    assert_eq!(running.interrupt(), 0, "{workers:#}");
+}
