@@ -12,18 +12,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::browser::{CHROMIUM, browser_tools, pixel_stats};
-use crate::support::http::get;
-use crate::support::{Demo, Running, entry_of, json};
-
-/// `brain web --http 127.0.0.1:0 extra…` and where it listens.
-fn serve(demo: &Demo, extra: &[&str]) -> (Running, String) {
-    let mut args = vec!["web", "--http", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let mut running = Running::spawn(demo.command(&args));
-    let line = running.wait_for_line("brain dashboard at http://", Duration::from_secs(60));
-    let addr = line.split("http://").nth(1).unwrap();
-    (running, addr.trim_end_matches('/').to_owned())
-}
+use crate::support::http::{get, serve_web};
+use crate::support::{Demo, entry_of, json};
 
 /// A finished job whose label and error are markup, stored as another program might have.
 fn store_markup_job(demo: &Demo) -> String {
@@ -64,7 +54,7 @@ fn the_dashboard_follows_work_live_in_chromium() {
     // it move, nor before the page's cancel arrives.
     let demo = Demo::paced(1000, "");
     // The dashboard runs no workers: the `brain start` the story starts does the work.
-    let (_web, addr) = serve(&demo, &["--no-workers"]);
+    let (_web, addr) = serve_web(&demo, &["--no-workers"]);
     let markup = store_markup_job(&demo);
     let shots = artefacts();
     let story = Command::new("node")
@@ -136,7 +126,7 @@ fn metrics_parse_with_prometheus_client_and_match_the_queue() {
     let python = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
     let demo = Demo::init();
-    let (_web, addr) = serve(&demo, &[]);
+    let (_web, addr) = serve_web(&demo, &[]);
     // Queued by the CLI, run by the dashboard's workers: this process counts the runs.
     let queued = demo.run(&["site", "generate", "--detach"]).expect(0);
     let id = crate::support::detached_id(&queued.stdout);

@@ -9,23 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::http::{Events, Reply, get, request};
+use crate::support::http::{DASHBOARD, Events, Reply, get, listening, request, serve_web};
 use crate::support::{Demo, Running, entry_of, json as parse_json};
-
-/// `brain web --http 127.0.0.1:0 extra…` and where it listens.
-fn serve(demo: &Demo, extra: &[&str]) -> (Running, String) {
-    let mut args = vec!["web", "--http", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let mut running = Running::spawn(demo.command(&args));
-    let line = running.wait_for_line("brain dashboard at http://", Duration::from_secs(60));
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-    (running, addr)
-}
 
 /// The session cookie a reply sets, as a `Cookie` header's value.
 fn cookie(reply: &Reply) -> String {
@@ -55,7 +40,7 @@ fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply
 #[test]
 fn the_owner_on_loopback_drives_and_follows_work_and_other_sites_are_refused() {
     let demo = Demo::paced(300, "");
-    let (_web, addr) = serve(&demo, &[]);
+    let (_web, addr) = serve_web(&demo, &[]);
     let page = get(&addr, "/", &[]);
     assert_eq!(page.status, 200, "{page:#?}");
     let session = cookie(&page);
@@ -234,14 +219,11 @@ fn the_owner_on_loopback_drives_and_follows_work_and_other_sites_are_refused() {
 #[test]
 fn tokens_sign_in_and_a_public_token_may_neither_read_nor_cancel() {
     let demo = Demo::init();
-    let config = demo.dir.join("brain.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
+    demo.append_config(
         "\n[web.tokens.me]\nsecret = \"owner-secret-0123456789\"\npermission = \"anchor\"\n\
          [web.tokens.guest]\nsecret = \"guest-secret-0123456789\"\npermission = \"public\"\n",
     );
-    std::fs::write(&config, text).unwrap();
-    let (_web, addr) = serve(&demo, &["--no-workers"]);
+    let (_web, addr) = serve_web(&demo, &["--no-workers"]);
 
     // No secret, or a wrong one.
     assert_eq!(get(&addr, "/api/overview", &[]).status, 401);
@@ -299,10 +281,7 @@ fn an_open_address_without_tokens_and_a_bad_section_are_refused() {
     let demo = Demo::init();
     let run = demo.run(&["web", "--http", "0.0.0.0:0"]).expect(2);
     assert!(run.stderr.contains("[web.tokens"), "{}", run.stderr);
-    let config = demo.dir.join("brain.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("\n[web]\nhttp = \"somewhere\"\n");
-    std::fs::write(&config, text).unwrap();
+    demo.append_config("\n[web]\nhttp = \"somewhere\"\n");
     let run = demo.run(&["web"]).expect(2);
     assert!(run.stderr.contains("`web.http`"), "{}", run.stderr);
 }
@@ -311,11 +290,8 @@ fn an_open_address_without_tokens_and_a_bad_section_are_refused() {
 fn failed_work_is_retried_from_the_dashboard_and_inputs_can_be_hidden() {
     let demo = Demo::init();
     demo.failing_generator();
-    let config = demo.dir.join("brain.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("\n[web]\nhide_inputs = true\n");
-    std::fs::write(&config, text).unwrap();
-    let (_web, addr) = serve(&demo, &[]);
+    demo.append_config("\n[web]\nhide_inputs = true\n");
+    let (_web, addr) = serve_web(&demo, &[]);
     let page = get(&addr, "/", &[]);
     let session = cookie(&page);
     let token = csrf(&page.body);
@@ -380,7 +356,7 @@ fn failed_work_is_retried_from_the_dashboard_and_inputs_can_be_hidden() {
 #[test]
 fn fifty_streams_each_end_on_the_final_state_of_a_batch() {
     let demo = Demo::init();
-    let (_web, addr) = serve(&demo, &[]);
+    let (_web, addr) = serve_web(&demo, &[]);
     let page = get(&addr, "/", &[]);
     let session = cookie(&page);
     // Fifty browsers' streams, each keeping the newest state it saw of every operation.
@@ -428,13 +404,7 @@ fn metrics_only_serves_metrics_and_nothing_else() {
     let demo = Demo::init();
     let mut running =
         Running::spawn(demo.command(&["web", "--http", "127.0.0.1:0", "--metrics-only"]));
-    let line = running.wait_for_line("brain metrics at http://", Duration::from_secs(60));
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches("/metrics")
-        .to_owned();
+    let addr = listening(&mut running, "brain metrics at http://");
     let metrics = get(&addr, "/metrics", &[]);
     assert_eq!(metrics.status, 200);
     assert!(
@@ -459,18 +429,9 @@ fn metrics_only_serves_metrics_and_nothing_else() {
 #[test]
 fn brain_start_serves_the_dashboard_when_web_http_is_set() {
     let demo = Demo::init();
-    let config = demo.dir.join("brain.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("\n[web]\nhttp = \"127.0.0.1:0\"\n");
-    std::fs::write(&config, text).unwrap();
+    demo.append_config("\n[web]\nhttp = \"127.0.0.1:0\"\n");
     let mut running = Running::spawn(demo.command(&["start"]));
-    let line = running.wait_for_line("brain dashboard at http://", Duration::from_secs(60));
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+    let addr = listening(&mut running, DASHBOARD);
     running.wait_for_line("brain running in", Duration::from_secs(60));
     let overview = get(&addr, "/api/overview", &[]);
     assert_eq!(overview.status, 200, "{overview:#?}");

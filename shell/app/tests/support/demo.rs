@@ -41,13 +41,16 @@ impl Demo {
         let demo = Demo::init();
         demo.slow_generator(delay_ms);
         super::edit_config(&demo.dir, "concurrency = 4", "concurrency = 1");
-        if !extra.is_empty() {
-            let path = demo.dir.join("brain.toml");
-            let mut text = std::fs::read_to_string(&path).unwrap();
-            text.push_str(extra);
-            std::fs::write(path, text).unwrap();
-        }
+        demo.append_config(extra);
         demo
+    }
+
+    /// Adds `toml` at the end of brain.toml.
+    pub(crate) fn append_config(&self, toml: &str) {
+        let path = self.dir.join("brain.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(toml);
+        std::fs::write(path, text).unwrap();
     }
 
     /// `brain --dir demo args…`, not yet run.

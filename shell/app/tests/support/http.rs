@@ -7,6 +7,27 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::{Demo, Running};
+
+/// What a serving `brain` says on stderr before the dashboard's address.
+pub(crate) const DASHBOARD: &str = "brain dashboard at http://";
+
+/// The `host:port` a serving `brain` said it listens on, after `said` on its stderr.
+pub(crate) fn listening(running: &mut Running, said: &str) -> String {
+    let line = running.wait_for_line(said, Duration::from_secs(60));
+    let rest = line.split(said).nth(1).unwrap_or_default();
+    rest.split('/').next().unwrap_or_default().to_owned()
+}
+
+/// `brain web --http 127.0.0.1:0 extra…` in the background, and where it listens.
+pub(crate) fn serve_web(demo: &Demo, extra: &[&str]) -> (Running, String) {
+    let mut args = vec!["web", "--http", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut running = Running::spawn(demo.command(&args));
+    let addr = listening(&mut running, DASHBOARD);
+    (running, addr)
+}
+
 /// An answer.
 #[derive(Debug)]
 pub(crate) struct Reply {
