@@ -58,9 +58,13 @@ impl Counters {
         }
     }
 
-    /// Counts one committed change; `expected` is what a run of its type was expected to
-    /// take before this one ended.
-    pub(crate) fn count(&mut self, effect: &Effect, expected: Option<std::time::Duration>) {
+    /// Counts one committed change; `expected` says what a run of a type is expected to
+    /// take (asked only for completed runs).
+    pub(crate) fn count(
+        &mut self,
+        effect: &Effect,
+        expected: impl Fn(&str) -> std::time::Duration,
+    ) {
         let seconds = |from: i64, to: i64| (to - from).max(0) as f64 / 1000.0;
         match effect {
             // Counted when stored (a batch's jobs have no effect of their own); a job
@@ -86,13 +90,13 @@ impl Counters {
                 if let Some(started) = head.started_at {
                     let took = seconds(started, *finished_at);
                     counts.run_seconds.observe(took);
-                    if *status == JobStatus::Completed
-                        && let Some(expected) = expected.map(|e| e.as_secs_f64())
-                        && expected > 0.0
-                    {
-                        counts
-                            .eta_error_ratio
-                            .observe((took - expected).abs() / expected);
+                    if *status == JobStatus::Completed {
+                        let expected = expected(&head.job_type).as_secs_f64();
+                        if expected > 0.0 {
+                            counts
+                                .eta_error_ratio
+                                .observe((took - expected).abs() / expected);
+                        }
                     }
                 }
             }

@@ -543,7 +543,10 @@ impl Monitor {
 
     fn handle(&mut self, msg: MonitorMsg) {
         match msg {
-            MonitorMsg::Effects(effects) => effects.into_iter().for_each(|e| self.effect(e)),
+            MonitorMsg::Effects(effects) => {
+                self.count(&effects);
+                effects.into_iter().for_each(|e| self.effect(e));
+            }
             MonitorMsg::Running {
                 head,
                 lease_token,
@@ -594,16 +597,19 @@ impl Monitor {
         self.bus.subscriber_count() > 0
     }
 
+    /// Counts a commit's changes for the metrics, before the completed runs join the
+    /// duration history (their ETA error is against what was expected before them).
+    fn count(&self, effects: &[Effect]) {
+        let estimates = lock(&self.estimates);
+        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        for effect in effects {
+            counters.count(effect, |job_type| {
+                estimates.per_job(Some(job_type)).expected
+            });
+        }
+    }
+
     fn effect(&mut self, effect: Effect) {
-        // What a run was expected to take, read before it joins the history.
-        let expected = match &effect {
-            Effect::Finished { head, .. } => Some(self.per_job(Some(&head.job_type)).expected),
-            _ => None,
-        };
-        self.counters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .count(&effect, expected);
         let now = now_ms();
         let listening = self.listening();
         match effect {

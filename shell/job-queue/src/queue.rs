@@ -656,18 +656,23 @@ impl Queue {
                 other => other.clone(),
             },
             wording: check_wording(job.wording.as_ref())?,
-            estimated_ms: i64::try_from(
-                monitor::lock(&self.inner.estimates)
-                    .per_job(Some(&job.job_type))
-                    .expected
-                    .as_millis(),
-            )
-            .ok(),
+            // Filled in by `insert`, once per job type of the enqueue.
+            estimated_ms: None,
         })
     }
 
-    /// Stores new jobs, and counts them for the metrics.
-    async fn insert(&self, op: Enqueue) -> Result<crate::store::Inserted> {
+    /// Stores new jobs, each with the duration its type is expected to take now, and counts
+    /// them for the metrics.
+    async fn insert(&self, mut op: Enqueue) -> Result<crate::store::Inserted> {
+        {
+            let estimates = monitor::lock(&self.inner.estimates);
+            let mut by_type: HashMap<String, Option<i64>> = HashMap::new();
+            for job in &mut op.jobs {
+                job.estimated_ms = *by_type.entry(job.job_type.clone()).or_insert_with(|| {
+                    i64::try_from(estimates.per_job(Some(&job.job_type)).expected.as_millis()).ok()
+                });
+            }
+        }
         let inserted = self.inner.driver.enqueue(op).await?;
         let mut counters = self
             .inner

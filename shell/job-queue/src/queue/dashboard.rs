@@ -9,8 +9,8 @@ use brain_plugin_api::{
 
 use super::{MAX_LOGGED_ITEMS, Queue, invalid};
 use crate::error::{QueueError, Result};
-use crate::store::JobRecord;
 use crate::store::history::{cursor, valid_cursor};
+use crate::store::{BatchRow, JobRecord};
 use crate::util::{now_ms, to_datetime};
 
 /// The most a history page holds.
@@ -18,6 +18,12 @@ const MAX_PAGE: usize = 500;
 
 /// Completed runs per job type the estimates page compares with their estimates.
 const RECENT_RUNS: usize = 50;
+
+/// A history row of either table.
+enum Row {
+    Batch(Box<BatchRow>),
+    Job(Box<JobRecord>),
+}
 
 /// The longest search text.
 const MAX_SEARCH_CHARS: usize = 200;
@@ -67,25 +73,35 @@ impl Queue {
         query.search = query.search.filter(|t| !t.trim().is_empty());
         let limit = query.limit;
         let rows = self.inner.driver.history(&query).await?;
-        let mut states = Vec::with_capacity(rows.jobs.len() + rows.batches.len());
-        for row in rows.batches {
-            states.push(self.batch_state(row).await?);
-        }
-        for record in rows.jobs {
-            states.push(self.job_state(record).await);
-        }
-        // Both tables' ids order by time after their prefix.
-        states.sort_by_key(|s| std::cmp::Reverse(cursor(&s.event.id)));
-        let more = states.len() > limit;
-        states.truncate(limit);
-        for state in &mut states {
+        // Both tables' ids order by time after their prefix: the page is the newest
+        // `limit` of both, chosen before any state is built for them.
+        let mut page: Vec<(String, Row)> = rows
+            .batches
+            .into_iter()
+            .map(|b| (b.id.clone(), Row::Batch(Box::new(b))))
+            .chain(
+                rows.jobs
+                    .into_iter()
+                    .map(|j| (j.id.clone(), Row::Job(Box::new(j)))),
+            )
+            .collect();
+        page.sort_by_key(|(id, _)| std::cmp::Reverse(cursor(id)));
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let next = more
+            .then(|| page.last().and_then(|(id, _)| cursor(id)))
+            .flatten();
+        let mut states = Vec::with_capacity(page.len());
+        for (_, row) in page {
+            let mut state = match row {
+                Row::Batch(batch) => self.batch_state(*batch).await?,
+                Row::Job(job) => self.job_state(*job).await,
+            };
             if state.event.status == JobStatus::Pending {
                 state.waiting_for = self.waiting_for(&state.event.id).await?;
             }
+            states.push(state);
         }
-        let next = more
-            .then(|| states.last().and_then(|s| cursor(&s.event.id)))
-            .flatten();
         Ok(HistoryPage {
             ops: states.iter().map(super::JobState::listed).collect(),
             next,
