@@ -113,7 +113,7 @@ impl McpConfig {
             let s = v
                 .as_str()
                 .ok_or_else(|| err("http", "must be a string like \"127.0.0.1:7331\""))?;
-            config.http = Some(parse_addr(s).map_err(|m| err("http", m))?);
+            config.http = Some(brain_plugin_api::parse_listen_addr(s).map_err(|m| err("http", m))?);
         }
         if let Some(v) = table.get("tokens") {
             config.tokens = brain_plugin_api::parse_tokens(v, "mcp")
@@ -151,17 +151,6 @@ impl McpConfig {
     pub fn token(&self, secret: &str) -> Option<&TokenConfig> {
         brain_plugin_api::find_token(&self.tokens, secret)
     }
-}
-
-/// `host:port`, with `localhost` meaning 127.0.0.1.
-pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    let normalized = match s.strip_prefix("localhost:") {
-        Some(port) => format!("127.0.0.1:{port}"),
-        None => s.to_owned(),
-    };
-    normalized.parse().map_err(|_| {
-        format!("{s:?} is not an address; write ip:port, e.g. \"127.0.0.1:7331\" (port 0 = any free port)")
-    })
 }
 
 fn strings(v: &Value, key: &str) -> Result<Vec<String>, McpError> {

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use brain_plugin_api::{Interface, PluginError, ShellHandle};
 use rmcp::ServiceExt;
 
-pub use config::{McpConfig, McpError, TokenConfig, parse_addr};
+pub use config::{McpConfig, McpError, TokenConfig};
 pub use http::{HttpServer, serve_http};
 pub use server::{BrainServer, Principal};
 /// Re-exported so callers can stop [`serve_stdio`] without depending on tokio-util.

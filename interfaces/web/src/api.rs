@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use brain_plugin_api::{
-    HistoryQuery, JobStatus, ListedJob, OperationDetail, Permission, ShellHandle, ToolContext,
-    ToolError,
+    HistoryQuery, JobStatus, ListedJob, OperationDetail, ShellHandle, ToolContext, ToolError,
+    ToolInfo,
 };
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
@@ -67,12 +67,12 @@ fn tool_error(error: ToolError) -> Response {
 /// Reading jobs needs what the shell's job listing needs (trusted, unless configured
 /// otherwise): a public caller sees only the tools it may run.
 fn may_read(app: &App, principal: &Principal) -> Result<(), Refusal> {
-    let allowed = app
-        .shell
-        .tools(&principal.caller())
-        .iter()
-        .any(|t| t.name == "jobs_list");
-    if allowed {
+    readable(&app.shell.tools(&principal.caller()), principal)
+}
+
+/// [`may_read`] for a caller who may run `tools`.
+fn readable(tools: &[ToolInfo], principal: &Principal) -> Result<(), Refusal> {
+    if tools.iter().any(|t| t.name == "jobs_list") {
         Ok(())
     } else {
         Err(Refusal(
@@ -85,34 +85,30 @@ fn may_read(app: &App, principal: &Principal) -> Result<(), Refusal> {
     }
 }
 
-fn may_run(app: &App, principal: &Principal, tool: &str) -> bool {
-    app.shell
-        .tools(&principal.caller())
-        .iter()
-        .any(|t| t.name == tool)
-}
-
 pub(crate) async fn overview(
     State(app): Shared,
     Extension(principal): Extension<Principal>,
 ) -> Response {
-    if let Err(refusal) = may_read(&app, &principal) {
+    let tools = app.shell.tools(&principal.caller());
+    if let Err(refusal) = readable(&tools, &principal) {
         return refusal.into_response();
     }
+    let may = |tool: &str| tools.iter().any(|t| t.name == tool);
     let (active, mut recent, stats) = app.hub.overview();
     recent.truncate(20);
-    let mut types: BTreeSet<String> = BTreeSet::new();
-    if let Ok(estimates) = app.shell.estimates().await {
-        types.extend(estimates.into_iter().map(|e| e.job_type));
-    }
-    types.extend(
-        active
-            .iter()
-            .chain(&recent)
-            .filter_map(|op| op.job_type.clone()),
-    );
+    // The types the live workers run, and those of the work shown: from what the hub
+    // already holds, without a read per page.
+    let mut types: BTreeSet<String> = active
+        .iter()
+        .chain(&recent)
+        .filter_map(|op| op.job_type.clone())
+        .collect();
     let (workers, minutes) = match &stats {
-        Some(stats) => (json!(stats.workers), json!(stats.minutes)),
+        Some(stats) => {
+            types.extend(stats.workers.iter().flat_map(|w| w.job_types.clone()));
+            types.extend(stats.active.iter().map(|c| c.job_type.clone()));
+            (json!(stats.workers), json!(stats.minutes))
+        }
         None => (json!([]), json!([])),
     };
     Json(json!({
@@ -123,9 +119,9 @@ pub(crate) async fn overview(
         "jobTypes": types,
         "me": {"name": principal.name, "permission": principal.permission},
         "can": {
-            "cancel": may_run(&app, &principal, "jobs_cancel"),
-            "retry": may_run(&app, &principal, "jobs_retry"),
-            "start": principal.permission >= Permission::Public,
+            "cancel": may("jobs_cancel"),
+            "retry": may("jobs_retry"),
+            "start": tools.iter().any(|t| t.starts_work),
         },
     }))
     .into_response()
@@ -259,23 +255,18 @@ pub(crate) async fn op(
         Ok(detail) => detail,
         Err(error) => return tool_error(error),
     };
-    let (entry, source) = match (
-        app.shell.job_status(&id).await,
-        app.shell.job_source(&id).await,
-    ) {
-        (Ok(entry), Ok(source)) => (entry, source),
-        (Err(error), _) | (_, Err(error)) => return tool_error(error),
+    let entry = match app.shell.job_status(&id).await {
+        Ok(entry) => entry,
+        Err(error) => return tool_error(error),
     };
-    let job_type = job.as_ref().map(|j| j.job_type.clone()).or_else(|| {
-        items
-            .as_ref()
-            .and_then(|i| i.first())
-            .map(|j| j.job_type.clone())
-    });
+    // A batch's jobs carry its source (and, mostly, its type).
+    let record = job
+        .as_ref()
+        .or_else(|| items.as_ref().and_then(|i| i.first()));
     let op = ListedJob {
         id: id.clone(),
-        job_type,
-        source: source.to_string(),
+        job_type: record.map(|r| r.job_type.clone()),
+        source: record.map(|r| r.source.clone()).unwrap_or_default(),
         entry,
     };
     let job = job.map(|j| {
@@ -336,18 +327,7 @@ pub(crate) async fn tools(
     State(app): Shared,
     Extension(principal): Extension<Principal>,
 ) -> Response {
-    let tools: Vec<Value> = app
-        .shell
-        .tools(&principal.caller())
-        .into_iter()
-        .map(|t| {
-            json!({
-                "name": t.name, "description": t.description, "inputSchema": t.input_schema,
-                "startsWork": t.starts_work, "plugin": t.plugin,
-            })
-        })
-        .collect();
-    Json(json!({ "tools": tools })).into_response()
+    Json(json!({ "tools": app.shell.tools(&principal.caller()) })).into_response()
 }
 
 /// Runs `tool` with `input` as the principal; the answer's text and the id of the work it

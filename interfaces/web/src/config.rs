@@ -71,7 +71,8 @@ impl WebConfig {
             let text = v
                 .as_str()
                 .ok_or_else(|| err("http", "must be a string like \"127.0.0.1:7332\""))?;
-            config.http = Some(parse_addr(text).map_err(|m| err("http", m))?);
+            config.http =
+                Some(brain_plugin_api::parse_listen_addr(text).map_err(|m| err("http", m))?);
         }
         for (key, slot) in [
             ("metrics_only", &mut config.metrics_only),
@@ -97,19 +98,6 @@ impl WebConfig {
         }
         Ok(())
     }
-}
-
-/// `host:port`, with `localhost` meaning 127.0.0.1.
-pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    let normalized = match text.strip_prefix("localhost:") {
-        Some(port) => format!("127.0.0.1:{port}"),
-        None => text.to_owned(),
-    };
-    normalized.parse().map_err(|_| {
-        format!(
-            "{text:?} is not an address; write ip:port, e.g. \"127.0.0.1:7332\" (port 0 = any free port)"
-        )
-    })
 }
 
 #[cfg(test)]

@@ -161,38 +161,35 @@ impl Hub {
         (active, recent, state.stats.as_ref().map(|(_, s)| s.clone()))
     }
 
-    /// Stores `op` if it differs from what is known; `true` if it is new.
-    fn store(&self, op: ListedJob) -> bool {
+    /// Stores `op` if it differs from what is known, as a change.
+    fn store(&self, op: ListedJob) {
         let mut state = self.state();
         let state = &mut *state;
-        if let Some(tracked) = state.ops.get(&op.id)
-            && tracked.op == op
-        {
-            return false;
+        if state.ops.get(&op.id).is_some_and(|t| t.op == op) {
+            return;
         }
         state.version += 1;
         let version = state.version;
-        let fresh = match state.ops.get_mut(&op.id) {
+        let finished = op.entry.status.is_finished();
+        match state.ops.get_mut(&op.id) {
             Some(tracked) => {
                 tracked.op = op;
                 tracked.version = version;
-                false
             }
             None => {
-                state.ops.insert(
-                    op.id.clone(),
-                    Tracked {
-                        version,
-                        op,
-                        following: false,
-                    },
-                );
-                true
+                let tracked = Tracked {
+                    version,
+                    op,
+                    following: false,
+                };
+                state.ops.insert(tracked.op.id.clone(), tracked);
             }
-        };
-        forget_oldest_finished(&mut state.ops);
+        }
+        // Only a finished operation can push the oldest out.
+        if finished {
+            forget_oldest_finished(&mut state.ops);
+        }
         self.changed.send_replace(version);
-        fresh
     }
 
     /// Lists the active and recently finished work of every process, and follows what is
@@ -242,13 +239,13 @@ impl Hub {
             return;
         };
         for op in listing.jobs {
-            let id = op.id.clone();
-            let unfinished = !op.entry.status.is_finished();
             // A followed operation's state comes from its stream: the listing is older.
-            if !self.following(&id) {
-                self.store(op);
+            if self.following(&op.id) {
+                continue;
             }
-            if unfinished && !self.following(&id) {
+            let (id, unfinished) = (op.id.clone(), !op.entry.status.is_finished());
+            self.store(op);
+            if unfinished {
                 self.follow(id);
             }
         }

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use brain_plugin_api::{Interface, PluginError, ShellHandle};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{WebConfig, WebError, parse_addr};
+pub use config::{WebConfig, WebError};
 
 /// A running dashboard server.
 pub struct WebServer {

@@ -1,6 +1,6 @@
-//! Access tokens of the network interfaces (`[mcp.tokens.<name>]`, `[web.tokens.<name>]`):
-//! who a secret is and what it may do, parsed with errors that name the key, and compared
-//! in constant time.
+//! What the network interfaces (`[mcp]`, `[web]`) share: the address they listen on, and
+//! their access tokens (`[mcp.tokens.<name>]`, `[web.tokens.<name>]`) — who a secret is and
+//! what it may do, parsed with errors that name the key, and compared in constant time.
 
 use serde_json::{Map, Value};
 
@@ -97,6 +97,19 @@ pub fn parse_tokens(value: &Value, section: &str) -> Result<Vec<AccessToken>, To
         });
     }
     Ok(tokens)
+}
+
+/// A listening address, `host:port`, with `localhost` meaning 127.0.0.1.
+pub fn parse_listen_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    let normalized = match text.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => text.to_owned(),
+    };
+    normalized.parse().map_err(|_| {
+        format!(
+            "{text:?} is not an address; write ip:port, e.g. \"127.0.0.1:7332\" (port 0 = any free port)"
+        )
+    })
 }
 
 /// The token whose secret is `presented`, compared in constant time.

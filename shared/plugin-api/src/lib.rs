@@ -31,7 +31,9 @@ mod source;
 pub mod testing;
 mod tool;
 
-pub use access::{AccessToken, TokenProblem, constant_time_eq, find_token, parse_tokens};
+pub use access::{
+    AccessToken, TokenProblem, constant_time_eq, find_token, parse_listen_addr, parse_tokens,
+};
 pub use brain_messaging::Subscription;
 pub use command::{
     ArgKind, ArgSpec, Call, CommandError, CommandSpec, CommandTable, Parsed, Spelling, Want,

@@ -54,7 +54,7 @@ mod with_mcp {
         let Some(text) = &args.http else {
             return stdio(brain, wait, workers).await;
         };
-        let addr = brain_mcp::parse_addr(text)
+        let addr = brain_plugin_api::parse_listen_addr(text)
             .map_err(|message| exit::usage(format!("invalid --http {text:?}: {message}")))?;
         start::serve(brain, workers, |shell| {
             let config = mcp_config(shell, Some(addr), wait)?;

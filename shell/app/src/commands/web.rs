@@ -47,9 +47,9 @@ mod with_web {
     pub(crate) async fn run(brain: &Brain, args: WebArgs) -> anyhow::Result<()> {
         let addr =
             match &args.http {
-                Some(text) => Some(brain_web::parse_addr(text).map_err(|message| {
-                    exit::usage(format!("invalid --http {text:?}: {message}"))
-                })?),
+                Some(text) => Some(brain_plugin_api::parse_listen_addr(text).map_err(
+                    |message| exit::usage(format!("invalid --http {text:?}: {message}")),
+                )?),
                 None => None,
             };
         start::serve(brain, Workers::from_flag(args.no_workers), |shell| {
