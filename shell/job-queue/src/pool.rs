@@ -1,7 +1,7 @@
 //! The worker pool: claims due jobs when woken, runs their handlers with a lease renewed by
 //! a heartbeat, retries failures with back-off, and shuts down gracefully.
 //!
-//! There is no poll loop on the happy path: the dispatcher sleeps until an enqueue (this
+//! There is no poll loop on the happy path: a claimer sleeps until an enqueue (this
 //! process's, or another's via a wake datagram), a finished job frees a slot, the next
 //! delayed job becomes due, or the heartbeat ticks (which also recovers expired leases).
 
@@ -29,6 +29,12 @@ use crate::store::{
 };
 use crate::util::{host_name, now_ms, random_i64, random_id};
 use crate::wake;
+
+/// Claimers per pool. Each claim waits for its transaction, so with one a busy pool's
+/// cycle is claim → run → (record and claim) → … one commit after another; with two, one
+/// claim's transaction runs while the other's jobs run (queue-bench throughput +16 % on
+/// SQLite, +15 % on PostgreSQL, whose writer commits two transactions side by side).
+const CLAIMERS: usize = 2;
 
 tokio::task_local! {
     /// The id of the job this task runs a handler for: work enqueued from inside a
@@ -195,10 +201,15 @@ impl Queue {
             .unwrap_or(config.lease / 3)
             .max(Duration::from_millis(50));
         let mut tasks = vec![
-            tokio::spawn(inner.clone().dispatch(heartbeat)),
             tokio::spawn(inner.clone().heartbeat(heartbeat, host)),
             tokio::spawn(inner.clone().listen(socket)),
         ];
+        let claimers = CLAIMERS.min(config.concurrency);
+        for _ in 0..claimers {
+            tasks.push(tokio::spawn(
+                inner.clone().dispatch(heartbeat, claimers > 1),
+            ));
+        }
         if let Some(wake_ups) = self.inner.driver.wake_ups() {
             tasks.push(tokio::spawn(inner.clone().follow(wake_ups)));
         }
@@ -331,7 +342,9 @@ impl WorkerPool {
 }
 
 impl PoolInner {
-    async fn dispatch(self: Arc<Self>, heartbeat: Duration) {
+    /// One claimer: takes free slots, claims jobs for them and starts them. A pool runs
+    /// [`CLAIMERS`] of these side by side.
+    async fn dispatch(self: Arc<Self>, heartbeat: Duration, siblings: bool) {
         let local = self.queue.inner.local.clone();
         loop {
             let first = tokio::select! {
@@ -351,65 +364,69 @@ impl PoolInner {
                     Err(_) => break,
                 }
             }
-            loop {
-                let claimed = self
-                    .queue
-                    .inner
-                    .driver
-                    .claim(Claim {
-                        worker_id: self.worker_id.clone(),
-                        types: self.types.clone(),
-                        scope: self.scope(),
-                        limit: permits.len(),
-                        lease_ms: self.lease_ms,
-                    })
-                    .await;
-                let claimed = match claimed {
-                    Ok(c) => c,
-                    Err(QueueError::Closed) => return,
-                    Err(error) => {
-                        // A full disk, say: the claim is tried again until it goes through.
-                        tracing::warn!(%error, "claiming jobs failed; retrying shortly");
-                        tokio::select! {
-                            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                            () = self.stop.cancelled() => return,
-                        }
-                        continue;
-                    }
-                };
-                if !claimed.is_empty() {
-                    let mut counters = self
-                        .queue
-                        .inner
-                        .counters
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    for job in &claimed {
-                        counters.started(&job.head);
-                    }
-                }
-                if claimed.is_empty() {
-                    // Nothing due: sleep until woken, the next delayed job, or the heartbeat.
-                    let next_due = self.next_due().await;
-                    let wait = next_due.map_or(heartbeat, |at| {
-                        Duration::from_millis((at - now_ms()).clamp(0, i64::MAX) as u64)
-                            .min(heartbeat)
-                    });
+            let limit = permits.len();
+            let claimed = self
+                .queue
+                .inner
+                .driver
+                .claim(Claim {
+                    worker_id: self.worker_id.clone(),
+                    types: self.types.clone(),
+                    scope: self.scope(),
+                    limit,
+                    lease_ms: self.lease_ms,
+                })
+                .await;
+            let claimed = match claimed {
+                Ok(c) => c,
+                Err(QueueError::Closed) => return,
+                Err(error) => {
+                    // A full disk, say: the claim is tried again until it goes through.
+                    tracing::warn!(%error, "claiming jobs failed; retrying shortly");
+                    drop(permits);
                     tokio::select! {
-                        _ = local.work.notified() => {}
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = self.stop.cancelled() => return,
-                    }
-                    if self.stop.is_cancelled() {
-                        return;
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        () = self.stop.cancelled() => return,
                     }
                     continue;
                 }
-                for job in claimed {
-                    let Some(permit) = permits.pop() else { break };
-                    tokio::spawn(self.clone().run(job, permit));
+            };
+            if claimed.is_empty() {
+                // Nothing due: sleep until woken, the next delayed job, or the heartbeat,
+                // holding no slot, so that a claimer still at work may use them all.
+                drop(permits);
+                let next_due = self.next_due().await;
+                let wait = next_due.map_or(heartbeat, |at| {
+                    Duration::from_millis((at - now_ms()).clamp(0, i64::MAX) as u64).min(heartbeat)
+                });
+                tokio::select! {
+                    _ = local.work.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = self.stop.cancelled() => return,
                 }
-                break;
+                if self.stop.is_cancelled() {
+                    return;
+                }
+                continue;
+            }
+            if siblings && claimed.len() == limit {
+                // There may be more: a claimer asleep joins in.
+                local.work.notify_one();
+            }
+            {
+                let mut counters = self
+                    .queue
+                    .inner
+                    .counters
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                for job in &claimed {
+                    counters.started(&job.head);
+                }
+            }
+            for job in claimed {
+                let Some(permit) = permits.pop() else { break };
+                tokio::spawn(self.clone().run(job, permit));
             }
         }
     }
@@ -561,7 +578,7 @@ impl PoolInner {
             lease_token: job.lease_token,
         });
         if matches!(accepted, Ok(true)) {
-            // A retry may be due soon; the dispatcher recomputes its timer.
+            // A retry may be due soon; a claimer recomputes its timer.
             queue.local.work.notify_one();
         }
     }

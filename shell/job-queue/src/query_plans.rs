@@ -364,6 +364,8 @@ const POSTGRES_KINDS: &[&str] = &[
     "OR batch_id = ANY($7)",
     "SELECT COALESCE(batch_id, id) FROM jobs",
     "INSERT INTO job_log",
+    // Completions stored together (`complete_many`).
+    "AS u(seq, token, result",
 ];
 
 /// The plan lines of `sql` that read a whole table of ours, with sequential scans

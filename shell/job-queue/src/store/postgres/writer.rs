@@ -225,25 +225,21 @@ async fn transaction(pool: &Pool, shared: &Shared, group: &mut [Box<dyn Pending>
                 .is_some_and(|call| bulk_completion(&call.op))
         })
         .collect();
-    if bulk.iter().filter(|b| **b).count() > 1 {
-        let mut completions: Vec<&mut Call<Finish>> = group
-            .iter_mut()
-            .zip(&bulk)
-            .filter(|(_, bulk)| **bulk)
-            .filter_map(|(op, _)| op.as_any_mut().downcast_mut::<Call<Finish>>())
-            .collect();
+    let mut completions: Vec<&mut Call<Finish>> = group
+        .iter_mut()
+        .zip(&bulk)
+        .filter(|(_, bulk)| **bulk)
+        .filter_map(|(op, _)| op.as_any_mut().downcast_mut::<Call<Finish>>())
+        .collect();
+    if !completions.is_empty() {
         let ops: Vec<&Finish> = completions.iter().map(|c| &c.op).collect();
         let accepted = complete_many(&tx, now, &ops, &mut changes).await?;
         for (call, accepted) in completions.iter_mut().zip(accepted) {
             call.out = Some(accepted);
         }
-        for (op, _) in group.iter_mut().zip(&bulk).filter(|(_, bulk)| !**bulk) {
-            op.run(&tx, now, &mut changes).await?;
-        }
-    } else {
-        for op in group.iter_mut() {
-            op.run(&tx, now, &mut changes).await?;
-        }
+    }
+    for (op, _) in group.iter_mut().zip(&bulk).filter(|(_, bulk)| !**bulk) {
+        op.run(&tx, now, &mut changes).await?;
     }
     // Every batch the operations touched is settled now, once, locked in id order before
     // anything else is: transactions that share batches then never wait for each other in
