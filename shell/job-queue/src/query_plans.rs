@@ -368,10 +368,9 @@ const POSTGRES_KINDS: &[&str] = &[
     "AS u(seq, token, result",
 ];
 
-/// The plan lines of `sql` that read a whole table of ours, with sequential scans
-/// discouraged: one shows only where no index can serve. Planned generically (the
-/// parameters unknown, as for any value), the constants in the text as they are.
-async fn postgres_full_scans(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+/// The plan of `sql`, planned generically (the parameters unknown, as for any value), the
+/// constants in the text as they are.
+async fn postgres_plan(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
     let params = (1..=20)
         .rev()
         .find(|n| sql.contains(&format!("${n}")))
@@ -395,6 +394,13 @@ async fn postgres_full_scans(client: &tokio_postgres::Client, sql: &str) -> Vec<
         .collect();
     client.batch_execute("DEALLOCATE plan_check").await.unwrap();
     lines
+}
+
+/// The plan lines of `sql` that read a whole table of ours, with sequential scans
+/// discouraged: one shows only where no index can serve.
+async fn postgres_full_scans(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    postgres_plan(client, sql)
+        .await
         .into_iter()
         .filter(|l| {
             [
@@ -479,6 +485,31 @@ fn every_postgres_statement_uses_an_index() {
         assert!(
             offenders.is_empty(),
             "statements that scan a whole table: {offenders:#?}"
+        );
+
+        // Statistics taken while nothing runs (a history of finished jobs, none
+        // processing) must not make the group's completion walk the running jobs' index
+        // for each of its elements: it finds each job by primary key.
+        client
+            .batch_execute(
+                "RESET enable_seqscan; \
+                 INSERT INTO jobs (id, job_type, input, source, status, max_attempts, \
+                 created_at, scheduled_at, finished_at) \
+                 SELECT 'history-' || n, 'test:echo', '{}', '{}', 'completed', 1, n, n, n \
+                 FROM generate_series(1, 20000) AS n; \
+                 ANALYZE jobs",
+            )
+            .await
+            .unwrap();
+        let completion = statements
+            .iter()
+            .find(|s| s.contains("AS u(seq, token, result"))
+            .expect("recorded above");
+        let plan = postgres_plan(&client, completion).await;
+        assert!(
+            plan.iter().any(|l| l.contains("jobs_pkey"))
+                && !plan.iter().any(|l| l.contains("jobs_running")),
+            "the completion of a group is planned off the primary key: {plan:#?}"
         );
     });
 }
