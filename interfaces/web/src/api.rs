@@ -49,19 +49,22 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// A tool's refusal as HTTP: bad input 400, not allowed 403, unknown 404.
+/// A tool's refusal as HTTP: bad input 400, not allowed 403, unknown 404. The shell says
+/// an unknown job or batch as invalid input at `id` (`ToolError` has no variant for it), so
+/// that one is told apart by its words.
 fn tool_error(error: ToolError) -> Response {
     let status = match &error {
+        ToolError::InvalidInput { field, message }
+            if field == "id" && message.starts_with("no job or batch with id") =>
+        {
+            StatusCode::NOT_FOUND
+        }
         ToolError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
         ToolError::PermissionDenied { .. } => StatusCode::FORBIDDEN,
         ToolError::NotFound { .. } => StatusCode::NOT_FOUND,
         _ => StatusCode::CONFLICT,
     };
-    let message = error.to_string();
-    if message.contains("no job or batch with id") {
-        return error_response(StatusCode::NOT_FOUND, message);
-    }
-    error_response(status, message)
+    error_response(status, error.to_string())
 }
 
 /// Reading jobs needs what the shell's job listing needs (trusted, unless configured
@@ -270,10 +273,7 @@ pub(crate) async fn op(
         entry,
     };
     let job = job.map(|j| {
-        let took = j
-            .started_at
-            .zip(j.finished_at)
-            .map(|(s, f)| (f - s).num_milliseconds().max(0));
+        let took = took_ms(j.started_at, j.finished_at);
         let wait = j
             .started_at
             .map(|s| (s - j.created_at).num_milliseconds().max(0));
@@ -292,10 +292,7 @@ pub(crate) async fn op(
         items
             .into_iter()
             .map(|i| {
-                let took = i
-                    .started_at
-                    .zip(i.finished_at)
-                    .map(|(s, f)| (f - s).num_milliseconds().max(0));
+                let took = took_ms(i.started_at, i.finished_at);
                 json!({
                     "id": i.id, "label": i.label, "status": i.status, "attempt": i.attempt,
                     "maxAttempts": i.max_attempts, "startedAt": i.started_at,
@@ -308,6 +305,13 @@ pub(crate) async fn op(
         "op": op, "job": job, "items": items, "itemsTruncated": items_truncated, "log": log,
     }))
     .into_response()
+}
+
+/// How long a run took, once it has ended.
+fn took_ms(started: Option<DateTime<Utc>>, finished: Option<DateTime<Utc>>) -> Option<i64> {
+    started
+        .zip(finished)
+        .map(|(s, f)| (f - s).num_milliseconds().max(0))
 }
 
 pub(crate) async fn estimates(

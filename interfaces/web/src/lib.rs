@@ -150,15 +150,10 @@ impl Interface for WebInterface {
         let addr = server.local_addr();
         *self.addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
         // Said on stderr so a person (or a test asking for port 0) knows where to look.
-        let what = if self.config.metrics_only {
-            "brain metrics at"
+        let (what, path) = if self.config.metrics_only {
+            ("brain metrics at", "metrics")
         } else {
-            "brain dashboard at"
-        };
-        let path = if self.config.metrics_only {
-            "metrics"
-        } else {
-            ""
+            ("brain dashboard at", "")
         };
         eprintln!("{what} http://{addr}/{path}");
         *self.server.lock().await = Some(server);

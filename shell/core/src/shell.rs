@@ -27,7 +27,8 @@ use crate::notes::{self, IndexNotes, Notes};
 pub const SHELL_PLUGIN_ID: &str = "shell";
 
 /// Top-level `brain.toml` sections the shell and its interfaces read besides the known
-/// ones: `[ai]` (the content generator), `[notes]` (where the notes are), `[mcp]`, `[matrix]`.
+/// ones: `[ai]` (the content generator), `[notes]` (where the notes are), `[mcp]`, `[matrix]`,
+/// `[web]`.
 pub const SHELL_SECTIONS: &[&str] = &["ai", "notes", "mcp", "matrix", "web"];
 
 /// Why the shell could not be built or started.

@@ -28,16 +28,22 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// The counters of `job_type`; its name is copied only the first time (this runs for
+    /// every job stored, started and ended).
     fn of(&mut self, job_type: &str) -> &mut TypeMetrics {
-        self.types
-            .entry(job_type.to_owned())
-            .or_insert_with(|| TypeMetrics {
+        if !self.types.contains_key(job_type) {
+            let fresh = TypeMetrics {
                 job_type: job_type.to_owned(),
                 run_seconds: HistogramCounts::new(&BOUNDS),
                 wait_seconds: HistogramCounts::new(&BOUNDS),
                 eta_error_ratio: HistogramCounts::new(&ERROR_BOUNDS),
                 ..TypeMetrics::default()
-            })
+            };
+            self.types.insert(job_type.to_owned(), fresh);
+        }
+        self.types
+            .get_mut(job_type)
+            .expect("the type's counters were just added")
     }
 
     /// Counts a job just stored.

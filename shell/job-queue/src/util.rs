@@ -44,12 +44,11 @@ pub(crate) fn id_created_ms(id: &str) -> Option<i64> {
     if part.len() != ID_TIME_CHARS {
         return None;
     }
-    let mut value: u128 = 0;
-    for c in part.bytes() {
+    // The first ten characters are the time's 50 bits; the rest is random.
+    part.bytes().take(10).try_fold(0i64, |ms, c| {
         let digit = ALPHABET.iter().position(|a| *a == c)?;
-        value = (value << 5) | digit as u128;
-    }
-    i64::try_from(value >> 80).ok()
+        Some((ms << 5) | digit as i64)
+    })
 }
 
 fn time_bits(ms: i64) -> u128 {

@@ -29,7 +29,7 @@ pub(crate) struct WebArgs {
 
 #[cfg(feature = "web")]
 mod with_web {
-    use std::net::SocketAddr;
+    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
     use std::sync::Arc;
 
     use brain_core::Shell;
@@ -42,21 +42,21 @@ mod with_web {
     use crate::exit;
 
     /// Where `brain web` serves when neither the command line nor [web] says.
-    const DEFAULT_ADDR: &str = "127.0.0.1:7332";
+    const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7332));
 
     pub(crate) async fn run(brain: &Brain, args: WebArgs) -> anyhow::Result<()> {
-        let addr =
-            match &args.http {
-                Some(text) => Some(brain_plugin_api::parse_listen_addr(text).map_err(
-                    |message| exit::usage(format!("invalid --http {text:?}: {message}")),
-                )?),
-                None => None,
-            };
+        let addr = args
+            .http
+            .as_deref()
+            .map(|text| {
+                brain_plugin_api::parse_listen_addr(text)
+                    .map_err(|message| exit::usage(format!("invalid --http {text:?}: {message}")))
+            })
+            .transpose()?;
         start::serve(brain, Workers::from_flag(args.no_workers), |shell| {
             let mut config = web_config(shell)?;
             config.metrics_only |= args.metrics_only;
-            let default = DEFAULT_ADDR.parse::<SocketAddr>().ok();
-            config.http = addr.or(config.http).or(default);
+            config.http = Some(addr.or(config.http).unwrap_or(DEFAULT_ADDR));
             checked(&config)?;
             Ok(WebInterface::from_config(config)
                 .map(|web| Arc::new(web) as Arc<dyn Interface>)

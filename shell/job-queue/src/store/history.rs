@@ -33,6 +33,11 @@ pub(crate) const RECENT_RUNS_SQL: &str = "SELECT id, finished_at, estimated_ms, 
      FROM jobs WHERE finished_at IS NOT NULL AND status = 'completed' AND job_type = $1 \
      AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT $2";
 
+/// The jobs that ended since `$1`, per minute since the epoch and outcome: the same on both
+/// drivers, along the finished-jobs index.
+pub(crate) const MINUTES_SQL: &str = "SELECT finished_at / 60000, status, count(*) FROM jobs \
+     WHERE finished_at IS NOT NULL AND finished_at >= $1 GROUP BY 1, 2";
+
 /// One page's rows: at most `limit + 1` of each (the extra one says another page follows).
 #[derive(Debug, Default)]
 pub(crate) struct HistoryRows {

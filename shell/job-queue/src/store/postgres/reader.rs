@@ -581,14 +581,7 @@ pub(crate) async fn stats(pool: &Pool, now: i64, since: i64) -> Result<StatsRows
         Some(row) => Some(row.try_get(0)?),
         None => None,
     };
-    for row in query(
-        pool,
-        "SELECT finished_at / 60000, status, count(*) FROM jobs \
-         WHERE finished_at IS NOT NULL AND finished_at >= $1 GROUP BY 1, 2",
-        &[&since],
-    )
-    .await?
-    {
+    for row in query(pool, history::MINUTES_SQL, &[&since]).await? {
         let status: String = row.try_get(1)?;
         stats
             .minutes

@@ -574,6 +574,8 @@ impl Reader {
                     .active
                     .push((job_type, status_from(&status)?, count.max(0) as u64));
             }
+            // `status IN (…)` as well: SQLite uses a partial index only when the query
+            // repeats its condition, here `jobs_active`'s.
             stats.oldest_available = c
                 .prepare_cached(
                     "SELECT created_at FROM jobs WHERE status IN ('pending', 'processing') \
@@ -582,10 +584,7 @@ impl Reader {
                 )?
                 .query_row([now], |r| r.get(0))
                 .optional()?;
-            let mut stmt = c.prepare_cached(
-                "SELECT finished_at / 60000, status, count(*) FROM jobs \
-                 WHERE finished_at IS NOT NULL AND finished_at >= ?1 GROUP BY 1, 2",
-            )?;
+            let mut stmt = c.prepare_cached(history::MINUTES_SQL)?;
             for row in stmt.query_map([since], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
             })? {
